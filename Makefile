@@ -1,0 +1,34 @@
+# The two commands a fresh machine needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_CORE := $(VENV)/.installed-core
+STAMP_TEST := $(VENV)/.installed-test
+
+.PHONY: demo test lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP_CORE): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[io]"
+	touch $@
+
+$(STAMP_TEST): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@ $(STAMP_CORE)
+
+demo: $(STAMP_CORE)
+	$(PY) -m STpuppeteer demo --out demo_output
+
+test: $(STAMP_TEST)
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m pytest
+
+lint: $(STAMP_TEST)
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) demo_output .pytest_cache

@@ -1,0 +1,16 @@
+"""STpuppeteer: simulate imaging-based spatial transcriptomics with full ground truth."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .config import SimulationConfig
+from .result import SimulationResult
+from .simulation import SpotlessSimulator, simulate
+
+try:
+    __version__ = version("stpuppeteer")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["SimulationConfig", "SimulationResult", "SpotlessSimulator", "__version__", "simulate"]

@@ -1,0 +1,85 @@
+"""The outcome of a simulation: every intermediate and the config that made it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import anndata as ad
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+
+    from .config import SimulationConfig
+
+__all__ = ["SimulationResult"]
+
+
+@dataclass
+class SimulationResult:
+    """Everything a simulation produced, and the config that produced it.
+
+    Attributes
+    ----------
+    config
+        The validated config, seed included.
+    gpar_df
+        Gene parameters (stage 1).
+    cell_gdf
+        Cells with their polygons and nuclei (stage 2).
+    count_array
+        True counts, cells × genes (stage 3).
+    trs_df
+        Detected molecules with their ground truth (stage 4).
+    """
+
+    config: SimulationConfig
+    gpar_df: pd.DataFrame
+    cell_gdf: gpd.GeoDataFrame
+    count_array: np.ndarray
+    trs_df: pd.DataFrame
+
+    def to_anndata(self) -> ad.AnnData:
+        """Counts as AnnData: true counts in ``X``, cells in ``obs``, ``gpar_df`` in ``var``."""
+        from .io.anndata import result_to_anndata
+
+        return result_to_anndata(self)
+
+    def to_spatialdata(self):  # noqa: ANN201 - spatialdata is an optional dependency
+        """Points, shapes, table and image as a :class:`spatialdata.SpatialData`."""
+        from .io.spatialdata import result_to_spatialdata
+
+        return result_to_spatialdata(self)
+
+    def write_xenium(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write a Xenium-like bundle that ``spatialdata_io.xenium`` reads."""
+        from .io.xenium import write_xenium
+
+        return write_xenium(self, path, overwrite=overwrite)
+
+    def write_merscope(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write a MERSCOPE-like folder that ``spatialdata_io.merscope`` reads."""
+        from .io.merscope import write_merscope
+
+        return write_merscope(self, path, overwrite=overwrite)
+
+    def write_cosmx(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write a CosMx-like folder that ``spatialdata_io.cosmx`` reads."""
+        from .io.cosmx import write_cosmx
+
+        return write_cosmx(self, path, overwrite=overwrite)
+
+    def write_h5ad(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write :meth:`to_anndata` to an ``.h5ad`` file."""
+        from .io.anndata import write_h5ad
+
+        return write_h5ad(self, path, overwrite=overwrite)
+
+    def write_spatialdata(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write :meth:`to_spatialdata` to a ``.zarr`` store."""
+        from .io.spatialdata import write_spatialdata
+
+        return write_spatialdata(self, path, overwrite=overwrite)
