@@ -1,0 +1,67 @@
+"""``manifest.json``: what made an output folder and a checksum of every file in it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..config import SimulationConfig
+
+__all__ = ["MANIFEST_NAME", "file_sha256", "write_manifest"]
+
+MANIFEST_NAME = "manifest.json"
+
+
+def file_sha256(path: Path, *, chunk_size: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path, config: SimulationConfig, *, fmt: str, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``manifest.json`` into ``folder`` listing every file with its size and SHA-256.
+
+    Parameters
+    ----------
+    folder
+        The (temporary) output folder, complete but for the manifest.
+    config
+        The config that produced the data (seed included).
+    fmt
+        The output format, e.g. ``"xenium"``.
+    extra
+        More fields to record.
+
+    Returns
+    -------
+    The manifest's path.
+    """
+    from .. import __version__
+
+    files = {}
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = file.relative_to(folder).as_posix()
+        if rel == MANIFEST_NAME:
+            continue
+        files[rel] = {"bytes": file.stat().st_size, "sha256": file_sha256(file)}
+    manifest = {
+        "format": fmt,
+        "stpuppeteer_version": __version__,
+        "python": platform.python_version(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed": config.seed,
+        "config": config.to_dict(),
+        "files": files,
+        **(extra or {}),
+    }
+    out = folder / MANIFEST_NAME
+    out.write_text(json.dumps(manifest, indent=2))
+    return out
