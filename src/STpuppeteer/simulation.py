@@ -132,7 +132,9 @@ class SpotlessSimulator:
         )
 
 
-def simulate(config: SimulationConfig | dict[str, Any] | str | Path | None = None, **overrides: Any) -> SimulationResult:
+def simulate(
+    config: SimulationConfig | dict[str, Any] | str | Path | None = None, **overrides: Any
+) -> SimulationResult:
     """Run a whole simulation in one call.
 
     Parameters

@@ -151,7 +151,10 @@ class SimulationConfig(StrictModel):
             return
         if isinstance(value, list):
             if len(value) != self.n_genes:
-                msg = f"leakage_by_gene has {len(value)} values; a list must have one per gene (n_genes={self.n_genes})."
+                msg = (
+                    f"leakage_by_gene has {len(value)} values; a list must have one per gene "
+                    f"(n_genes={self.n_genes})."
+                )
                 raise ValueError(msg)
             for i, p in enumerate(value):
                 _check_probability(f"leakage_by_gene[{i}]", p)

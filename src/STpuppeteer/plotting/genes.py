@@ -30,7 +30,13 @@ HK_PRIOR_COLOR = "#FF9F30"
 
 
 def gene_class(gene_type: str) -> str:
-    """Readable class of a ``gene_type``: ``'ct_0 marker'``, ``'ct_0+ct_1 marker'``, ``'housekeeping'``, ``'silent'``."""
+    """Readable class of a ``gene_type``: ``'ct_0 marker'``, ``'ct_0+ct_1 marker'``, ``'housekeeping'``, ``'silent'``.
+
+    Parameters
+    ----------
+    gene_type
+        A value of ``gpar_df["gene_type"]``.
+    """
     if gene_type.endswith("_mkr"):
         parts = gene_type.removesuffix("_mkr").split("_")
         return "+".join(f"ct_{p}" for p in parts if p != "ct") + " marker"
