@@ -1,0 +1,1 @@
+"""Figures: one function per picture, each drawing from the simulation's own objects."""
