@@ -20,7 +20,7 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 	touch $@ $(STAMP_CORE)
 
 demo: $(STAMP_CORE)
-	$(PY) -m STpuppeteer demo --out demo_output
+	$(PY) -m STpuppeteer demo --out demo_output --overwrite
 
 test: $(STAMP_TEST)
 	$(PY) -m ruff check src tests benchmarks

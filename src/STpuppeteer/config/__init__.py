@@ -193,6 +193,21 @@ class SimulationConfig(StrictModel):
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> SimulationConfig:
+        """Config of a platform preset (``"xenium"``, ``"merscope"``, ``"cosmx"``) with overrides.
+
+        Parameters
+        ----------
+        name
+            The preset's name.
+        **overrides
+            Top-level fields (nested ones as dicts) replacing the preset's.
+        """
+        from ..presets import preset_config
+
+        return preset_config(name, **overrides)
+
+    @classmethod
     def from_yaml(cls, path: str | Path) -> SimulationConfig:
         """Read a config from YAML; unknown or misspelled keys are refused.
 

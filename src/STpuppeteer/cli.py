@@ -1,0 +1,338 @@
+"""Command line: ``stpuppeteer simulate | config | plot | score | demo``.
+
+Every failure the user can cause (bad arguments, invalid config, existing output) ends
+with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .config import SimulationConfig
+    from .result import SimulationResult
+
+__all__ = ["main"]
+
+FORMATS = ("xenium", "merscope", "cosmx", "spatialdata", "h5ad")
+# Where each format goes inside the --out folder.
+FORMAT_PATHS = {
+    "xenium": "xenium",
+    "merscope": "merscope",
+    "cosmx": "cosmx",
+    "spatialdata": "simulation.zarr",
+    "h5ad": "simulation.h5ad",
+}
+PRESETS = ("default", "xenium", "merscope", "cosmx")
+
+
+class UserError(Exception):
+    """A problem with the user's input, reported as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, ValidationError):
+        parts = []
+        for e in err.errors():
+            loc = ".".join(str(p) for p in e["loc"]) or "config"
+            parts.append(f"{loc}: {e['msg']} (got {e['input']!r})" if "input" in e else f"{loc}: {e['msg']}")
+        return "invalid config: " + "; ".join(parts)
+    return " ".join(str(err).split())
+
+
+# --------------------------------------------------------------------------- config
+def _load_config(args: argparse.Namespace) -> SimulationConfig:
+    from .config import SimulationConfig
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "seed", None) is not None:
+        overrides["seed"] = args.seed
+    if getattr(args, "n_cells", None) is not None:
+        overrides["n_cells"] = args.n_cells
+    if getattr(args, "config", None):
+        path = Path(args.config)
+        if not path.is_file():
+            msg = f"--config {path}: no such file."
+            raise UserError(msg)
+        base = SimulationConfig.from_yaml(path)
+        return SimulationConfig.model_validate({**base.model_dump(), **overrides})
+    preset = getattr(args, "preset", None) or "default"
+    if preset == "default":
+        return SimulationConfig(**overrides)
+    return SimulationConfig.from_preset(preset, **overrides)
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from .config.commented import commented_yaml
+
+    config = _load_config(args)
+    header = (
+        f"STpuppeteer config (preset: {args.preset or 'default'}). Edit and run:\n"
+        "  stpuppeteer simulate --config THIS.yaml --out DIR"
+    )
+    sys.stdout.write(commented_yaml(config, header=header))
+    return 0
+
+
+# --------------------------------------------------------------------------- simulate
+def _parse_formats(text: str) -> list[str]:
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        msg = f"--format {text!r}: unknown format(s) {unknown}; choose from {', '.join(FORMATS)}."
+        raise UserError(msg)
+    return list(dict.fromkeys(formats))
+
+
+def run_stages(config: SimulationConfig, *, progress: bool = True) -> SimulationResult:
+    """Run every stage with a progress bar (shown on a terminal only).
+
+    Parameters
+    ----------
+    config
+        The validated config.
+    progress
+        Show the bar (it is also hidden when stderr is not a terminal).
+
+    Returns
+    -------
+    The simulation result.
+    """
+    from tqdm.auto import tqdm
+
+    from .simulation import SpotlessSimulator
+
+    sim = SpotlessSimulator(config)
+    stages = [
+        ("gene parameters", sim.generate_gene_parameters),
+        ("cells", sim.generate_cells),
+        ("counts", sim.generate_counts),
+        ("transcripts", sim.generate_transcripts),
+    ]
+    with tqdm(stages, desc="simulating", unit="stage", disable=None if progress else True) as bar:
+        for name, stage in bar:
+            bar.set_postfix_str(name)
+            stage()
+    return sim.run()
+
+
+def write_outputs(
+    result: SimulationResult, out: Path, formats: list[str], *, overwrite: bool = False, progress: bool = True
+) -> list[str]:
+    """Write the chosen formats, the ground truth and the config into ``out``, atomically.
+
+    Parameters
+    ----------
+    result
+        The simulation result.
+    out
+        The output folder; refused if it exists unless ``overwrite``.
+    formats
+        Subset of ``FORMATS``.
+    overwrite
+        Replace an existing ``out``.
+    progress
+        Show a progress bar on a terminal.
+
+    Returns
+    -------
+    The written paths, relative to ``out``.
+    """
+    from tqdm.auto import tqdm
+
+    from .io.atomic import atomic_output_dir
+    from .io.ground_truth import write_ground_truth
+    from .io.manifest import write_manifest
+
+    writers = {
+        "xenium": result.write_xenium,
+        "merscope": result.write_merscope,
+        "cosmx": result.write_cosmx,
+        "spatialdata": result.write_spatialdata,
+        "h5ad": result.write_h5ad,
+    }
+    written = []
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+        result.config.to_yaml(tmp / "config.yaml")
+        written.append("config.yaml")
+        write_ground_truth(result, tmp)
+        written.append("ground_truth/")
+        with tqdm(formats, desc="writing", unit="format", disable=None if progress else True) as bar:
+            for fmt in bar:
+                bar.set_postfix_str(fmt)
+                writers[fmt](tmp / FORMAT_PATHS[fmt])
+                written.append(FORMAT_PATHS[fmt] + ("/" if (tmp / FORMAT_PATHS[fmt]).is_dir() else ""))
+        write_manifest(tmp, result.config, fmt="stpuppeteer-run", extra={"formats": formats})
+        written.append("manifest.json")
+    return written
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .summary import format_summary, summarize
+
+    formats = _parse_formats(args.format)
+    config = _load_config(args)
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        msg = f"--out {out} already exists; pass --overwrite to replace it."
+        raise UserError(msg)
+    start = time.perf_counter()
+    result = run_stages(config, progress=not args.quiet)
+    files = write_outputs(result, out, formats, overwrite=args.overwrite, progress=not args.quiet)
+    if args.plot:
+        _plot_result(result, out / "overview.png")
+        files.append("overview.png")
+    elapsed = time.perf_counter() - start
+    print(f"STpuppeteer: simulated seed {config.seed} in {elapsed:.1f} s → {out.resolve()}")
+    print(format_summary(summarize(result), files=[str(out / f) for f in files]))
+    return 0
+
+
+# --------------------------------------------------------------------------- plot
+def _plot_result(result: SimulationResult, png: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .plotting.overview import plot_overview, plot_qc
+
+    fig = plot_overview(result)
+    fig.savefig(png, dpi=130, bbox_inches="tight")
+    qc = png.with_name(png.stem.replace("overview", "qc") + png.suffix) if "overview" in png.stem else png.with_name(
+        png.stem + "_qc" + png.suffix
+    )
+    plot_qc(result).savefig(qc, dpi=110, bbox_inches="tight")
+    return png
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .io.ground_truth import load_result
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        msg = f"plot {folder}: no such folder."
+        raise UserError(msg)
+    result = load_result(folder)
+    png = Path(args.out) if args.out else folder / "overview.png"
+    _plot_result(result, png)
+    print(f"overview written to {png.resolve()}")
+    return 0
+
+
+# --------------------------------------------------------------------------- score
+def _cmd_score(args: argparse.Namespace) -> int:
+    from .metrics import score_cli
+
+    for name in ("truth", "pred", "pred_shapes"):
+        value = getattr(args, name)
+        if value is not None and not Path(value).exists():
+            msg = f"--{name.replace('_', '-')} {value}: no such file or folder."
+            raise UserError(msg)
+    score_cli(args.truth, args.pred, args.pred_shapes, out_json=args.json)
+    return 0
+
+
+# --------------------------------------------------------------------------- demo
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .summary import format_summary, summarize
+
+    config = _load_config(args)
+    out = Path(args.out)
+    start = time.perf_counter()
+    result = run_stages(config, progress=not args.quiet)
+    files = write_outputs(result, out, ["xenium", "h5ad"], overwrite=args.overwrite, progress=not args.quiet)
+    _plot_result(result, out / "overview.png")
+    files += ["overview.png", "qc.png"]
+    elapsed = time.perf_counter() - start
+    print(f"STpuppeteer demo: a {config.n_cells:,}-cell Xenium-like tile in {elapsed:.1f} s")
+    print(format_summary(summarize(result), files=[str((out / f).resolve()) for f in files]))
+    print(
+        "Open it with:  import spatialdata_io; spatialdata_io.xenium("
+        f"{str((out / 'xenium').resolve())!r})\n"
+        f"Look at:      {(out / 'overview.png').resolve()}"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def _add_config_args(parser: argparse.ArgumentParser, *, default_preset: str | None = None) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", metavar="FILE.yaml", help="a config file (see `stpuppeteer config`)")
+    source.add_argument("--preset", choices=PRESETS, default=default_preset, help="a platform preset")
+    parser.add_argument("--seed", type=int, help="override the config's seed")
+    parser.add_argument("--n-cells", type=int, help="override the number of cells")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``stpuppeteer`` command."""
+    parser = _Parser(prog="stpuppeteer", description="Simulate imaging-based spatial transcriptomics.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("simulate", help="simulate and write instrument-like outputs")
+    _add_config_args(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist)")
+    p.add_argument("--format", default="xenium,h5ad", help=f"comma-separated, from {','.join(FORMATS)}")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--plot", action="store_true", help="also write overview.png and qc.png")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("config", help="print a fully commented config")
+    _add_config_args(p)
+    p.set_defaults(func=_cmd_config)
+
+    p = sub.add_parser("plot", help="draw the overview of a simulated folder")
+    p.add_argument("dir", metavar="DIR", help="a folder written by `simulate` (or a bundle with ground_truth/)")
+    p.add_argument("--out", metavar="PNG", help="where to write (default DIR/overview.png)")
+    p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("score", help="score a method's output against the truth")
+    p.add_argument("--truth", required=True, metavar="DIR", help="a simulated folder with ground_truth/")
+    p.add_argument("--pred", required=True, metavar="FILE", help="molecule → cell table (csv/parquet)")
+    p.add_argument("--pred-shapes", metavar="FILE", help="predicted cell polygons (GeoParquet)")
+    p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
+    p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("demo", help="simulate the default Xenium-like tile into a folder")
+    _add_config_args(p, default_preset="xenium")
+    p.add_argument("--out", default="demo_output", metavar="DIR")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code.
+
+    Parameters
+    ----------
+    argv
+        Arguments (default: ``sys.argv[1:]``).
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UserError, ValidationError, ValueError, TypeError, FileExistsError, FileNotFoundError,
+            NotADirectoryError, KeyError) as err:
+        print(f"stpuppeteer {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"stpuppeteer {args.command}: interrupted; nothing was left half-written.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""Headline figures of a simulated dataset, as a user checks them before trusting it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .result import SimulationResult
+
+__all__ = ["format_summary", "summarize", "tissue_area_um2"]
+
+
+def tissue_area_um2(result: SimulationResult) -> float:
+    """Area of the tissue: the tissue polygon kept by stage 2, else the cells' bounding box."""
+    tissue = result.cell_gdf.attrs.get("tissue")
+    if tissue is not None:
+        return float(tissue.area)
+    if not len(result.cell_gdf):
+        return 0.0
+    x0, y0, x1, y1 = result.cell_gdf.total_bounds
+    return float((x1 - x0) * (y1 - y0))
+
+
+def summarize(result: SimulationResult) -> dict[str, float | int]:
+    """Cells, molecules, density and the share of each molecule origin.
+
+    Parameters
+    ----------
+    result
+        A finished simulation.
+
+    Returns
+    -------
+    ``{"cells", "genes", "molecules", "tissue_area_mm2", "cells_per_mm2", "molecules_per_um2",
+    "median_molecules_per_cell", "pct_assigned", "pct_leaked", "pct_ambient", "pct_control"}``, where
+    molecules per cell and ``pct_assigned`` count gene molecules by the cell they landed in, as an
+    instrument's segmentation would.
+    """
+    trs_df = result.trs_df
+    cell_gdf = result.cell_gdf
+    n_mol = len(trs_df)
+    origin = trs_df["origin"].to_numpy()
+    genes = origin != "control"
+    landed = trs_df["landed_cell_id"].to_numpy()[genes]
+    per_cell = np.bincount(landed[landed >= 0], minlength=len(cell_gdf))
+    tissue = tissue_area_um2(result)
+
+    def pct(mask: np.ndarray) -> float:
+        return 100.0 * float(mask.mean()) if n_mol else 0.0
+
+    return {
+        "cells": len(cell_gdf),
+        "genes": int(result.count_array.shape[1]),
+        "molecules": n_mol,
+        "tissue_area_mm2": tissue / 1e6,
+        "cells_per_mm2": len(cell_gdf) / (tissue / 1e6) if tissue else float("nan"),
+        "molecules_per_um2": n_mol / tissue if tissue else float("nan"),
+        "median_molecules_per_cell": float(np.median(per_cell)) if len(per_cell) else 0.0,
+        "pct_assigned": 100.0 * float((landed >= 0).mean()) if len(landed) else 0.0,
+        "pct_leaked": pct(origin == "leaked"),
+        "pct_ambient": pct(origin == "ambient"),
+        "pct_control": pct(origin == "control"),
+    }
+
+
+_LABELS = {
+    "cells": ("cells", "{:,}"),
+    "genes": ("genes in panel", "{:,}"),
+    "molecules": ("molecules", "{:,}"),
+    "tissue_area_mm2": ("tissue area (mm²)", "{:.3f}"),
+    "cells_per_mm2": ("cells per mm²", "{:,.0f}"),
+    "molecules_per_um2": ("molecules per µm²", "{:.2f}"),
+    "median_molecules_per_cell": ("median molecules per cell", "{:.0f}"),
+    "pct_assigned": ("% gene molecules in a cell", "{:.1f}"),
+    "pct_leaked": ("% leaked", "{:.1f}"),
+    "pct_ambient": ("% ambient", "{:.1f}"),
+    "pct_control": ("% control probes/codewords", "{:.2f}"),
+}
+
+
+def format_summary(summary: dict[str, float | int], *, files: list[str] | None = None) -> str:
+    """Render :func:`summarize`'s figures (and written files) as an aligned text table.
+
+    Parameters
+    ----------
+    summary
+        Output of :func:`summarize`.
+    files
+        Paths written, listed under the table.
+
+    Returns
+    -------
+    The table as a string.
+    """
+    rows = [(label, fmt.format(summary[key])) for key, (label, fmt) in _LABELS.items() if key in summary]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"  {label:<{width}}  {value:>12}" for label, value in rows]
+    if files:
+        lines.append("  files written:")
+        lines += [f"    {f}" for f in files]
+    return "\n".join(lines)
