@@ -1,0 +1,211 @@
+"""Stage 2: the tissue — cell positions, cell types in space, nuclei and cell polygons.
+
+:func:`generate_cells` chains the sub-steps, each with its own random stream keyed by a
+fixed name (so changing one sub-step never shifts another's draws):
+
+1. the tissue polygon and blue-noise centres (:mod:`.positions`);
+2. cell types (:mod:`.spatial_pattern`);
+3. nuclei (:mod:`.morphology`), shrunk where needed so each fits inside the disc of half
+   the distance to its nearest neighbour (always inside its Voronoi cell) and the tissue;
+4. cells: Voronoi cell of the centre ∩ nucleus expanded radially by ``max_expansion_um``
+   ∩ the tissue. Each nucleus therefore lies in its own cell and cells never overlap.
+
+Nuclei and cells are built in fixed blocks of cells (bounded memory), each block's nucleus
+draws from a generator keyed by the block's index.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from ._random import block_rng
+from .config.tissue import check_tissue_consistency, hardcore_distance_um
+from .morphology import draw_nucleus_radii, fit_radii, star_polygons
+from .positions import sample_centres, tissue_region
+from .spatial_pattern import assign_celltypes
+
+if TYPE_CHECKING:
+    from .config import SimulationConfig
+
+__all__ = ["CELL_COLUMNS", "build_cell_polygons", "generate_cells"]
+
+#: Columns of ``cell_gdf`` in order (``geometry`` is the cell polygon, ``nucleus`` a second
+#: geometry column; ``nucleus_x``/``nucleus_y`` the nucleus centre = the Voronoi site).
+CELL_COLUMNS = (
+    "cell_id",
+    "celltype",
+    "x",
+    "y",
+    "z",
+    "nucleus_x",
+    "nucleus_y",
+    "nucleus_area",
+    "cell_area",
+    "scale",
+    "leakage_percentage",
+    "geometry",
+    "nucleus",
+)
+
+# Fixed keys of the sub-streams of the "cells" stage generator.
+_STREAM_POSITIONS = 1_000_001
+_STREAM_TYPES = 1_000_002
+_STREAM_NUCLEI = 1_000_003
+_STREAM_Z = 1_000_004
+#: Cells per block when drawing nuclei and building polygons (fixed: draws depend on it).
+BLOCK_SIZE = 65_536
+# Nuclei stay this fraction inside the disc that is guaranteed to be in their Voronoi cell.
+_FIT_SAFETY = 0.98
+
+
+def _boundary_distance(region: shapely.Polygon, xy: np.ndarray) -> np.ndarray:
+    if shapely.equals(region, shapely.envelope(region)):
+        x0, y0, x1, y1 = region.bounds
+        return np.minimum.reduce([xy[:, 0] - x0, x1 - xy[:, 0], xy[:, 1] - y0, y1 - xy[:, 1]])
+    return shapely.distance(region.boundary, shapely.points(xy))
+
+
+def _largest_part_at(cells: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    # Clipping to a non-convex tissue can split a cell (or leave slivers): keep the piece
+    # holding the cell's centre. Only a handful of border cells ever get here.
+    out = cells.copy()
+    for i in np.flatnonzero(shapely.get_type_id(cells) != shapely.GeometryType.POLYGON):
+        parts = shapely.get_parts(cells[i])
+        parts = parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON]
+        hit = shapely.contains_xy(parts, *centres[i])
+        out[i] = parts[np.argmax(hit)] if hit.any() else parts[np.argmax(shapely.area(parts))]
+    return out
+
+
+def build_cell_polygons(
+    centres: np.ndarray,
+    radii: np.ndarray,
+    voronoi: np.ndarray,
+    region: shapely.Polygon,
+    *,
+    max_expansion_um: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nucleus and cell polygons of a block of cells.
+
+    Parameters
+    ----------
+    centres
+        ``(n, 2)`` nucleus centres (the Voronoi sites), µm.
+    radii
+        ``(n, n_vertices)`` nucleus radii, already fitted inside the Voronoi cells.
+    voronoi
+        ``(n,)`` Voronoi polygons of the centres.
+    region
+        The tissue polygon (prepared for speed).
+    max_expansion_um
+        Largest distance of a cell's boundary from its nucleus.
+
+    Returns
+    -------
+    ``(nuclei, cells)``, two ``(n,)`` arrays of valid polygons.
+    """
+    nuclei = star_polygons(centres, radii)
+    # Radial expansion: every point lies within max_expansion_um of the nucleus (a subset
+    # of the true buffer, equal to it for a circle) and it keeps the vertex count low.
+    reach = star_polygons(centres, radii + max_expansion_um)
+    cells = shapely.intersection(voronoi, reach)
+    x0, y0, x1, y1 = shapely.bounds(cells).T
+    if shapely.equals(region, shapely.envelope(region)):
+        rx0, ry0, rx1, ry1 = region.bounds
+        outside = (x0 < rx0) | (y0 < ry0) | (x1 > rx1) | (y1 > ry1)
+    else:
+        outside = ~shapely.contains(region, cells)
+    if outside.any():
+        cells[outside] = shapely.intersection(cells[outside], region)
+        cells[outside] = _largest_part_at(cells[outside], centres[outside])
+    return nuclei, cells
+
+
+def generate_cells(config: SimulationConfig, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """Stage 2: the tissue's cells with types, nuclei and boundaries.
+
+    Parameters
+    ----------
+    config
+        The simulation config (``n_cells``, ``n_celltype``, ``tissue``, ``morphology``,
+        ``leakage_by_celltype``).
+    rng
+        The stage's generator (:func:`STpuppeteer._random.stage_rng` of ``"cells"``); its
+        sub-streams are derived with :func:`STpuppeteer._random.block_rng`.
+
+    Returns
+    -------
+    ``cell_gdf``: one row per cell with the columns of :data:`CELL_COLUMNS`; the active
+    geometry is the cell polygon, ``nucleus`` holds the nucleus polygon. Coordinates are
+    in µm with the tissue's bounding box starting at (0, 0).
+
+    Examples
+    --------
+    >>> from STpuppeteer.config import SimulationConfig
+    >>> cell_gdf = generate_cells(SimulationConfig(n_cells=300), np.random.default_rng(0))
+    >>> len(cell_gdf), cell_gdf.celltype.value_counts().tolist()
+    (300, [100, 100, 100])
+    """
+    names = config.celltype_names
+    n = config.n_cells
+    tissue, morphology = config.tissue, config.morphology
+    check_tissue_consistency(tissue, morphology, n_cells=n, celltype_names=names)
+
+    region = tissue_region(tissue, n)
+    min_distance = hardcore_distance_um(tissue, n)
+    centres = sample_centres(
+        region, n, block_rng(rng, _STREAM_POSITIONS), min_distance_um=min_distance, margin_um=0.5 * min_distance
+    )
+    codes = assign_celltypes(centres, region, tissue, block_rng(rng, _STREAM_TYPES), celltype_names=names)
+
+    # Half the nearest-neighbour distance bounds a disc inside the Voronoi cell.
+    if n > 1:
+        nearest = cKDTree(centres).query(centres, k=2)[0][:, 1]
+    else:
+        nearest = np.full(n, np.inf)
+    limit = _FIT_SAFETY * np.minimum(0.5 * nearest, _boundary_distance(region, centres))
+
+    voronoi = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(centres), extend_to=region, ordered=True)
+    )
+    shapely.prepare(region)
+    nuclei = np.empty(n, dtype=object)
+    cells = np.empty(n, dtype=object)
+    nuclei_rng = block_rng(rng, _STREAM_NUCLEI)
+    for block, start in enumerate(range(0, n, BLOCK_SIZE)):
+        stop = min(start + BLOCK_SIZE, n)
+        radii = draw_nucleus_radii(codes[start:stop], morphology, block_rng(nuclei_rng, block), celltype_names=names)
+        radii = fit_radii(radii, limit[start:stop])
+        nuclei[start:stop], cells[start:stop] = build_cell_polygons(
+            centres[start:stop], radii, voronoi[start:stop], region, max_expansion_um=morphology.max_expansion_um
+        )
+
+    nucleus_area = shapely.area(nuclei)
+    type_mean = np.bincount(codes, nucleus_area, len(names)) / np.maximum(np.bincount(codes, minlength=len(names)), 1)
+    centroid = shapely.get_coordinates(shapely.centroid(cells))
+    leakage = np.array([config.leakage_by_celltype.get(name, 0.0) for name in names])
+    celltype = pd.Categorical.from_codes(codes, categories=names).astype(str)
+    frame = pd.DataFrame(
+        {
+            "cell_id": np.arange(n, dtype=np.int64),
+            "celltype": np.asarray(celltype, dtype=object),
+            "x": centroid[:, 0],
+            "y": centroid[:, 1],
+            "z": block_rng(rng, _STREAM_Z).uniform(0.0, tissue.section_thickness_um, n),
+            "nucleus_x": centres[:, 0],
+            "nucleus_y": centres[:, 1],
+            "nucleus_area": nucleus_area,
+            "cell_area": shapely.area(cells),
+            "scale": nucleus_area / type_mean[codes],
+            "leakage_percentage": leakage[codes],
+        }
+    )
+    cell_gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(cells, index=frame.index))
+    cell_gdf["nucleus"] = gpd.GeoSeries(nuclei, index=frame.index)
+    return cell_gdf[list(CELL_COLUMNS)]
