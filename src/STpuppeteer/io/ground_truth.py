@@ -1,0 +1,225 @@
+"""The ``ground_truth/`` folder every instrument bundle carries: what no instrument writes.
+
+An instrument's files say which cell its segmentation assigned a molecule to; the truth
+(the molecule's source cell, how it got where it is, the true polygons and the true
+counts) lives here, in formats any tool opens: Parquet and GeoParquet, keyed by
+``transcript_id``, ``cell_id`` and ``feature_name``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from ..result import SimulationResult
+
+__all__ = [
+    "GROUND_TRUTH_DIR",
+    "GroundTruthFiles",
+    "read_ground_truth",
+    "write_ground_truth",
+]
+
+GROUND_TRUTH_DIR = "ground_truth"
+
+
+class GroundTruthFiles:
+    """File names inside ``ground_truth/``."""
+
+    MOLECULES = "molecules.parquet"
+    CELLS = "cells.parquet"
+    COUNTS = "true_counts.parquet"
+    GENES = "genes.parquet"
+    INSTRUMENT_CELLS = "instrument_cells.parquet"
+    README = "README.md"
+
+
+_README = """\
+# Ground truth
+
+Written by STpuppeteer next to the instrument-style files of this folder. No instrument
+writes these: they are what the simulation knows and a method has to recover. Coordinates
+are in µm, in the simulation's frame (the instrument files may use pixels or other units;
+see their own transforms). Read them all at once with
+`STpuppeteer.io.ground_truth.read_ground_truth(folder)`.
+
+## `{molecules}`
+One row per detected molecule (the same molecules as the instrument's transcript file,
+joined on `transcript_id`):
+
+| column | meaning |
+|---|---|
+| `transcript_id` | molecule id, also written in the instrument's transcript file |
+| `x`, `y`, `z` | position, µm |
+| `feature_name` | gene (or control probe/codeword, named as Xenium names them) |
+| `cell_id` | **true source cell** (`-1`: none, for ambient and control molecules) |
+| `celltype` | cell type of the source cell |
+| `origin` | `cell` (in its source cell), `leaked` (left its cell), `ambient`, `control` |
+| `landed_cell_id` | the true cell containing the position (`-1`: none): the instrument files' cell |
+| `compartment` | `nucleus`, `cytoplasm` or `extracellular` where the molecule landed |
+| `overlaps_nucleus` | whether the position lies in a nucleus |
+| `qv` | quality score |
+
+## `{cells}`
+GeoParquet (read with `geopandas.read_parquet`), one row per true cell: `cell_id`,
+`celltype`, centroid `x`, `y`, `z`, `nucleus_area`, `cell_area` (µm²), `scale`,
+`leakage_percentage`, the cell polygon in `geometry` and the nucleus polygon in `nucleus`
+(both WKB-encoded geometry columns).
+
+## `{counts}`
+True counts before detection (the simulation's `count_array`), in long form, non-zero
+entries only: `cell_id`, `feature_name`, `count`. Molecules lost to detection efficiency
+are counted here but have no row in `{molecules}`.
+
+## `{genes}`
+The gene parameters (`gpar_df`): `feature_name`, `gene_type`, per cell type `ct_k_theta`
+and `ct_k_mu`, and `gene_leakage`. Its row order is the gene order of `count_array`.
+"""
+
+_README_INSTRUMENT_CELLS = """
+## `{instrument_cells}`
+How the instrument's cells map to the true cells: `{columns}`. {note}
+"""
+
+
+def _cells_frame(cell_gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
+    cells = cell_gdf.copy()
+    if "nucleus" in cells and not isinstance(cells["nucleus"], gpd.GeoSeries):
+        cells["nucleus"] = gpd.GeoSeries(cells["nucleus"], index=cells.index)
+    return cells.reset_index(drop=True)
+
+
+def _long_counts(count_array: np.ndarray, cell_ids: np.ndarray, feature_names: np.ndarray) -> pd.DataFrame:
+    counts = np.asarray(count_array)
+    rows, cols = np.nonzero(counts)
+    return pd.DataFrame(
+        {
+            "cell_id": cell_ids[rows],
+            "feature_name": pd.Categorical.from_codes(cols, categories=pd.Index(feature_names)),
+            "count": counts[rows, cols].astype(np.int64),
+        }
+    )
+
+
+def write_ground_truth(
+    result: SimulationResult,
+    folder: str | Path,
+    *,
+    instrument_cells: pd.DataFrame | None = None,
+    instrument_cells_note: str = "",
+) -> Path:
+    """Write ``folder/ground_truth/``: molecules, true polygons, true counts and gene parameters.
+
+    Parameters
+    ----------
+    result
+        The simulation.
+    folder
+        The (temporary) output folder of an instrument bundle; it must exist.
+    instrument_cells
+        Optional table mapping the instrument's cells to the true ``cell_id`` (for formats
+        whose cells are not the true cells, e.g. CosMx cells cut at field-of-view borders).
+    instrument_cells_note
+        One sentence for the README explaining ``instrument_cells``.
+
+    Returns
+    -------
+    The ``ground_truth`` folder.
+
+    Examples
+    --------
+    >>> import tempfile  # doctest: +SKIP
+    >>> write_ground_truth(result, tempfile.mkdtemp())  # doctest: +SKIP
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        msg = f"folder={str(folder)!r} is not allowed; it must be an existing folder."
+        raise FileNotFoundError(msg)
+    cells = _cells_frame(result.cell_gdf)
+    cell_ids = cells["cell_id"].to_numpy()
+    feature_names = result.gpar_df["feature_name"].to_numpy().astype(str)
+    counts = np.asarray(result.count_array)
+    if counts.shape != (len(cell_ids), len(feature_names)):
+        msg = (
+            f"count_array has shape {counts.shape}; it must be (n_cells, n_genes) = "
+            f"({len(cell_ids)}, {len(feature_names)}) to match cell_gdf and gpar_df."
+        )
+        raise ValueError(msg)
+    out = folder / GROUND_TRUTH_DIR
+    out.mkdir()
+    result.trs_df.reset_index(drop=True).to_parquet(out / GroundTruthFiles.MOLECULES, index=False)
+    cells.to_parquet(out / GroundTruthFiles.CELLS, index=False)
+    _long_counts(counts, cell_ids, feature_names).to_parquet(out / GroundTruthFiles.COUNTS, index=False)
+    result.gpar_df.reset_index(drop=True).to_parquet(out / GroundTruthFiles.GENES, index=False)
+    readme = _README.format(
+        molecules=GroundTruthFiles.MOLECULES,
+        cells=GroundTruthFiles.CELLS,
+        counts=GroundTruthFiles.COUNTS,
+        genes=GroundTruthFiles.GENES,
+    )
+    if instrument_cells is not None:
+        instrument_cells.reset_index(drop=True).to_parquet(out / GroundTruthFiles.INSTRUMENT_CELLS, index=False)
+        readme += _README_INSTRUMENT_CELLS.format(
+            instrument_cells=GroundTruthFiles.INSTRUMENT_CELLS,
+            columns="`, `".join(map(str, instrument_cells.columns)),
+            note=instrument_cells_note,
+        )
+    (out / GroundTruthFiles.README).write_text(readme, encoding="utf-8")
+    return out
+
+
+def read_ground_truth(folder: str | Path) -> dict[str, Any]:
+    """Read a ``ground_truth/`` folder (or the bundle that holds one).
+
+    Parameters
+    ----------
+    folder
+        A bundle written by STpuppeteer, or its ``ground_truth`` folder.
+
+    Returns
+    -------
+    A dict with ``trs_df`` (molecules with their true source cell), ``cell_gdf`` (true
+    cells, polygons in ``geometry`` and ``nucleus``), ``gpar_df``, ``count_array`` (dense,
+    cells in ``cell_gdf`` order × genes in ``gpar_df`` order), and ``instrument_cells``
+    (a DataFrame, or ``None`` when the format's cells are the true cells).
+    """
+    import geopandas as gpd
+
+    folder = Path(folder)
+    if (folder / GROUND_TRUTH_DIR).is_dir():
+        folder = folder / GROUND_TRUTH_DIR
+    if not (folder / GroundTruthFiles.MOLECULES).is_file():
+        msg = f"folder={str(folder)!r} holds no {GroundTruthFiles.MOLECULES}; expected a ground_truth folder."
+        raise FileNotFoundError(msg)
+    trs_df = pd.read_parquet(folder / GroundTruthFiles.MOLECULES)
+    cell_gdf = gpd.read_parquet(folder / GroundTruthFiles.CELLS)
+    gpar_df = pd.read_parquet(folder / GroundTruthFiles.GENES)
+    long = pd.read_parquet(folder / GroundTruthFiles.COUNTS)
+    cell_ids = cell_gdf["cell_id"].to_numpy()
+    feature_names = gpar_df["feature_name"].astype(str).to_numpy()
+    rows = pd.Index(cell_ids).get_indexer(long["cell_id"].to_numpy())
+    cols = pd.Index(feature_names).get_indexer(long["feature_name"].astype(str).to_numpy())
+    if (rows < 0).any() or (cols < 0).any():
+        msg = (
+            f"{GroundTruthFiles.COUNTS} names cells or genes that "
+            f"{GroundTruthFiles.CELLS} / {GroundTruthFiles.GENES} lack."
+        )
+        raise ValueError(msg)
+    count_array = np.zeros((len(cell_ids), len(feature_names)), dtype=np.int64)
+    count_array[rows, cols] = long["count"].to_numpy()
+    instrument_path = folder / GroundTruthFiles.INSTRUMENT_CELLS
+    return {
+        "trs_df": trs_df,
+        "cell_gdf": cell_gdf,
+        "gpar_df": gpar_df,
+        "count_array": count_array,
+        "instrument_cells": pd.read_parquet(instrument_path) if instrument_path.is_file() else None,
+    }
