@@ -1,0 +1,420 @@
+"""Write a simulation as a Xenium output bundle (XOA 2.x layout) that ``spatialdata_io.xenium`` reads.
+
+What the instrument files say is what the instrument would see: a molecule's ``cell_id``
+is the cell whose (true) boundary contains it — its ``landed_cell_id`` — not the cell it came
+from, and the cell-feature matrix counts the molecules each cell contains with a quality
+score of at least 20. The truth (source cell and origin per molecule, true counts) is in
+``ground_truth/``, which no instrument writes.
+
+Coordinates are the simulation's µm; the morphology image and the label masks start at the
+origin with Xenium's 0.2125 µm pixels, so ``x_location / 0.2125`` is the pixel column.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import h5py
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
+from scipy import sparse
+
+from .._random import stage_rng
+from ..image import PixelGrid, rasterize_labels, render_from_labels
+from . import _xenium_constants as xc
+from .atomic import atomic_output_dir
+from .cell_ids import DATASET_SUFFIX, UNASSIGNED, encode_cell_ids
+from .manifest import write_manifest
+
+if TYPE_CHECKING:
+    from ..result import SimulationResult
+
+__all__ = ["write_xenium", "xenium_features", "xenium_grid", "xenium_observed_counts"]
+
+_T = xc.XeniumTranscriptColumns
+_C = xc.XeniumCellColumns
+_F = xc.XeniumFiles
+
+
+# --- features and counts -------------------------------------------------------------------
+
+
+def xenium_features(result: SimulationResult) -> pd.DataFrame:
+    """The panel as Xenium lists it: the genes in ``gpar_df`` order, then the control codewords.
+
+    Parameters
+    ----------
+    result
+        The simulation.
+
+    Returns
+    -------
+    One row per feature: ``feature_name``, ``feature_type`` (10x's, e.g. ``"Gene Expression"``,
+    ``"Negative Control Probe"``), ``codeword_category`` and ``is_gene``; the row number is the
+    ``codeword_index``.
+    """
+    genes = pd.Index(result.gpar_df["feature_name"].astype(str))
+    names = pd.unique(result.trs_df["feature_name"].astype(str))
+    controls = sorted(set(names) - set(genes))
+    types, categories = [], []
+    for name in controls:
+        match = [v for prefix, v in xc.CONTROL_PREFIXES.items() if name.startswith(prefix)]
+        if not match:
+            msg = (
+                f"trs_df.feature_name holds {name!r}, which is neither a gene of gpar_df nor a control "
+                f"codeword; allowed control prefixes are {sorted(xc.CONTROL_PREFIXES)}."
+            )
+            raise ValueError(msg)
+        types.append(match[0][0])
+        categories.append(match[0][1])
+    n_genes = len(genes)
+    return pd.DataFrame(
+        {
+            "feature_name": [*genes, *controls],
+            "feature_type": [xc.GENE_EXPRESSION] * n_genes + types,
+            "codeword_category": [xc.GENE_CODEWORD_CATEGORY] * n_genes + categories,
+            "is_gene": np.arange(n_genes + len(controls)) < n_genes,
+        }
+    )
+
+
+def xenium_observed_counts(result: SimulationResult, features: pd.DataFrame | None = None) -> sparse.csr_matrix:
+    """What the instrument counts: molecules per cell (rows, ``cell_gdf`` order) and feature.
+
+    A molecule counts for the cell whose boundary contains it (``landed_cell_id``) when its
+    quality score is at least 20, as in Xenium's ``cell_feature_matrix``.
+
+    Parameters
+    ----------
+    result
+        The simulation.
+    features
+        The feature table from :func:`xenium_features` (computed when omitted).
+
+    Returns
+    -------
+    ``int32`` CSR matrix, cells × features.
+    """
+    features = xenium_features(result) if features is None else features
+    trs = result.trs_df
+    keep = (trs["landed_cell_id"].to_numpy() >= 0) & (trs["qv"].to_numpy() >= xc.QV_THRESHOLD)
+    rows = pd.Index(result.cell_gdf["cell_id"].to_numpy()).get_indexer(trs["landed_cell_id"].to_numpy()[keep])
+    cols = pd.Index(features["feature_name"]).get_indexer(trs["feature_name"].astype(str).to_numpy()[keep])
+    if (rows < 0).any():
+        msg = "trs_df.landed_cell_id holds ids that are not in cell_gdf.cell_id; every landed cell must exist."
+        raise ValueError(msg)
+    shape = (len(result.cell_gdf), len(features))
+    counts = sparse.coo_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=shape).tocsr()
+    counts.sum_duplicates()
+    return counts
+
+
+# --- geometry --------------------------------------------------------------------------------
+
+
+def _single_polygons(geoms: np.ndarray) -> np.ndarray:
+    """One polygon per geometry: the largest part of a multipolygon, holes dropped."""
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    order = np.lexsort((-shapely.area(parts), index))
+    first = order[np.r_[True, index[order][1:] != index[order][:-1]]]
+    if len(first) != len(geoms):
+        msg = "cell_gdf has an empty cell or nucleus polygon; every cell needs both."
+        raise ValueError(msg)
+    return shapely.polygons(shapely.get_exterior_ring(parts[first]))
+
+
+def _boundary_table(polygons: np.ndarray, cell_codes: np.ndarray) -> pa.Table:
+    """Vertices of each polygon's closed exterior ring, rows contiguous per polygon."""
+    coords, index = shapely.get_coordinates(shapely.get_exterior_ring(polygons), return_index=True)
+    return pa.table(
+        {
+            _C.CELL_ID: pa.array(cell_codes[index], type=pa.string()),
+            _C.VERTEX_X: pa.array(coords[:, 0].astype(np.float32)),
+            _C.VERTEX_Y: pa.array(coords[:, 1].astype(np.float32)),
+            _C.LABEL_ID: pa.array((index + 1).astype(np.uint32)),
+        }
+    )
+
+
+def _fov_names(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Field of view of each position: a row letter and a column number, e.g. ``"B3"``."""
+    col = np.floor(x / xc.FOV_SIZE_UM).astype(np.int64)
+    row = np.floor(y / xc.FOV_SIZE_UM).astype(np.int64)
+    keys, inverse = np.unique(np.column_stack([row, col]), axis=0, return_inverse=True)
+    letters = string.ascii_uppercase
+
+    def _row_name(r: int) -> str:
+        r = abs(r)
+        name = letters[r % 26]
+        while r >= 26:
+            r = r // 26 - 1
+            name = letters[r % 26] + name
+        return name
+
+    names = np.array([f"{_row_name(int(r))}{int(c) + 1}" for r, c in keys], dtype=object)
+    return names[inverse.ravel()]
+
+
+# --- the files -------------------------------------------------------------------------------
+
+
+def _write_specs(folder: Path, result: SimulationResult, n_transcripts: int) -> None:
+    from .. import __version__
+
+    n_cells = len(result.cell_gdf)
+    specs = {
+        "major_version": xc.MAJOR_VERSION,
+        "minor_version": xc.MINOR_VERSION,
+        "run_name": f"STpuppeteer simulation (seed {result.config.seed})",
+        "region_name": "simulated_tile",
+        "preservation_method": "simulated",
+        "num_cells": n_cells,
+        "transcripts_per_cell": round(n_transcripts / max(n_cells, 1)),
+        "panel_name": "STpuppeteer simulated panel",
+        "panel_organism": "simulated",
+        "panel_num_targets_predesigned": len(result.gpar_df),
+        "panel_num_targets_custom": 0,
+        "pixel_size": xc.PIXEL_SIZE,
+        "instrument_sw_version": f"STpuppeteer {__version__}",
+        "analysis_sw_version": xc.ANALYSIS_SW_VERSION,
+        "images": {
+            "morphology_focus_filepath": f"{_F.MORPHOLOGY_FOCUS_DIR}/{_F.MORPHOLOGY_FOCUS_IMAGE}",
+        },
+        "simulated": True,
+    }
+    (folder / _F.SPECS).write_text(json.dumps(specs, indent=2))
+
+
+def _write_transcripts(
+    folder: Path, result: SimulationResult, cell_codes: np.ndarray, nuclei: np.ndarray, features: pd.DataFrame
+) -> None:
+    trs = result.trs_df
+    x = trs["x"].to_numpy(dtype=np.float64)
+    y = trs["y"].to_numpy(dtype=np.float64)
+    position = pd.Index(result.cell_gdf["cell_id"].to_numpy()).get_indexer(trs["landed_cell_id"].to_numpy())
+    codes = np.append(cell_codes, UNASSIGNED).astype(object)[position]  # -1 picks UNASSIGNED
+    _, distance = shapely.STRtree(nuclei).query_nearest(
+        shapely.points(x, y), return_distance=True, all_matches=False
+    )
+    feature_index = pd.Index(features["feature_name"]).get_indexer(trs["feature_name"].astype(str).to_numpy())
+    table = pa.table(
+        {
+            _T.TRANSCRIPT_ID: pa.array(trs["transcript_id"].to_numpy().astype(np.uint64)),
+            _T.CELL_ID: pa.array(codes, type=pa.string()),
+            _T.OVERLAPS_NUCLEUS: pa.array(trs["overlaps_nucleus"].to_numpy().astype(np.uint8)),
+            _T.FEATURE_NAME: pa.array(trs["feature_name"].astype(str).to_numpy(), type=pa.string()),
+            _T.X: pa.array(x.astype(np.float32)),
+            _T.Y: pa.array(y.astype(np.float32)),
+            _T.Z: pa.array(trs["z"].to_numpy().astype(np.float32)),
+            _T.QV: pa.array(trs["qv"].to_numpy().astype(np.float32)),
+            _T.FOV_NAME: pa.array(_fov_names(x, y), type=pa.string()),
+            _T.NUCLEUS_DISTANCE: pa.array(distance.astype(np.float32)),
+            _T.CODEWORD_INDEX: pa.array(feature_index.astype(np.int32)),
+            _T.CODEWORD_CATEGORY: pa.array(features["codeword_category"].to_numpy()[feature_index], type=pa.string()),
+            _T.IS_GENE: pa.array(features["is_gene"].to_numpy()[feature_index]),
+        }
+    )
+    pq.write_table(table, folder / _F.TRANSCRIPTS)
+
+
+def _write_cells(
+    folder: Path,
+    result: SimulationResult,
+    cell_codes: np.ndarray,
+    cells: np.ndarray,
+    nuclei: np.ndarray,
+    counts: sparse.csr_matrix,
+    features: pd.DataFrame,
+) -> None:
+    cell_gdf = result.cell_gdf
+    columns = {
+        _C.CELL_ID: pa.array(cell_codes, type=pa.string()),
+        _C.X: pa.array(cell_gdf["x"].to_numpy(dtype=np.float64)),
+        _C.Y: pa.array(cell_gdf["y"].to_numpy(dtype=np.float64)),
+    }
+    by_type = {t: np.zeros(len(cell_gdf), dtype=np.int64) for t in xc.COUNT_COLUMN_OF_TYPE}
+    for feature_type, idx in features.groupby("feature_type").indices.items():
+        by_type[feature_type] = np.asarray(counts[:, idx].sum(axis=1)).ravel()
+    for feature_type, column in xc.COUNT_COLUMN_OF_TYPE.items():
+        columns[column] = pa.array(by_type[feature_type].astype(np.int64))
+    columns[_C.TOTAL_COUNTS] = pa.array(np.asarray(counts.sum(axis=1)).ravel().astype(np.int64))
+    columns[_C.CELL_AREA] = pa.array(shapely.area(cells))
+    columns[_C.NUCLEUS_AREA] = pa.array(shapely.area(nuclei))
+    columns[_C.NUCLEUS_COUNT] = pa.array(np.ones(len(cell_gdf), dtype=np.int64))
+    method = f"Simulated cell boundaries (STpuppeteer, max expansion {result.config.morphology.max_expansion_um} µm)"
+    columns[_C.SEGMENTATION_METHOD] = pa.array([method] * len(cell_gdf), type=pa.string())
+    pq.write_table(pa.table(columns), folder / _F.CELLS)
+    pq.write_table(_boundary_table(cells, cell_codes), folder / _F.CELL_BOUNDARIES)
+    pq.write_table(_boundary_table(nuclei, cell_codes), folder / _F.NUCLEUS_BOUNDARIES)
+
+
+def _write_feature_matrix(
+    folder: Path, cell_codes: np.ndarray, counts: sparse.csr_matrix, features: pd.DataFrame
+) -> None:
+    """10x HDF5 (v3 layout): features × barcodes in CSC, i.e. per cell, the features it holds."""
+    by_cell = counts.tocsr()  # CSR of cells × features == CSC of features × cells
+    by_cell.sort_indices()
+    names = features["feature_name"].to_numpy().astype("S")
+    with h5py.File(folder / _F.CELL_FEATURE_MATRIX, "w") as h5:
+        matrix = h5.create_group("matrix")
+        matrix.create_dataset("barcodes", data=cell_codes.astype("S"))
+        matrix.create_dataset("data", data=by_cell.data.astype(np.int32), compression="gzip")
+        matrix.create_dataset("indices", data=by_cell.indices.astype(np.int64), compression="gzip")
+        matrix.create_dataset("indptr", data=by_cell.indptr.astype(np.int64))
+        matrix.create_dataset("shape", data=np.array([len(features), len(cell_codes)], dtype=np.int32))
+        feats = matrix.create_group("features")
+        feats.create_dataset("_all_tag_keys", data=np.array([b"genome"]))
+        feats.create_dataset("feature_type", data=features["feature_type"].to_numpy().astype("S"))
+        feats.create_dataset("genome", data=np.full(len(features), b"simulated"))
+        feats.create_dataset("id", data=names)
+        feats.create_dataset("name", data=names)
+
+
+def _write_cells_zarr(
+    folder: Path,
+    result: SimulationResult,
+    cells: np.ndarray,
+    nuclei: np.ndarray,
+    nucleus_mask: np.ndarray,
+    cell_mask: np.ndarray,
+) -> None:
+    """``cells.zarr.zip`` (zarr v2 in a zip): cell ids, a per-cell summary and the label masks.
+
+    Labels are the cell's row + 1 in both masks; one nucleus per cell, so both
+    ``polygon_sets/*/cell_index`` are ``0 … n-1``.
+    """
+    import zarr
+
+    n = len(cells)
+    ids = result.cell_gdf["cell_id"].to_numpy().astype(np.uint32)
+    cell_centroid = shapely.get_coordinates(shapely.centroid(cells))
+    nucleus_centroid = shapely.get_coordinates(shapely.centroid(nuclei))
+    z_level = np.zeros(n)
+    summary = np.column_stack(
+        [
+            cell_centroid,
+            shapely.area(cells),
+            nucleus_centroid,
+            shapely.area(nuclei),
+            z_level,
+            np.ones(n),
+        ]
+    )
+    chunks = (min(4096, nucleus_mask.shape[0]), min(4096, nucleus_mask.shape[1]))
+    store = zarr.storage.ZipStore(folder / _F.CELLS_ZARR, mode="w")
+    try:
+        root = zarr.open_group(store, mode="w", zarr_format=2)
+        root.create_array(
+            xc.ZARR_CELL_ID, data=np.column_stack([ids, np.full(n, DATASET_SUFFIX, dtype=np.uint32)])
+        )
+        root.create_array(
+            xc.ZARR_CELL_SUMMARY, data=summary, attributes={"column_names": list(xc.CELL_SUMMARY_COLUMNS)}
+        )
+        masks = root.create_group(xc.ZARR_MASKS)
+        masks.create_array(xc.ZARR_NUCLEUS_MASK, data=nucleus_mask, chunks=chunks)
+        masks.create_array(xc.ZARR_CELL_MASK, data=cell_mask, chunks=chunks)
+        polygon_sets = root.create_group(xc.ZARR_POLYGON_SETS)
+        for key in (xc.ZARR_NUCLEUS_MASK, xc.ZARR_CELL_MASK):
+            polygon_sets.create_group(key).create_array("cell_index", data=np.arange(n, dtype=np.uint32))
+    finally:
+        store.close()
+
+
+def _write_morphology(folder: Path, image: np.ndarray) -> None:
+    import tifffile
+
+    out = folder / _F.MORPHOLOGY_FOCUS_DIR
+    out.mkdir()
+    tifffile.imwrite(
+        out / _F.MORPHOLOGY_FOCUS_IMAGE,
+        image,
+        ome=True,
+        photometric="minisblack",
+        compression="zlib",
+        metadata={
+            "axes": "YX",
+            "PhysicalSizeX": xc.PIXEL_SIZE,
+            "PhysicalSizeXUnit": "µm",
+            "PhysicalSizeY": xc.PIXEL_SIZE,
+            "PhysicalSizeYUnit": "µm",
+            "Channel": {"Name": list(xc.MORPHOLOGY_CHANNEL_NAMES)},
+        },
+    )
+
+
+def _write_ground_truth(result: SimulationResult, folder: Path) -> None:
+    try:
+        from .ground_truth import write_ground_truth
+    except ModuleNotFoundError as err:
+        if err.name != f"{__package__}.ground_truth":
+            raise
+        return
+    write_ground_truth(result, folder)
+
+
+def xenium_grid(result: SimulationResult) -> PixelGrid:
+    """The pixel grid of the bundle's image and masks: from the origin to the farthest cell or molecule."""
+    cell_bounds = shapely.total_bounds(np.asarray(result.cell_gdf.geometry.values))
+    xmax = max(cell_bounds[2], float(result.trs_df["x"].to_numpy().max(initial=0.0)))
+    ymax = max(cell_bounds[3], float(result.trs_df["y"].to_numpy().max(initial=0.0)))
+    return PixelGrid.from_bounds((0.0, 0.0, xmax, ymax), pixel_size=xc.PIXEL_SIZE)
+
+
+def write_xenium(result: SimulationResult, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write a Xenium output bundle (XOA 2.x layout) that ``spatialdata_io.xenium`` reads.
+
+    The folder holds ``experiment.xenium``, ``transcripts.parquet``, ``cells.parquet``,
+    ``cell_boundaries.parquet``, ``nucleus_boundaries.parquet``, ``cell_feature_matrix.h5``,
+    ``cells.zarr.zip`` (label masks), ``morphology_focus/morphology_focus_0000.ome.tif``
+    (DAPI-like image), ``ground_truth/`` and ``manifest.json``. It appears only once complete.
+
+    Parameters
+    ----------
+    result
+        The simulation.
+    path
+        The folder to create.
+    overwrite
+        Replace an existing folder (only once the new one is complete).
+
+    Returns
+    -------
+    The folder's absolute path.
+
+    Examples
+    --------
+    >>> from STpuppeteer import simulate  # doctest: +SKIP
+    >>> out = simulate(seed=0, n_cells=300).write_xenium("sim_xenium")  # doctest: +SKIP
+    >>> import spatialdata_io; sdata = spatialdata_io.xenium(out)  # doctest: +SKIP
+    """
+    cell_gdf = result.cell_gdf
+    cell_codes = encode_cell_ids(cell_gdf["cell_id"].to_numpy())
+    cells = _single_polygons(np.asarray(cell_gdf.geometry.values))
+    nuclei = _single_polygons(np.asarray(cell_gdf["nucleus"].values))
+    features = xenium_features(result)
+    counts = xenium_observed_counts(result, features)
+    with atomic_output_dir(path, overwrite=overwrite) as tmp:
+        _write_specs(tmp, result, len(result.trs_df))
+        _write_transcripts(tmp, result, cell_codes, nuclei, features)
+        _write_cells(tmp, result, cell_codes, cells, nuclei, counts, features)
+        _write_feature_matrix(tmp, cell_codes, counts, features)
+        grid = xenium_grid(result)
+        nucleus_mask = rasterize_labels(nuclei, grid)
+        cell_mask = rasterize_labels(cells, grid)
+        _write_cells_zarr(tmp, result, cells, nuclei, nucleus_mask, cell_mask)
+        del cell_mask
+        image = render_from_labels(
+            nucleus_mask, pixel_size=grid.pixel_size, rng=stage_rng(result.config.seed, "image")
+        )
+        del nucleus_mask
+        _write_morphology(tmp, image[0])
+        del image
+        _write_ground_truth(result, tmp)
+        write_manifest(tmp, result.config, fmt="xenium")
+    return Path(path).expanduser().absolute()

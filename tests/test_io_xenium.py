@@ -1,0 +1,289 @@
+"""The Xenium bundle, read back with the real ``spatialdata_io.xenium``."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import shapely
+from shapely import affinity
+
+from STpuppeteer.config import SimulationConfig
+from STpuppeteer.genes import generate_gene_parameters
+from STpuppeteer.io import _xenium_constants as xc
+from STpuppeteer.io.cell_ids import UNASSIGNED, decode_cell_ids, encode_cell_ids
+from STpuppeteer.io.xenium import write_xenium, xenium_features
+from STpuppeteer.result import SimulationResult
+
+spatialdata_io = pytest.importorskip("spatialdata_io")
+
+CONTROL_NAMES = ["NegControlProbe_00001", "NegControlProbe_00002", "NegControlCodeword_0500", "UnassignedCodeword_0001"]
+
+
+def make_synthetic_result(seed: int = 0, *, n_rows: int = 8, n_cols: int = 10) -> SimulationResult:
+    """A small hand-built SimulationResult: touching hexagonal cells with elliptical nuclei.
+
+    It stands in for the real stages while they are being written: the writers need only the
+    data contract (columns of ``cell_gdf`` and ``trs_df``), not how the data were drawn.
+    """
+    rng = np.random.default_rng(seed)
+    spacing = 12.0
+    radius = spacing / np.sqrt(3)  # hexagon circumradius so neighbours share edges
+    rr, cc = np.meshgrid(np.arange(n_rows), np.arange(n_cols), indexing="ij")
+    cx = 20.0 + cc.ravel() * spacing + (rr.ravel() % 2) * spacing / 2
+    cy = 20.0 + rr.ravel() * spacing * np.sqrt(3) / 2
+    n_cells = cx.size
+    angles = np.deg2rad(np.arange(6) * 60 + 30)
+    hexes = shapely.polygons(
+        np.stack([cx[:, None] + radius * np.cos(angles), cy[:, None] + radius * np.sin(angles)], axis=-1)
+    )
+    nuclei = [
+        affinity.rotate(
+            affinity.scale(shapely.Point(x, y).buffer(3.0), xfact=a, yfact=1 / a), theta, origin=(x, y)
+        )
+        for x, y, a, theta in zip(cx, cy, rng.uniform(1.0, 1.4, n_cells), rng.uniform(0, 180, n_cells), strict=True)
+    ]
+    config = SimulationConfig(seed=seed, n_cells=n_cells, n_genes=30, n_markers=4)
+    gpar_df = generate_gene_parameters(config, np.random.default_rng(seed))
+    celltypes = rng.choice(config.celltype_names, size=n_cells)
+    cell_gdf = gpd.GeoDataFrame(
+        {
+            "cell_id": np.arange(n_cells) * 3 + 7,  # ids need not be 0..n-1
+            "celltype": celltypes,
+            "x": cx,
+            "y": cy,
+            "z": np.full(n_cells, 5.0),
+            "nucleus_area": shapely.area(nuclei),
+            "cell_area": shapely.area(hexes),
+            "scale": np.ones(n_cells),
+            "leakage_percentage": np.full(n_cells, 0.1),
+            "nucleus": gpd.GeoSeries(nuclei),
+        },
+        geometry=hexes,
+    )
+    count_array = rng.poisson(3.0, size=(n_cells, len(gpar_df)))
+    src, gene = np.nonzero(count_array)
+    src, gene = np.repeat(src, count_array[src, gene]), np.repeat(gene, count_array[src, gene])
+    r = np.sqrt(rng.uniform(0, 1, src.size)) * 5.0
+    phi = rng.uniform(0, 2 * np.pi, src.size)
+    x, y = cx[src] + r * np.cos(phi), cy[src] + r * np.sin(phi)
+    leaked = rng.uniform(size=src.size) < 0.1
+    x[leaked] += rng.choice([-1, 1], leaked.sum()) * 8.0
+    n_ambient, n_control = 60, 40
+    xmax, ymax = cx.max() + 15, cy.max() + 15
+    x = np.concatenate([x, rng.uniform(0, xmax, n_ambient + n_control)])
+    y = np.concatenate([y, rng.uniform(0, ymax, n_ambient + n_control)])
+    n = x.size
+    points = shapely.points(x, y)
+    landed = np.full(n, -1)
+    pt, cell = shapely.STRtree(hexes).query(points, predicate="within")
+    landed[pt] = cell_gdf["cell_id"].to_numpy()[cell]
+    in_nucleus = np.zeros(n, dtype=bool)
+    pt, _ = shapely.STRtree(np.asarray(nuclei)).query(points, predicate="within")
+    in_nucleus[pt] = True
+    names = np.concatenate(
+        [
+            gpar_df["feature_name"].to_numpy()[gene],
+            gpar_df["feature_name"].to_numpy()[rng.integers(0, len(gpar_df), n_ambient)],
+            rng.choice(CONTROL_NAMES, n_control),
+        ]
+    )
+    source = np.concatenate([cell_gdf["cell_id"].to_numpy()[src], np.full(n_ambient + n_control, -1)])
+    origin = np.concatenate(
+        [np.where(leaked, "leaked", "cell"), np.full(n_ambient, "ambient"), np.full(n_control, "control")]
+    )
+    trs_df = pd.DataFrame(
+        {
+            "transcript_id": np.arange(n, dtype=np.int64) + 1000,
+            "x": x,
+            "y": y,
+            "z": rng.uniform(0, 10, n),
+            "feature_name": names,
+            "cell_id": source,
+            "celltype": np.concatenate([celltypes[src], np.full(n_ambient + n_control, "")]),
+            "origin": origin,
+            "landed_cell_id": landed,
+            "compartment": np.where(in_nucleus, "nucleus", np.where(landed >= 0, "cytoplasm", "extracellular")),
+            "overlaps_nucleus": in_nucleus,
+            "qv": rng.uniform(10, 40, n),
+        }
+    )
+    return SimulationResult(
+        config=config, gpar_df=gpar_df, cell_gdf=cell_gdf, count_array=count_array, trs_df=trs_df
+    )
+
+
+def read_xenium(path):
+    return spatialdata_io.xenium(path)
+
+
+def full_resolution(element) -> np.ndarray:
+    """The full-resolution level of a (possibly multiscale) raster element, as numpy."""
+    from spatialdata import get_pyramid_levels
+
+    return np.asarray(get_pyramid_levels(element, n=0))
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return make_synthetic_result(3)
+
+
+@pytest.fixture(scope="module")
+def bundle(synthetic, tmp_path_factory):
+    return write_xenium(synthetic, tmp_path_factory.mktemp("xenium") / "bundle")
+
+
+@pytest.fixture(scope="module")
+def sdata(bundle):
+    return read_xenium(bundle)
+
+
+def test_bundle_has_the_xenium_files(bundle):
+    names = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
+    for f in xc.XeniumFiles:
+        if f in (xc.XeniumFiles.MORPHOLOGY_FOCUS_DIR, xc.XeniumFiles.GENE_PANEL, xc.XeniumFiles.METRICS_SUMMARY):
+            continue
+        if f == xc.XeniumFiles.MORPHOLOGY_FOCUS_IMAGE:
+            f = f"{xc.XeniumFiles.MORPHOLOGY_FOCUS_DIR}/{f}"
+        assert f in names
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["format"] == "xenium"
+    assert set(manifest["files"]) == names - {"manifest.json"}
+    assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_transcripts_read_back(synthetic, sdata):
+    trs = synthetic.trs_df
+    points = sdata.points["transcripts"].compute().sort_values("transcript_id")
+    assert len(points) == len(trs)
+    np.testing.assert_array_equal(points["transcript_id"].to_numpy(), trs["transcript_id"].to_numpy())
+    np.testing.assert_allclose(points["x"].to_numpy(), trs["x"].to_numpy(), atol=1e-4)
+    np.testing.assert_allclose(points["y"].to_numpy(), trs["y"].to_numpy(), atol=1e-4)
+    np.testing.assert_allclose(points["z"].to_numpy(), trs["z"].to_numpy(), atol=1e-4)
+    assert (points["feature_name"].astype(str).to_numpy() == trs["feature_name"].to_numpy()).all()
+    # the instrument's cell_id is the cell containing the molecule, not its source
+    landed = decode_cell_ids(points["cell_id"].astype(str).to_numpy())
+    np.testing.assert_array_equal(landed, trs["landed_cell_id"].to_numpy())
+    assert (points["cell_id"].astype(str) == UNASSIGNED).sum() == (trs["landed_cell_id"] < 0).sum()
+    assert (landed != trs["cell_id"].to_numpy()).any()  # leaked and ambient molecules differ
+    np.testing.assert_array_equal(points["overlaps_nucleus"].to_numpy(), trs["overlaps_nucleus"].astype(np.uint8))
+
+
+def test_nucleus_distance_is_zero_inside_a_nucleus(synthetic, bundle):
+    tab = pq.read_table(bundle / "transcripts.parquet").to_pandas().sort_values("transcript_id")
+    inside = synthetic.trs_df["overlaps_nucleus"].to_numpy()
+    assert (tab["nucleus_distance"].to_numpy()[inside] == 0).all()
+    assert (tab["nucleus_distance"].to_numpy()[~inside] > 0).all()
+    assert tab["fov_name"].str.match(r"^[A-Z]+\d+$").all()
+
+
+def test_cell_table_counts_are_the_observed_counts(synthetic, sdata):
+    table = sdata.tables["table"]
+    cell_gdf, trs = synthetic.cell_gdf, synthetic.trs_df
+    assert table.n_obs == len(cell_gdf)
+    np.testing.assert_array_equal(decode_cell_ids(table.obs["cell_id"].to_numpy()), cell_gdf["cell_id"])
+    genes = synthetic.gpar_df["feature_name"].tolist()
+    assert table.var_names.tolist() == genes  # gex_only: controls are not Gene Expression
+    observed = trs[(trs["landed_cell_id"] >= 0) & (trs["qv"] >= 20) & trs["feature_name"].isin(genes)]
+    expected = (
+        pd.crosstab(observed["landed_cell_id"], observed["feature_name"])
+        .reindex(index=cell_gdf["cell_id"], columns=genes, fill_value=0)
+        .to_numpy()
+    )
+    np.testing.assert_array_equal(table.X.toarray(), expected)
+    assert table.obs["transcript_counts"].to_numpy().tolist() == expected.sum(axis=1).tolist()
+    controls = trs[(trs["landed_cell_id"] >= 0) & (trs["qv"] >= 20) & trs["origin"].eq("control")]
+    assert table.obs["total_counts"].sum() == expected.sum() + len(controls)
+    np.testing.assert_allclose(table.obsm["spatial"], cell_gdf[["x", "y"]].to_numpy())
+
+
+def test_controls_have_their_feature_types(synthetic, bundle):
+    import scanpy as sc
+
+    adata = sc.read_10x_h5(bundle / "cell_feature_matrix.h5", gex_only=False)
+    types = dict(zip(adata.var_names, adata.var["feature_types"], strict=True))
+    assert types["NegControlProbe_00001"] == "Negative Control Probe"
+    assert types["NegControlCodeword_0500"] == "Negative Control Codeword"
+    assert types["UnassignedCodeword_0001"] == "Unassigned Codeword"
+    assert len(adata.var_names) == len(xenium_features(synthetic))
+
+
+def test_polygons_read_back(synthetic, sdata):
+    cell_gdf = synthetic.cell_gdf
+    # shapes keep µm; their transformation to the (pixel) global frame scales by 1 / pixel_size
+    cells = sdata.shapes["cell_boundaries"]
+    assert len(cells) == len(cell_gdf)
+    np.testing.assert_array_equal(decode_cell_ids(cells.index.to_numpy()), cell_gdf["cell_id"])
+    np.testing.assert_allclose(cells.area.to_numpy(), cell_gdf["cell_area"], rtol=1e-4)
+    nuclei = sdata.shapes["nucleus_boundaries"]
+    np.testing.assert_allclose(nuclei.area.to_numpy(), cell_gdf["nucleus_area"], rtol=1e-4)
+    np.testing.assert_array_equal(decode_cell_ids(nuclei["cell_id"].to_numpy()), cell_gdf["cell_id"])
+
+
+def test_label_masks_match_the_polygons(synthetic, sdata):
+    cell_gdf = synthetic.cell_gdf
+    mask = full_resolution(sdata.labels["cell_labels"])
+    counts = np.bincount(mask.ravel(), minlength=len(cell_gdf) + 1)[1:]
+    np.testing.assert_allclose(counts * xc.PIXEL_SIZE**2, cell_gdf["cell_area"], rtol=0.05)
+    # the table's cell_labels column points each row to its label in the mask
+    table = sdata.tables["table"]
+    np.testing.assert_array_equal(table.obs["cell_labels"].to_numpy(), np.arange(1, len(cell_gdf) + 1))
+    # the label under a cell's centroid is that cell's
+    cols = (cell_gdf["x"].to_numpy() / xc.PIXEL_SIZE).astype(int)
+    rows = (cell_gdf["y"].to_numpy() / xc.PIXEL_SIZE).astype(int)
+    np.testing.assert_array_equal(mask[rows, cols], np.arange(1, len(cell_gdf) + 1))
+
+
+def test_morphology_image_is_read(sdata):
+    from spatialdata.models import get_channel_names
+
+    assert list(get_channel_names(sdata.images["morphology_focus"])) == ["DAPI"]
+    nuclei = full_resolution(sdata.labels["nucleus_labels"]) > 0
+    dapi = full_resolution(sdata.images["morphology_focus"])[0]
+    assert dapi.shape == nuclei.shape
+    assert np.median(dapi[nuclei]) > 4 * np.median(dapi[~nuclei])
+
+
+def test_existing_path_is_refused(synthetic, bundle):
+    before = (bundle / "manifest.json").read_text()
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        write_xenium(synthetic, bundle)
+    assert (bundle / "manifest.json").read_text() == before
+
+
+def test_overwrite_replaces(synthetic, tmp_path):
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    write_xenium(synthetic, out, overwrite=True)
+    assert not (out / "stale.txt").exists()
+    assert (out / "transcripts.parquet").exists()
+
+
+def test_failure_mid_write_leaves_nothing(synthetic, tmp_path, monkeypatch):
+    import STpuppeteer.io.xenium as xenium_module
+
+    def boom(*args, **kwargs):
+        msg = "disk full"
+        raise OSError(msg)
+
+    monkeypatch.setattr(xenium_module, "_write_morphology", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_xenium(synthetic, tmp_path / "bundle")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cell_id_codes_round_trip():
+    ids = np.array([0, 1, 15, 16, 2**32 - 1, -1])
+    codes = encode_cell_ids(ids)
+    assert codes.tolist() == ["aaaaaaaa-1", "aaaaaaab-1", "aaaaaaap-1", "aaaaaaba-1", "pppppppp-1", UNASSIGNED]
+    np.testing.assert_array_equal(decode_cell_ids(codes), ids)
+    with pytest.raises(ValueError, match="cell_ids"):
+        encode_cell_ids(np.array([-2]))
+    with pytest.raises(ValueError, match="malformed"):
+        decode_cell_ids(np.array(["aaaaqaaa-1"]))
