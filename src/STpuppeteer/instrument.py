@@ -1,0 +1,138 @@
+"""Instrument effects on molecules: control names, per-FOV detection, quality scores, background.
+
+Everything here draws from generators keyed by a fixed block (a block of cells, a tile of
+the tissue or a field of view), never by call order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._random import block_rng
+
+if TYPE_CHECKING:
+    from .config import InstrumentConfig
+
+__all__ = [
+    "CONTROL_PREFIXES",
+    "FovEfficiency",
+    "control_names",
+    "draw_qv",
+]
+
+# Xenium's names of negative controls (spatialdata-io filters on these prefixes).
+CONTROL_PREFIXES = ("NegControlProbe_", "NegControlCodeword_", "UnassignedCodeword_")
+QV_MAX = 40.0
+# Block keys are non-negative; tiles and FOVs may have negative indices.
+_INDEX_OFFSET = 1 << 30
+FOV_STREAM = 2
+
+
+def control_names(config: InstrumentConfig) -> list[list[str]]:
+    """Names of the negative-control probes, control codewords and unassigned codewords.
+
+    Parameters
+    ----------
+    config
+        The instrument config (how many of each).
+
+    Returns
+    -------
+    Three lists of names, one per control kind, in :data:`CONTROL_PREFIXES` order.
+
+    Examples
+    --------
+    >>> from STpuppeteer.config import InstrumentConfig
+    >>> [names[0] for names in control_names(InstrumentConfig())]
+    ['NegControlProbe_00000', 'NegControlCodeword_0000', 'UnassignedCodeword_0000']
+    """
+    probe = [f"NegControlProbe_{i:05d}" for i in range(config.n_neg_control_probes)]
+    codeword = [f"NegControlCodeword_{i:04d}" for i in range(config.n_neg_control_codewords)]
+    unassigned = [f"UnassignedCodeword_{i:04d}" for i in range(config.n_unassigned_codewords)]
+    return [probe, codeword, unassigned]
+
+
+def tile_key(stream: int, i: int, j: int) -> tuple[int, int, int]:
+    """Block key of tile (i, j) of a stream (indices may be negative)."""
+    return (stream, int(i) + _INDEX_OFFSET, int(j) + _INDEX_OFFSET)
+
+
+@dataclass(frozen=True)
+class FovEfficiency:
+    """Detection efficiency of every field of view (square tiles from the origin).
+
+    Each FOV's factor is drawn from its own keyed generator, so it does not depend on the
+    extent of the tissue or on which FOVs are simulated together.
+    """
+
+    efficiency: float
+    size: float
+    i0: int
+    j0: int
+    table: np.ndarray
+
+    @classmethod
+    def build(cls, config: InstrumentConfig, bounds: np.ndarray, rng: np.random.Generator) -> FovEfficiency:
+        """Draw the factor of every FOV covering ``bounds`` (xmin, ymin, xmax, ymax).
+
+        Parameters
+        ----------
+        config
+            The instrument config.
+        bounds
+            Region to cover; points beyond it use the nearest FOV's factor.
+        rng
+            The stage generator (each FOV draws from ``block_rng(rng, (2, i, j))``).
+
+        Returns
+        -------
+        The FOV table.
+        """
+        size = config.fov_size_um
+        i0, j0 = int(np.floor(bounds[0] / size)), int(np.floor(bounds[1] / size))
+        i1, j1 = int(np.floor(bounds[2] / size)), int(np.floor(bounds[3] / size))
+        table = np.ones((i1 - i0 + 1, j1 - j0 + 1))
+        if config.fov_efficiency_sd > 0:
+            for a in range(table.shape[0]):
+                for b in range(table.shape[1]):
+                    draw = block_rng(rng, tile_key(FOV_STREAM, i0 + a, j0 + b)).standard_normal()
+                    table[a, b] = max(0.0, 1.0 + config.fov_efficiency_sd * draw)
+        return cls(config.detection_efficiency, size, i0, j0, table)
+
+    @property
+    def perfect(self) -> bool:
+        """Whether every molecule is detected."""
+        return self.efficiency >= 1.0 and bool(np.all(self.table >= 1.0))
+
+    def at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Detection probability at each point (clipped to [0, 1])."""
+        a = np.clip(np.floor(x / self.size).astype(np.int64) - self.i0, 0, self.table.shape[0] - 1)
+        b = np.clip(np.floor(y / self.size).astype(np.int64) - self.j0, 0, self.table.shape[1] - 1)
+        return np.minimum(self.efficiency * self.table[a, b], 1.0)
+
+
+def draw_qv(
+    background: np.ndarray, rng: np.random.Generator, *, config: InstrumentConfig
+) -> np.ndarray:
+    """Quality score of each molecule: normal, clipped to [0, 40], lower for background.
+
+    Parameters
+    ----------
+    background
+        Whether each molecule is background (ambient, control or mis-called).
+    rng
+        Generator; one normal per molecule.
+    config
+        Means and s.d. of the two distributions.
+
+    Returns
+    -------
+    float32 quality scores.
+    """
+    mean = np.where(background, config.qv_background_mean, config.qv_mean)
+    sd = np.where(background, config.qv_background_sd, config.qv_sd)
+    qv = mean + sd * rng.standard_normal(len(background))
+    return np.clip(qv, 0.0, QV_MAX).astype(np.float32)

@@ -1,0 +1,340 @@
+"""Uniform points in polygons, and point-in-polygon tests, without per-point geometry calls.
+
+Every polygon is fanned into triangles (centre, v_j, v_j+1) from a centre it is star-shaped
+about (a cell or nucleus is star-shaped about its nucleus centre). Sampling picks a triangle
+with probability proportional to its area and a barycentric point in it; a point lies in
+polygon i iff it lies on the inner side of the one edge whose angular sector (seen from the
+centre) holds it, found by a binary search on the vertices' angles. All of it is vectorised
+numpy over every polygon at once. The rare polygon that is not star-shaped about its centre
+(or is not a single polygon) falls back on shapely's constrained Delaunay triangulation for
+sampling and ``shapely.contains_xy`` for tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+__all__ = ["StarPolygons"]
+
+_TWO_PI = 2.0 * np.pi
+# Angle keys are row * _KEY_STRIDE + angle in [0, 2π]; the stride keeps rows apart.
+_KEY_STRIDE = 8.0
+
+
+@dataclass(frozen=True)
+class _Triangles:
+    """Explicit triangles (fallback polygons), grouped by row."""
+
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    start: np.ndarray  # (n_rows + 1,) offsets, rows with no fallback have none
+    cum: np.ndarray  # cumulative area, global
+
+
+@dataclass(frozen=True)
+class StarPolygons:
+    """Fan triangulation of a set of polygons about given centres.
+
+    Build with :meth:`from_geometries`. Row ``i`` is the ``i``-th geometry.
+
+    Attributes
+    ----------
+    geoms
+        The polygons.
+    centre
+        (n, 2) centre each polygon is fanned from.
+    area
+        Polygon areas (from the triangles).
+    star
+        Whether each polygon is star-shaped about its centre (else the fallback is used).
+    vx, vy
+        Concatenated closed exterior rings, counter-clockwise.
+    start
+        (n + 1,) ring offsets into ``vx``/``vy``.
+    cum
+        Cumulative fan-triangle area over all vertices (triangle j is centre, v_j, v_j+1;
+        the closing vertex contributes 0).
+    key
+        Angle keys ``row * 8 + angle of v_j from v_0 about the centre`` (monotone in a star row).
+    theta0
+        Angle of v_0 about the centre.
+    rmax
+        Largest distance from the centre to a vertex.
+    cum_len
+        Cumulative edge length over all vertices (the closing vertex contributes 0).
+    fallback
+        Explicit triangles of the non-star polygons.
+    """
+
+    geoms: np.ndarray
+    centre: np.ndarray
+    area: np.ndarray
+    star: np.ndarray
+    vx: np.ndarray
+    vy: np.ndarray
+    start: np.ndarray
+    cum: np.ndarray
+    key: np.ndarray
+    theta0: np.ndarray
+    rmax: np.ndarray
+    cum_len: np.ndarray
+    fallback: _Triangles
+
+    def __len__(self) -> int:
+        return len(self.geoms)
+
+    # ------------------------------------------------------------------------------------
+    @classmethod
+    def from_geometries(cls, geoms: np.ndarray, centre: np.ndarray) -> StarPolygons:
+        """Fan every polygon from its centre.
+
+        Parameters
+        ----------
+        geoms
+            Shapely polygons (a non-polygon or non-star one uses the fallback path).
+        centre
+            (n, 2) fan centres, e.g. the nucleus centres.
+
+        Returns
+        -------
+        The fan structure.
+        """
+        geoms = np.asarray(geoms, dtype=object)
+        centre = np.asarray(centre, dtype=float).reshape(len(geoms), 2)
+        n = len(geoms)
+        is_poly = shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON
+        rings = np.where(is_poly, geoms, None)
+        ext = shapely.get_exterior_ring(rings)
+        xy, idx = shapely.get_coordinates(ext, return_index=True)
+        counts = np.bincount(idx, minlength=n)
+        start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=start[1:])
+        vx, vy = xy[:, 0].copy(), xy[:, 1].copy()
+        row = idx
+        # Orient every ring counter-clockwise (interior on the left of each edge).
+        nxt = np.arange(len(vx)) + 1
+        last = start[1:][counts > 0] - 1
+        nxt[last] = last  # closing vertex: zero-length "edge"
+        shoelace = vx * vy[nxt] - vx[nxt] * vy
+        signed = np.bincount(row, weights=shoelace, minlength=n)
+        flip = (signed < 0)[row]
+        if flip.any():
+            pos = np.arange(len(vx))
+            rev = start[row] + start[row + 1] - 1 - pos
+            src = np.where(flip, rev, pos)
+            vx, vy = vx[src], vy[src]
+        # Fan triangles and angle increments about the centre.
+        dx, dy = vx - centre[row, 0], vy - centre[row, 1]
+        cross = dx * dy[nxt] - dx[nxt] * dy
+        dot = dx * dx[nxt] + dy * dy[nxt]
+        tri_area = 0.5 * cross
+        dang = np.arctan2(cross, dot)
+        dang[last] = 0.0
+        tri_area[last] = 0.0
+        nonempty = counts > 0
+        firsts = start[:-1][nonempty]
+        rmax = np.zeros(n)
+        min_area = np.full(n, -np.inf)
+        total_angle = np.zeros(n)
+        if len(vx):
+            rmax[nonempty] = np.maximum.reduceat(np.hypot(dx, dy), firsts)
+            min_area[nonempty] = np.minimum.reduceat(np.where(nxt == np.arange(len(vx)), np.inf, tri_area), firsts)
+            total_angle[nonempty] = np.add.reduceat(dang, firsts)
+        star = is_poly & (counts >= 4) & (min_area > 0) & (np.abs(total_angle - _TWO_PI) < 1e-6)
+        # Cumulative angle from v_0 (exclusive cumsum within each ring); constant in non-star
+        # rows so that the keys stay sorted globally.
+        dang = np.where(star[row], dang, 0.0)
+        csum = np.cumsum(dang)
+        ring_base = np.concatenate([[0.0], csum])[start[:-1]][row]
+        angle = csum - dang - ring_base
+        key = row * _KEY_STRIDE + angle
+        theta0 = np.zeros(n)
+        if len(vx):
+            theta0[nonempty] = np.arctan2(dy[firsts], dx[firsts])
+        seg = np.hypot(vx[nxt] - vx, vy[nxt] - vy)
+        cum_len = np.cumsum(seg)
+        # Non-star rows sample nothing from the fan; they use explicit triangles instead.
+        tri_area = np.where(star[row], tri_area, 0.0)
+        cum = np.cumsum(tri_area)
+        area = np.bincount(row, weights=tri_area, minlength=n)
+        fallback = _fallback_triangles(geoms, ~star)
+        fb_area = np.diff(np.concatenate([[0.0], fallback.cum]))
+        fb_row_area = np.add.reduceat(fb_area, fallback.start[:-1]) if len(fb_area) else np.zeros(n)
+        fb_row_area = np.where(np.diff(fallback.start) > 0, fb_row_area, 0.0)
+        area = area + fb_row_area
+        return cls(geoms=geoms, centre=centre, area=area, star=star, vx=vx, vy=vy, start=start, cum=cum,
+                   key=key, theta0=theta0, rmax=rmax, cum_len=cum_len, fallback=fallback)
+
+    # ------------------------------------------------------------------------------------
+    def sample(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Uniform points, one in each polygon ``rows[k]``.
+
+        Parameters
+        ----------
+        rows
+            Polygon row of each point (polygons of zero area are not allowed).
+        rng
+            Generator; three uniforms per point.
+
+        Returns
+        -------
+        x and y of the points.
+        """
+        rows = np.asarray(rows, dtype=np.intp)
+        u = rng.random((3, len(rows)))
+        x = np.empty(len(rows))
+        y = np.empty(len(rows))
+        star = self.star[rows]
+        if star.all():
+            self._sample_fan(rows, u, x, y)
+        else:
+            self._sample_fan(rows[star], u[:, star], x, y, where=star)
+            self._sample_fallback(rows[~star], u[:, ~star], x, y, where=~star)
+        return x, y
+
+    def _sample_fan(self, rows: np.ndarray, u: np.ndarray, x: np.ndarray, y: np.ndarray, *,
+                    where: np.ndarray | None = None) -> None:
+        if len(rows) == 0:
+            return
+        lo = self.start[rows]
+        base = np.where(lo > 0, self.cum[np.maximum(lo - 1, 0)], 0.0)
+        target = base + u[0] * self.area[rows]
+        # Restrict the search to the rows' span of the cumulative array: cache-friendly.
+        r0, r1 = self.start[rows.min()], self.start[rows.max() + 1]
+        j = r0 + np.searchsorted(self.cum[r0:r1], target, side="right")
+        j = np.clip(j, lo, self.start[rows + 1] - 2)
+        c = self.centre[rows]
+        r1_, r2_ = u[1], u[2]
+        over = r1_ + r2_ > 1.0
+        r1_ = np.where(over, 1.0 - r1_, r1_)
+        r2_ = np.where(over, 1.0 - r2_, r2_)
+        px = c[:, 0] + r1_ * (self.vx[j] - c[:, 0]) + r2_ * (self.vx[j + 1] - c[:, 0])
+        py = c[:, 1] + r1_ * (self.vy[j] - c[:, 1]) + r2_ * (self.vy[j + 1] - c[:, 1])
+        if where is None:
+            x[:], y[:] = px, py
+        else:
+            x[where], y[where] = px, py
+
+    def _sample_fallback(self, rows: np.ndarray, u: np.ndarray, x: np.ndarray, y: np.ndarray, *,
+                         where: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
+        fb = self.fallback
+        lo, hi = fb.start[rows], fb.start[rows + 1]
+        if np.any(hi <= lo):
+            msg = "cannot place molecules in a polygon of zero area (empty or degenerate geometry)."
+            raise ValueError(msg)
+        base = np.where(lo > 0, fb.cum[np.maximum(lo - 1, 0)], 0.0)
+        top = fb.cum[hi - 1]
+        j = np.clip(np.searchsorted(fb.cum, base + u[0] * (top - base), side="right"), lo, hi - 1)
+        r1_, r2_ = u[1], u[2]
+        over = r1_ + r2_ > 1.0
+        r1_ = np.where(over, 1.0 - r1_, r1_)
+        r2_ = np.where(over, 1.0 - r2_, r2_)
+        a, b, c = fb.a[j], fb.b[j], fb.c[j]
+        p = a + r1_[:, None] * (b - a) + r2_[:, None] * (c - a)
+        x[where], y[where] = p[:, 0], p[:, 1]
+
+    # ------------------------------------------------------------------------------------
+    def contains(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Whether point k lies in polygon ``rows[k]`` (boundary counts as inside).
+
+        Parameters
+        ----------
+        rows
+            Polygon row of each point.
+        x, y
+            The points.
+
+        Returns
+        -------
+        Boolean array.
+        """
+        rows = np.asarray(rows, dtype=np.intp)
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        out = np.zeros(len(rows), dtype=bool)
+        if len(rows) == 0:
+            return out
+        star = self.star[rows]
+        s = np.flatnonzero(star)
+        if len(s):
+            r = rows[s]
+            c = self.centre[r]
+            dx, dy = x[s] - c[:, 0], y[s] - c[:, 1]
+            phi = np.mod(np.arctan2(dy, dx) - self.theta0[r], _TWO_PI)
+            j = np.searchsorted(self.key, r * _KEY_STRIDE + phi, side="right") - 1
+            j = np.clip(j, self.start[r], self.start[r + 1] - 2)
+            ex, ey = self.vx[j + 1] - self.vx[j], self.vy[j + 1] - self.vy[j]
+            out[s] = ex * (y[s] - self.vy[j]) - ey * (x[s] - self.vx[j]) >= 0.0
+        f = np.flatnonzero(~star)
+        if len(f):
+            out[f] = shapely.intersects_xy(self.geoms[rows[f]], x[f], y[f])
+        return out
+
+    # ------------------------------------------------------------------------------------
+    def exit_points(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """Points on the boundary, uniform by length, with the outward ray from the centre.
+
+        A point moved any distance along its ray stays outside a star-shaped polygon. For a
+        fallback polygon the point is placed on the circle of radius ``rmax`` about the
+        centre (outside or on the polygon), at a uniform angle.
+
+        Parameters
+        ----------
+        rows
+            Polygon row of each point.
+        rng
+            Generator; two uniforms per point.
+
+        Returns
+        -------
+        x, y of the boundary points and the unit ray directions ux, uy.
+        """
+        rows = np.asarray(rows, dtype=np.intp)
+        u = rng.random((2, len(rows)))
+        c = self.centre[rows]
+        cum = self.cum_len
+        lo, hi = self.start[rows], self.start[rows + 1]
+        base = np.where(lo > 0, cum[np.maximum(lo - 1, 0)], 0.0)
+        top = np.where(hi > lo, cum[np.maximum(hi - 1, 0)], 0.0)
+        j = np.searchsorted(cum, base + u[0] * (top - base), side="right")
+        j = np.clip(j, lo, np.maximum(hi - 2, lo))
+        j = np.minimum(j, max(len(self.vx) - 1, 0))
+        star = self.star[rows]
+        jn = np.where(star, j + 1, j)
+        bx = self.vx[j] + u[1] * (self.vx[jn] - self.vx[j]) if len(self.vx) else np.zeros(len(rows))
+        by = self.vy[j] + u[1] * (self.vy[jn] - self.vy[j]) if len(self.vy) else np.zeros(len(rows))
+        ang = _TWO_PI * u[1]
+        bx = np.where(star, bx, c[:, 0] + self.rmax[rows] * np.cos(ang))
+        by = np.where(star, by, c[:, 1] + self.rmax[rows] * np.sin(ang))
+        dx, dy = bx - c[:, 0], by - c[:, 1]
+        norm = np.hypot(dx, dy)
+        norm = np.where(norm > 0, norm, 1.0)
+        return bx, by, dx / norm, dy / norm
+
+
+def _fallback_triangles(geoms: np.ndarray, mask: np.ndarray) -> _Triangles:
+    n = len(geoms)
+    start = np.zeros(n + 1, dtype=np.int64)
+    rows = np.flatnonzero(mask)
+    empty = np.zeros((0, 2))
+    if len(rows) == 0:
+        return _Triangles(empty, empty, empty, start, np.zeros(0))
+    tris = shapely.constrained_delaunay_triangles(geoms[rows])
+    parts, pidx = shapely.get_parts(tris, return_index=True)
+    xy, tidx = shapely.get_coordinates(parts, return_index=True)
+    ok = np.bincount(tidx, minlength=len(parts)) == 4
+    if not ok.all():
+        msg = "unexpected triangulation output (a triangle without 4 ring coordinates)."
+        raise RuntimeError(msg)
+    xy = xy.reshape(len(parts), 4, 2)
+    a, b, c = xy[:, 0], xy[:, 1], xy[:, 2]
+    area = 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]))
+    per_row = np.bincount(rows[pidx], minlength=n)
+    np.cumsum(per_row, out=start[1:])
+    return _Triangles(a, b, c, start, np.cumsum(area))

@@ -1,0 +1,480 @@
+"""Stage 4: every detected molecule, where it is, and the truth behind it.
+
+Each true count becomes a molecule of its source cell. Cells are processed in fixed
+blocks of ``config.transcripts.block_size`` rows, background molecules in fixed square
+tiles (the FOV grid); each block or tile draws from its own generator keyed by its index
+(:func:`~STpuppeteer._random.block_rng`), so splitting the work differently gives the same
+molecules. Within a block the draws come in a fixed order — leakage, compartment, position,
+leak distance, z, then the instrument (jitter, detection, mis-calls, quality) — so turning an
+instrument knob never moves the true molecules.
+
+The columns of the returned ``trs_df`` are documented in ``docs/data_contract.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from ._random import block_rng
+from .instrument import FovEfficiency, control_names, draw_qv, tile_key
+from .landing import CellLocator
+from .placement import StarPolygons
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from .config import SimulationConfig
+
+__all__ = [
+    "COMPARTMENTS",
+    "ORIGINS",
+    "CellGeometry",
+    "classify_leakage",
+    "counts_to_transcript_df",
+    "generate_transcripts",
+    "leak_probability",
+]
+
+ORIGINS = ("cell", "leaked", "ambient", "control")
+COMPARTMENTS = ("nucleus", "cytoplasm", "extracellular")
+NO_CELLTYPE = "none"
+_CELL, _LEAKED, _AMBIENT, _CONTROL = range(4)
+_NUCLEUS, _CYTOPLASM, _EXTRA = range(3)
+_BACKGROUND_STREAM = 1
+_MAX_REJECTION_ROUNDS = 1000
+
+
+# ---------------------------------------------------------------------------------------
+# Known entry points
+# ---------------------------------------------------------------------------------------
+def counts_to_transcript_df(
+    count_array: np.ndarray, cell_ids: np.ndarray, gene_names: np.ndarray | list[str]
+) -> pd.DataFrame:
+    """One row per molecule of a count matrix (no positions): ``cell_id``, ``feature_name``.
+
+    Rows come cell by cell in the order of ``cell_ids``, genes in panel order within a cell.
+
+    Parameters
+    ----------
+    count_array
+        Integer counts, cells × genes.
+    cell_ids
+        Id of each row's cell.
+    gene_names
+        Name of each column's gene.
+
+    Returns
+    -------
+    DataFrame with ``transcript_id``, ``cell_id`` and categorical ``feature_name``.
+
+    Examples
+    --------
+    >>> counts_to_transcript_df(np.array([[2, 0], [0, 1]]), [10, 11], ["a", "b"])
+       transcript_id  cell_id feature_name
+    0              0       10            a
+    1              1       10            a
+    2              2       11            b
+    """
+    counts = np.asarray(count_array)
+    cell_ids = np.asarray(cell_ids)
+    gene_names = np.asarray(gene_names, dtype=object)
+    if counts.ndim != 2 or counts.shape != (len(cell_ids), len(gene_names)):
+        msg = (
+            f"count_array has shape {counts.shape}; expected (len(cell_ids), len(gene_names)) = "
+            f"({len(cell_ids)}, {len(gene_names)})."
+        )
+        raise ValueError(msg)
+    if counts.size and (counts.min() < 0 or not np.issubdtype(counts.dtype, np.integer)):
+        msg = "count_array must hold non-negative integers."
+        raise ValueError(msg)
+    row, gene = _expand(counts)
+    return pd.DataFrame(
+        {
+            "transcript_id": np.arange(len(row), dtype=np.int64),
+            "cell_id": cell_ids[row],
+            "feature_name": pd.Categorical.from_codes(gene, categories=pd.Index(gene_names)),
+        }
+    )
+
+
+def leak_probability(cell_leakage: np.ndarray, gene_leakage: np.ndarray) -> np.ndarray:
+    """Union rule: p = 1 − (1 − p_cell)(1 − p_gene), elementwise."""
+    return 1.0 - (1.0 - np.asarray(cell_leakage, float)) * (1.0 - np.asarray(gene_leakage, float))
+
+
+def classify_leakage(
+    trs_df: pd.DataFrame, cell_gdf: pd.DataFrame, gpar_df: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Decide for each molecule whether it leaks out of its cell (one Bernoulli each).
+
+    p = 1 − (1 − ``leakage_percentage`` of its cell)(1 − ``gene_leakage`` of its gene);
+    molecules with no source cell (``cell_id`` -1) never leak.
+
+    Parameters
+    ----------
+    trs_df
+        Molecules with ``cell_id`` and ``feature_name`` (e.g. from :func:`counts_to_transcript_df`).
+    cell_gdf
+        Cells with ``cell_id`` and ``leakage_percentage``.
+    gpar_df
+        Genes with ``feature_name`` and ``gene_leakage``.
+    rng
+        Generator; one uniform per molecule.
+
+    Returns
+    -------
+    A copy of ``trs_df`` with a boolean ``leaked`` column.
+
+    Examples
+    --------
+    >>> trs = counts_to_transcript_df(np.array([[3, 1]]), [0], ["a", "b"])
+    >>> cells = pd.DataFrame({"cell_id": [0], "leakage_percentage": [1.0]})
+    >>> genes = pd.DataFrame({"feature_name": ["a", "b"], "gene_leakage": [0.0, 0.0]})
+    >>> classify_leakage(trs, cells, genes, np.random.default_rng(0))["leaked"].all()
+    np.True_
+    """
+    cell_leak = pd.Series(np.asarray(cell_gdf["leakage_percentage"], float), index=np.asarray(cell_gdf["cell_id"]))
+    gene_leak = pd.Series(np.asarray(gpar_df["gene_leakage"], float), index=np.asarray(gpar_df["feature_name"]))
+    has_cell = np.asarray(trs_df["cell_id"]) >= 0
+    p_cell = cell_leak.reindex(np.asarray(trs_df["cell_id"])).fillna(0.0).to_numpy()
+    p_gene = gene_leak.reindex(np.asarray(trs_df["feature_name"], dtype=object)).fillna(0.0).to_numpy()
+    p = np.where(has_cell, leak_probability(p_cell, p_gene), 0.0)
+    out = trs_df.copy()
+    out["leaked"] = rng.random(len(out)) < p
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Geometry shared by every block
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CellGeometry:
+    """Fan structures of the cells and nuclei, the landing locator and per-cell constants."""
+
+    cells: StarPolygons
+    nuclei: StarPolygons
+    locator: CellLocator
+    radius: np.ndarray
+    z_lo: np.ndarray
+    z_hi: np.ndarray
+    bounds: np.ndarray
+
+    @classmethod
+    def from_cells(cls, cell_gdf: gpd.GeoDataFrame, *, thickness: float) -> CellGeometry:
+        """Build from ``cell_gdf`` (``geometry``, ``nucleus``, optional ``z``).
+
+        Parameters
+        ----------
+        cell_gdf
+            The cells.
+        thickness
+            Section thickness, µm (z runs over [0, thickness]).
+
+        Returns
+        -------
+        The geometry.
+        """
+        cell_geoms = np.asarray(cell_gdf.geometry.values if hasattr(cell_gdf, "geometry") else cell_gdf["geometry"],
+                                dtype=object)
+        nuc_geoms = np.asarray(cell_gdf["nucleus"].values, dtype=object)
+        if {"nucleus_x", "nucleus_y"} <= set(cell_gdf.columns):
+            # The tissue stage's nucleus centre: the point its star-convex nucleus is drawn about.
+            centre = np.column_stack([cell_gdf["nucleus_x"].to_numpy(float), cell_gdf["nucleus_y"].to_numpy(float)])
+        else:
+            centre = shapely.get_coordinates(shapely.centroid(nuc_geoms))
+        if len(centre) != len(nuc_geoms):
+            msg = "every cell needs a non-empty 'nucleus' polygon (its centre anchors the placement)."
+            raise ValueError(msg)
+        cells = StarPolygons.from_geometries(cell_geoms, centre)
+        nuclei = StarPolygons.from_geometries(nuc_geoms, centre)
+        radius = np.sqrt(cells.area / np.pi)
+        if "z" in cell_gdf.columns:
+            zc = np.asarray(cell_gdf["z"], dtype=float)
+            z_lo, z_hi = np.clip(zc - radius, 0.0, thickness), np.clip(zc + radius, 0.0, thickness)
+            flat = z_hi - z_lo <= 1e-9
+            z_lo, z_hi = np.where(flat, 0.0, z_lo), np.where(flat, thickness, z_hi)
+        else:
+            z_lo, z_hi = np.zeros(len(cells)), np.full(len(cells), thickness)
+        b = shapely.bounds(cell_geoms)
+        bounds = np.array([np.nanmin(b[:, 0]), np.nanmin(b[:, 1]), np.nanmax(b[:, 2]), np.nanmax(b[:, 3])])
+        return cls(cells, nuclei, CellLocator.build(cells, nuclei), radius, z_lo, z_hi, bounds)
+
+
+# ---------------------------------------------------------------------------------------
+# Stage 4
+# ---------------------------------------------------------------------------------------
+def generate_transcripts(
+    count_array: np.ndarray,
+    cell_gdf: gpd.GeoDataFrame,
+    gpar_df: pd.DataFrame,
+    rng: np.random.Generator,
+    *,
+    config: SimulationConfig,
+) -> pd.DataFrame:
+    """Turn true counts into molecules with coordinates, instrument effects and ground truth.
+
+    Parameters
+    ----------
+    count_array
+        True counts (cells × genes), rows in the order of ``cell_gdf``.
+    cell_gdf
+        Cells: ``cell_id``, ``celltype``, ``geometry``, ``nucleus``, ``leakage_percentage``
+        (0 if absent), optionally ``z``.
+    gpar_df
+        Genes: ``feature_name``, ``gene_leakage`` (0 if absent).
+    rng
+        The stage's generator; blocks and tiles draw from keyed children of it.
+    config
+        The simulation config (``leak_dist_factor``, ``transcripts``, ``instrument``,
+        ``tissue.section_thickness_um``).
+
+    Returns
+    -------
+    ``trs_df``, one row per detected molecule (columns in ``docs/data_contract.md``).
+    """
+    counts = np.asarray(count_array)
+    if counts.shape != (len(cell_gdf), len(gpar_df)):
+        msg = f"count_array has shape {counts.shape}; expected (n_cells, n_genes) = ({len(cell_gdf)}, {len(gpar_df)})."
+        raise ValueError(msg)
+    inst = config.instrument
+    thickness = config.tissue.section_thickness_um
+    geo = CellGeometry.from_cells(cell_gdf, thickness=thickness)
+    genes = np.asarray(gpar_df["feature_name"], dtype=object)
+    ctx = _Context(
+        config=config,
+        geo=geo,
+        counts=counts,
+        cell_leak=_column(cell_gdf, "leakage_percentage", len(cell_gdf)),
+        gene_leak=_column(gpar_df, "gene_leakage", len(gpar_df)),
+        nuclear=_nuclear_fraction(config, genes),
+        fov=FovEfficiency.build(inst, geo.bounds, rng),
+    )
+    size = config.transcripts.block_size
+    parts = [
+        _cell_block(ctx, start, min(start + size, len(cell_gdf)), block_rng(rng, block))
+        for block, start in enumerate(range(0, len(cell_gdf), size))
+    ]
+    ambient_weights = _ambient_weights(counts, inst.ambient_genes)
+    parts += _background(ctx, ambient_weights, rng, n_genes=len(genes))
+    return _assemble(parts, cell_gdf, genes, config)
+
+
+@dataclass(frozen=True)
+class _Context:
+    config: SimulationConfig
+    geo: CellGeometry
+    counts: np.ndarray
+    cell_leak: np.ndarray
+    gene_leak: np.ndarray
+    nuclear: np.ndarray
+    fov: FovEfficiency
+
+
+def _column(df: pd.DataFrame, name: str, n: int) -> np.ndarray:
+    if name not in df.columns:
+        return np.zeros(n)
+    values = np.asarray(df[name], dtype=float)
+    if np.any(~np.isfinite(values) | (values < 0) | (values > 1)):
+        msg = f"column {name!r} must hold probabilities in [0, 1]."
+        raise ValueError(msg)
+    return values
+
+
+def _nuclear_fraction(config: SimulationConfig, genes: np.ndarray) -> np.ndarray:
+    """Per-gene probability of the nucleus; NaN means 'uniform in the cell'."""
+    tc = config.transcripts
+    out = np.full(len(genes), np.nan if tc.nuclear_fraction is None else tc.nuclear_fraction)
+    if tc.nuclear_fraction_by_gene:
+        pos = pd.Index(genes).get_indexer(list(tc.nuclear_fraction_by_gene))
+        unknown = [g for g, p in zip(tc.nuclear_fraction_by_gene, pos, strict=True) if p < 0]
+        if unknown:
+            msg = f"transcripts.nuclear_fraction_by_gene names unknown genes {unknown[:5]}; use feature names."
+            raise ValueError(msg)
+        out[pos] = list(tc.nuclear_fraction_by_gene.values())
+    return out
+
+
+def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every unit of a count matrix, row-major."""
+    flat = counts.ravel()
+    nz = np.flatnonzero(flat)
+    reps = flat[nz]
+    idx = np.repeat(nz, reps)
+    n_genes = counts.shape[1]
+    return (idx // n_genes).astype(np.intp), (idx % n_genes).astype(np.intp)
+
+
+def _truncated_exponential(scale: np.ndarray, cut: float, u: np.ndarray) -> np.ndarray:
+    """Inverse CDF of an exponential of ``scale`` truncated at ``cut`` × scale."""
+    return -scale * np.log1p(-u * -np.expm1(-cut))
+
+
+def _cell_block(ctx: _Context, start: int, stop: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Molecules of cells ``start:stop`` (rows), drawn from the block's generator."""
+    geo, cfg = ctx.geo, ctx.config
+    row, gene = _expand(ctx.counts[start:stop])
+    row += start
+    n = len(row)
+    # 1. Leakage (union rule), then compartment of those that stay.
+    leaked = rng.random(n) < leak_probability(ctx.cell_leak[row], ctx.gene_leak[gene])
+    stay = np.flatnonzero(~leaked)
+    go = np.flatnonzero(leaked)
+    cell_area = geo.cells.area[row[stay]]
+    nuc_area = np.minimum(geo.nuclei.area[row[stay]], cell_area)
+    frac = ctx.nuclear[gene[stay]]
+    frac = np.where(np.isnan(frac), nuc_area / np.where(cell_area > 0, cell_area, 1.0), frac)
+    no_cytoplasm = cell_area - nuc_area <= 1e-9 * cell_area
+    in_nuc = (rng.random(len(stay)) < frac) | no_cytoplasm
+    # 2. Positions: in the nucleus from its fan, in the cytoplasm by rejection from the cell.
+    x = np.empty(n)
+    y = np.empty(n)
+    nuc_idx = stay[in_nuc]
+    x[nuc_idx], y[nuc_idx] = geo.nuclei.sample(row[nuc_idx], rng)
+    todo = stay[~in_nuc]
+    for _ in range(_MAX_REJECTION_ROUNDS):
+        if len(todo) == 0:
+            break
+        px, py = geo.cells.sample(row[todo], rng)
+        x[todo], y[todo] = px, py
+        todo = todo[geo.nuclei.contains(row[todo], px, py)]
+    else:
+        msg = "could not place cytoplasmic molecules: a cell's nucleus covers (almost) all of it."
+        raise RuntimeError(msg)
+    # 3. Leaked molecules: out through the boundary, truncated-exponential distance along the ray.
+    bx, by, ux, uy = geo.cells.exit_points(row[go], rng)
+    scale = cfg.leak_dist_factor * geo.radius[row[go]]
+    dist = np.maximum(_truncated_exponential(scale, cfg.transcripts.leak_max_factor, rng.random(len(go))), 1e-6)
+    x[go], y[go] = bx + dist * ux, by + dist * uy
+    z = geo.z_lo[row] + rng.random(n) * (geo.z_hi[row] - geo.z_lo[row])
+    # Truth of where each molecule is (before the instrument's localisation error).
+    landed = row.astype(np.int64)
+    compartment = np.where(in_nuc, _NUCLEUS, _CYTOPLASM).astype(np.int8)
+    comp_all = np.empty(n, dtype=np.int8)
+    comp_all[stay] = compartment
+    landed_go, nuc_go = geo.locator.locate(x[go], y[go])
+    landed[go] = landed_go
+    comp_all[go] = np.where(landed_go < 0, _EXTRA, np.where(nuc_go, _NUCLEUS, _CYTOPLASM))
+    origin = np.where(leaked, _LEAKED, _CELL).astype(np.int8)
+    part = {"row": row, "gene": gene, "true_gene": gene, "x": x, "y": y, "z": z, "origin": origin,
+            "landed": landed, "compartment": comp_all}
+    return _instrument(part, ctx, rng)
+
+
+def _instrument(part: dict[str, np.ndarray], ctx: _Context, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Jitter, detection, mis-calls and quality scores of one block of true molecules."""
+    inst = ctx.config.instrument
+    n = len(part["row"])
+    if inst.jitter_um > 0:
+        jit = inst.jitter_um * rng.standard_normal((3, n))
+        part["x"] = part["x"] + jit[0]
+        part["y"] = part["y"] + jit[1]
+        part["z"] = part["z"] + jit[2]
+    if not ctx.fov.perfect:
+        keep = rng.random(n) < ctx.fov.at(part["x"], part["y"])
+        part = {k: v[keep] for k, v in part.items()}
+        n = int(keep.sum())
+    miscalled = np.zeros(n, dtype=bool)
+    n_genes = ctx.counts.shape[1]
+    if inst.miscall_rate > 0 and n_genes > 1:
+        miscalled = rng.random(n) < inst.miscall_rate
+        shift = rng.integers(1, n_genes, size=int(miscalled.sum()))
+        gene = part["gene"].copy()
+        gene[miscalled] = (gene[miscalled] + shift) % n_genes
+        part["gene"] = gene
+    part["qv"] = draw_qv(miscalled, rng, config=inst)
+    return part
+
+
+def _ambient_weights(counts: np.ndarray, mode: str) -> np.ndarray:
+    total = counts.sum(axis=0, dtype=np.float64)
+    if mode == "uniform" or total.sum() <= 0:
+        return np.full(counts.shape[1], 1.0 / counts.shape[1])
+    return total / total.sum()
+
+
+def _background(
+    ctx: _Context, weights: np.ndarray, rng: np.random.Generator, *, n_genes: int
+) -> list[dict[str, np.ndarray]]:
+    """Ambient molecules and controls, uniform over the cells' bounding box, tile by tile."""
+    inst = ctx.config.instrument
+    rates = np.array([inst.ambient_rate_per_um2, inst.neg_control_probe_rate_per_um2,
+                      inst.neg_control_codeword_rate_per_um2, inst.unassigned_codeword_rate_per_um2])
+    if not np.any(rates > 0):
+        return []
+    names = control_names(inst)
+    offsets = np.cumsum([n_genes] + [len(k) for k in names])[:-1]
+    sizes = [len(k) for k in names]
+    cum_w = np.cumsum(weights)
+    b, size = ctx.geo.bounds, inst.fov_size_um
+    thickness = ctx.config.tissue.section_thickness_um
+    parts = []
+    for i in range(int(np.floor(b[0] / size)), int(np.floor(b[2] / size)) + 1):
+        for j in range(int(np.floor(b[1] / size)), int(np.floor(b[3] / size)) + 1):
+            x0, x1 = max(b[0], i * size), min(b[2], (i + 1) * size)
+            y0, y1 = max(b[1], j * size), min(b[3], (j + 1) * size)
+            area = max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
+            if area <= 0:
+                continue
+            trng = block_rng(rng, tile_key(_BACKGROUND_STREAM, i, j))
+            k = trng.poisson(rates * area)
+            n = int(k.sum())
+            kind = np.repeat(np.arange(4), k)
+            u = trng.random((4, n))
+            gene = np.empty(n, dtype=np.intp)
+            amb = kind == 0
+            gene[amb] = np.minimum(np.searchsorted(cum_w, u[3, amb] * cum_w[-1], side="right"), n_genes - 1)
+            for c in range(3):
+                sel = kind == c + 1
+                gene[sel] = offsets[c] + np.minimum((u[3, sel] * sizes[c]).astype(np.intp), sizes[c] - 1)
+            x, y = x0 + u[0] * (x1 - x0), y0 + u[1] * (y1 - y0)
+            landed, in_nuc = ctx.geo.locator.locate(x, y)
+            parts.append({
+                "row": np.full(n, -1, dtype=np.intp), "gene": gene, "true_gene": gene, "x": x, "y": y,
+                "z": u[2] * thickness, "origin": np.where(amb, _AMBIENT, _CONTROL).astype(np.int8),
+                "landed": landed, "compartment": np.where(landed < 0, _EXTRA,
+                                                          np.where(in_nuc, _NUCLEUS, _CYTOPLASM)).astype(np.int8),
+                "qv": draw_qv(np.ones(n, dtype=bool), trng, config=inst),
+            })
+    return parts
+
+
+def _assemble(
+    parts: list[dict[str, np.ndarray]], cell_gdf: pd.DataFrame, genes: np.ndarray, config: SimulationConfig
+) -> pd.DataFrame:
+    keys = ("row", "gene", "true_gene", "x", "y", "z", "origin", "landed", "compartment", "qv")
+    if parts:
+        cols = {k: np.concatenate([p[k] for p in parts]) for k in keys}
+    else:
+        cols = {k: np.zeros(0) for k in keys}
+    n = len(cols["row"])
+    features = pd.Index(list(genes) + [name for kind in control_names(config.instrument) for name in kind])
+    cell_ids = np.asarray(cell_gdf["cell_id"], dtype=np.int64)
+    row = cols["row"].astype(np.intp)
+    landed = cols["landed"].astype(np.intp)
+    ct_names = list(dict.fromkeys(config.celltype_names + sorted(set(np.asarray(cell_gdf["celltype"], dtype=str)))))
+    ct_index = pd.Index(ct_names)
+    ct_code = ct_index.get_indexer(np.asarray(cell_gdf["celltype"], dtype=str))
+    ct = np.where(row >= 0, ct_code[np.maximum(row, 0)] if len(ct_code) else 0, len(ct_names))
+    has_cell = row >= 0
+    comp = cols["compartment"].astype(np.int8)
+    return pd.DataFrame({
+        "transcript_id": np.arange(n, dtype=np.int64),
+        "x": cols["x"].astype(np.float64),
+        "y": cols["y"].astype(np.float64),
+        "z": cols["z"].astype(np.float32),
+        "feature_name": pd.Categorical.from_codes(cols["gene"].astype(np.int64), categories=features),
+        "cell_id": np.where(has_cell, cell_ids[np.maximum(row, 0)] if len(cell_ids) else -1, -1).astype(np.int64),
+        "celltype": pd.Categorical.from_codes(ct, categories=[*ct_names, NO_CELLTYPE]),
+        "origin": pd.Categorical.from_codes(cols["origin"].astype(np.int8), categories=list(ORIGINS)),
+        "landed_cell_id": np.where(landed >= 0, cell_ids[np.maximum(landed, 0)] if len(cell_ids) else -1,
+                                   -1).astype(np.int64),
+        "compartment": pd.Categorical.from_codes(comp, categories=list(COMPARTMENTS)),
+        "overlaps_nucleus": comp == _NUCLEUS,
+        "qv": cols["qv"].astype(np.float32),
+        "true_feature_name": pd.Categorical.from_codes(cols["true_gene"].astype(np.int64), categories=features),
+    })
