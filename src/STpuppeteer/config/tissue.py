@@ -166,7 +166,7 @@ class MorphologyConfig(StrictModel):
     roughness: float = Field(0.05, ge=0, le=0.3, description="relative s.d. of the radius from harmonics")
     n_harmonics: int = Field(5, ge=2, le=12, description="highest Fourier mode of the boundary perturbation")
     n_vertices: int = Field(32, ge=16, le=128, description="vertices of each nucleus polygon")
-    max_expansion_um: float = Field(7.0, ge=0, description="cell = Voronoi ∩ nucleus expanded by this, µm")
+    max_expansion_um: float = Field(6.0, ge=0, description="cell = Voronoi ∩ nucleus expanded by this, µm")
     celltype_shapes: dict[str, NucleusShape] = Field(
         default_factory=dict, description="per-cell-type overrides of the nucleus shape, keyed 'ct_k'"
     )
