@@ -1,0 +1,321 @@
+"""A MERSCOPE-like folder that ``spatialdata_io.merscope`` reads.
+
+The folder holds what a MERSCOPE region folder holds:
+
+- ``images/micron_to_mosaic_pixel_transform.csv``: the 3 × 3 affine from µm to mosaic pixels;
+- ``detected_transcripts.csv``: one row per molecule, position in µm (``global_x``,
+  ``global_y``), focal plane index (``global_z``), pixel position within its field of view
+  (``x``, ``y``, ``fov``), ``gene`` and the ``cell_id`` the instrument assigned (``-1``: none);
+- ``cell_by_gene.csv`` and ``cell_metadata.csv``: counts and geometry per cell (``EntityID``);
+- ``cell_boundaries.parquet``: cell polygons (µm) as WKB multipolygons, one per focal plane;
+- ``images/mosaic_DAPI_z3.tif`` and ``images/mosaic_Cellbound1_z3.tif``: nuclear and membrane
+  stains of the middle plane, rendered from the true nuclei and cells (optional);
+- ``ground_truth/`` (see :mod:`STpuppeteer.io.ground_truth`) and ``manifest.json``.
+
+The instrument's cells are the true cells and ``EntityID`` is the simulated ``cell_id``; a
+molecule is assigned to the cell whose boundary contains it (``landed_cell_id``), as a
+perfect segmentation would. Where the true molecule came from is in ``ground_truth/``.
+Negative controls (feature names not in the gene panel) are renamed ``Blank-1`` … in
+sorted order of their simulated names, which is how MERSCOPE names them; join on
+``transcript_id`` for the original name.
+
+Two deliberate departures from real files: ``transcript_id`` is the simulated molecule id
+(MERSCOPE writes the gene's Ensembl transcript there) so that every molecule can be joined
+with its truth, and only the middle focal plane's mosaic images are written.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from .._random import stage_rng
+from ._merscope_constants import (
+    BLANK_PREFIX,
+    BOUNDARY_TYPE,
+    FOV_SIZE_PX,
+    MOSAIC_PIXEL_SIZE,
+    MOSAIC_Z,
+    N_Z_PLANES,
+    UNASSIGNED_CELL,
+    Z_PLANE_SPACING_UM,
+    MerscopeBoundaryColumns,
+    MerscopeCellColumns,
+    MerscopeFiles,
+    MerscopeStains,
+    MerscopeTranscriptColumns,
+    mosaic_name,
+)
+from .atomic import atomic_output_dir
+from .ground_truth import write_ground_truth
+from .manifest import write_manifest
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from ..result import SimulationResult
+
+__all__ = ["control_names", "observed_counts", "tissue_bounds", "write_merscope"]
+
+# Floats in the CSVs: 0.1 nm in µm, 1e-4 px; full repr would double the file size.
+_FLOAT_FORMAT = "%.4f"
+
+
+def control_names(result: SimulationResult) -> np.ndarray:
+    """Sorted feature names of molecules that are not genes of the panel (the controls).
+
+    Parameters
+    ----------
+    result
+        The simulation.
+
+    Returns
+    -------
+    The control names, sorted.
+    """
+    observed = pd.unique(result.trs_df["feature_name"].astype(str))
+    genes = result.gpar_df["feature_name"].astype(str).to_numpy()
+    return np.sort(np.setdiff1d(observed, genes))
+
+
+def observed_counts(trs_df: pd.DataFrame, cell_ids: np.ndarray, feature_names: np.ndarray) -> np.ndarray:
+    """Molecules per cell they landed in and feature: what an instrument's cell-by-gene table counts.
+
+    Parameters
+    ----------
+    trs_df
+        Molecules with ``landed_cell_id`` and ``feature_name``.
+    cell_ids
+        The cells (rows of the result), in order.
+    feature_names
+        The features (columns of the result), in order; other features are not counted.
+
+    Returns
+    -------
+    ``int64`` array ``(len(cell_ids), len(feature_names))``.
+    """
+    rows = pd.Index(cell_ids).get_indexer(trs_df["landed_cell_id"].to_numpy())
+    cols = pd.Index(feature_names).get_indexer(trs_df["feature_name"].astype(str).to_numpy())
+    keep = (rows >= 0) & (cols >= 0)
+    flat = np.bincount(rows[keep] * len(feature_names) + cols[keep], minlength=len(cell_ids) * len(feature_names))
+    return flat.reshape(len(cell_ids), len(feature_names)).astype(np.int64)
+
+
+def tissue_bounds(result: SimulationResult) -> tuple[float, float, float, float]:
+    """Whole-µm box around every cell and molecule: ``(xmin, ymin, xmax, ymax)``.
+
+    Parameters
+    ----------
+    result
+        The simulation.
+
+    Returns
+    -------
+    The bounds, rounded outwards to whole µm.
+    """
+    cxmin, cymin, cxmax, cymax = shapely.total_bounds(np.asarray(result.cell_gdf.geometry.values))
+    trs = result.trs_df
+    if len(trs):
+        cxmin, cxmax = min(cxmin, trs["x"].min()), max(cxmax, trs["x"].max())
+        cymin, cymax = min(cymin, trs["y"].min()), max(cymax, trs["y"].max())
+    return (
+        float(math.floor(cxmin)),
+        float(math.floor(cymin)),
+        float(math.floor(cxmax) + 1),
+        float(math.floor(cymax) + 1),
+    )
+
+
+def _fov_index(
+    x: np.ndarray, y: np.ndarray, *, x0: float, y0: float, fov_um: float, n_fov_cols: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    col = np.floor((x - x0) / fov_um).astype(np.int64)
+    row = np.floor((y - y0) / fov_um).astype(np.int64)
+    return row * n_fov_cols + col, col, row
+
+
+def _transcripts(
+    result: SimulationResult, names: pd.Series, *, x0: float, y0: float, pixel_size: float, n_fov_cols: int
+) -> pd.DataFrame:
+    trs = result.trs_df
+    x, y = trs["x"].to_numpy(float), trs["y"].to_numpy(float)
+    fov_um = FOV_SIZE_PX * pixel_size
+    fov, col, row = _fov_index(x, y, x0=x0, y0=y0, fov_um=fov_um, n_fov_cols=n_fov_cols)
+    feature = trs["feature_name"].astype(str).map(names)
+    plane = np.clip(np.floor(trs["z"].to_numpy(float) / Z_PLANE_SPACING_UM), 0, N_Z_PLANES - 1)
+    cols = MerscopeTranscriptColumns
+    df = pd.DataFrame(
+        {
+            cols.BARCODE_ID: pd.Index(names.to_numpy()).get_indexer(feature),
+            cols.GLOBAL_X: x,
+            cols.GLOBAL_Y: y,
+            cols.GLOBAL_Z: plane,
+            cols.X: (x - x0) / pixel_size - col * FOV_SIZE_PX,
+            cols.Y: (y - y0) / pixel_size - row * FOV_SIZE_PX,
+            cols.FOV: fov,
+            cols.GENE: feature.to_numpy(),
+            cols.TRANSCRIPT_ID: trs["transcript_id"].to_numpy(),
+            cols.CELL_ID: np.where(trs["landed_cell_id"].to_numpy() >= 0, trs["landed_cell_id"], UNASSIGNED_CELL),
+        }
+    )
+    # MERSCOPE lists transcripts field of view by field of view.
+    return df.sort_values(cols.FOV, kind="stable").reset_index(drop=True)
+
+
+def _cell_tables(
+    result: SimulationResult,
+    features: np.ndarray,
+    *,
+    x0: float,
+    y0: float,
+    pixel_size: float,
+    n_fov_cols: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cells = result.cell_gdf
+    cell_ids = cells["cell_id"].to_numpy()
+    polygons = np.asarray(cells.geometry.values)
+    counts = observed_counts(result.trs_df, cell_ids, features)
+    centroid = shapely.centroid(polygons)
+    cx, cy = shapely.get_x(centroid), shapely.get_y(centroid)
+    bounds = shapely.bounds(polygons)
+    area = shapely.area(polygons)
+    # Sides of the minimum rotated rectangle: its first three corners.
+    corners = shapely.get_coordinates(shapely.oriented_envelope(polygons)).reshape(len(polygons), -1, 2)
+    side_a = np.hypot(*(corners[:, 1] - corners[:, 0]).T)
+    side_b = np.hypot(*(corners[:, 2] - corners[:, 1]).T)
+    fov, _, _ = _fov_index(cx, cy, x0=x0, y0=y0, fov_um=FOV_SIZE_PX * pixel_size, n_fov_cols=n_fov_cols)
+    c = MerscopeCellColumns
+    index = pd.Index(cell_ids, name=c.ENTITY_ID)
+    metadata = pd.DataFrame(
+        {
+            c.FOV: fov,
+            c.VOLUME: area * result.config.tissue.section_thickness_um,
+            c.CENTER_X: cx,
+            c.CENTER_Y: cy,
+            c.MIN_X: bounds[:, 0],
+            c.MAX_X: bounds[:, 2],
+            c.MIN_Y: bounds[:, 1],
+            c.MAX_Y: bounds[:, 3],
+            c.ANISOTROPY: np.maximum(side_a, side_b) / np.maximum(np.minimum(side_a, side_b), 1e-12),
+            c.TRANSCRIPT_COUNT: counts.sum(axis=1),
+            c.PERIMETER_AREA_RATIO: shapely.length(polygons) / area,
+            c.SOLIDITY: area / shapely.area(shapely.convex_hull(polygons)),
+        },
+        index=index,
+    )
+    by_gene = pd.DataFrame(counts, index=index.rename(c.COUNTS_CELL), columns=features)
+    return metadata, by_gene
+
+
+def _boundaries(result: SimulationResult) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
+    cells = result.cell_gdf
+    parts, part_of = shapely.get_parts(np.asarray(cells.geometry.values), return_index=True)
+    multi = shapely.multipolygons(parts, indices=part_of)
+    n = len(cells)
+    plane = np.repeat(np.arange(N_Z_PLANES), n)
+    b = MerscopeBoundaryColumns
+    frame = pd.DataFrame(
+        {
+            b.ID: np.arange(n * N_Z_PLANES, dtype=np.int64),
+            b.ENTITY_ID: np.tile(cells["cell_id"].to_numpy(np.int64), N_Z_PLANES),
+            b.Z_INDEX: plane.astype(np.int64),
+            b.TYPE: BOUNDARY_TYPE,
+            b.Z_LEVEL: (plane + 1) * Z_PLANE_SPACING_UM,
+            b.NAME: pd.Series([None] * (n * N_Z_PLANES), dtype=object),
+            b.PARENT_ID: pd.Series([None] * (n * N_Z_PLANES), dtype=object),
+            b.PARENT_TYPE: pd.Series([None] * (n * N_Z_PLANES), dtype=object),
+        }
+    )
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(np.tile(multi, N_Z_PLANES)), crs=None).rename_geometry(
+        b.GEOMETRY
+    )
+
+
+def _write_mosaics(
+    result: SimulationResult, images_dir: Path, *, x0: float, y0: float, shape: tuple[int, int], pixel_size: float
+) -> None:
+    import tifffile
+
+    from ..image import PixelGrid, rasterize_labels, render_from_labels
+
+    grid = PixelGrid(x0=x0, y0=y0, pixel_size=pixel_size, shape=shape)
+    cells = result.cell_gdf
+    nuclei = rasterize_labels(np.asarray(cells["nucleus"].values), grid)
+    cell_labels = rasterize_labels(np.asarray(cells.geometry.values), grid)
+    stains = render_from_labels(
+        nuclei, cell_labels=cell_labels, pixel_size=pixel_size, rng=stage_rng(result.config.seed, "merscope_mosaic")
+    )
+    for stain, image in zip((MerscopeStains.DAPI, MerscopeStains.CELLBOUND), stains, strict=True):
+        tifffile.imwrite(images_dir / mosaic_name(stain, MOSAIC_Z), image, compression="zlib")
+
+
+def write_merscope(
+    result: SimulationResult,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    mosaic_images: bool = True,
+    pixel_size: float = MOSAIC_PIXEL_SIZE,
+) -> Path:
+    """Write a MERSCOPE-like region folder that ``spatialdata_io.merscope`` reads.
+
+    Parameters
+    ----------
+    result
+        The simulation.
+    path
+        The folder to create.
+    overwrite
+        Replace an existing ``path`` (only once the new folder is complete).
+    mosaic_images
+        Render the DAPI and membrane mosaics of the middle focal plane. They are the largest
+        files: 1 mm² at MERSCOPE's 0.108 µm per pixel is 86 megapixels per stain.
+    pixel_size
+        µm per mosaic pixel; it sets the µm → pixel transform, the fields of view
+        (2048 pixels wide) and the transcripts' ``x``, ``y``.
+
+    Returns
+    -------
+    The folder written.
+
+    Examples
+    --------
+    >>> result.write_merscope("run/region_0")  # doctest: +SKIP
+    >>> import spatialdata_io  # doctest: +SKIP
+    >>> sdata = spatialdata_io.merscope("run/region_0")  # doctest: +SKIP
+    """
+    if not pixel_size > 0:
+        msg = f"pixel_size={pixel_size!r} is not allowed; it must be a positive number of µm."
+        raise ValueError(msg)
+    xmin, ymin, xmax, ymax = tissue_bounds(result)
+    shape = (math.ceil((ymax - ymin) / pixel_size), math.ceil((xmax - xmin) / pixel_size))
+    n_fov_cols = math.ceil(shape[1] / FOV_SIZE_PX)
+    transform = np.array([[1 / pixel_size, 0, -xmin / pixel_size], [0, 1 / pixel_size, -ymin / pixel_size], [0, 0, 1]])
+    genes = result.gpar_df["feature_name"].astype(str).to_numpy()
+    controls = control_names(result)
+    names = pd.Series(
+        np.r_[genes, [f"{BLANK_PREFIX}{i + 1}" for i in range(len(controls))]], index=np.r_[genes, controls]
+    )
+    grid = {"x0": xmin, "y0": ymin, "pixel_size": pixel_size, "n_fov_cols": n_fov_cols}
+    with atomic_output_dir(path, overwrite=overwrite) as tmp:
+        images_dir = tmp / MerscopeFiles.IMAGES_DIR
+        images_dir.mkdir()
+        np.savetxt(images_dir / MerscopeFiles.TRANSFORM, transform, fmt="%.10g", delimiter=" ")
+        _transcripts(result, names, **grid).to_csv(tmp / MerscopeFiles.TRANSCRIPTS, float_format=_FLOAT_FORMAT)
+        metadata, by_gene = _cell_tables(result, names.index.to_numpy(), **grid)
+        by_gene.columns = names.to_numpy()
+        metadata.to_csv(tmp / MerscopeFiles.CELL_METADATA, float_format=_FLOAT_FORMAT)
+        by_gene.to_csv(tmp / MerscopeFiles.COUNTS)
+        _boundaries(result).to_parquet(tmp / MerscopeFiles.BOUNDARIES, index=False)
+        if mosaic_images:
+            _write_mosaics(result, images_dir, x0=xmin, y0=ymin, shape=shape, pixel_size=pixel_size)
+        write_ground_truth(result, tmp)
+        write_manifest(tmp, result.config, fmt="merscope", extra={"pixel_size_um": pixel_size})
+    return Path(path).expanduser().absolute()
