@@ -44,6 +44,7 @@ _MEMBRANE_PEAK = 700.0
 _MEMBRANE_WIDTH_UM = 0.6
 _PSF_SIGMA_UM = 0.35
 _READ_NOISE = 4.0
+_COVER_UNIT = np.int64(1) << 40  # above every uint32 label
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,11 @@ class PixelGrid:
 def rasterize_labels(polygons: np.ndarray, grid: PixelGrid, *, labels: np.ndarray | None = None) -> np.ndarray:
     """Label raster: each pixel whose centre lies in polygon ``i`` gets ``labels[i]``, else 0.
 
+    Every polygon is scan-converted at once: the crossings of all edges with all pixel rows
+    are computed together, paired along each row, and the spans written through a
+    difference array. Polygons are expected not to overlap (cells and nuclei do not);
+    where they do, the slower exact path lets the later polygon win.
+
     Parameters
     ----------
     polygons
@@ -88,8 +94,7 @@ def rasterize_labels(polygons: np.ndarray, grid: PixelGrid, *, labels: np.ndarra
     grid
         The raster.
     labels
-        One positive label per polygon; ``1 … n`` when omitted. Where polygons overlap,
-        the later one wins.
+        One positive label per polygon; ``1 … n`` when omitted.
 
     Returns
     -------
@@ -109,18 +114,53 @@ def rasterize_labels(polygons: np.ndarray, grid: PixelGrid, *, labels: np.ndarra
     if len(labels) != len(polygons):
         msg = f"labels has {len(labels)} values; it must have one per polygon ({len(polygons)})."
         raise ValueError(msg)
-    out = np.zeros(grid.shape, dtype=np.uint32)
+    n_rows, n_cols = grid.shape
     parts, part_of = shapely.get_parts(polygons, return_index=True)
-    rings = shapely.get_exterior_ring(parts)
-    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
-    # Pixel (r, c) is centred at (x0 + (c + ½)p, y0 + (r + ½)p); skimage fills integer centres.
+    part_labels = labels[part_of].astype(np.int64)
+    coords, ring_of = shapely.get_coordinates(shapely.get_exterior_ring(parts), return_index=True)
+    # Pixel (r, c) is centred at (x0 + (c + ½)p, y0 + (r + ½)p): in these units its centre is (r, c).
     cols = (coords[:, 0] - grid.x0) / grid.pixel_size - 0.5
     rows = (coords[:, 1] - grid.y0) / grid.pixel_size - 0.5
-    bounds = np.searchsorted(ring_of, np.arange(len(parts) + 1))
-    # One C call per polygon: the loop is over cells, a few thousand per tile, not molecules.
-    for i, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-        rr, cc = fill_polygon(rows[start:stop], cols[start:stop], shape=grid.shape)
-        out[rr, cc] = labels[part_of[i]]
+    edge = ring_of[1:] == ring_of[:-1]  # rings are closed, so consecutive vertices make the edges
+    xa, xb, ya, yb = cols[:-1][edge], cols[1:][edge], rows[:-1][edge], rows[1:][edge]
+    edge_ring = ring_of[:-1][edge]
+    # An edge crosses row r when min(y) <= r < max(y): half-open, so each row meets a closed
+    # ring an even number of times and horizontal edges never.
+    lo = np.clip(np.ceil(np.minimum(ya, yb)), 0, n_rows).astype(np.int64)
+    hi = np.clip(np.ceil(np.maximum(ya, yb)), 0, n_rows).astype(np.int64)
+    n_cross = hi - lo
+    which = np.repeat(np.arange(len(lo)), n_cross)
+    row = lo[which] + np.arange(len(which)) - np.repeat(np.cumsum(n_cross) - n_cross, n_cross)
+    x = xa[which] + (row - ya[which]) / (yb[which] - ya[which]) * (xb[which] - xa[which])
+    ring = edge_ring[which]
+    order = np.lexsort((x, row, ring))
+    x, row, ring = x[order], row[order], ring[order]
+    start = np.clip(np.ceil(x[0::2]), 0, n_cols).astype(np.int64)
+    stop = np.clip(np.ceil(x[1::2]), 0, n_cols).astype(np.int64)
+    span_row, span_label = row[0::2], part_labels[ring[0::2]]
+    keep = stop > start
+    start, stop, span_row, span_label = start[keep], stop[keep], span_row[keep], span_label[keep]
+    # One difference array carries both the label (low bits) and how many spans cover the
+    # pixel (high bits), so a single cumulative sum gives the raster and detects overlaps.
+    value = span_label + _COVER_UNIT
+    diff = np.zeros((n_rows, n_cols + 1), dtype=np.int64)
+    np.add.at(diff, (span_row, start), value)
+    np.add.at(diff, (span_row, stop), -value)
+    raster = np.cumsum(diff, axis=1, out=diff)[:, :n_cols]
+    if (raster >= 2 * _COVER_UNIT).any():
+        return _rasterize_overlapping(rows, cols, ring_of, part_labels, grid.shape)
+    return (raster & (_COVER_UNIT - 1)).astype(np.uint32)
+
+
+def _rasterize_overlapping(
+    rows: np.ndarray, cols: np.ndarray, ring_of: np.ndarray, labels: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
+    """Exact fill for overlapping polygons, one C call per polygon; the later one wins."""
+    out = np.zeros(shape, dtype=np.uint32)
+    bounds = np.searchsorted(ring_of, np.arange(len(labels) + 1))
+    for i, (first, last) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        rr, cc = fill_polygon(rows[first:last], cols[first:last], shape=shape)
+        out[rr, cc] = labels[i]
     return out
 
 

@@ -1,0 +1,105 @@
+"""Morphology images: rasterisation and a DAPI-like render that a simple segmenter can read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from skimage.filters import gaussian, threshold_otsu
+from skimage.measure import label
+from skimage.morphology import remove_small_objects
+
+from STpuppeteer.image import PixelGrid, rasterize_labels, render_from_labels, render_morphology
+from test_io_xenium import make_synthetic_result
+
+
+@pytest.fixture(scope="module")
+def cells():
+    return make_synthetic_result(5, n_rows=12, n_cols=12).cell_gdf
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return PixelGrid.from_bounds((0.0, 0.0, 180.0, 140.0), pixel_size=0.2125)
+
+
+@pytest.fixture(scope="module")
+def image(cells):
+    return render_morphology(cells, bounds=(0.0, 0.0, 180.0, 140.0), membrane=True, rng=np.random.default_rng(11))
+
+
+def test_rasterized_area_matches_polygon_area(cells, grid):
+    raster = rasterize_labels(np.asarray(cells["nucleus"].values), grid)
+    area = np.bincount(raster.ravel(), minlength=len(cells) + 1)[1:] * grid.pixel_size**2
+    # a pixel-centre rule misclassifies about half the pixels the boundary crosses: the error
+    # is of the order of perimeter × pixel size / 2 per nucleus, a few percent here
+    tolerance = shapely.length(np.asarray(cells["nucleus"].values)) * grid.pixel_size / 2
+    assert (np.abs(area - cells["nucleus_area"].to_numpy()) < tolerance).all()
+
+
+def test_rasterized_pixels_are_inside_their_polygon(cells, grid):
+    raster = rasterize_labels(np.asarray(cells.geometry.values), grid, labels=np.arange(len(cells)) + 10)
+    rows, cols = np.nonzero(raster)
+    pick = np.random.default_rng(0).choice(len(rows), 2000, replace=False)
+    x = grid.x0 + (cols[pick] + 0.5) * grid.pixel_size
+    y = grid.y0 + (rows[pick] + 0.5) * grid.pixel_size
+    polys = np.asarray(cells.geometry.values)[raster[rows[pick], cols[pick]] - 10]
+    assert shapely.contains_xy(polys, x, y).all()
+
+
+def test_overlapping_polygons_later_wins():
+    grid = PixelGrid.from_bounds((0, 0, 6, 2), pixel_size=1.0)
+    raster = rasterize_labels(np.array([shapely.box(0, 0, 4, 2), shapely.box(2, 0, 6, 2)]), grid)
+    np.testing.assert_array_equal(raster, [[1, 1, 2, 2, 2, 2]] * 2)
+
+
+def test_image_shape_and_dtype(image, grid):
+    assert image.dtype == np.uint16
+    assert image.shape == (2, *grid.shape)
+
+
+def test_otsu_segmenter_finds_the_nuclei(cells, grid, image):
+    truth = rasterize_labels(np.asarray(cells["nucleus"].values), grid) > 0
+    smooth = gaussian(image[0].astype(float), sigma=1.5)
+    mask = remove_small_objects(smooth > threshold_otsu(smooth), max_size=int(2.0 / grid.pixel_size**2))
+    n_found = label(mask).max()
+    assert abs(n_found - len(cells)) <= 0.05 * len(cells)
+    iou = (mask & truth).sum() / (mask | truth).sum()
+    assert iou > 0.8
+
+
+def test_membrane_channel_outlines_cells(cells, grid, image):
+    cell_labels = rasterize_labels(np.asarray(cells.geometry.values), grid)
+    edge = np.zeros(cell_labels.shape, dtype=bool)
+    edge[:, 1:] |= np.diff(cell_labels, axis=1) != 0
+    interior = (cell_labels > 0) & ~edge
+    interior[:, :-1] &= ~edge[:, 1:]
+    assert np.median(image[1][edge & (cell_labels > 0)]) > 2 * np.median(image[1][interior])
+
+
+def test_same_generator_same_image(cells, grid):
+    nuclei = rasterize_labels(np.asarray(cells["nucleus"].values), grid)
+    a = render_from_labels(nuclei, rng=np.random.default_rng(1))
+    b = render_from_labels(nuclei, rng=np.random.default_rng(1))
+    c = render_from_labels(nuclei, rng=np.random.default_rng(2))
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any()
+
+
+def test_shot_noise_is_poisson_like():
+    """Background far from any nucleus: variance ≈ mean + read noise², within 5 SE."""
+    flat = render_from_labels(np.zeros((300, 300), dtype=np.uint32), rng=np.random.default_rng(3))[0]
+    patch = flat.astype(float)
+    # horizontal differences of neighbours cancel the background, which varies over ~100 px
+    diffs = (patch[:, 1::2] - patch[:, 0::2]).ravel()
+    var = diffs.var() / 2
+    expected = patch.mean() + 4.0**2
+    se = expected * np.sqrt(2 / diffs.size)
+    assert abs(var - expected) < 5 * se
+
+
+def test_bad_grid_is_refused():
+    with pytest.raises(ValueError, match="pixel_size"):
+        PixelGrid.from_bounds((0, 0, 1, 1), pixel_size=0)
+    with pytest.raises(ValueError, match="bounds"):
+        PixelGrid.from_bounds((0, 0, 0, 1), pixel_size=1)
