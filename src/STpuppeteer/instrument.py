@@ -132,7 +132,13 @@ def draw_qv(
     -------
     float32 quality scores.
     """
-    mean = np.where(background, config.qv_background_mean, config.qv_mean)
-    sd = np.where(background, config.qv_background_sd, config.qv_sd)
-    qv = mean + sd * rng.standard_normal(len(background))
-    return np.clip(qv, 0.0, QV_MAX).astype(np.float32)
+    qv = rng.standard_normal(len(background), dtype=np.float32)
+    if background.any():
+        sd = np.where(background, np.float32(config.qv_background_sd), np.float32(config.qv_sd))
+        mean = np.where(background, np.float32(config.qv_background_mean), np.float32(config.qv_mean))
+        qv *= sd
+        qv += mean
+    else:
+        qv *= np.float32(config.qv_sd)
+        qv += np.float32(config.qv_mean)
+    return np.clip(qv, np.float32(0.0), np.float32(QV_MAX), out=qv)

@@ -64,6 +64,8 @@ class StarPolygons:
         Angle of v_0 about the centre.
     rmax
         Largest distance from the centre to a vertex.
+    rmin
+        Distance from the centre to the nearest edge (0 for non-star polygons).
     cum_len
         Cumulative edge length over all vertices (the closing vertex contributes 0).
     fallback
@@ -81,6 +83,7 @@ class StarPolygons:
     key: np.ndarray
     theta0: np.ndarray
     rmax: np.ndarray
+    rmin: np.ndarray
     cum_len: np.ndarray
     fallback: _Triangles
 
@@ -157,6 +160,14 @@ class StarPolygons:
             theta0[nonempty] = np.arctan2(dy[firsts], dx[firsts])
         seg = np.hypot(vx[nxt] - vx, vy[nxt] - vy)
         cum_len = np.cumsum(seg)
+        # Distance from the centre to each edge: inside that radius a point is in the polygon.
+        ex, ey = vx[nxt] - vx, vy[nxt] - vy
+        t = np.clip(-(dx * ex + dy * ey) / np.where(seg > 0, seg * seg, 1.0), 0.0, 1.0)
+        edge_dist = np.where(seg > 0, np.hypot(dx + t * ex, dy + t * ey), np.inf)
+        rmin = np.zeros(n)
+        if len(vx):
+            rmin[nonempty] = np.minimum.reduceat(edge_dist, firsts)
+        rmin = np.where(star, rmin, 0.0)
         # Non-star rows sample nothing from the fan; they use explicit triangles instead.
         tri_area = np.where(star[row], tri_area, 0.0)
         cum = np.cumsum(tri_area)
@@ -167,7 +178,7 @@ class StarPolygons:
         fb_row_area = np.where(np.diff(fallback.start) > 0, fb_row_area, 0.0)
         area = area + fb_row_area
         return cls(geoms=geoms, centre=centre, area=area, star=star, vx=vx, vy=vy, start=start, cum=cum,
-                   key=key, theta0=theta0, rmax=rmax, cum_len=cum_len, fallback=fallback)
+                   key=key, theta0=theta0, rmax=rmax, rmin=rmin, cum_len=cum_len, fallback=fallback)
 
     # ------------------------------------------------------------------------------------
     def sample(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -257,17 +268,21 @@ class StarPolygons:
         rows = np.asarray(rows, dtype=np.intp)
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
-        out = np.zeros(len(rows), dtype=bool)
         if len(rows) == 0:
-            return out
+            return np.zeros(0, dtype=bool)
         star = self.star[rows]
-        s = np.flatnonzero(star)
+        r = rows
+        c = self.centre[r]
+        dx, dy = x - c[:, 0], y - c[:, 1]
+        d2 = dx * dx + dy * dy
+        # Cheap answers first: within the inradius (inside) or beyond the farthest vertex (outside).
+        out = star & (d2 <= self.rmin[r] ** 2)
+        s = np.flatnonzero(star & ~out & (d2 <= self.rmax[r] ** 2))
         if len(s):
             r = rows[s]
-            c = self.centre[r]
-            dx, dy = x[s] - c[:, 0], y[s] - c[:, 1]
-            phi = np.mod(np.arctan2(dy, dx) - self.theta0[r], _TWO_PI)
-            j = np.searchsorted(self.key, r * _KEY_STRIDE + phi, side="right") - 1
+            phi = np.mod(np.arctan2(dy[s], dx[s]) - self.theta0[r], _TWO_PI)
+            lo, hi = self.start[r.min()], self.start[r.max() + 1]
+            j = lo + np.searchsorted(self.key[lo:hi], r * _KEY_STRIDE + phi, side="right") - 1
             j = np.clip(j, self.start[r], self.start[r + 1] - 2)
             ex, ey = self.vx[j + 1] - self.vx[j], self.vy[j + 1] - self.vy[j]
             out[s] = ex * (y[s] - self.vy[j]) - ey * (x[s] - self.vx[j]) >= 0.0

@@ -304,9 +304,10 @@ def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flat = counts.ravel()
     nz = np.flatnonzero(flat)
     reps = flat[nz]
-    idx = np.repeat(nz, reps)
     n_genes = counts.shape[1]
-    return (idx // n_genes).astype(np.intp), (idx % n_genes).astype(np.intp)
+    row = np.repeat((nz // n_genes).astype(np.int32), reps)
+    gene = np.repeat((nz % n_genes).astype(np.int32), reps)
+    return row, gene
 
 
 def _truncated_exponential(scale: np.ndarray, cut: float, u: np.ndarray) -> np.ndarray:
@@ -318,7 +319,7 @@ def _cell_block(ctx: _Context, start: int, stop: int, rng: np.random.Generator) 
     """Molecules of cells ``start:stop`` (rows), drawn from the block's generator."""
     geo, cfg = ctx.geo, ctx.config
     row, gene = _expand(ctx.counts[start:stop])
-    row += start
+    row += np.int32(start)
     n = len(row)
     # 1. Leakage (union rule), then compartment of those that stay.
     leaked = rng.random(n) < leak_probability(ctx.cell_leak[row], ctx.gene_leak[gene])
@@ -350,9 +351,10 @@ def _cell_block(ctx: _Context, start: int, stop: int, rng: np.random.Generator) 
     scale = cfg.leak_dist_factor * geo.radius[row[go]]
     dist = np.maximum(_truncated_exponential(scale, cfg.transcripts.leak_max_factor, rng.random(len(go))), 1e-6)
     x[go], y[go] = bx + dist * ux, by + dist * uy
-    z = geo.z_lo[row] + rng.random(n) * (geo.z_hi[row] - geo.z_lo[row])
+    z_lo = geo.z_lo[row]
+    z = (z_lo + rng.random(n) * (geo.z_hi[row] - z_lo)).astype(np.float32)
     # Truth of where each molecule is (before the instrument's localisation error).
-    landed = row.astype(np.int64)
+    landed = row.copy()
     compartment = np.where(in_nuc, _NUCLEUS, _CYTOPLASM).astype(np.int8)
     comp_all = np.empty(n, dtype=np.int8)
     comp_all[stay] = compartment
@@ -370,7 +372,8 @@ def _instrument(part: dict[str, np.ndarray], ctx: _Context, rng: np.random.Gener
     inst = ctx.config.instrument
     n = len(part["row"])
     if inst.jitter_um > 0:
-        jit = inst.jitter_um * rng.standard_normal((3, n))
+        jit = rng.standard_normal((3, n), dtype=np.float32)
+        jit *= np.float32(inst.jitter_um)
         part["x"] = part["x"] + jit[0]
         part["y"] = part["y"] + jit[1]
         part["z"] = part["z"] + jit[2]
@@ -433,10 +436,12 @@ def _background(
                 gene[sel] = offsets[c] + np.minimum((u[3, sel] * sizes[c]).astype(np.intp), sizes[c] - 1)
             x, y = x0 + u[0] * (x1 - x0), y0 + u[1] * (y1 - y0)
             landed, in_nuc = ctx.geo.locator.locate(x, y)
+            gene = gene.astype(np.int32)
             parts.append({
-                "row": np.full(n, -1, dtype=np.intp), "gene": gene, "true_gene": gene, "x": x, "y": y,
-                "z": u[2] * thickness, "origin": np.where(amb, _AMBIENT, _CONTROL).astype(np.int8),
-                "landed": landed, "compartment": np.where(landed < 0, _EXTRA,
+                "row": np.full(n, -1, dtype=np.int32), "gene": gene, "true_gene": gene, "x": x, "y": y,
+                "z": (u[2] * thickness).astype(np.float32), "landed": landed.astype(np.int32),
+                "origin": np.where(amb, _AMBIENT, _CONTROL).astype(np.int8),
+                "compartment": np.where(landed < 0, _EXTRA,
                                                           np.where(in_nuc, _NUCLEUS, _CYTOPLASM)).astype(np.int8),
                 "qv": draw_qv(np.ones(n, dtype=bool), trng, config=inst),
             })
@@ -447,34 +452,37 @@ def _assemble(
     parts: list[dict[str, np.ndarray]], cell_gdf: pd.DataFrame, genes: np.ndarray, config: SimulationConfig
 ) -> pd.DataFrame:
     keys = ("row", "gene", "true_gene", "x", "y", "z", "origin", "landed", "compartment", "qv")
-    if parts:
-        cols = {k: np.concatenate([p[k] for p in parts]) for k in keys}
-    else:
-        cols = {k: np.zeros(0) for k in keys}
+    dtypes = {"row": np.int32, "gene": np.int32, "true_gene": np.int32, "x": np.float64, "y": np.float64,
+              "z": np.float32, "origin": np.int8, "landed": np.int32, "compartment": np.int8, "qv": np.float32}
+    cols = {k: np.concatenate([p[k] for p in parts]).astype(dtypes[k], copy=False) if parts
+            else np.zeros(0, dtype=dtypes[k]) for k in keys}
     n = len(cols["row"])
     features = pd.Index(list(genes) + [name for kind in control_names(config.instrument) for name in kind])
-    cell_ids = np.asarray(cell_gdf["cell_id"], dtype=np.int64)
-    row = cols["row"].astype(np.intp)
-    landed = cols["landed"].astype(np.intp)
-    ct_names = list(dict.fromkeys(config.celltype_names + sorted(set(np.asarray(cell_gdf["celltype"], dtype=str)))))
-    ct_index = pd.Index(ct_names)
-    ct_code = ct_index.get_indexer(np.asarray(cell_gdf["celltype"], dtype=str))
-    ct = np.where(row >= 0, ct_code[np.maximum(row, 0)] if len(ct_code) else 0, len(ct_names))
-    has_cell = row >= 0
-    comp = cols["compartment"].astype(np.int8)
-    return pd.DataFrame({
+    cell_ids = np.asarray(cell_gdf["cell_id"])
+    row, landed = cols["row"], cols["landed"]
+    if not np.array_equal(cell_ids, np.arange(len(cell_ids))):
+        # Rows are positions in cell_gdf; report the cells' own ids.
+        ids = np.append(cell_ids, -1).astype(np.int64)
+        row, landed = ids[row], ids[landed]
+    ct_values = np.asarray(cell_gdf["celltype"], dtype=str)
+    ct_names = list(dict.fromkeys(config.celltype_names + sorted(set(ct_values))))
+    ct_code = np.append(pd.Index(ct_names).get_indexer(ct_values), len(ct_names)).astype(np.int8)
+    comp = cols["compartment"]
+    columns = {
         "transcript_id": np.arange(n, dtype=np.int64),
-        "x": cols["x"].astype(np.float64),
-        "y": cols["y"].astype(np.float64),
-        "z": cols["z"].astype(np.float32),
-        "feature_name": pd.Categorical.from_codes(cols["gene"].astype(np.int64), categories=features),
-        "cell_id": np.where(has_cell, cell_ids[np.maximum(row, 0)] if len(cell_ids) else -1, -1).astype(np.int64),
-        "celltype": pd.Categorical.from_codes(ct, categories=[*ct_names, NO_CELLTYPE]),
-        "origin": pd.Categorical.from_codes(cols["origin"].astype(np.int8), categories=list(ORIGINS)),
-        "landed_cell_id": np.where(landed >= 0, cell_ids[np.maximum(landed, 0)] if len(cell_ids) else -1,
-                                   -1).astype(np.int64),
-        "compartment": pd.Categorical.from_codes(comp, categories=list(COMPARTMENTS)),
+        "x": cols["x"],
+        "y": cols["y"],
+        "z": cols["z"],
+        "feature_name": pd.Categorical.from_codes(cols["gene"], categories=features, validate=False),
+        "cell_id": row,
+        "celltype": pd.Categorical.from_codes(ct_code[cols["row"]], categories=[*ct_names, NO_CELLTYPE],
+                                              validate=False),
+        "origin": pd.Categorical.from_codes(cols["origin"], categories=list(ORIGINS), validate=False),
+        "landed_cell_id": landed,
+        "compartment": pd.Categorical.from_codes(comp, categories=list(COMPARTMENTS), validate=False),
         "overlaps_nucleus": comp == _NUCLEUS,
-        "qv": cols["qv"].astype(np.float32),
-        "true_feature_name": pd.Categorical.from_codes(cols["true_gene"].astype(np.int64), categories=features),
-    })
+        "qv": cols["qv"],
+        "true_feature_name": pd.Categorical.from_codes(cols["true_gene"], categories=features, validate=False),
+    }
+    # copy=False: the columns are fresh arrays; consolidating them would copy gigabytes.
+    return pd.DataFrame(columns, copy=False)
