@@ -1,0 +1,128 @@
+"""A simulation's counts as :class:`anndata.AnnData`, and as an ``.h5ad`` file.
+
+``X`` holds the true counts (every molecule a cell made, detected or not); the layer
+``observed`` holds what a perfect segmentation would count: detected gene molecules (origins
+``cell``, ``leaked`` and ``ambient``; controls excluded) per cell they landed in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .atomic import atomic_output_file
+
+if TYPE_CHECKING:
+    from ..result import SimulationResult
+
+__all__ = ["observed_counts", "result_to_anndata", "write_h5ad"]
+
+_GENE_ORIGINS = ("cell", "leaked", "ambient")
+
+
+def observed_counts(result: SimulationResult) -> sp.csr_matrix:
+    """Detected gene molecules per landed cell and gene (controls excluded).
+
+    Parameters
+    ----------
+    result
+        The simulation result.
+
+    Returns
+    -------
+    Sparse int32 matrix, cells (rows of ``cell_gdf``) × genes (rows of ``gpar_df``).
+    """
+    trs = result.trs_df
+    n_cells, n_genes = len(result.cell_gdf), len(result.gpar_df)
+    keep = trs["origin"].isin(_GENE_ORIGINS).to_numpy() & (trs["landed_cell_id"].to_numpy() >= 0)
+    row = pd.Index(np.asarray(result.cell_gdf["cell_id"])).get_indexer(trs["landed_cell_id"].to_numpy()[keep])
+    col = pd.Index(np.asarray(result.gpar_df["feature_name"], dtype=object)).get_indexer(
+        np.asarray(trs["feature_name"], dtype=object)[keep]
+    )
+    ok = (row >= 0) & (col >= 0)
+    data = np.ones(int(ok.sum()), dtype=np.int32)
+    # COO → CSR sums duplicate entries: one per molecule.
+    return sp.coo_matrix((data, (row[ok], col[ok])), shape=(n_cells, n_genes)).tocsr()
+
+
+def result_to_anndata(result: SimulationResult) -> ad.AnnData:
+    """Convert a result to AnnData.
+
+    Parameters
+    ----------
+    result
+        The simulation result.
+
+    Returns
+    -------
+    AnnData with ``X`` = true counts (int), ``obs`` = ``cell_gdf`` without its geometry
+    columns (index: cell ids as strings), ``var`` = ``gpar_df`` indexed by ``feature_name``,
+    ``uns['stpuppeteer']`` = ``{"config": ..., "seed": ..., "config_json": ...}`` (the dict
+    without ``None`` entries, which h5ad cannot store; the JSON string is the exact config), layer ``observed`` and
+    ``obsm['spatial']`` = cell centroids (x, y).
+    """
+    import geopandas as gpd
+    from shapely import Geometry
+
+    cells = result.cell_gdf
+    geo_cols = [c for c in cells.columns
+                if isinstance(cells[c].dtype, gpd.array.GeometryDtype)
+                or (cells[c].dtype == object and len(cells) and isinstance(cells[c].iloc[0], Geometry))]
+    obs = pd.DataFrame(cells.drop(columns=geo_cols))
+    obs.index = pd.Index(np.asarray(cells["cell_id"]).astype(str))
+    obs = obs.drop(columns=["cell_id"]).assign(cell_id=np.asarray(cells["cell_id"]))
+    for col in obs.columns:
+        if obs[col].dtype == object:
+            obs[col] = obs[col].astype("category")
+    var = result.gpar_df.set_index("feature_name", drop=False)
+    var.index = var.index.astype(str)
+    var.index.name = None
+    var["gene_type"] = var["gene_type"].astype("category")
+    adata = ad.AnnData(
+        X=np.asarray(result.count_array).astype(np.int32, copy=False),
+        obs=obs,
+        var=var,
+        uns={"stpuppeteer": {"config": _h5ad_safe(result.config.to_dict()), "seed": int(result.config.seed),
+                             "config_json": result.config.model_dump_json()}},
+        layers={"observed": observed_counts(result)},
+        obsm={"spatial": np.column_stack([np.asarray(cells["x"], float), np.asarray(cells["y"], float)])},
+    )
+    return adata
+
+
+def _h5ad_safe(value: object) -> object:
+    """Drop ``None`` and empty containers (h5ad cannot store them); keep the rest."""
+    if isinstance(value, dict):
+        out = {k: _h5ad_safe(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return None if len(value) == 0 else [_h5ad_safe(v) for v in value]
+    return value
+
+
+def write_h5ad(result: SimulationResult, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write :func:`result_to_anndata` to an ``.h5ad`` file, atomically.
+
+    Parameters
+    ----------
+    result
+        The simulation result.
+    path
+        Target file.
+    overwrite
+        Replace an existing file (only once the new one is complete).
+
+    Returns
+    -------
+    The path written.
+    """
+    adata = result_to_anndata(result)
+    target = Path(path).expanduser().absolute()
+    with atomic_output_file(target, overwrite=overwrite) as tmp:
+        adata.write_h5ad(tmp)
+    return target
