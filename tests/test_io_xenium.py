@@ -124,8 +124,9 @@ def read_xenium(path):
 def full_resolution(element) -> np.ndarray:
     """The full-resolution level of a (possibly multiscale) raster element, as numpy."""
     from spatialdata import get_pyramid_levels
+    from xarray import DataTree
 
-    return np.asarray(get_pyramid_levels(element, n=0))
+    return np.asarray(get_pyramid_levels(element, n=0) if isinstance(element, DataTree) else element)
 
 
 @pytest.fixture(scope="module")

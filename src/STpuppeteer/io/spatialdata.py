@@ -1,0 +1,199 @@
+"""A simulation as a :class:`spatialdata.SpatialData`, and its ``.zarr`` store.
+
+Unlike the instrument bundles, this view keeps the truth: the points carry every column of
+``trs_df`` (``cell_id`` is the true source cell), the shapes are the true polygons, the
+table holds the true counts. Everything lives in one ``"global"`` coordinate system in µm;
+the rasters (morphology image, cell and nucleus labels) map to it by a scale of the pixel
+size, on a grid starting at the origin. In the label rasters a cell's value is its
+``cell_id + 1`` (0 is background).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from .._random import stage_rng
+from ..image import XENIUM_PIXEL_SIZE, PixelGrid, rasterize_labels, render_from_labels
+from .atomic import atomic_output_dir
+from .manifest import write_manifest
+
+if TYPE_CHECKING:
+    import anndata as ad
+    import spatialdata
+
+    from ..result import SimulationResult
+
+__all__ = [
+    "CELL_SHAPES",
+    "COORDINATE_SYSTEM",
+    "NUCLEUS_SHAPES",
+    "result_to_spatialdata",
+    "write_spatialdata",
+]
+
+COORDINATE_SYSTEM = "global"
+CELL_SHAPES = "cell_boundaries"
+NUCLEUS_SHAPES = "nucleus_boundaries"
+CELL_LABELS = "cell_labels"
+NUCLEUS_LABELS = "nucleus_labels"
+TRANSCRIPTS = "transcripts"
+IMAGE = "morphology"
+TABLE = "table"
+REGION_KEY = "region"
+INSTANCE_KEY = "cell_id"
+IMAGE_CHANNELS = ["DAPI", "membrane"]
+# Rasters wider than this get a multiscale pyramid so viewers stay responsive.
+_PYRAMID_FROM_PX = 4096
+
+
+def _grid(result: SimulationResult, pixel_size: float) -> PixelGrid:
+    """From the origin to the farthest cell or molecule, so pixel = µm / pixel_size."""
+    xmin, ymin, xmax, ymax = np.asarray(result.cell_gdf.geometry.total_bounds, dtype=float)
+    xmax = max(xmax, float(result.trs_df["x"].to_numpy().max(initial=0.0)))
+    ymax = max(ymax, float(result.trs_df["y"].to_numpy().max(initial=0.0)))
+    return PixelGrid.from_bounds((0.0, 0.0, xmax, ymax), pixel_size=pixel_size)
+
+
+def _table(result: SimulationResult) -> ad.AnnData:
+    """True counts (cells × genes) annotating the cell shapes; cell attributes in ``obs``."""
+    import anndata as ad
+
+    cell_gdf = result.cell_gdf
+    obs = pd.DataFrame(cell_gdf.drop(columns=[cell_gdf.geometry.name, "nucleus"], errors="ignore"))
+    obs = obs.reset_index(drop=True)
+    obs.index = obs[INSTANCE_KEY].astype(str).to_numpy()
+    obs["celltype"] = obs["celltype"].astype("category")
+    obs[REGION_KEY] = pd.Categorical([CELL_SHAPES] * len(obs))
+    var = result.gpar_df.set_index("feature_name", drop=False)
+    var.index = var.index.astype(str)
+    var = var.rename(columns={"feature_name": "gene"})
+    return ad.AnnData(
+        X=sparse.csr_matrix(np.asarray(result.count_array)),
+        obs=obs,
+        var=var,
+        # JSON text: zarr attributes cannot hold the config's None values and lists of models
+        uns={"seed": result.config.seed, "config_json": json.dumps(result.config.to_dict())},
+    )
+
+
+def result_to_spatialdata(
+    result: SimulationResult,
+    *,
+    image: bool = True,
+    labels: bool = True,
+    pixel_size: float = XENIUM_PIXEL_SIZE,
+) -> spatialdata.SpatialData:
+    """Points, shapes, table and (optionally) image and labels of a simulation.
+
+    Parameters
+    ----------
+    result
+        The simulation.
+    image
+        Render the morphology image (DAPI and membrane channels).
+    labels
+        Rasterise the cells and nuclei as label images.
+    pixel_size
+        µm per pixel of the image and labels.
+
+    Returns
+    -------
+    A SpatialData with points ``"transcripts"`` (every column of ``trs_df``, instance key the true
+    source ``cell_id``), shapes ``"cell_boundaries"`` and ``"nucleus_boundaries"`` indexed by
+    ``cell_id``, table ``"table"`` (true counts, annotating ``"cell_boundaries"``), image
+    ``"morphology"`` and labels ``"cell_labels"``/``"nucleus_labels"``.
+    """
+    import geopandas as gpd
+    from spatialdata import SpatialData
+    from spatialdata.models import Image2DModel, Labels2DModel, PointsModel, ShapesModel, TableModel
+    from spatialdata.transformations import Identity, Scale
+
+    cell_gdf = result.cell_gdf
+    identity = {COORDINATE_SYSTEM: Identity()}
+    cell_ids = cell_gdf[INSTANCE_KEY].to_numpy()
+    index = pd.Index(cell_ids, name=INSTANCE_KEY)
+    shapes = {
+        CELL_SHAPES: ShapesModel.parse(
+            gpd.GeoDataFrame(geometry=np.asarray(cell_gdf.geometry.values), index=index),
+            transformations=identity,
+        ),
+        NUCLEUS_SHAPES: ShapesModel.parse(
+            gpd.GeoDataFrame(geometry=np.asarray(cell_gdf["nucleus"].values), index=index),
+            transformations=identity,
+        ),
+    }
+    trs = result.trs_df.reset_index(drop=True)
+    points = {
+        TRANSCRIPTS: PointsModel.parse(
+            trs,
+            coordinates={"x": "x", "y": "y", "z": "z"},
+            feature_key="feature_name",
+            instance_key=INSTANCE_KEY,
+            transformations=identity,
+        )
+    }
+    table = TableModel.parse(_table(result), region=CELL_SHAPES, region_key=REGION_KEY, instance_key=INSTANCE_KEY)
+    images, label_images = {}, {}
+    if image or labels:
+        grid = _grid(result, pixel_size)
+        to_um = {COORDINATE_SYSTEM: Scale([pixel_size, pixel_size], axes=("y", "x"))}
+        scale_factors = [2, 2, 2] if max(grid.shape) >= _PYRAMID_FROM_PX else None
+        values = cell_ids.astype(np.int64) + 1
+        cell_raster = rasterize_labels(np.asarray(cell_gdf.geometry.values), grid, labels=values)
+        nucleus_raster = rasterize_labels(np.asarray(cell_gdf["nucleus"].values), grid, labels=values)
+        if image:
+            pixels = render_from_labels(
+                nucleus_raster,
+                cell_labels=cell_raster,
+                pixel_size=pixel_size,
+                rng=stage_rng(result.config.seed, "image"),
+            )
+            images[IMAGE] = Image2DModel.parse(
+                pixels,
+                dims=("c", "y", "x"),
+                c_coords=IMAGE_CHANNELS,
+                transformations=to_um,
+                scale_factors=scale_factors,
+            )
+        if labels:
+            for name, raster in ((CELL_LABELS, cell_raster), (NUCLEUS_LABELS, nucleus_raster)):
+                label_images[name] = Labels2DModel.parse(
+                    raster, dims=("y", "x"), transformations=to_um, scale_factors=scale_factors
+                )
+    return SpatialData(images=images, labels=label_images, points=points, shapes=shapes, tables={TABLE: table})
+
+
+def write_spatialdata(result: SimulationResult, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write :func:`result_to_spatialdata` to a ``.zarr`` store, with a ``manifest.json`` inside.
+
+    Parameters
+    ----------
+    result
+        The simulation.
+    path
+        The store to create (conventionally ending in ``.zarr``).
+    overwrite
+        Replace an existing store (only once the new one is complete).
+
+    Returns
+    -------
+    The store's absolute path; ``spatialdata.read_zarr`` opens it.
+    """
+    import anndata as ad
+
+    sdata = result_to_spatialdata(result)
+    with atomic_output_dir(path, overwrite=overwrite) as tmp:
+        # SpatialData.write creates its folder itself; the temporary one is only its placeholder.
+        shutil.rmtree(tmp)
+        # Unsharded zarr arrays: readable by every zarr-v3 reader, and anndata stops asking.
+        with ad.settings.override(auto_shard_zarr_v3=False):
+            sdata.write(tmp, update_sdata_path=False)
+        write_manifest(tmp, result.config, fmt="spatialdata")
+    return Path(path).expanduser().absolute()
