@@ -1,0 +1,59 @@
+"""Score segmentations and molecule → cell assignments against the simulated truth.
+
+The benchmark's ruler: :func:`score` takes the truth (a
+:class:`~STpuppeteer.result.SimulationResult` or a bundle with ``ground_truth/``) and a
+prediction (molecule → cell table and/or polygons, from any tool) and returns assignment,
+segmentation, expression and cell-typing scores; :func:`score_baselines` gives the floor
+(nucleus, expansion) and the ceiling (oracles) on the same data.
+"""
+
+from __future__ import annotations
+
+from .assignment import AssignmentScores, contingency, score_assignment
+from .baselines import (
+    assign_by_polygons,
+    expansion_assignment,
+    expansion_shapes,
+    nucleus_assignment,
+    oracle_assignment,
+)
+from .celltyping import adjusted_rand_index, score_labels
+from .expression import count_matrix, exclusive_marker_pairs, mecr, rowwise_pearson
+from .inputs import Assignment, Truth, align_assignment, as_truth, read_assignment, read_shapes
+from .matching import f1_at_thresholds, match, over_under_counts
+from .report import format_scores, scores_to_frame
+from .scoring import score, score_baselines, score_cli
+from .segmentation import overlap_areas, score_segmentation
+
+__all__ = [
+    "Assignment",
+    "AssignmentScores",
+    "Truth",
+    "adjusted_rand_index",
+    "align_assignment",
+    "as_truth",
+    "assign_by_polygons",
+    "contingency",
+    "count_matrix",
+    "exclusive_marker_pairs",
+    "expansion_assignment",
+    "expansion_shapes",
+    "f1_at_thresholds",
+    "format_scores",
+    "match",
+    "mecr",
+    "nucleus_assignment",
+    "oracle_assignment",
+    "over_under_counts",
+    "overlap_areas",
+    "read_assignment",
+    "read_shapes",
+    "rowwise_pearson",
+    "score",
+    "score_assignment",
+    "score_baselines",
+    "score_cli",
+    "score_labels",
+    "score_segmentation",
+    "scores_to_frame",
+]

@@ -1,0 +1,73 @@
+"""Scores as a tidy table and as text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["format_scores", "scores_to_frame"]
+
+# The order sections are shown in; others follow alphabetically.
+SECTION_ORDER = ("assignment", "segmentation", "expression", "typing")
+
+
+def scores_to_frame(scores: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """Long (tidy) table of :func:`~STpuppeteer.metrics.score` output.
+
+    Parameters
+    ----------
+    scores
+        ``{section: {metric: value}}``.
+
+    Returns
+    -------
+    Columns ``section``, ``metric``, ``value``.
+
+    Examples
+    --------
+    >>> scores_to_frame({"typing": {"ari": 1.0}}).to_dict("records")
+    [{'section': 'typing', 'metric': 'ari', 'value': 1.0}]
+    """
+    order = [s for s in SECTION_ORDER if s in scores] + sorted(set(scores) - set(SECTION_ORDER))
+    rows = [(s, k, float(v)) for s in order for k, v in scores[s].items()]
+    return pd.DataFrame(rows, columns=["section", "metric", "value"])
+
+
+def _fmt(value: float) -> str:
+    if not np.isfinite(value):
+        return "—"
+    if value == int(value) and abs(value) >= 1:
+        return f"{int(value):,}"
+    return f"{value:.4f}"
+
+
+def format_scores(scores: dict[str, dict[str, float]]) -> str:
+    """A plain-text table of the scores, one section after another.
+
+    Parameters
+    ----------
+    scores
+        ``{section: {metric: value}}``.
+
+    Returns
+    -------
+    The table as a string.
+
+    Examples
+    --------
+    >>> print(format_scores({"typing": {"ari": 0.5, "n_labelled": 10.0}}))
+    typing
+      ari         0.5000
+      n_labelled      10
+    """
+    frame = scores_to_frame(scores)
+    if frame.empty:
+        return "(no scores)"
+    width = int(frame["metric"].str.len().max())
+    values = [_fmt(v) for v in frame["value"]]
+    vwidth = max(len(v) for v in values)
+    lines: list[str] = []
+    for section, group in frame.groupby("section", sort=False):
+        lines.append(str(section))
+        lines += [f"  {m:<{width}}  {values[i]:>{vwidth}}" for i, m in zip(group.index, group["metric"], strict=True)]
+    return "\n".join(lines)

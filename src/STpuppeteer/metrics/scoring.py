@@ -1,0 +1,270 @@
+"""One call that scores a prediction against the truth: :func:`score`, and its CLI twin."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .assignment import score_assignment
+from .baselines import assign_by_polygons, expansion_assignment, expansion_shapes, nucleus_assignment, oracle_assignment
+from .celltyping import score_labels
+from .expression import count_matrix, exclusive_marker_pairs, mecr, rowwise_pearson
+from .inputs import DEFAULT_UNASSIGNED, align_assignment, as_truth, read_assignment, read_shapes, scored_molecules
+from .report import format_scores
+from .segmentation import score_segmentation
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from .matching import MatchMethod
+
+__all__ = ["score", "score_baselines", "score_cli"]
+
+
+def _labels_series(labels: pd.Series | Mapping[Any, Any] | pd.DataFrame, cell_col: str | None) -> pd.Series:
+    if isinstance(labels, pd.DataFrame):
+        label_col = next((c for c in ("celltype", "label", "cluster", "cell_type") if c in labels), None)
+        if label_col is None:
+            msg = f"labels has no celltype/label/cluster column; columns: {list(labels.columns)}."
+            raise ValueError(msg)
+        key = labels[cell_col or "cell_id"] if (cell_col or "cell_id") in labels else labels.index
+        return pd.Series(labels[label_col].to_numpy(), index=pd.Index(key))
+    return pd.Series(labels)
+
+
+def _lookup(series: pd.Series, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels for ``keys`` (matched on value, or as strings when the types differ)."""
+    index = series.index
+    pos = index.get_indexer(keys)
+    if (pos < 0).all() and len(keys):
+        pos = pd.Index(index.astype(str)).get_indexer(pd.Index(keys).astype(str))
+    found = pos >= 0
+    return series.to_numpy()[pos[found]], found
+
+
+def score(
+    truth: Any,
+    *,
+    assignment: pd.DataFrame | str | Path | None = None,
+    shapes: gpd.GeoDataFrame | str | Path | None = None,
+    labels: pd.Series | Mapping[Any, Any] | pd.DataFrame | None = None,
+    transcript_col: str = "transcript_id",
+    cell_col: str | None = None,
+    unassigned: Sequence[Any] = DEFAULT_UNASSIGNED,
+    shapes_cell_col: str | None = None,
+    method: MatchMethod = "hungarian",
+    thresholds: Sequence[float] | None = None,
+    cover: float = 0.5,
+    include_controls: bool = False,
+) -> dict[str, dict[str, float]]:
+    """Score a segmentation / assignment (and optionally cell typing) against the truth.
+
+    Parameters
+    ----------
+    truth
+        A :class:`~STpuppeteer.result.SimulationResult`, a bundle folder with
+        ``ground_truth/``, or anything :func:`~STpuppeteer.metrics.inputs.as_truth` accepts.
+    assignment
+        Molecule → predicted cell table (or its CSV/Parquet path). Molecules missing from it
+        count as unassigned. Without it, molecules are assigned by ``shapes``.
+    shapes
+        Predicted cell polygons (GeoDataFrame or GeoParquet path); adds the polygon scores.
+    labels
+        Predicted cell type per predicted cell: a Series/dict keyed by predicted cell id, or
+        a table with ``cell_id`` and ``celltype`` (or ``label``/``cluster``). Without a
+        prediction of cells, keys are true ``cell_id`` (typing on the true segmentation).
+    transcript_col, cell_col, unassigned
+        How to read ``assignment`` (see :func:`~STpuppeteer.metrics.inputs.align_assignment`).
+    shapes_cell_col
+        Column of ``shapes`` holding the predicted cell id (default ``cell_id`` or the index).
+    method
+        Cell matching, ``"hungarian"`` (maximum total overlap) or ``"max_overlap"``.
+    thresholds
+        IoU thresholds for the F1 scores (default 0.5, 0.55, …, 0.95).
+    cover
+        Fraction of an object lying in another that makes it a piece, for over/under-segmentation.
+    include_controls
+        Also score negative-control molecules (by default they are left out).
+
+    Returns
+    -------
+    ``{"assignment": {...}, "segmentation": {...}, "expression": {...}, "typing": {...}}``,
+    each a flat dict of floats; sections without input are left out.
+    """
+    t = as_truth(truth)
+    thresholds_arr = None if thresholds is None else np.asarray(thresholds, dtype=float)
+    keep = scored_molecules(t.trs_df, include_controls=include_controls)
+    trs = t.trs_df.loc[keep]
+    cell_ids = t.cell_gdf["cell_id"].to_numpy()
+    source_row = pd.Index(cell_ids).get_indexer(trs["cell_id"].to_numpy())
+    out: dict[str, dict[str, float]] = {}
+
+    shapes_gdf = None if shapes is None else read_shapes(shapes, cell_col=shapes_cell_col)
+    table = None
+    if isinstance(assignment, str | Path):
+        table = read_assignment(assignment)
+    elif assignment is not None:
+        table = assignment
+    elif shapes_gdf is not None:
+        table = assign_by_polygons(trs, shapes_gdf.geometry.to_numpy(), shapes_gdf["cell_id"].to_numpy())
+        cell_col, unassigned = "cell_id", (-1,)
+
+    if shapes_gdf is not None:
+        out["segmentation"] = score_segmentation(
+            t.cell_gdf.geometry.to_numpy(),
+            shapes_gdf.geometry.to_numpy(),
+            thresholds=thresholds_arr,
+            method=method,
+            cover=cover,
+        )
+
+    gene_code = pd.Index(t.gpar_df["feature_name"].to_numpy()).get_indexer(trs["feature_name"].to_numpy())
+    pairs = exclusive_marker_pairs(t.gpar_df)
+    n_genes = len(t.gpar_df)
+    true_mecr = mecr(t.count_array, pairs)
+
+    if table is None:
+        if labels is not None:
+            series = _labels_series(labels, cell_col)
+            predicted, found = _lookup(series, cell_ids)
+            out["typing"] = score_labels(t.cell_gdf["celltype"].to_numpy()[found], predicted)
+        out["expression"] = {"mecr_true_counts": true_mecr}
+        return out
+
+    aligned = align_assignment(
+        trs["transcript_id"].to_numpy(), table, transcript_col=transcript_col, cell_col=cell_col, unassigned=unassigned
+    )
+    n_pred = len(aligned.cell_ids)
+    scores = score_assignment(
+        source_row,
+        aligned.codes,
+        n_true=len(cell_ids),
+        n_pred=n_pred,
+        origin=trs["origin"].to_numpy() if "origin" in trs else None,
+        cell_ids=cell_ids,
+        method=method,
+        thresholds=thresholds_arr,
+        cover=cover,
+    )
+    out["assignment"] = {"coverage": aligned.coverage, **scores.summary}
+
+    pred_counts = count_matrix(aligned.codes, gene_code, n_pred, n_genes)
+    ti, pj = scores.true_index, scores.pred_index
+    corr = rowwise_pearson(pred_counts[pj], t.count_array[ti]) if len(ti) else np.array([])
+    finite = corr[np.isfinite(corr)]
+    out["expression"] = {
+        "mean_correlation": float(finite.mean()) if len(finite) else np.nan,
+        "median_correlation": float(np.median(finite)) if len(finite) else np.nan,
+        "n_correlated_cells": float(len(finite)),
+        "mecr": mecr(pred_counts, pairs),
+        "mecr_true_counts": true_mecr,
+    }
+
+    if labels is not None:
+        series = _labels_series(labels, cell_col)
+        predicted, found = _lookup(series, aligned.cell_ids[pj])
+        out["typing"] = score_labels(t.cell_gdf["celltype"].to_numpy()[ti[found]], predicted)
+    return out
+
+
+def score_baselines(
+    truth: Any,
+    *,
+    distances: Sequence[float] = (5.0, 15.0),
+    method: MatchMethod = "hungarian",
+    shapes: bool = True,
+) -> pd.DataFrame:
+    """Score the built-in baselines: nucleus, expansion by each distance, and both oracles.
+
+    Parameters
+    ----------
+    truth
+        Anything :func:`~STpuppeteer.metrics.inputs.as_truth` accepts.
+    distances
+        Expansion distances in µm.
+    method
+        Cell matching method.
+    shapes
+        Also score the baselines' polygons (nucleus, expanded nuclei, true cells).
+
+    Returns
+    -------
+    One row per baseline (index ``nucleus``, ``expansion_5``, …, ``oracle_polygons``,
+    ``oracle_source``), one column per ``section.metric``.
+    """
+    import geopandas as gpd
+
+    t = as_truth(truth)
+    runs: dict[str, tuple[pd.DataFrame, gpd.GeoDataFrame | None]] = {}
+    nuclei = gpd.GeoDataFrame({"cell_id": t.cell_gdf["cell_id"].to_numpy()}, geometry=list(t.cell_gdf["nucleus"]))
+    cells = gpd.GeoDataFrame({"cell_id": t.cell_gdf["cell_id"].to_numpy()}, geometry=list(t.cell_gdf.geometry))
+    runs["nucleus"] = (nucleus_assignment(t), nuclei if shapes else None)
+    for d in distances:
+        runs[f"expansion_{d:g}"] = (expansion_assignment(t, d), expansion_shapes(t, d) if shapes else None)
+    runs["oracle_polygons"] = (oracle_assignment(t, "polygons"), cells if shapes else None)
+    runs["oracle_source"] = (oracle_assignment(t, "source"), None)
+    rows = {}
+    for name, (table, polys) in runs.items():  # a handful of baselines
+        result = score(t, assignment=table, shapes=polys, cell_col="cell_id", unassigned=(-1,), method=method)
+        rows[name] = {f"{s}.{k}": v for s, sec in result.items() for k, v in sec.items()}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _jsonable(scores: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
+    def clean(v: float) -> float | None:
+        return None if isinstance(v, float) and math.isnan(v) else v
+
+    return {s: {k: clean(v) for k, v in sec.items()} for s, sec in scores.items()}
+
+
+def score_cli(
+    truth_dir: str | Path,
+    pred_path: str | Path | None,
+    pred_shapes_path: str | Path | None = None,
+    *,
+    out_json: str | Path | None = None,
+    cell_col: str | None = None,
+    transcript_col: str = "transcript_id",
+) -> dict[str, dict[str, float]]:
+    """Score files on disk, print the table, and optionally write the scores as JSON.
+
+    Parameters
+    ----------
+    truth_dir
+        A bundle folder with ``ground_truth/`` (or that folder itself).
+    pred_path
+        Molecule → cell table (CSV/TSV/Parquet), or ``None`` to score ``pred_shapes_path`` only.
+    pred_shapes_path
+        Predicted polygons (GeoParquet).
+    out_json
+        Where to write the scores (NaN written as ``null``); replaced if it exists.
+    cell_col, transcript_col
+        Column names of the prediction table (default: guessed / ``transcript_id``).
+
+    Returns
+    -------
+    The scores, as :func:`score` returns them.
+    """
+    if pred_path is None and pred_shapes_path is None:
+        msg = "pred_path=None and pred_shapes_path=None; give a molecule → cell table, polygons, or both."
+        raise ValueError(msg)
+    scores = score(
+        truth_dir,
+        assignment=None if pred_path is None else read_assignment(pred_path),
+        shapes=pred_shapes_path,
+        cell_col=cell_col,
+        transcript_col=transcript_col,
+    )
+    print(format_scores(scores))
+    if out_json is not None:
+        from ..io.atomic import atomic_output_file
+
+        with atomic_output_file(out_json, overwrite=True) as tmp:
+            Path(tmp).write_text(json.dumps(_jsonable(scores), indent=2) + "\n")
+    return scores
