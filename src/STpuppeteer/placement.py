@@ -174,8 +174,8 @@ class StarPolygons:
         area = np.bincount(row, weights=tri_area, minlength=n)
         fallback = _fallback_triangles(geoms, ~star)
         fb_area = np.diff(np.concatenate([[0.0], fallback.cum]))
-        fb_row_area = np.add.reduceat(fb_area, fallback.start[:-1]) if len(fb_area) else np.zeros(n)
-        fb_row_area = np.where(np.diff(fallback.start) > 0, fb_row_area, 0.0)
+        fb_rows = np.repeat(np.arange(n), np.diff(fallback.start))
+        fb_row_area = np.bincount(fb_rows, weights=fb_area, minlength=n)
         area = area + fb_row_area
         return cls(geoms=geoms, centre=centre, area=area, star=star, vx=vx, vy=vy, start=start, cum=cum,
                    key=key, theta0=theta0, rmax=rmax, rmin=rmin, cum_len=cum_len, fallback=fallback)
