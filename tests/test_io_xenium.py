@@ -16,7 +16,7 @@ from STpuppeteer.config import SimulationConfig
 from STpuppeteer.genes import generate_gene_parameters
 from STpuppeteer.io import _xenium_constants as xc
 from STpuppeteer.io.cell_ids import UNASSIGNED, decode_cell_ids, encode_cell_ids
-from STpuppeteer.io.xenium import write_xenium, xenium_features
+from STpuppeteer.io.xenium import write_xenium
 from STpuppeteer.result import SimulationResult
 
 spatialdata_io = pytest.importorskip("spatialdata_io")
@@ -42,9 +42,7 @@ def make_synthetic_result(seed: int = 0, *, n_rows: int = 8, n_cols: int = 10) -
         np.stack([cx[:, None] + radius * np.cos(angles), cy[:, None] + radius * np.sin(angles)], axis=-1)
     )
     nuclei = [
-        affinity.rotate(
-            affinity.scale(shapely.Point(x, y).buffer(3.0), xfact=a, yfact=1 / a), theta, origin=(x, y)
-        )
+        affinity.rotate(affinity.scale(shapely.Point(x, y).buffer(3.0), xfact=a, yfact=1 / a), theta, origin=(x, y))
         for x, y, a, theta in zip(cx, cy, rng.uniform(1.0, 1.4, n_cells), rng.uniform(0, 180, n_cells), strict=True)
     ]
     config = SimulationConfig(seed=seed, n_cells=n_cells, n_genes=30, n_markers=4)
@@ -112,9 +110,7 @@ def make_synthetic_result(seed: int = 0, *, n_rows: int = 8, n_cols: int = 10) -
             "qv": rng.uniform(10, 40, n),
         }
     )
-    return SimulationResult(
-        config=config, gpar_df=gpar_df, cell_gdf=cell_gdf, count_array=count_array, trs_df=trs_df
-    )
+    return SimulationResult(config=config, gpar_df=gpar_df, cell_gdf=cell_gdf, count_array=count_array, trs_df=trs_df)
 
 
 def read_xenium(path):
@@ -130,8 +126,19 @@ def full_resolution(element) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def synthetic():
+def small():
+    """The hand-built result alone, for tests of the writing mechanics."""
     return make_synthetic_result(3)
+
+
+@pytest.fixture(scope="module", params=["synthetic", "simulated"])
+def synthetic(request):
+    """The hand-built result, and a real small simulation through every stage."""
+    if request.param == "synthetic":
+        return make_synthetic_result(3)
+    from STpuppeteer.simulation import SimulationConfig, SpotlessSimulator
+
+    return SpotlessSimulator(SimulationConfig.from_preset("xenium", seed=4, n_cells=300)).run()
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +159,7 @@ def test_bundle_has_the_xenium_files(bundle):
         if f == xc.XeniumFiles.MORPHOLOGY_FOCUS_IMAGE:
             f = f"{xc.XeniumFiles.MORPHOLOGY_FOCUS_DIR}/{f}"
         assert f in names
+    assert any(name.startswith("ground_truth/") for name in names)  # the truth no instrument writes
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["format"] == "xenium"
     assert set(manifest["files"]) == names - {"manifest.json"}
@@ -159,7 +167,7 @@ def test_bundle_has_the_xenium_files(bundle):
 
 
 def test_transcripts_read_back(synthetic, sdata):
-    trs = synthetic.trs_df
+    trs = synthetic.trs_df.sort_values("transcript_id")
     points = sdata.points["transcripts"].compute().sort_values("transcript_id")
     assert len(points) == len(trs)
     np.testing.assert_array_equal(points["transcript_id"].to_numpy(), trs["transcript_id"].to_numpy())
@@ -171,13 +179,22 @@ def test_transcripts_read_back(synthetic, sdata):
     landed = decode_cell_ids(points["cell_id"].astype(str).to_numpy())
     np.testing.assert_array_equal(landed, trs["landed_cell_id"].to_numpy())
     assert (points["cell_id"].astype(str) == UNASSIGNED).sum() == (trs["landed_cell_id"] < 0).sum()
-    assert (landed != trs["cell_id"].to_numpy()).any()  # leaked and ambient molecules differ
-    np.testing.assert_array_equal(points["overlaps_nucleus"].to_numpy(), trs["overlaps_nucleus"].astype(np.uint8))
+    assert (landed != trs["cell_id"].to_numpy()).any()  # ambient (and leaked) molecules differ
+    np.testing.assert_array_equal(points["overlaps_nucleus"].to_numpy(), in_a_nucleus(synthetic, trs).astype(np.uint8))
+
+
+def in_a_nucleus(result, trs: pd.DataFrame) -> np.ndarray:
+    """Whether each molecule's position lies in some nucleus (the instrument's overlaps_nucleus)."""
+    points = shapely.points(trs["x"].to_numpy(), trs["y"].to_numpy())
+    hit, _ = shapely.STRtree(np.asarray(result.cell_gdf["nucleus"].values)).query(points, predicate="intersects")
+    inside = np.zeros(len(trs), dtype=bool)
+    inside[hit] = True
+    return inside
 
 
 def test_nucleus_distance_is_zero_inside_a_nucleus(synthetic, bundle):
     tab = pq.read_table(bundle / "transcripts.parquet").to_pandas().sort_values("transcript_id")
-    inside = synthetic.trs_df["overlaps_nucleus"].to_numpy()
+    inside = in_a_nucleus(synthetic, synthetic.trs_df.sort_values("transcript_id"))
     assert (tab["nucleus_distance"].to_numpy()[inside] == 0).all()
     assert (tab["nucleus_distance"].to_numpy()[~inside] > 0).all()
     assert tab["fov_name"].str.match(r"^[A-Z]+\d+$").all()
@@ -207,11 +224,19 @@ def test_controls_have_their_feature_types(synthetic, bundle):
     import scanpy as sc
 
     adata = sc.read_10x_h5(bundle / "cell_feature_matrix.h5", gex_only=False)
-    types = dict(zip(adata.var_names, adata.var["feature_types"], strict=True))
-    assert types["NegControlProbe_00001"] == "Negative Control Probe"
-    assert types["NegControlCodeword_0500"] == "Negative Control Codeword"
-    assert types["UnassignedCodeword_0001"] == "Unassigned Codeword"
-    assert len(adata.var_names) == len(xenium_features(synthetic))
+    expected = {
+        "NegControlProbe": "Negative Control Probe",
+        "NegControlCodeword": "Negative Control Codeword",
+        "UnassignedCodeword": "Unassigned Codeword",
+    }
+    types = adata.var["feature_types"]
+    genes = set(synthetic.gpar_df["feature_name"])
+    controls = sorted(set(synthetic.trs_df["feature_name"].astype(str)) - genes)
+    assert controls
+    assert adata.var_names.tolist() == synthetic.gpar_df["feature_name"].tolist() + controls
+    for name in controls:
+        assert types[name] == expected[name.split("_")[0]]
+    assert (types[list(genes)] == "Gene Expression").all()
 
 
 def test_polygons_read_back(synthetic, sdata):
@@ -257,16 +282,16 @@ def test_existing_path_is_refused(synthetic, bundle):
     assert (bundle / "manifest.json").read_text() == before
 
 
-def test_overwrite_replaces(synthetic, tmp_path):
+def test_overwrite_replaces(small, tmp_path):
     out = tmp_path / "b"
     out.mkdir()
     (out / "stale.txt").write_text("old")
-    write_xenium(synthetic, out, overwrite=True)
+    write_xenium(small, out, overwrite=True)
     assert not (out / "stale.txt").exists()
     assert (out / "transcripts.parquet").exists()
 
 
-def test_failure_mid_write_leaves_nothing(synthetic, tmp_path, monkeypatch):
+def test_failure_mid_write_leaves_nothing(small, tmp_path, monkeypatch):
     import STpuppeteer.io.xenium as xenium_module
 
     def boom(*args, **kwargs):
@@ -275,7 +300,7 @@ def test_failure_mid_write_leaves_nothing(synthetic, tmp_path, monkeypatch):
 
     monkeypatch.setattr(xenium_module, "_write_morphology", boom)
     with pytest.raises(OSError, match="disk full"):
-        write_xenium(synthetic, tmp_path / "bundle")
+        write_xenium(small, tmp_path / "bundle")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -12,7 +12,6 @@ __all__ = [
     "ANALYSIS_SW_VERSION",
     "CELL_SUMMARY_COLUMNS",
     "CONTROL_PREFIXES",
-    "FOV_SIZE_UM",
     "GENE_EXPRESSION",
     "MAJOR_VERSION",
     "MINOR_VERSION",
@@ -30,8 +29,6 @@ MINOR_VERSION = 0
 PIXEL_SIZE = 0.2125  # µm per pixel of the morphology images and label masks
 # Xenium counts a molecule in the cell-feature matrix only when its quality score is at least 20.
 QV_THRESHOLD = 20.0
-# Side of one field of view (the instrument images the slide in tiles), µm.
-FOV_SIZE_UM = 240.0
 
 GENE_EXPRESSION = "Gene Expression"
 # feature_name prefix -> (10x feature_type, transcripts.parquet codeword_category)

@@ -2,7 +2,8 @@
 
 Unlike the instrument bundles, this view keeps the truth: the points carry every column of
 ``trs_df`` (``cell_id`` is the true source cell), the shapes are the true polygons, the
-table holds the true counts. Everything lives in one ``"global"`` coordinate system in µm;
+table is :meth:`~STpuppeteer.result.SimulationResult.to_anndata` (true counts in ``X``, the
+counts by landed cell in the layer ``observed``). Everything lives in one ``"global"`` coordinate system in µm;
 the rasters (morphology image, cell and nucleus labels) map to it by a scale of the pixel
 size, on a grid starting at the origin. In the label rasters a cell's value is its
 ``cell_id + 1`` (0 is background).
@@ -10,14 +11,12 @@ size, on a grid starting at the origin. In the label rasters a cell's value is i
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from .._random import stage_rng
 from ..image import XENIUM_PIXEL_SIZE, PixelGrid, rasterize_labels, render_from_labels
@@ -62,25 +61,12 @@ def _grid(result: SimulationResult, pixel_size: float) -> PixelGrid:
 
 
 def _table(result: SimulationResult) -> ad.AnnData:
-    """True counts (cells × genes) annotating the cell shapes; cell attributes in ``obs``."""
-    import anndata as ad
+    """:func:`~STpuppeteer.io.anndata.result_to_anndata`, annotating the cell shapes."""
+    from .anndata import result_to_anndata
 
-    cell_gdf = result.cell_gdf
-    obs = pd.DataFrame(cell_gdf.drop(columns=[cell_gdf.geometry.name, "nucleus"], errors="ignore"))
-    obs = obs.reset_index(drop=True)
-    obs.index = obs[INSTANCE_KEY].astype(str).to_numpy()
-    obs["celltype"] = obs["celltype"].astype("category")
-    obs[REGION_KEY] = pd.Categorical([CELL_SHAPES] * len(obs))
-    var = result.gpar_df.set_index("feature_name", drop=False)
-    var.index = var.index.astype(str)
-    var = var.rename(columns={"feature_name": "gene"})
-    return ad.AnnData(
-        X=sparse.csr_matrix(np.asarray(result.count_array)),
-        obs=obs,
-        var=var,
-        # JSON text: zarr attributes cannot hold the config's None values and lists of models
-        uns={"seed": result.config.seed, "config_json": json.dumps(result.config.to_dict())},
-    )
+    adata = result_to_anndata(result)
+    adata.obs[REGION_KEY] = pd.Categorical([CELL_SHAPES] * adata.n_obs)
+    return adata
 
 
 def result_to_spatialdata(

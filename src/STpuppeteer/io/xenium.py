@@ -142,10 +142,10 @@ def _boundary_table(polygons: np.ndarray, cell_codes: np.ndarray) -> pa.Table:
     )
 
 
-def _fov_names(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _fov_names(x: np.ndarray, y: np.ndarray, *, fov_size: float) -> np.ndarray:
     """Field of view of each position: a row letter and a column number, e.g. ``"B3"``."""
-    col = np.floor(x / xc.FOV_SIZE_UM).astype(np.int64)
-    row = np.floor(y / xc.FOV_SIZE_UM).astype(np.int64)
+    col = np.floor(x / fov_size).astype(np.int64)
+    row = np.floor(y / fov_size).astype(np.int64)
     keys, inverse = np.unique(np.column_stack([row, col]), axis=0, return_inverse=True)
     letters = string.ascii_uppercase
 
@@ -199,21 +199,21 @@ def _write_transcripts(
     y = trs["y"].to_numpy(dtype=np.float64)
     position = pd.Index(result.cell_gdf["cell_id"].to_numpy()).get_indexer(trs["landed_cell_id"].to_numpy())
     codes = np.append(cell_codes, UNASSIGNED).astype(object)[position]  # -1 picks UNASSIGNED
-    _, distance = shapely.STRtree(nuclei).query_nearest(
-        shapely.points(x, y), return_distance=True, all_matches=False
-    )
+    _, distance = shapely.STRtree(nuclei).query_nearest(shapely.points(x, y), return_distance=True, all_matches=False)
     feature_index = pd.Index(features["feature_name"]).get_indexer(trs["feature_name"].astype(str).to_numpy())
     table = pa.table(
         {
             _T.TRANSCRIPT_ID: pa.array(trs["transcript_id"].to_numpy().astype(np.uint64)),
             _T.CELL_ID: pa.array(codes, type=pa.string()),
-            _T.OVERLAPS_NUCLEUS: pa.array(trs["overlaps_nucleus"].to_numpy().astype(np.uint8)),
+            # what the image shows: the detected position lies in a nucleus (the truth's flag
+            # describes the molecule before localisation jitter)
+            _T.OVERLAPS_NUCLEUS: pa.array((distance == 0).astype(np.uint8)),
             _T.FEATURE_NAME: pa.array(trs["feature_name"].astype(str).to_numpy(), type=pa.string()),
             _T.X: pa.array(x.astype(np.float32)),
             _T.Y: pa.array(y.astype(np.float32)),
             _T.Z: pa.array(trs["z"].to_numpy().astype(np.float32)),
             _T.QV: pa.array(trs["qv"].to_numpy().astype(np.float32)),
-            _T.FOV_NAME: pa.array(_fov_names(x, y), type=pa.string()),
+            _T.FOV_NAME: pa.array(_fov_names(x, y, fov_size=result.config.instrument.fov_size_um), type=pa.string()),
             _T.NUCLEUS_DISTANCE: pa.array(distance.astype(np.float32)),
             _T.CODEWORD_INDEX: pa.array(feature_index.astype(np.int32)),
             _T.CODEWORD_CATEGORY: pa.array(features["codeword_category"].to_numpy()[feature_index], type=pa.string()),
@@ -310,9 +310,7 @@ def _write_cells_zarr(
     store = zarr.storage.ZipStore(folder / _F.CELLS_ZARR, mode="w")
     try:
         root = zarr.open_group(store, mode="w", zarr_format=2)
-        root.create_array(
-            xc.ZARR_CELL_ID, data=np.column_stack([ids, np.full(n, DATASET_SUFFIX, dtype=np.uint32)])
-        )
+        root.create_array(xc.ZARR_CELL_ID, data=np.column_stack([ids, np.full(n, DATASET_SUFFIX, dtype=np.uint32)]))
         root.create_array(
             xc.ZARR_CELL_SUMMARY, data=summary, attributes={"column_names": list(xc.CELL_SUMMARY_COLUMNS)}
         )
@@ -409,9 +407,7 @@ def write_xenium(result: SimulationResult, path: str | Path, *, overwrite: bool 
         cell_mask = rasterize_labels(cells, grid)
         _write_cells_zarr(tmp, result, cells, nuclei, nucleus_mask, cell_mask)
         del cell_mask
-        image = render_from_labels(
-            nucleus_mask, pixel_size=grid.pixel_size, rng=stage_rng(result.config.seed, "image")
-        )
+        image = render_from_labels(nucleus_mask, pixel_size=grid.pixel_size, rng=stage_rng(result.config.seed, "image"))
         del nucleus_mask
         _write_morphology(tmp, image[0])
         del image
