@@ -10,8 +10,9 @@ fixed name (so changing one sub-step never shifts another's draws):
 4. cells: Voronoi cell of the centre ∩ nucleus expanded radially by ``max_expansion_um``
    ∩ the tissue. Each nucleus therefore lies in its own cell and cells never overlap.
 
-Nuclei and cells are built in fixed blocks of cells (bounded memory), each block's nucleus
-draws from a generator keyed by the block's index.
+Nuclei and cells are built tile by tile (fixed square tiles of ``TILE_UM``; bounded memory),
+each tile's nucleus draws from a generator keyed by the tile's (row, column), and cells are
+numbered tile by tile (rows of tiles from y = 0, left to right).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from .positions import sample_centres, tissue_region
 from .spatial_pattern import assign_celltypes
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .config import SimulationConfig
 
 __all__ = ["CELL_COLUMNS", "build_cell_polygons", "generate_cells"]
@@ -58,8 +61,9 @@ _STREAM_POSITIONS = 1_000_001
 _STREAM_TYPES = 1_000_002
 _STREAM_NUCLEI = 1_000_003
 _STREAM_Z = 1_000_004
-#: Cells per block when drawing nuclei and building polygons (fixed: draws depend on it).
-BLOCK_SIZE = 65_536
+#: Side of the fixed square tiles (µm) in which nuclei and cells are built; the nucleus
+#: draws of a tile are keyed by its (row, column), so they do not depend on other tiles.
+TILE_UM = 1000.0
 # Nuclei stay this fraction inside the disc that is guaranteed to be in their Voronoi cell.
 _FIT_SAFETY = 0.98
 
@@ -81,6 +85,44 @@ def _largest_part_at(cells: np.ndarray, centres: np.ndarray) -> np.ndarray:
         hit = shapely.contains_xy(parts, *centres[i])
         out[i] = parts[np.argmax(hit)] if hit.any() else parts[np.argmax(shapely.area(parts))]
     return out
+
+
+def _tile_order(xy: np.ndarray, tile_um: float) -> np.ndarray:
+    row = np.floor(xy[:, 1] / tile_um).astype(np.int64)
+    col = np.floor(xy[:, 0] / tile_um).astype(np.int64)
+    return np.lexsort((np.arange(len(xy)), col, row))
+
+
+def _tiles(xy: np.ndarray, tile_um: float, halo_um: float) -> Iterator[tuple[tuple[int, int], slice, np.ndarray]]:
+    # xy must be in _tile_order. Yields each non-empty tile's (row, col), the slice of its own
+    # cells and the indices of the other cells within halo_um of the tile.
+    row = np.floor(xy[:, 1] / tile_um).astype(np.int64)
+    col = np.floor(xy[:, 0] / tile_um).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, (np.diff(row) != 0) | (np.diff(col) != 0)])
+    stops = np.r_[starts[1:], len(xy)]
+    where = {(int(row[a]), int(col[a])): slice(int(a), int(b)) for a, b in zip(starts, stops, strict=True)}
+    reach = int(np.ceil(halo_um / tile_um))
+    for (r, c), own in where.items():
+        others = [
+            np.arange(where[(r + dr, c + dc)].start, where[(r + dr, c + dc)].stop)
+            for dr in range(-reach, reach + 1)
+            for dc in range(-reach, reach + 1)
+            if (dr or dc) and (r + dr, c + dc) in where
+        ]
+        near = np.concatenate(others) if others else np.empty(0, dtype=np.int64)
+        x0, y0 = c * tile_um - halo_um, r * tile_um - halo_um
+        x1, y1 = (c + 1) * tile_um + halo_um, (r + 1) * tile_um + halo_um
+        px, py = xy[near, 0], xy[near, 1]
+        yield (r, c), own, near[(px >= x0) & (px <= x1) & (py >= y0) & (py <= y1)]
+
+
+def _voronoi_of_tile(xy: np.ndarray, own: slice, near: np.ndarray, region: shapely.Polygon) -> np.ndarray:
+    # Exact for the tile's own cells once they are cut to their reach: a centre q can only cut
+    # the part of p's cell within R of p if |p - q| < 2R, and R (nucleus radius + expansion)
+    # is at most half the halo, so every such q is in `near`.
+    sites = np.concatenate([xy[own], xy[near]])
+    diagram = shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=region, ordered=True)
+    return shapely.get_parts(diagram)[: own.stop - own.start]
 
 
 def build_cell_polygons(
@@ -171,19 +213,21 @@ def generate_cells(config: SimulationConfig, rng: np.random.Generator) -> gpd.Ge
         nearest = np.full(n, np.inf)
     limit = _FIT_SAFETY * np.minimum(0.5 * nearest, _boundary_distance(region, centres))
 
-    voronoi = shapely.get_parts(
-        shapely.voronoi_polygons(shapely.multipoints(centres), extend_to=region, ordered=True)
-    )
+    # Cells are numbered tile by tile; each tile's Voronoi cells come from its own centres plus
+    # a halo wide enough that no centre outside it can cut a cell (see _voronoi_of_tile).
+    order = _tile_order(centres, TILE_UM)
+    centres, codes, limit = centres[order], codes[order], limit[order]
+    halo = 2.0 * (float(limit.max(initial=0.0)) + morphology.max_expansion_um) * 1.01 + 1e-6
     shapely.prepare(region)
     nuclei = np.empty(n, dtype=object)
     cells = np.empty(n, dtype=object)
     nuclei_rng = block_rng(rng, _STREAM_NUCLEI)
-    for block, start in enumerate(range(0, n, BLOCK_SIZE)):
-        stop = min(start + BLOCK_SIZE, n)
-        radii = draw_nucleus_radii(codes[start:stop], morphology, block_rng(nuclei_rng, block), celltype_names=names)
-        radii = fit_radii(radii, limit[start:stop])
-        nuclei[start:stop], cells[start:stop] = build_cell_polygons(
-            centres[start:stop], radii, voronoi[start:stop], region, max_expansion_um=morphology.max_expansion_um
+    for key, own, near in _tiles(centres, TILE_UM, halo):
+        radii = draw_nucleus_radii(codes[own], morphology, block_rng(nuclei_rng, key), celltype_names=names)
+        radii = fit_radii(radii, limit[own])
+        voronoi = _voronoi_of_tile(centres, own, near, region)
+        nuclei[own], cells[own] = build_cell_polygons(
+            centres[own], radii, voronoi, region, max_expansion_um=morphology.max_expansion_um
         )
 
     nucleus_area = shapely.area(nuclei)
