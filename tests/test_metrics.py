@@ -377,3 +377,40 @@ def test_report_table_lists_every_score(tiny_truth: Truth) -> None:
     text = format_scores(s)
     assert text.splitlines()[0] == "assignment"
     assert all(m in text for m in frame["metric"])
+
+
+def test_shapes_from_a_xenium_vertex_table(tiny_truth: Truth, tmp_path) -> None:
+    # Xenium's cell_boundaries.parquet: one row per vertex, polygons as consecutive rows.
+    rows = []
+    for cid, geom in zip(["aaaaaaaa-1", "aaaaaaab-1", "aaaaaaac-1"], tiny_truth.cell_gdf.geometry, strict=True):
+        for x, y in geom.exterior.coords:
+            rows.append({"cell_id": cid, "vertex_x": x, "vertex_y": y})
+    path = tmp_path / "cell_boundaries.parquet"
+    pd.DataFrame(rows).to_parquet(path)
+    s = score(tiny_truth, shapes=path)
+    assert s["segmentation"]["f1_mean"] == 1.0
+    assert s["assignment"]["n_pred_cells"] == 3
+
+
+def test_baseline_scores_fall_as_knobs_turn() -> None:
+    # Same tissue (same seed), one knob at a time: precision and Jaccard of the 5 µm expansion
+    # and of the true polygons must fall; at 300 cells the steps below are many s.e. apart.
+    for knob, levels in (("leakage_by_gene", (None, 0.15, 0.3)), ("ambient", (0.0, 0.05, 0.15))):
+        prev = None
+        for level in levels:
+            fields = {"seed": 8, "n_cells": 300}
+            if knob == "ambient":
+                fields["instrument"] = {"ambient_rate_per_um2": level}
+            else:
+                fields[knob] = level
+            res = SpotlessSimulator(SimulationConfig(**fields)).run()
+            now = np.array(
+                [
+                    score(res, assignment=pred)["assignment"][m]
+                    for pred in (expansion_assignment(res, 5.0), oracle_assignment(res, "polygons"))
+                    for m in ("precision", "mean_jaccard")
+                ]
+            )
+            if prev is not None:
+                assert (now < prev - 0.01).all(), (knob, level, now, prev)
+            prev = now

@@ -185,10 +185,10 @@ def score_assignment(
     per_cell = pd.DataFrame(
         {
             "cell_id": ids,
-            "n_true": true_size,
+            "n_true": true_size.astype(np.int64),
             "matched_pred": matched_pred,
-            "n_pred": np.where(matched_pred >= 0, pred_size[np.maximum(matched_pred, 0)], 0.0),
-            "n_shared": n_shared,
+            "n_pred": np.where(matched_pred >= 0, pred_size[np.maximum(matched_pred, 0)], 0.0).astype(np.int64),
+            "n_shared": n_shared.astype(np.int64),
             "jaccard": jaccard_of_true,
         }
     )[has_molecules].reset_index(drop=True)

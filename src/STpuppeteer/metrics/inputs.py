@@ -275,13 +275,34 @@ def read_assignment(path: str | Path) -> pd.DataFrame:
     raise ValueError(msg)
 
 
+def _polygons_from_vertices(df: pd.DataFrame, *, cell_col: str, source: Path) -> gpd.GeoDataFrame:
+    """Polygons from a vertex table (Xenium's ``cell_boundaries.parquet``: one row per vertex)."""
+    import geopandas as gpd
+    import shapely
+
+    xy = next(((x, y) for x, y in (("vertex_x", "vertex_y"), ("x", "y")) if x in df and y in df), None)
+    if xy is None or cell_col not in df:
+        msg = (
+            f"pred_shapes={str(source)!r} has neither a 'geometry' column nor a vertex table "
+            f"({cell_col}, vertex_x, vertex_y); columns: {list(df.columns)}."
+        )
+        raise ValueError(msg)
+    # Vertices of one polygon are consecutive rows; factorize keeps first-seen order.
+    codes, ids = pd.factorize(df[cell_col], sort=False)
+    coords = df[list(xy)].to_numpy(float)
+    rings = shapely.linearrings(coords, indices=codes)
+    return gpd.GeoDataFrame({"cell_id": np.asarray(ids)}, geometry=list(shapely.polygons(rings)))
+
+
 def read_shapes(source: str | Path | gpd.GeoDataFrame, *, cell_col: str | None = None) -> gpd.GeoDataFrame:
     """Predicted cell polygons as a GeoDataFrame with ``cell_id`` and ``geometry``.
 
     Parameters
     ----------
     source
-        A GeoDataFrame, or a GeoParquet / plain Parquet file with WKB geometry.
+        A GeoDataFrame, a GeoParquet / plain Parquet file with WKB geometry, or a Parquet
+        vertex table with one row per vertex (``cell_id``, ``vertex_x``, ``vertex_y``, as in
+        Xenium's ``cell_boundaries.parquet``).
     cell_col
         Column holding the predicted cell id; ``None`` uses ``cell_id`` if present, else the index.
 
@@ -300,10 +321,11 @@ def read_shapes(source: str | Path | gpd.GeoDataFrame, *, cell_col: str | None =
             gdf = gpd.read_parquet(path)
         except (ValueError, KeyError):  # plain Parquet without GeoParquet metadata
             df = pd.read_parquet(path)
-            if "geometry" not in df:
-                msg = f"pred_shapes={str(path)!r} has no 'geometry' column; columns: {list(df.columns)}."
-                raise ValueError(msg) from None
-            gdf = gpd.GeoDataFrame(df, geometry=shapely.from_wkb(df["geometry"].to_numpy()))
+            if "geometry" in df:
+                gdf = gpd.GeoDataFrame(df, geometry=shapely.from_wkb(df["geometry"].to_numpy()))
+            else:
+                gdf = _polygons_from_vertices(df, cell_col=cell_col or "cell_id", source=path)
+            cell_col = cell_col or ("cell_id" if "cell_id" in gdf else None)
     if cell_col is None:
         ids = gdf["cell_id"].to_numpy() if "cell_id" in gdf else gdf.index.to_numpy()
     elif cell_col in gdf:

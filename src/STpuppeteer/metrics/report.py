@@ -33,11 +33,11 @@ def scores_to_frame(scores: dict[str, dict[str, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["section", "metric", "value"])
 
 
-def _fmt(value: float) -> str:
+def _fmt(metric: str, value: float) -> str:
     if not np.isfinite(value):
         return "—"
-    if value == int(value) and abs(value) >= 1:
-        return f"{int(value):,}"
+    if metric.startswith("n_"):  # counts read better without decimals
+        return f"{int(round(value)):,}"
     return f"{value:.4f}"
 
 
@@ -64,7 +64,7 @@ def format_scores(scores: dict[str, dict[str, float]]) -> str:
     if frame.empty:
         return "(no scores)"
     width = int(frame["metric"].str.len().max())
-    values = [_fmt(v) for v in frame["value"]]
+    values = [_fmt(m, v) for m, v in zip(frame["metric"], frame["value"], strict=True)]
     vwidth = max(len(v) for v in values)
     lines: list[str] = []
     for section, group in frame.groupby("section", sort=False):
