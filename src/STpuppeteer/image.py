@@ -170,12 +170,27 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma_px: fl
     return field / max(float(field.std()), 1e-12)
 
 
+def _linear_weights(n: int, n_coarse: int, step: float) -> np.ndarray:
+    """Weights of linear interpolation from ``n_coarse`` knots ``step`` pixels apart to ``n`` pixels."""
+    t = (np.arange(n) + 0.5) / step
+    i0 = np.minimum(np.floor(t).astype(np.int64), n_coarse - 2)
+    frac = (t - i0).astype(np.float32)
+    weights = np.zeros((n, n_coarse), dtype=np.float32)
+    weights[np.arange(n), i0] = 1 - frac
+    weights[np.arange(n), i0 + 1] = frac
+    return weights
+
+
 def _low_frequency_noise(rng: np.random.Generator, shape: tuple[int, int], scale_px: float) -> np.ndarray:
-    """Unit-variance field varying over ``scale_px`` pixels, drawn on a coarse grid and zoomed up."""
-    coarse_shape = tuple(max(2, math.ceil(n / scale_px) + 1) for n in shape)
-    coarse = rng.standard_normal(coarse_shape)
-    zoom = [n / c for n, c in zip(shape, coarse_shape, strict=True)]
-    field = ndimage.zoom(coarse, zoom, order=1, grid_mode=True, mode="nearest")[: shape[0], : shape[1]]
+    """Unit-variance field varying over ``scale_px`` pixels: coarse knots, bilinearly interpolated.
+
+    Bilinear interpolation is separable, so the full field is two small matrix products.
+    """
+    coarse_shape = tuple(math.ceil(n / scale_px) + 2 for n in shape)
+    coarse = rng.standard_normal(coarse_shape).astype(np.float32)
+    rows = _linear_weights(shape[0], coarse_shape[0], scale_px)
+    cols = _linear_weights(shape[1], coarse_shape[1], scale_px)
+    field = (rows @ coarse) @ cols.T
     return (field - field.mean()) / max(float(field.std()), 1e-12)
 
 
