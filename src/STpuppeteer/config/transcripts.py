@@ -47,6 +47,10 @@ class TranscriptConfig(StrictModel):
         4096, description="cells per random block; fixed so that any split of the work gives the same molecules"
     )
 
+    n_threads: PositiveInt | None = Field(
+        None, description="threads drawing blocks at once (None: up to 4); never changes the molecules"
+    )
+
     @field_validator("nuclear_fraction")
     @classmethod
     def _nuclear_fraction(cls, value: float | None) -> float | None:

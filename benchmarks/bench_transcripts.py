@@ -1,0 +1,77 @@
+"""Speed and memory of stages 3–4: ``run()`` end to end, and placement against the RNG ceiling.
+
+Usage::
+
+    python benchmarks/bench_transcripts.py [--n-cells 100000] [--preset xenium] [--seed 0]
+
+Prints the time of each stage, molecules per second of ``run()`` end to end (targets:
+≥ 2 M/s), bytes per molecule of ``trs_df``, and the placement step's speed as a fraction
+of the raw random-number ceiling (the time ``rng.random`` takes to draw the three uniforms
+per molecule that placement consumes; target ≥ 20 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from STpuppeteer._random import stage_rng
+from STpuppeteer.presets import preset_config
+from STpuppeteer.simulation import SpotlessSimulator
+from STpuppeteer.transcripts import CellGeometry
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-cells", type=int, default=100_000)
+    parser.add_argument("--preset", default="xenium")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    cfg = preset_config(args.preset, seed=args.seed, n_cells=args.n_cells)
+    sim = SpotlessSimulator(cfg)
+    times = {}
+    _, times["genes"] = _timed(sim.generate_gene_parameters)
+    _, times["cells"] = _timed(sim.generate_cells)
+    _, times["counts"] = _timed(sim.generate_counts)
+    trs, times["transcripts"] = _timed(sim.generate_transcripts)
+    result, times["run (rest)"] = _timed(sim.run)
+    n = len(trs)
+    total = sum(times.values())
+    for stage, sec in times.items():
+        print(f"{stage:>14}: {sec:7.2f} s")
+    print(f"cells: {args.n_cells:,}  molecules: {n:,}  ({n / args.n_cells:.0f} per cell)")
+    print(f"end to end:        {n / total / 1e6:6.2f} M molecules/s ({total:.1f} s)")
+    print(f"stages 3-4 only:   {n / (times['counts'] + times['transcripts']) / 1e6:6.2f} M molecules/s")
+    print(f"trs_df:            {trs.memory_usage(deep=True).sum() / n:6.1f} bytes/molecule")
+
+    # Placement: every true molecule placed uniformly in its cell, block by block, as stage 4 does.
+    geo, t_geo = _timed(lambda: CellGeometry.from_cells(sim.cell_gdf, thickness=cfg.tissue.section_thickness_um))
+    per_cell = result.count_array.sum(axis=1)
+    rows = np.repeat(np.arange(len(per_cell)), per_cell)
+    size = cfg.transcripts.block_size
+    bounds = np.searchsorted(rows, np.arange(0, len(per_cell) + size, size))
+    rng = stage_rng(args.seed, "bench")
+
+    def place():
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            geo.cells.sample(rows[lo:hi], rng)
+
+    _, t_place = _timed(place)
+    _, t_ceiling = _timed(lambda: rng.random(3 * len(rows)))
+    print(f"geometry build:    {t_geo:6.2f} s (fans of cells and nuclei, landing grid)")
+    print(f"placement:         {len(rows) / t_place / 1e6:6.2f} M molecules/s; "
+          f"RNG ceiling {len(rows) / t_ceiling / 1e6:.2f} M/s (3 uniforms each); "
+          f"ratio {t_ceiling / t_place:.0%}")
+
+
+if __name__ == "__main__":
+    main()
