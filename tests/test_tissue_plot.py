@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.collections import PolyCollection
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
-from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # noqa: E402
-
-from STpuppeteer._random import stage_rng  # noqa: E402
-from STpuppeteer.config import SimulationConfig  # noqa: E402
-from STpuppeteer.plotting.palette import celltype_palette  # noqa: E402
-from STpuppeteer.plotting.tissue import plot_tissue  # noqa: E402
-from STpuppeteer.tissue import generate_cells  # noqa: E402
+from STpuppeteer._random import stage_rng
+from STpuppeteer.config import SimulationConfig
+from STpuppeteer.plotting.palette import celltype_palette
+from STpuppeteer.plotting.tissue import plot_tissue
+from STpuppeteer.tissue import generate_cells
 
 
 @pytest.fixture(scope="module")

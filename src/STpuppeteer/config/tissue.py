@@ -257,8 +257,8 @@ def _check_nuclei_fit(tissue: TissueConfig, morphology: MorphologyConfig, *, n_c
                 f"nuclei of {name} are too big for the density: morphology.nucleus_area_mean_um2={area} "
                 f"(elongation {elongation}, roughness {roughness}) spans {semi_major:.1f} µm from its centre, "
                 f"but at {density:.0f} cells/mm² with tissue.min_distance_ratio={tissue.min_distance_ratio} "
-                f"a nucleus has only {limit:.1f} µm; use a mean nucleus area ≤ {max_area:.1f} µm², or a lower "
-                f"density or elongation."
+                f"a nucleus has only {limit:.1f} µm; use a mean nucleus area ≤ {max_area:.1f} µm², a lower "
+                f"density or elongation, or a larger tissue.min_distance_ratio (at most 0.85)."
             )
             raise ValueError(msg)
 
