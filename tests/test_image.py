@@ -13,19 +13,25 @@ from STpuppeteer.image import PixelGrid, rasterize_labels, render_from_labels, r
 from test_io_xenium import make_synthetic_result
 
 
-@pytest.fixture(scope="module")
-def cells():
-    return make_synthetic_result(5, n_rows=12, n_cols=12).cell_gdf
+@pytest.fixture(scope="module", params=["synthetic", "simulated"])
+def cells(request):
+    """Hand-built hexagonal cells, and the cells of a real small simulation."""
+    if request.param == "synthetic":
+        return make_synthetic_result(5, n_rows=12, n_cols=12).cell_gdf
+    from STpuppeteer.simulation import SimulationConfig, SpotlessSimulator
+
+    sim = SpotlessSimulator(SimulationConfig.from_preset("xenium", seed=6, n_cells=250))
+    return sim.generate_cells()
 
 
 @pytest.fixture(scope="module")
-def grid():
-    return PixelGrid.from_bounds((0.0, 0.0, 180.0, 140.0), pixel_size=0.2125)
+def grid(cells):
+    return PixelGrid.from_bounds(tuple(cells.total_bounds), pixel_size=0.2125)
 
 
 @pytest.fixture(scope="module")
-def image(cells):
-    return render_morphology(cells, bounds=(0.0, 0.0, 180.0, 140.0), membrane=True, rng=np.random.default_rng(11))
+def image(cells, grid):
+    return render_morphology(cells, membrane=True, rng=np.random.default_rng(11))
 
 
 def test_rasterized_area_matches_polygon_area(cells, grid):
@@ -54,6 +60,7 @@ def test_overlapping_polygons_later_wins():
 
 
 def test_image_shape_and_dtype(image, grid):
+    # default bounds: the cells' total bounds
     assert image.dtype == np.uint16
     assert image.shape == (2, *grid.shape)
 
