@@ -339,30 +339,43 @@ def _cell_block(ctx: _Context, start: int, stop: int, rng: np.random.Generator) 
     row += np.int32(start)
     n = len(row)
     # 1. Leakage (union rule), then compartment of those that stay.
-    leaked = rng.random(n) < leak_probability(ctx.cell_leak[row], ctx.gene_leak[gene])
+    if ctx.cell_leak.any() or ctx.gene_leak.any():
+        leaked = rng.random(n) < leak_probability(ctx.cell_leak[row], ctx.gene_leak[gene])
+    else:
+        leaked = np.zeros(n, dtype=bool)
     stay = np.flatnonzero(~leaked)
     go = np.flatnonzero(leaked)
-    cell_area = geo.cells.area[row[stay]]
-    nuc_area = np.minimum(geo.nuclei.area[row[stay]], cell_area)
-    frac = ctx.nuclear[gene[stay]]
-    frac = np.where(np.isnan(frac), nuc_area / np.where(cell_area > 0, cell_area, 1.0), frac)
-    no_cytoplasm = cell_area - nuc_area <= 1e-9 * cell_area
-    in_nuc = (rng.random(len(stay)) < frac) | no_cytoplasm
-    # 2. Positions: in the nucleus from its fan, in the cytoplasm by rejection from the cell.
     x = np.empty(n)
     y = np.empty(n)
-    nuc_idx = stay[in_nuc]
-    x[nuc_idx], y[nuc_idx] = geo.nuclei.sample(row[nuc_idx], rng)
-    todo = stay[~in_nuc]
-    for _ in range(_MAX_REJECTION_ROUNDS):
-        if len(todo) == 0:
-            break
-        px, py = geo.cells.sample(row[todo], rng)
-        x[todo], y[todo] = px, py
-        todo = todo[geo.nuclei.contains(row[todo], px, py)]
-    else:
-        msg = "could not place cytoplasmic molecules: a cell's nucleus covers (almost) all of it."
-        raise RuntimeError(msg)
+    in_nuc = np.zeros(len(stay), dtype=bool)
+    # 2a. Uniform in the cell (the default): one point in the cell's fan, its compartment by
+    # the analytic nucleus test: exactly "nucleus with probability of its area share".
+    frac = ctx.nuclear[gene[stay]]
+    uniform = np.isnan(frac)
+    if uniform.any():
+        idx = stay[uniform] if not uniform.all() else stay
+        x[idx], y[idx] = geo.cells.sample(row[idx], rng)
+        in_nuc[uniform] = geo.nuclei.contains(row[idx], x[idx], y[idx])
+    # 2b. A set nuclear fraction: the compartment first, then uniform within it (cytoplasm by
+    # rejection of cell points that fall in the nucleus).
+    chosen = np.flatnonzero(~uniform)
+    if len(chosen):
+        r = row[stay[chosen]]
+        cell_area = geo.cells.area[r]
+        no_cytoplasm = cell_area - np.minimum(geo.nuclei.area[r], cell_area) <= 1e-9 * cell_area
+        in_nuc[chosen] = (rng.random(len(chosen)) < frac[chosen]) | no_cytoplasm
+        nuc_idx = stay[chosen[in_nuc[chosen]]]
+        x[nuc_idx], y[nuc_idx] = geo.nuclei.sample(row[nuc_idx], rng)
+        todo = stay[chosen[~in_nuc[chosen]]]
+        for _ in range(_MAX_REJECTION_ROUNDS):
+            if len(todo) == 0:
+                break
+            px, py = geo.cells.sample(row[todo], rng)
+            x[todo], y[todo] = px, py
+            todo = todo[geo.nuclei.contains(row[todo], px, py)]
+        else:
+            msg = "could not place cytoplasmic molecules: a cell's nucleus covers (almost) all of it."
+            raise RuntimeError(msg)
     # 3. Leaked molecules: out through the boundary, truncated-exponential distance along the ray.
     bx, by, ux, uy = geo.cells.exit_points(row[go], rng)
     scale = cfg.leak_dist_factor * geo.radius[row[go]]
