@@ -272,8 +272,9 @@ def test_same_seed_same_cells(simulated):
     ],
 )
 def test_impossible_configs_refused_before_work(tissue, morphology, match):
-    config = SimulationConfig(n_cells=2000, n_celltype=3, tissue=tissue, morphology=morphology)
+    # Refused by the config itself where it runs the check, else first thing in the stage.
     with pytest.raises(ValueError, match=match):
+        config = SimulationConfig(n_cells=2000, n_celltype=3, tissue=tissue, morphology=morphology)
         generate_cells(config, stage_rng(0, "cells"))
 
 
@@ -324,3 +325,16 @@ def test_tiled_cells_equal_global_voronoi(monkeypatch, tile_um):
     # numbered tile by tile: tile rows never decrease along cell_id
     rows = np.floor(centres[:, 1] / tile_um)
     assert np.all(np.diff(rows) >= 0)
+
+
+def test_validation_precedes_any_work(monkeypatch):
+    import STpuppeteer.tissue as tissue_module
+
+    def _work(*args, **kwargs):
+        raise AssertionError("positions were drawn before the config was checked")
+
+    monkeypatch.setattr(tissue_module, "sample_centres", _work)
+    monkeypatch.setattr(tissue_module, "tissue_region", _work)
+    with pytest.raises(ValueError, match="too big for the density"):
+        config = SimulationConfig(n_cells=10_000_000, n_celltype=3, tissue={"density_per_mm2": 30000})
+        generate_cells(config, stage_rng(0, "cells"))
