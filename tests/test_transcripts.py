@@ -385,3 +385,11 @@ def test_generate_transcripts_refuses_mismatched_counts():
     gpar = sim.generate_gene_parameters()
     with pytest.raises(ValueError, match="count_array"):
         generate_transcripts(np.zeros((4, 300), dtype=int), cells, gpar, stage_rng(0, "transcripts"), config=cfg)
+
+
+def test_thread_count_does_not_change_molecules():
+    cells = synthetic_cells(n_side=10, seed=6)
+    fields = {"leakage_by_gene": 0.2, "instrument": INSTRUMENT}
+    one = _run(6, cells, transcripts={"n_threads": 1, "block_size": 16}, **fields)
+    three = _run(6, cells, transcripts={"n_threads": 3, "block_size": 16}, **fields)
+    pd.testing.assert_frame_equal(one.trs_df, three.trs_df)
