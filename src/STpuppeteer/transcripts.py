@@ -445,7 +445,7 @@ def _background(
     cum_w = np.cumsum(weights)
     b, size = ctx.geo.bounds, inst.fov_size_um
     thickness = ctx.config.tissue.section_thickness_um
-    parts = []
+    draws: list[tuple[np.ndarray, ...]] = []
     for i in range(int(np.floor(b[0] / size)), int(np.floor(b[2] / size)) + 1):
         for j in range(int(np.floor(b[1] / size)), int(np.floor(b[3] / size)) + 1):
             x0, x1 = max(b[0], i * size), min(b[2], (i + 1) * size)
@@ -453,29 +453,36 @@ def _background(
             area = max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
             if area <= 0:
                 continue
+            # Per tile only the keyed draws; the arithmetic runs once over all tiles below.
             trng = block_rng(rng, tile_key(_BACKGROUND_STREAM, i, j))
             k = trng.poisson(rates * area)
             n = int(k.sum())
-            kind = np.repeat(np.arange(4), k)
             u = trng.random((4, n))
-            gene = np.empty(n, dtype=np.intp)
-            amb = kind == 0
-            gene[amb] = np.minimum(np.searchsorted(cum_w, u[3, amb] * cum_w[-1], side="right"), n_genes - 1)
-            for c in range(3):
-                sel = kind == c + 1
-                gene[sel] = offsets[c] + np.minimum((u[3, sel] * sizes[c]).astype(np.intp), sizes[c] - 1)
-            x, y = x0 + u[0] * (x1 - x0), y0 + u[1] * (y1 - y0)
-            landed, in_nuc = ctx.geo.locator.locate(x, y)
-            gene = gene.astype(np.int32)
-            parts.append({
-                "row": np.full(n, -1, dtype=np.int32), "gene": gene, "true_gene": gene, "x": x, "y": y,
-                "z": (u[2] * thickness).astype(np.float32), "landed": landed.astype(np.int32),
-                "origin": np.where(amb, _AMBIENT, _CONTROL).astype(np.int8),
-                "compartment": np.where(landed < 0, _EXTRA,
-                                                          np.where(in_nuc, _NUCLEUS, _CYTOPLASM)).astype(np.int8),
-                "qv": draw_qv(np.ones(n, dtype=bool), trng, config=inst),
-            })
-    return parts
+            qv = draw_qv(np.ones(n, dtype=bool), trng, config=inst)
+            draws.append((np.repeat(np.arange(4, dtype=np.int8), k), u, np.array([x0, x1, y0, y1]), qv))
+    if not draws:
+        return []
+    kind = np.concatenate([d[0] for d in draws])
+    u = np.concatenate([d[1] for d in draws], axis=1)
+    box = np.repeat(np.stack([d[2] for d in draws]), [len(d[0]) for d in draws], axis=0)
+    qv = np.concatenate([d[3] for d in draws])
+    n = len(kind)
+    gene = np.empty(n, dtype=np.int32)
+    amb = kind == 0
+    gene[amb] = np.minimum(np.searchsorted(cum_w, u[3, amb] * cum_w[-1], side="right"), n_genes - 1)
+    for c in range(3):
+        sel = kind == c + 1
+        gene[sel] = offsets[c] + np.minimum((u[3, sel] * sizes[c]).astype(np.intp), sizes[c] - 1)
+    x = box[:, 0] + u[0] * (box[:, 1] - box[:, 0])
+    y = box[:, 2] + u[1] * (box[:, 3] - box[:, 2])
+    landed, in_nuc = ctx.geo.locator.locate(x, y)
+    return [{
+        "row": np.full(n, -1, dtype=np.int32), "gene": gene, "true_gene": gene, "x": x, "y": y,
+        "z": (u[2] * thickness).astype(np.float32), "landed": landed.astype(np.int32),
+        "origin": np.where(amb, _AMBIENT, _CONTROL).astype(np.int8),
+        "compartment": np.where(landed < 0, _EXTRA, np.where(in_nuc, _NUCLEUS, _CYTOPLASM)).astype(np.int8),
+        "qv": qv,
+    }]
 
 
 def _assemble(
@@ -496,7 +503,7 @@ def _assemble(
         row, landed = ids[row], ids[landed]
     ct_values = np.asarray(cell_gdf["celltype"], dtype=str)
     ct_names = list(dict.fromkeys(config.celltype_names + sorted(set(ct_values))))
-    ct_code = np.append(pd.Index(ct_names).get_indexer(ct_values), len(ct_names)).astype(np.int8)
+    ct_code = np.append(pd.Index(ct_names).get_indexer(ct_values), len(ct_names)).astype(np.int16)
     comp = cols["compartment"]
     columns = {
         "transcript_id": np.arange(n, dtype=np.int64),
