@@ -60,14 +60,13 @@ from ._cosmx_constants import (
 from .atomic import atomic_output_dir
 from .ground_truth import write_ground_truth
 from .manifest import write_manifest
-from .merscope import control_names, tissue_bounds
+from .merscope import control_names, tissue_bounds, write_csv
 
 if TYPE_CHECKING:
     from ..result import SimulationResult
 
 __all__ = ["FovLayout", "cosmx_feature_names", "write_cosmx"]
 
-_FLOAT_FORMAT = "%.4f"
 _INSTRUMENT_CELLS_NOTE = (
     "CosMx segments each field of view on its own: a true cell crossing a FOV border is one "
     "instrument cell per FOV, each the part of the true cell that FOV owns."
@@ -414,12 +413,10 @@ def write_cosmx(
     instrument_cells = pieces[["fov", "cell_ID", "cell", "cell_id"]]
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
         _write_fov_images(result, pieces, layout, tmp, composite=composite_images)
-        expr.to_csv(tmp / f"{dataset_id}_{CosmxFiles.COUNTS}", index=False)
-        _metadata(pieces, counts, layout).to_csv(
-            tmp / f"{dataset_id}_{CosmxFiles.METADATA}", index=False, float_format=_FLOAT_FORMAT
-        )
-        fov_positions.to_csv(tmp / f"{dataset_id}_{CosmxFiles.FOV_POSITIONS}", index=False, float_format=_FLOAT_FORMAT)
-        tx.to_csv(tmp / f"{dataset_id}_{CosmxFiles.TRANSCRIPTS}", index=False, float_format=_FLOAT_FORMAT)
+        write_csv(expr, tmp / f"{dataset_id}_{CosmxFiles.COUNTS}")
+        write_csv(_metadata(pieces, counts, layout), tmp / f"{dataset_id}_{CosmxFiles.METADATA}")
+        write_csv(fov_positions, tmp / f"{dataset_id}_{CosmxFiles.FOV_POSITIONS}")
+        write_csv(tx, tmp / f"{dataset_id}_{CosmxFiles.TRANSCRIPTS}")
         write_ground_truth(result, tmp, instrument_cells=instrument_cells, instrument_cells_note=_INSTRUMENT_CELLS_NOTE)
         write_manifest(
             tmp,

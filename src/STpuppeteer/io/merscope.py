@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .._random import stage_rng
+from .._random import block_rng, stage_rng
 from ._merscope_constants import (
     BLANK_PREFIX,
     BOUNDARY_TYPE,
@@ -60,10 +60,40 @@ if TYPE_CHECKING:
 
     from ..result import SimulationResult
 
-__all__ = ["control_names", "observed_counts", "tissue_bounds", "write_merscope"]
+__all__ = ["control_names", "observed_counts", "tissue_bounds", "write_csv", "write_merscope"]
 
-# Floats in the CSVs: 0.1 nm in µm, 1e-4 px; full repr would double the file size.
-_FLOAT_FORMAT = "%.4f"
+# Decimals of floats in the CSVs: 0.1 nm in µm, 1e-4 px; full repr would double the file size.
+_DECIMALS = 4
+# Rendered around each FOV and blended with its neighbours over twice this width.
+_MOSAIC_MARGIN_PX = 32
+
+
+def write_csv(frame: pd.DataFrame, path: Path, *, index_label: str | None = None) -> None:
+    """Write ``frame`` as CSV through Arrow (an order of magnitude faster than pandas' writer).
+
+    Parameters
+    ----------
+    frame
+        The table; floats are rounded to 4 decimals, categoricals written as their values.
+    path
+        The file.
+    index_label
+        Write the index first under this name (``""`` for an unnamed column); ``None`` drops it.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    out = frame.copy()
+    for name in out.columns:
+        column = out[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            out[name] = column.astype(str)
+        elif pd.api.types.is_float_dtype(column.dtype):
+            out[name] = column.round(_DECIMALS)
+    if index_label is not None:
+        out.insert(0, index_label, out.index.to_numpy())
+    table = pa.Table.from_pandas(out, preserve_index=False)
+    pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
 
 
 def control_names(result: SimulationResult) -> np.ndarray:
@@ -238,21 +268,54 @@ def _boundaries(result: SimulationResult) -> gpd.GeoDataFrame:
     )
 
 
+def _ramp(n: int) -> np.ndarray:
+    """Blending weight across a tile of ``n`` pixels: rising over ``2 * margin`` from each edge."""
+    d = np.minimum(np.arange(n), np.arange(n)[::-1]) + 0.5
+    return np.minimum(1.0, d / (2 * _MOSAIC_MARGIN_PX)).astype(np.float32)
+
+
 def _write_mosaics(
     result: SimulationResult, images_dir: Path, *, x0: float, y0: float, shape: tuple[int, int], pixel_size: float
 ) -> None:
+    """Render the mosaics field of view by field of view and stitch them, as the instrument does.
+
+    Each FOV is rendered with a margin and its own generator (memory bounded by one FOV, the
+    result independent of the order), and neighbouring FOVs are blended linearly across their
+    overlap, so there is no seam where one FOV's background or a split nucleus' brightness
+    meets the next one's.
+    """
     import tifffile
 
     from ..image import PixelGrid, rasterize_labels, render_from_labels
 
-    grid = PixelGrid(x0=x0, y0=y0, pixel_size=pixel_size, shape=shape)
     cells = result.cell_gdf
-    nuclei = rasterize_labels(np.asarray(cells["nucleus"].values), grid)
-    cell_labels = rasterize_labels(np.asarray(cells.geometry.values), grid)
-    stains = render_from_labels(
-        nuclei, cell_labels=cell_labels, pixel_size=pixel_size, rng=stage_rng(result.config.seed, "merscope_mosaic")
-    )
-    for stain, image in zip((MerscopeStains.DAPI, MerscopeStains.CELLBOUND), stains, strict=True):
+    polygons = np.asarray(cells.geometry.values)
+    nuclei = np.asarray(cells["nucleus"].values)
+    tree = shapely.STRtree(polygons)
+    parent = stage_rng(result.config.seed, "merscope_mosaic")
+    total = np.zeros((2, *shape), dtype=np.float32)
+    weight = np.zeros(shape, dtype=np.float32)
+    for r0 in range(0, shape[0], FOV_SIZE_PX):
+        for c0 in range(0, shape[1], FOV_SIZE_PX):
+            ra, ca = max(r0 - _MOSAIC_MARGIN_PX, 0), max(c0 - _MOSAIC_MARGIN_PX, 0)
+            rb = min(r0 + FOV_SIZE_PX + _MOSAIC_MARGIN_PX, shape[0])
+            cb = min(c0 + FOV_SIZE_PX + _MOSAIC_MARGIN_PX, shape[1])
+            grid = PixelGrid(
+                x0=x0 + ca * pixel_size, y0=y0 + ra * pixel_size, pixel_size=pixel_size, shape=(rb - ra, cb - ca)
+            )
+            field = shapely.box(grid.x0, grid.y0, grid.x0 + (cb - ca) * pixel_size, grid.y0 + (rb - ra) * pixel_size)
+            seen = tree.query(field, predicate="intersects")
+            stains = render_from_labels(
+                rasterize_labels(nuclei[seen], grid),
+                cell_labels=rasterize_labels(polygons[seen], grid),
+                pixel_size=pixel_size,
+                rng=block_rng(parent, (r0 // FOV_SIZE_PX, c0 // FOV_SIZE_PX)),
+            )
+            w = np.outer(_ramp(rb - ra), _ramp(cb - ca))
+            total[:, ra:rb, ca:cb] += stains * w
+            weight[ra:rb, ca:cb] += w
+    mosaics = np.rint(total / weight).astype(np.uint16)
+    for stain, image in zip((MerscopeStains.DAPI, MerscopeStains.CELLBOUND), mosaics, strict=True):
         tifffile.imwrite(images_dir / mosaic_name(stain, MOSAIC_Z), image, compression="zlib")
 
 
@@ -308,11 +371,11 @@ def write_merscope(
         images_dir = tmp / MerscopeFiles.IMAGES_DIR
         images_dir.mkdir()
         np.savetxt(images_dir / MerscopeFiles.TRANSFORM, transform, fmt="%.10g", delimiter=" ")
-        _transcripts(result, names, **grid).to_csv(tmp / MerscopeFiles.TRANSCRIPTS, float_format=_FLOAT_FORMAT)
+        write_csv(_transcripts(result, names, **grid), tmp / MerscopeFiles.TRANSCRIPTS, index_label="")
         metadata, by_gene = _cell_tables(result, names.index.to_numpy(), **grid)
         by_gene.columns = names.to_numpy()
-        metadata.to_csv(tmp / MerscopeFiles.CELL_METADATA, float_format=_FLOAT_FORMAT)
-        by_gene.to_csv(tmp / MerscopeFiles.COUNTS)
+        write_csv(metadata, tmp / MerscopeFiles.CELL_METADATA, index_label=MerscopeCellColumns.ENTITY_ID)
+        write_csv(by_gene, tmp / MerscopeFiles.COUNTS, index_label=MerscopeCellColumns.COUNTS_CELL)
         _boundaries(result).to_parquet(tmp / MerscopeFiles.BOUNDARIES, index=False)
         if mosaic_images:
             _write_mosaics(result, images_dir, x0=xmin, y0=ymin, shape=shape, pixel_size=pixel_size)
