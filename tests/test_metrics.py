@@ -414,3 +414,22 @@ def test_baseline_scores_fall_as_knobs_turn() -> None:
             if prev is not None:
                 assert (now < prev - 0.01).all(), (knob, level, now, prev)
             prev = now
+
+
+# Third-party code: its own deprecation warnings are not ours to fail on.
+@pytest.mark.filterwarnings("ignore")
+def test_comseg_end_to_end_when_installed() -> None:
+    pytest.importorskip("comseg")
+    from STpuppeteer.metrics import run_comseg
+
+    cfg = SimulationConfig(seed=9, n_cells=120, leakage_by_gene=0.1, instrument={"ambient_rate_per_um2": 0.01})
+    res = SpotlessSimulator(cfg).run()
+    pred = run_comseg(res)
+    assert len(pred) == int((res.trs_df["origin"] != "control").sum())
+    assert set(pred["cell_id"].unique()) <= {-1, *res.cell_gdf["cell_id"].tolist()}
+    s = score(res, assignment=pred)["assignment"]
+    floor = score(res, assignment=nucleus_assignment(res))["assignment"]
+    # ComSeg starts from the nuclei and grows cells from them: it must find far more of each
+    # cell's molecules than the nuclei alone, without giving up much precision.
+    assert s["recall"] > floor["recall"] + 0.3
+    assert s["precision"] > 0.7

@@ -19,6 +19,7 @@ from .baselines import (
 )
 from .celltyping import adjusted_rand_index, score_labels
 from .expression import count_matrix, exclusive_marker_pairs, mecr, rowwise_pearson
+from .external import run_comseg
 from .inputs import Assignment, Truth, align_assignment, as_truth, read_assignment, read_shapes
 from .matching import f1_at_thresholds, match, over_under_counts
 from .report import format_scores, scores_to_frame
@@ -49,6 +50,7 @@ __all__ = [
     "read_assignment",
     "read_shapes",
     "rowwise_pearson",
+    "run_comseg",
     "score",
     "score_assignment",
     "score_baselines",
