@@ -42,6 +42,10 @@ _CHROMATIN_SD = 0.3  # relative amplitude of the chromatin texture
 _CHROMATIN_SCALE_UM = 0.5
 _MEMBRANE_PEAK = 700.0
 _MEMBRANE_WIDTH_UM = 0.6
+_INTERIOR_RNA_PEAK = 500.0
+_INTERIOR_RNA_NUCLEAR = 0.3  # relative RNA stain inside the nucleus
+_INTERIOR_PROTEIN_PEAK = 800.0
+_INTERIOR_PROTEIN_POSITIVE = 0.3  # fraction of cells expressing the protein stain's targets
 _PSF_SIGMA_UM = 0.35
 _READ_NOISE = 4.0
 _COVER_UNIT = np.int64(1) << 40  # above every uint32 label
@@ -219,37 +223,69 @@ def _finish(signal: np.ndarray, rng: np.random.Generator, *, pixel_size: float) 
     return np.clip(np.rint(counts), 0, np.iinfo(np.uint16).max).astype(np.uint16)
 
 
+def _per_cell(rng: np.random.Generator, n_labels: int, sd: float) -> np.ndarray:
+    """Mean-one lognormal factor per label; 0 for the background label."""
+    factor = rng.lognormal(-0.5 * sd**2, sd, size=n_labels + 1).astype(np.float32)
+    factor[0] = 0.0
+    return factor
+
+
+def _interior_stains(
+    nucleus_labels: np.ndarray, cell_labels: np.ndarray, *, pixel_size: float, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Expected photons of the two interior stains of Xenium's segmentation kit.
+
+    The RNA stain is granular and mostly cytoplasmic; the protein stain is smooth and strong
+    in a minority of cells.
+    """
+    n_cells = int(cell_labels.max(initial=0))
+    cytoplasm = (cell_labels > 0) & (nucleus_labels == 0)
+    rna = _INTERIOR_RNA_PEAK * _per_cell(rng, n_cells, 0.3)[cell_labels]
+    rna *= np.where(cytoplasm, np.float32(1.0), np.float32(_INTERIOR_RNA_NUCLEAR))
+    rna *= np.clip(1 + 0.5 * _smooth_noise(rng, cell_labels.shape, 0.3 / pixel_size), 0.0, None)
+    positive = rng.uniform(size=n_cells + 1) < _INTERIOR_PROTEIN_POSITIVE
+    level = np.where(positive, np.float32(1.0), np.float32(0.1)) * _per_cell(rng, n_cells, 0.4)
+    protein = _INTERIOR_PROTEIN_PEAK * level.astype(np.float32)[cell_labels]
+    protein *= np.clip(1 + 0.3 * _smooth_noise(rng, cell_labels.shape, 1.0 / pixel_size), 0.0, None)
+    return [rna, protein]
+
+
 def render_from_labels(
     nucleus_labels: np.ndarray,
     *,
     cell_labels: np.ndarray | None = None,
+    interior: bool = False,
     pixel_size: float = XENIUM_PIXEL_SIZE,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Render the stains from label rasters of the nuclei (and cells, for the membrane channel).
+    """Render the stains from label rasters of the nuclei (and cells, for the other stains).
 
     Parameters
     ----------
     nucleus_labels
         Label raster of the nuclei (0 = none), e.g. from :func:`rasterize_labels`.
     cell_labels
-        Label raster of the cells; when given, a membrane channel is rendered too.
+        Label raster of the cells; when given, a membrane (boundary) channel is rendered too.
+    interior
+        Also render two interior stains (RNA-like and protein-like), as Xenium's
+        multimodal segmentation kit; needs ``cell_labels``.
     pixel_size
         µm per pixel (sets the scale of blur, texture and background variation).
     rng
-        Source of every random draw.
+        Source of every random draw. The DAPI channel is drawn first, so adding channels
+        does not change it.
 
     Returns
     -------
-    ``uint16`` array ``(n_channels, n_rows, n_cols)``: channel 0 DAPI, channel 1 membrane.
+    ``uint16`` array ``(n_channels, n_rows, n_cols)``: DAPI, then membrane, then the RNA and
+    protein interior stains, as requested.
     """
+    if interior and cell_labels is None:
+        msg = "interior=True needs cell_labels: the interior stains fill the cells."
+        raise ValueError(msg)
     shape = nucleus_labels.shape
     inside = nucleus_labels > 0
-    n_labels = int(nucleus_labels.max(initial=0))
-    brightness = _NUCLEUS_PEAK * rng.lognormal(
-        -0.5 * _NUCLEUS_BRIGHTNESS_SD**2, _NUCLEUS_BRIGHTNESS_SD, size=n_labels + 1
-    ).astype(np.float32)
-    brightness[0] = 0.0
+    brightness = _NUCLEUS_PEAK * _per_cell(rng, int(nucleus_labels.max(initial=0)), _NUCLEUS_BRIGHTNESS_SD)
     texture = _smooth_noise(rng, shape, _CHROMATIN_SCALE_UM / pixel_size)
     dapi = brightness[nucleus_labels] * np.clip(1 + _CHROMATIN_SD * texture, 0.1, None)
     dapi[~inside] = 0.0
@@ -265,6 +301,9 @@ def render_from_labels(
         membrane = np.where(edge, np.float32(_MEMBRANE_PEAK), np.float32(0.0))
         membrane *= np.clip(1 + 0.3 * _smooth_noise(rng, shape, 1.0 / pixel_size), 0.1, None)
         channels.append(_finish(membrane, rng, pixel_size=pixel_size))
+    if interior:
+        for stain in _interior_stains(nucleus_labels, cell_labels, pixel_size=pixel_size, rng=rng):
+            channels.append(_finish(stain, rng, pixel_size=pixel_size))
     return np.stack(channels)
 
 
@@ -274,9 +313,10 @@ def render_morphology(
     pixel_size: float = XENIUM_PIXEL_SIZE,
     bounds: tuple[float, float, float, float] | None = None,
     membrane: bool = False,
+    interior: bool = False,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """DAPI-like (and optionally membrane) image of the true nuclei and cells.
+    """DAPI-like (and optionally membrane and interior stains) image of the true nuclei and cells.
 
     Parameters
     ----------
@@ -288,12 +328,15 @@ def render_morphology(
         ``(xmin, ymin, xmax, ymax)`` in µm to render; the cells' total bounds when omitted.
     membrane
         Also render a membrane channel outlining each cell.
+    interior
+        Also render the RNA-like and protein-like interior stains (implies the membrane channel).
     rng
         Source of every random draw (derive it with ``stage_rng(seed, "image")``).
 
     Returns
     -------
-    ``uint16`` array ``(n_channels, n_rows, n_cols)``, channel 0 DAPI (1 membrane). Row ``r``,
+    ``uint16`` array ``(n_channels, n_rows, n_cols)``: DAPI, then membrane and the interior
+    stains when asked for. Row ``r``,
     column ``c`` is the pixel centred at ``(xmin + (c + ½)·p, ymin + (r + ½)·p)``.
 
     Examples
@@ -309,5 +352,5 @@ def render_morphology(
         bounds = tuple(shapely.total_bounds(np.asarray(cell_gdf.geometry.values)))
     grid = PixelGrid.from_bounds(bounds, pixel_size=pixel_size)
     nuclei = rasterize_labels(np.asarray(cell_gdf["nucleus"].values), grid)
-    cells = rasterize_labels(np.asarray(cell_gdf.geometry.values), grid) if membrane else None
-    return render_from_labels(nuclei, cell_labels=cells, pixel_size=pixel_size, rng=rng)
+    cells = rasterize_labels(np.asarray(cell_gdf.geometry.values), grid) if membrane or interior else None
+    return render_from_labels(nuclei, cell_labels=cells, interior=interior, pixel_size=pixel_size, rng=rng)

@@ -12,9 +12,13 @@ __all__ = [
     "ANALYSIS_SW_VERSION",
     "CELL_SUMMARY_COLUMNS",
     "CONTROL_PREFIXES",
+    "COUNT_COLUMN_OF_TYPE",
+    "GENE_CODEWORD_CATEGORY",
     "GENE_EXPRESSION",
     "MAJOR_VERSION",
     "MINOR_VERSION",
+    "MORPHOLOGY_CHANNEL_NAMES",
+    "MULTIMODAL_CHANNEL_NAMES",
     "PIXEL_SIZE",
     "QV_THRESHOLD",
     "XeniumCellColumns",
@@ -53,9 +57,7 @@ class XeniumFiles(StrEnum):
     CELL_FEATURE_MATRIX = "cell_feature_matrix.h5"
     CELLS_ZARR = "cells.zarr.zip"
     MORPHOLOGY_FOCUS_DIR = "morphology_focus"
-    MORPHOLOGY_FOCUS_IMAGE = "morphology_focus_0000.ome.tif"
-    GENE_PANEL = "gene_panel.json"
-    METRICS_SUMMARY = "metrics_summary.csv"
+    MORPHOLOGY_FOCUS_IMAGE = "morphology_focus_{:04}.ome.tif"  # one file per channel
 
 
 class XeniumTranscriptColumns(StrEnum):
@@ -125,4 +127,6 @@ CELL_SUMMARY_COLUMNS = (
     "z_level",
     "nucleus_count",
 )
+# Channels of morphology_focus/: DAPI alone, or the four stains of the multimodal segmentation kit.
 MORPHOLOGY_CHANNEL_NAMES = ("DAPI",)
+MULTIMODAL_CHANNEL_NAMES = ("DAPI", "ATP1A1/CD45/E-Cadherin", "18S", "AlphaSMA/Vimentin")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import string
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -241,7 +242,7 @@ def _write_specs(folder: Path, result: SimulationResult, n_transcripts: int) -> 
         "instrument_sw_version": f"STpuppeteer {__version__}",
         "analysis_sw_version": xc.ANALYSIS_SW_VERSION,
         "images": {
-            "morphology_focus_filepath": f"{_F.MORPHOLOGY_FOCUS_DIR}/{_F.MORPHOLOGY_FOCUS_IMAGE}",
+            "morphology_focus_filepath": f"{_F.MORPHOLOGY_FOCUS_DIR}/{_F.MORPHOLOGY_FOCUS_IMAGE.format(0)}",
         },
         "simulated": True,
     }
@@ -388,26 +389,65 @@ def _write_cells_zarr(
         store.close()
 
 
-def _write_morphology(folder: Path, image: np.ndarray) -> None:
+def _ome_xml(shape: tuple[int, int], channel_names: tuple[str, ...], files: list[str], uuids: list[str]) -> str:
+    """OME-XML of a multi-file OME-TIFF: one plane per channel, each in its own file."""
+    from xml.sax.saxutils import quoteattr
+
+    channels = "".join(
+        f'<Channel ID="Channel:0:{i}" Name={quoteattr(name)} SamplesPerPixel="1"/>'
+        for i, name in enumerate(channel_names)
+    )
+    planes = "".join(
+        f'<TiffData FirstC="{i}" FirstT="0" FirstZ="0" IFD="0" PlaneCount="1">'
+        f"<UUID FileName={quoteattr(file)}>{uuid}</UUID></TiffData>"
+        for i, (file, uuid) in enumerate(zip(files, uuids, strict=True))
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" '
+        f'UUID="{uuids[0]}" Creator="STpuppeteer">'
+        '<Image ID="Image:0" Name="morphology_focus">'
+        f'<Pixels ID="Pixels:0" DimensionOrder="XYCZT" Type="uint16" SizeX="{shape[1]}" SizeY="{shape[0]}" '
+        f'SizeC="{len(channel_names)}" SizeZ="1" SizeT="1" PhysicalSizeX="{xc.PIXEL_SIZE}" '
+        f'PhysicalSizeXUnit="µm" PhysicalSizeY="{xc.PIXEL_SIZE}" PhysicalSizeYUnit="µm">'
+        f"{channels}{planes}</Pixels></Image></OME>"
+    )
+
+
+def _write_morphology(
+    folder: Path, image: np.ndarray, channel_names: tuple[str, ...], *, rng: np.random.Generator
+) -> None:
+    """``morphology_focus/``: one OME-TIFF per channel, as XOA 2.x writes them.
+
+    The first file's OME-XML describes every channel and names the file holding each plane
+    (a multi-file OME-TIFF), so readers open all channels from ``morphology_focus_0000``; the
+    others point back to it.
+    """
     import tifffile
 
     out = folder / _F.MORPHOLOGY_FOCUS_DIR
     out.mkdir()
-    tifffile.imwrite(
-        out / _F.MORPHOLOGY_FOCUS_IMAGE,
-        image,
-        ome=True,
-        photometric="minisblack",
-        compression="zlib",
-        metadata={
-            "axes": "YX",
-            "PhysicalSizeX": xc.PIXEL_SIZE,
-            "PhysicalSizeXUnit": "µm",
-            "PhysicalSizeY": xc.PIXEL_SIZE,
-            "PhysicalSizeYUnit": "µm",
-            "Channel": {"Name": list(xc.MORPHOLOGY_CHANNEL_NAMES)},
-        },
-    )
+    files = [_F.MORPHOLOGY_FOCUS_IMAGE.format(i) for i in range(len(channel_names))]
+    uuids = [f"urn:uuid:{uuid.UUID(bytes=rng.bytes(16), version=4)}" for _ in files]
+    xml = _ome_xml(image.shape[1:], channel_names, files, uuids)
+    for i, (plane, file) in enumerate(zip(image, files, strict=True)):
+        description = (
+            xml
+            if i == 0
+            else (
+                '<?xml version="1.0" encoding="UTF-8"?>'
+                f'<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" UUID="{uuids[i]}">'
+                f'<BinaryOnly MetadataFile="{files[0]}" UUID="{uuids[0]}"/></OME>'
+            )
+        )
+        tifffile.imwrite(
+            out / file,
+            plane,
+            photometric="minisblack",
+            compression="zlib",
+            description=description.encode(),
+            metadata=None,
+        )
 
 
 def _write_ground_truth(result: SimulationResult, folder: Path) -> None:
@@ -428,13 +468,16 @@ def xenium_grid(result: SimulationResult) -> PixelGrid:
     return PixelGrid.from_bounds((0.0, 0.0, xmax, ymax), pixel_size=xc.PIXEL_SIZE)
 
 
-def write_xenium(result: SimulationResult, path: str | Path, *, overwrite: bool = False) -> Path:
+def write_xenium(
+    result: SimulationResult, path: str | Path, *, overwrite: bool = False, multimodal: bool = False
+) -> Path:
     """Write a Xenium output bundle (XOA 2.x layout) that ``spatialdata_io.xenium`` reads.
 
     The folder holds ``experiment.xenium``, ``transcripts.parquet``, ``cells.parquet``,
     ``cell_boundaries.parquet``, ``nucleus_boundaries.parquet``, ``cell_feature_matrix.h5``,
     ``cells.zarr.zip`` (label masks), ``morphology_focus/morphology_focus_0000.ome.tif``
-    (DAPI-like image), ``ground_truth/`` and ``manifest.json``. It appears only once complete.
+    (DAPI-like image; ``_0001``–``_0003`` too with ``multimodal``), ``ground_truth/`` and
+    ``manifest.json``. It appears only once complete.
 
     Parameters
     ----------
@@ -444,6 +487,9 @@ def write_xenium(result: SimulationResult, path: str | Path, *, overwrite: bool 
         The folder to create.
     overwrite
         Replace an existing folder (only once the new one is complete).
+    multimodal
+        Write the four stains of Xenium's multimodal segmentation kit (DAPI, boundary, interior
+        RNA, interior protein) instead of DAPI alone.
 
     Returns
     -------
@@ -470,10 +516,16 @@ def write_xenium(result: SimulationResult, path: str | Path, *, overwrite: bool 
         _write_cells(tmp, result, cell_codes, cells, nuclei, counts, features)
         _write_feature_matrix(tmp, cell_codes, counts, features)
         _write_cells_zarr(tmp, result, cells, nuclei, nucleus_mask, cell_mask)
-        del cell_mask
-        image = render_from_labels(nucleus_mask, pixel_size=grid.pixel_size, rng=stage_rng(result.config.seed, "image"))
-        del nucleus_mask
-        _write_morphology(tmp, image[0])
+        image = render_from_labels(
+            nucleus_mask,
+            cell_labels=cell_mask if multimodal else None,
+            interior=multimodal,
+            pixel_size=grid.pixel_size,
+            rng=stage_rng(result.config.seed, "image"),
+        )
+        del nucleus_mask, cell_mask
+        names = xc.MULTIMODAL_CHANNEL_NAMES if multimodal else xc.MORPHOLOGY_CHANNEL_NAMES
+        _write_morphology(tmp, image, names, rng=stage_rng(result.config.seed, "image_uuid"))
         del image
         _write_ground_truth(result, tmp)
         write_manifest(tmp, result.config, fmt="xenium")
