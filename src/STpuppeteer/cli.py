@@ -218,7 +218,7 @@ def _plot_result(result: SimulationResult, png: Path) -> Path:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .io.ground_truth import load_result
+    from .io.reload import load_result
 
     folder = Path(args.dir)
     if not folder.is_dir():

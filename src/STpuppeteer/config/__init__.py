@@ -17,13 +17,15 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_va
 
 from ._base import StrictModel
 from .genes import CelltypePrior, SharedMarkerSet
-from .tissue import MorphologyConfig, TissueConfig
+from .tissue import MorphologyConfig, NucleusShape, PrototypeConfig, TissueConfig, check_tissue_consistency
 from .transcripts import InstrumentConfig, TranscriptConfig
 
 __all__ = [
     "CelltypePrior",
     "InstrumentConfig",
     "MorphologyConfig",
+    "NucleusShape",
+    "PrototypeConfig",
     "SharedMarkerSet",
     "SimulationConfig",
     "TissueConfig",
@@ -143,6 +145,9 @@ class SimulationConfig(StrictModel):
                 )
                 raise ValueError(msg)
         self._check_leakage_by_gene()
+        check_tissue_consistency(
+            self.tissue, self.morphology, n_cells=self.n_cells, celltype_names=self.celltype_names
+        )
         return self
 
     def _check_leakage_by_gene(self) -> None:

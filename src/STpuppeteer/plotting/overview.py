@@ -1,0 +1,173 @@
+"""The pictures a user looks at before trusting a simulated dataset: overview and QC."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+from shapely import box
+
+from .palette import celltype_palette
+from .tissue import plot_tissue
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from matplotlib.figure import Figure
+
+    from ..result import SimulationResult
+
+__all__ = ["ORIGIN_COLORS", "default_genes", "plot_overview", "plot_qc"]
+
+ORIGIN_COLORS = {"cell": "#2b6cb0", "leaked": "#e53e3e", "ambient": "#805ad5", "control": "#718096"}
+
+
+def default_genes(result: SimulationResult, *, per_celltype: int = 1) -> list[str]:
+    """The most expressed marker(s) of each cell type: genes whose molecules show the types apart."""
+    gpar_df = result.gpar_df
+    genes = []
+    for ct in result.config.celltype_names:
+        own = gpar_df[gpar_df["gene_type"] == f"{ct}_mkr"]
+        genes += list(own.nlargest(per_celltype, f"{ct}_mu")["feature_name"])
+    return genes
+
+
+def _zoom_box(result: SimulationResult, size_um: float) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = result.cell_gdf.total_bounds
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half = min(size_um, x1 - x0, y1 - y0) / 2
+    return cx - half, cy - half, cx + half, cy + half
+
+
+def plot_overview(
+    result: SimulationResult,
+    *,
+    genes: Sequence[str] | None = None,
+    zoom_um: float = 120.0,
+    max_points: int = 400_000,
+    rng: np.random.Generator | int | None = 0,
+) -> Figure:
+    """Tissue by cell type, molecules of chosen genes, and a zoomed inset with every molecule.
+
+    Parameters
+    ----------
+    result
+        A finished simulation.
+    genes
+        Genes whose molecules are drawn (default: the top marker of each cell type).
+    zoom_um
+        Side of the zoomed square, centred in the tissue.
+    max_points
+        Molecules drawn at most in the gene panel (a random subset beyond it).
+    rng
+        Generator (or seed) for that subset; drawing never touches the simulation's streams.
+
+    Returns
+    -------
+    A figure with three panels.
+    """
+    rng = np.random.default_rng(rng)
+    genes = list(genes) if genes is not None else default_genes(result)
+    palette = celltype_palette(result.config.n_celltype)
+    trs_df = result.trs_df
+    fig, (ax_t, ax_g, ax_z) = plt.subplots(1, 3, figsize=(18, 6.2))
+
+    plot_tissue(result.cell_gdf, ax=ax_t)
+    ax_t.set_title(f"{len(result.cell_gdf):,} cells by type")
+    bounds = _zoom_box(result, zoom_um)
+    for ax in (ax_t, ax_g):
+        ax.add_patch(Rectangle(bounds[:2], bounds[2] - bounds[0], bounds[3] - bounds[1], fill=False,
+                               ec="black", lw=1.2))
+
+    cell_outline = result.cell_gdf.geometry.boundary
+    ax_g.set_facecolor("#111111")
+    cell_outline.plot(ax=ax_g, color="#444444", linewidth=0.2, rasterized=True)
+    gene_colors = plt.get_cmap("tab10")
+    for i, gene in enumerate(genes):
+        sel = np.flatnonzero(trs_df["feature_name"].to_numpy() == gene)
+        if len(sel) > max_points // max(len(genes), 1):
+            sel = rng.choice(sel, max_points // len(genes), replace=False)
+        ax_g.scatter(trs_df["x"].to_numpy()[sel], trs_df["y"].to_numpy()[sel], s=0.6, color=gene_colors(i % 10),
+                     label=gene, rasterized=True, linewidths=0)
+    ax_g.set_aspect("equal")
+    ax_g.legend(markerscale=12, fontsize=8, loc="upper right", framealpha=0.8)
+    ax_g.set_title("molecules of marker genes")
+
+    window = box(*bounds)
+    near = result.cell_gdf[result.cell_gdf.geometry.intersects(window)]
+    plot_tissue(near, ax=ax_z, alpha=0.35, scale_bar_um=20)
+    x, y = trs_df["x"].to_numpy(), trs_df["y"].to_numpy()
+    inside = (x >= bounds[0]) & (x <= bounds[2]) & (y >= bounds[1]) & (y <= bounds[3])
+    origin = trs_df["origin"].to_numpy()
+    for name, color in ORIGIN_COLORS.items():
+        sel = inside & (origin == name)
+        ax_z.scatter(x[sel], y[sel], s=3, color=color, label=f"{name} ({sel.sum():,})", linewidths=0)
+    ax_z.set_xlim(bounds[0], bounds[2])
+    ax_z.set_ylim(bounds[1], bounds[3])
+    ax_z.legend(fontsize=8, loc="upper right", framealpha=0.85, title="molecule origin", title_fontsize=8)
+    ax_z.set_title(f"zoom: {bounds[2] - bounds[0]:.0f} µm square")
+    handles = [Rectangle((0, 0), 1, 1, color=c) for c in palette.values()]
+    ax_t.legend(handles, list(palette), fontsize=8, loc="upper right", framealpha=0.85)
+    for ax in (ax_t, ax_g, ax_z):
+        ax.set_xlabel("x (µm)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_qc(result: SimulationResult) -> Figure:
+    """QC panels: molecules per cell, per gene, by origin, and cell / nucleus areas.
+
+    Parameters
+    ----------
+    result
+        A finished simulation.
+
+    Returns
+    -------
+    A figure with four panels.
+    """
+    trs_df = result.trs_df
+    cell_gdf = result.cell_gdf
+    origin = trs_df["origin"].to_numpy()
+    gene_rows = origin != "control"
+    landed = trs_df["landed_cell_id"].to_numpy()[gene_rows]
+    per_cell = np.bincount(landed[landed >= 0], minlength=len(cell_gdf))
+    true_per_cell = result.count_array.sum(axis=1)
+    fig, axs = plt.subplots(1, 4, figsize=(18, 3.8))
+
+    bins = np.linspace(0, max(np.percentile(true_per_cell, 99.5), per_cell.max(), 1), 50)
+    axs[0].hist(true_per_cell, bins=bins, alpha=0.6, label="true counts (source cell)")
+    axs[0].hist(per_cell, bins=bins, alpha=0.6, label="detected, by landed cell")
+    axs[0].axvline(np.median(per_cell), color="black", ls="--", lw=1, label=f"median {np.median(per_cell):.0f}")
+    axs[0].set_xlabel("molecules per cell")
+    axs[0].legend(fontsize=8)
+
+    per_gene = trs_df.loc[gene_rows, "feature_name"].value_counts()
+    gene_type = result.gpar_df.set_index("feature_name")["gene_type"]
+    is_marker = gene_type.reindex(per_gene.index).fillna("").str.endswith("_mkr").to_numpy()
+    logbins = np.logspace(0, np.log10(max(per_gene.max(), 10)), 40)
+    axs[1].hist(per_gene[is_marker], bins=logbins, alpha=0.6, label="markers")
+    axs[1].hist(per_gene[~is_marker], bins=logbins, alpha=0.6, label="other genes")
+    axs[1].set_xscale("log")
+    axs[1].set_xlabel("molecules per gene")
+    axs[1].legend(fontsize=8)
+
+    names, counts = np.unique(origin, return_counts=True)
+    order = [n for n in ORIGIN_COLORS if n in names]
+    values = [counts[list(names).index(n)] for n in order]
+    axs[2].bar(order, values, color=[ORIGIN_COLORS[n] for n in order])
+    for i, v in enumerate(values):
+        axs[2].text(i, v, f"{100 * v / max(len(origin), 1):.1f}%", ha="center", va="bottom", fontsize=8)
+    axs[2].set_ylabel("molecules")
+    axs[2].set_title("molecules by origin")
+
+    axs[3].hist(cell_gdf["cell_area"], bins=50, alpha=0.6, label="cell")
+    axs[3].hist(cell_gdf["nucleus_area"], bins=50, alpha=0.6, label="nucleus")
+    axs[3].set_xlabel("area (µm²)")
+    axs[3].legend(fontsize=8)
+    for ax in axs:
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
