@@ -53,11 +53,15 @@ class StarPolygons:
         Whether each polygon is star-shaped about its centre (else the fallback is used).
     vx, vy
         Concatenated closed exterior rings, counter-clockwise.
+    rvx, rvy
+        The same vertices relative to their polygon's centre.
     start
         (n + 1,) ring offsets into ``vx``/``vy``.
     cum
         Cumulative fan-triangle area over all vertices (triangle j is centre, v_j, v_j+1;
         the closing vertex contributes 0).
+    row_base
+        ``cum`` just before each row's first vertex.
     key
         Angle keys ``row * 8 + angle of v_j from v_0 about the centre`` (monotone in a star row).
     theta0
@@ -78,8 +82,11 @@ class StarPolygons:
     star: np.ndarray
     vx: np.ndarray
     vy: np.ndarray
+    rvx: np.ndarray
+    rvy: np.ndarray
     start: np.ndarray
     cum: np.ndarray
+    row_base: np.ndarray
     key: np.ndarray
     theta0: np.ndarray
     rmax: np.ndarray
@@ -177,7 +184,10 @@ class StarPolygons:
         fb_rows = np.repeat(np.arange(n), np.diff(fallback.start))
         fb_row_area = np.bincount(fb_rows, weights=fb_area, minlength=n)
         area = area + fb_row_area
-        return cls(geoms=geoms, centre=centre, area=area, star=star, vx=vx, vy=vy, start=start, cum=cum,
+        row_base = np.concatenate([[0.0], cum])[start[:-1]]
+        centre = np.ascontiguousarray(centre)
+        return cls(geoms=geoms, centre=centre, area=area, star=star, vx=vx, vy=vy, rvx=dx, rvy=dy,
+                   start=start, cum=cum, row_base=row_base,
                    key=key, theta0=theta0, rmax=rmax, rmin=rmin, cum_len=cum_len, fallback=fallback)
 
     # ------------------------------------------------------------------------------------
@@ -211,20 +221,29 @@ class StarPolygons:
                     where: np.ndarray | None = None) -> None:
         if len(rows) == 0:
             return
-        lo = self.start[rows]
-        base = np.where(lo > 0, self.cum[np.maximum(lo - 1, 0)], 0.0)
-        target = base + u[0] * self.area[rows]
-        # Restrict the search to the rows' span of the cumulative array: cache-friendly.
+        # In place, on the caller's fresh uniforms: this is the hot loop of stage 4.
+        target = u[0]
+        target *= self.area[rows]
+        target += self.row_base[rows]
+        # Restrict the search to the rows' span of the cumulative array: cache-friendly. As
+        # target ≥ the row's base, the index never falls before the row's first triangle.
         r0, r1 = self.start[rows.min()], self.start[rows.max() + 1]
-        j = r0 + np.searchsorted(self.cum[r0:r1], target, side="right")
-        j = np.clip(j, lo, self.start[rows + 1] - 2)
-        c = self.centre[rows]
-        r1_, r2_ = u[1], u[2]
-        over = r1_ + r2_ > 1.0
-        r1_ = np.where(over, 1.0 - r1_, r1_)
-        r2_ = np.where(over, 1.0 - r2_, r2_)
-        px = c[:, 0] + r1_ * (self.vx[j] - c[:, 0]) + r2_ * (self.vx[j + 1] - c[:, 0])
-        py = c[:, 1] + r1_ * (self.vy[j] - c[:, 1]) + r2_ * (self.vy[j + 1] - c[:, 1])
+        j = np.searchsorted(self.cum[r0:r1], target, side="right")
+        j += r0
+        np.minimum(j, self.start[rows + 1] - 2, out=j)
+        j1 = j + 1
+        a, b = u[1], u[2]
+        over = a + b > 1.0
+        a[over] = 1.0 - a[over]
+        b[over] = 1.0 - b[over]
+        px = self.rvx[j]
+        px *= a
+        px += self.rvx[j1] * b
+        px += self.centre[rows, 0]
+        py = self.rvy[j]
+        py *= a
+        py += self.rvy[j1] * b
+        py += self.centre[rows, 1]
         if where is None:
             x[:], y[:] = px, py
         else:
