@@ -205,3 +205,10 @@ def test_bad_arguments(synthetic: SimulationResult, tmp_path: Path, kwargs: dict
     with pytest.raises(ValueError, match=match):
         cosmx_writer.write_cosmx(synthetic, tmp_path / "cosmx", **kwargs)
     assert not (tmp_path / "cosmx").exists()
+
+
+def test_too_few_cells_for_any_fov(tmp_path: Path) -> None:
+    tiny = make_result(np.random.default_rng(2), n_rows=1, n_cols=2)
+    with pytest.raises(ValueError, match="no field of view"):
+        cosmx_writer.write_cosmx(tiny, tmp_path / "cosmx")
+    assert list(tmp_path.iterdir()) == []

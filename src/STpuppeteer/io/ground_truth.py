@@ -66,11 +66,14 @@ joined on `transcript_id`):
 | `overlaps_nucleus` | whether the position lies in a nucleus |
 | `qv` | quality score |
 
+Further columns, when the simulation made them, are kept as they are (e.g. `true_feature_name`,
+the gene a mis-called molecule really came from).
+
 ## `{cells}`
 GeoParquet (read with `geopandas.read_parquet`), one row per true cell: `cell_id`,
 `celltype`, centroid `x`, `y`, `z`, `nucleus_area`, `cell_area` (µm²), `scale`,
 `leakage_percentage`, the cell polygon in `geometry` and the nucleus polygon in `nucleus`
-(both WKB-encoded geometry columns).
+(both WKB-encoded geometry columns), and any further column of the simulation's `cell_gdf`.
 
 ## `{counts}`
 True counts before detection (the simulation's `count_array`), in long form, non-zero

@@ -314,9 +314,11 @@ def _write_mosaics(
             w = np.outer(_ramp(rb - ra), _ramp(cb - ca))
             total[:, ra:rb, ca:cb] += stains * w
             weight[ra:rb, ca:cb] += w
-    mosaics = np.rint(total / weight).astype(np.uint16)
-    for stain, image in zip((MerscopeStains.DAPI, MerscopeStains.CELLBOUND), mosaics, strict=True):
-        tifffile.imwrite(images_dir / mosaic_name(stain, MOSAIC_Z), image, compression="zlib")
+    total /= weight  # in place: the mosaics are the largest arrays of the whole writer
+    for stain, image in zip((MerscopeStains.DAPI, MerscopeStains.CELLBOUND), total, strict=True):
+        tifffile.imwrite(
+            images_dir / mosaic_name(stain, MOSAIC_Z), np.rint(image).astype(np.uint16), compression="zlib"
+        )
 
 
 def write_merscope(
