@@ -105,7 +105,13 @@ def counts_to_transcript_df(
 
 
 def leak_probability(cell_leakage: np.ndarray, gene_leakage: np.ndarray) -> np.ndarray:
-    """Union rule: p = 1 − (1 − p_cell)(1 − p_gene), elementwise."""
+    """Union rule: p = 1 − (1 − p_cell)(1 − p_gene), elementwise.
+
+    Examples
+    --------
+    >>> float(leak_probability(0.2, 0.5))
+    0.6
+    """
     return 1.0 - (1.0 - np.asarray(cell_leakage, float)) * (1.0 - np.asarray(gene_leakage, float))
 
 
@@ -238,6 +244,14 @@ def generate_transcripts(
     Returns
     -------
     ``trs_df``, one row per detected molecule (columns in ``docs/data_contract.md``).
+
+    Examples
+    --------
+    >>> from STpuppeteer import SimulationConfig, SpotlessSimulator
+    >>> sim = SpotlessSimulator(SimulationConfig(seed=0, n_cells=50, leakage_by_gene=0.2))
+    >>> trs = sim.generate_transcripts()
+    >>> int(trs["origin"].isin(["cell", "leaked"]).sum()) == int(sim.count_array.sum())
+    True
     """
     counts = np.asarray(count_array)
     if counts.shape != (len(cell_gdf), len(gpar_df)):
