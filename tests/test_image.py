@@ -105,8 +105,15 @@ def test_shot_noise_is_poisson_like():
     assert abs(var - expected) < 5 * se
 
 
+def test_interior_stains_need_cells():
+    with pytest.raises(ValueError, match="cell_labels"):
+        render_from_labels(np.zeros((4, 4), dtype=np.uint32), interior=True, rng=np.random.default_rng(0))
+
+
 def test_bad_grid_is_refused():
     with pytest.raises(ValueError, match="pixel_size"):
         PixelGrid.from_bounds((0, 0, 1, 1), pixel_size=0)
     with pytest.raises(ValueError, match="bounds"):
         PixelGrid.from_bounds((0, 0, 0, 1), pixel_size=1)
+    with pytest.raises(ValueError, match="smaller tile"):
+        PixelGrid.from_bounds((0, 0, 10_000, 10_000), pixel_size=0.2125)

@@ -325,6 +325,16 @@ def test_failure_mid_write_leaves_nothing(small, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_too_large_raster_is_refused_before_writing(small, tmp_path):
+    import dataclasses
+
+    far = small.trs_df.copy()
+    far.loc[far.index[0], ["x", "y"]] = 20_000.0  # one molecule 2 cm away: a raster of ~10^10 pixels
+    with pytest.raises(ValueError, match="smaller tile"):
+        write_xenium(dataclasses.replace(small, trs_df=far), tmp_path / "bundle")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cell_id_codes_round_trip():
     ids = np.array([0, 1, 15, 16, 2**32 - 1, -1])
     codes = encode_cell_ids(ids)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
 __all__ = [
+    "MAX_PIXELS",
     "XENIUM_PIXEL_SIZE",
     "PixelGrid",
     "rasterize_labels",
@@ -31,6 +32,9 @@ __all__ = [
 ]
 
 XENIUM_PIXEL_SIZE = 0.2125  # µm per pixel of Xenium's morphology images
+# Largest raster rendered in memory (a 4.7 mm square at Xenium's pixel size); the rasteriser
+# needs about 8 bytes per pixel on top of the image itself.
+MAX_PIXELS = 500_000_000
 
 # Photon counts of the rendered stains (uint16 range, far from saturation).
 _BACKGROUND = 120.0
@@ -80,7 +84,33 @@ class PixelGrid:
             raise ValueError(msg)
         n_cols = math.ceil((xmax - xmin) / pixel_size)
         n_rows = math.ceil((ymax - ymin) / pixel_size)
+        if n_rows * n_cols > MAX_PIXELS:
+            msg = (
+                f"bounds={bounds!r} at pixel_size={pixel_size} µm make a {n_rows} × {n_cols} raster, more than "
+                f"the {MAX_PIXELS:.0e} pixels allowed in memory; simulate a smaller tile (or tiles of a slide)."
+            )
+            raise ValueError(msg)
         return cls(x0=xmin, y0=ymin, pixel_size=float(pixel_size), shape=(n_rows, n_cols))
+
+    @classmethod
+    def from_origin(
+        cls, cell_gdf: gpd.GeoDataFrame, *, points: np.ndarray | None = None, pixel_size: float
+    ) -> PixelGrid:
+        """The grid from ``(0, 0)`` to the farthest cell (or point), so that pixel = µm / pixel size.
+
+        Parameters
+        ----------
+        cell_gdf
+            Cells with their polygons.
+        points
+            ``(n, 2)`` positions (e.g. molecules) the raster must also cover.
+        pixel_size
+            µm per pixel.
+        """
+        xmax, ymax = shapely.total_bounds(np.asarray(cell_gdf.geometry.values))[2:]
+        if points is not None and len(points):
+            xmax, ymax = max(xmax, float(points[:, 0].max())), max(ymax, float(points[:, 1].max()))
+        return cls.from_bounds((0.0, 0.0, xmax, ymax), pixel_size=pixel_size)
 
 
 def rasterize_labels(polygons: np.ndarray, grid: PixelGrid, *, labels: np.ndarray | None = None) -> np.ndarray:

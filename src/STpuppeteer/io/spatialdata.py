@@ -52,14 +52,6 @@ IMAGE_CHANNELS = ["DAPI", "membrane"]
 _PYRAMID_FROM_PX = 4096
 
 
-def _grid(result: SimulationResult, pixel_size: float) -> PixelGrid:
-    """From the origin to the farthest cell or molecule, so pixel = µm / pixel_size."""
-    xmin, ymin, xmax, ymax = np.asarray(result.cell_gdf.geometry.total_bounds, dtype=float)
-    xmax = max(xmax, float(result.trs_df["x"].to_numpy().max(initial=0.0)))
-    ymax = max(ymax, float(result.trs_df["y"].to_numpy().max(initial=0.0)))
-    return PixelGrid.from_bounds((0.0, 0.0, xmax, ymax), pixel_size=pixel_size)
-
-
 def _table(result: SimulationResult) -> ad.AnnData:
     """:func:`~STpuppeteer.io.anndata.result_to_anndata`, annotating the cell shapes."""
     from .anndata import result_to_anndata
@@ -128,7 +120,9 @@ def result_to_spatialdata(
     table = TableModel.parse(_table(result), region=CELL_SHAPES, region_key=REGION_KEY, instance_key=INSTANCE_KEY)
     images, label_images = {}, {}
     if image or labels:
-        grid = _grid(result, pixel_size)
+        grid = PixelGrid.from_origin(
+            result.cell_gdf, points=result.trs_df[["x", "y"]].to_numpy(), pixel_size=pixel_size
+        )
         to_um = {COORDINATE_SYSTEM: Scale([pixel_size, pixel_size], axes=("y", "x"))}
         scale_factors = [2, 2, 2] if max(grid.shape) >= _PYRAMID_FROM_PX else None
         values = cell_ids.astype(np.int64) + 1

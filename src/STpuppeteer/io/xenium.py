@@ -462,10 +462,8 @@ def _write_ground_truth(result: SimulationResult, folder: Path) -> None:
 
 def xenium_grid(result: SimulationResult) -> PixelGrid:
     """The pixel grid of the bundle's image and masks: from the origin to the farthest cell or molecule."""
-    cell_bounds = shapely.total_bounds(np.asarray(result.cell_gdf.geometry.values))
-    xmax = max(cell_bounds[2], float(result.trs_df["x"].to_numpy().max(initial=0.0)))
-    ymax = max(cell_bounds[3], float(result.trs_df["y"].to_numpy().max(initial=0.0)))
-    return PixelGrid.from_bounds((0.0, 0.0, xmax, ymax), pixel_size=xc.PIXEL_SIZE)
+    points = result.trs_df[["x", "y"]].to_numpy()
+    return PixelGrid.from_origin(result.cell_gdf, points=points, pixel_size=xc.PIXEL_SIZE)
 
 
 def write_xenium(
@@ -507,8 +505,8 @@ def write_xenium(
     nuclei = _single_polygons(np.asarray(cell_gdf["nucleus"].values))
     features = xenium_features(result)
     counts = xenium_observed_counts(result, features)
+    grid = xenium_grid(result)
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
-        grid = xenium_grid(result)
         nucleus_mask = rasterize_labels(nuclei, grid)
         cell_mask = rasterize_labels(cells, grid)
         _write_specs(tmp, result, len(result.trs_df))
