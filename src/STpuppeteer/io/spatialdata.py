@@ -2,11 +2,11 @@
 
 Unlike the instrument bundles, this view keeps the truth: the points carry every column of
 ``trs_df`` (``cell_id`` is the true source cell), the shapes are the true polygons, the
-table is :meth:`~STpuppeteer.result.SimulationResult.to_anndata` (true counts in ``X``, the
-counts by landed cell in the layer ``observed``). Everything lives in one ``"global"`` coordinate system in µm;
-the rasters (morphology image, cell and nucleus labels) map to it by a scale of the pixel
-size, on a grid starting at the origin. In the label rasters a cell's value is its
-``cell_id + 1`` (0 is background).
+table is :meth:`~STpuppeteer.result.SimulationResult.to_anndata` (true counts in ``X``,
+the counts by landed cell in the layer ``observed``). Everything lives in one ``"global"``
+coordinate system in µm; the rasters (morphology image, cell and nucleus labels) map to it
+by a scale of the pixel size, on a grid starting at the origin. In the label rasters a
+cell's value is its ``cell_id + 1`` (0 is background).
 """
 
 from __future__ import annotations
@@ -29,13 +29,7 @@ if TYPE_CHECKING:
 
     from ..result import SimulationResult
 
-__all__ = [
-    "CELL_SHAPES",
-    "COORDINATE_SYSTEM",
-    "NUCLEUS_SHAPES",
-    "result_to_spatialdata",
-    "write_spatialdata",
-]
+__all__ = ["COORDINATE_SYSTEM", "result_to_spatialdata", "write_spatialdata"]
 
 COORDINATE_SYSTEM = "global"
 CELL_SHAPES = "cell_boundaries"
