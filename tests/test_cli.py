@@ -1,0 +1,104 @@
+"""The command line, run as a user runs it: in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from STpuppeteer.config import SimulationConfig
+
+
+def stp(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "STpuppeteer", *args], capture_output=True, text=True, cwd=cwd, timeout=600,
+        check=False,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    proc = stp("simulate", "--preset", "xenium", "--n-cells", "250", "--seed", "3", "--out", str(out),
+               "--format", "xenium,h5ad", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "median molecules per cell" in proc.stdout
+    return out
+
+
+def test_simulate_writes_formats_truth_and_manifest(run_dir):
+    assert (run_dir / "xenium" / "experiment.xenium").is_file()
+    assert (run_dir / "simulation.h5ad").is_file()
+    assert (run_dir / "ground_truth" / "molecules.parquet").is_file()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["seed"] == 3
+    assert manifest["config"]["n_cells"] == 250
+    assert "xenium/experiment.xenium" in manifest["files"]
+    assert SimulationConfig.from_yaml(run_dir / "config.yaml").n_cells == 250
+    assert not [p for p in run_dir.parent.iterdir() if p.name.startswith(".")], "no temporary folders left"
+
+
+def test_existing_output_is_refused(run_dir):
+    before = sorted(p.name for p in run_dir.iterdir())
+    proc = stp("simulate", "--n-cells", "50", "--out", str(run_dir), "--quiet")
+    assert_one_line_error(proc, "already exists", "--overwrite")
+    assert sorted(p.name for p in run_dir.iterdir()) == before
+
+
+def test_plot_draws_overview_from_a_written_folder(run_dir, tmp_path):
+    png = tmp_path / "overview.png"
+    proc = stp("plot", str(run_dir), "--out", str(png))
+    assert proc.returncode == 0, proc.stderr
+    assert png.stat().st_size > 10_000
+    assert (tmp_path / "qc.png").is_file()
+
+
+def test_config_prints_a_commented_config_that_reads_back(tmp_path):
+    proc = stp("config", "--preset", "xenium")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("\n# ") > 10
+    path = tmp_path / "c.yaml"
+    path.write_text(proc.stdout)
+    assert SimulationConfig.from_yaml(path) == SimulationConfig.from_preset("xenium")
+    assert yaml.safe_load(proc.stdout)["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["simulate", "--preset", "xenium", "--n-cells", "0", "--out", "x"], ["n_cells", "greater than 0"]),
+        (["simulate", "--seed", "-1", "--out", "x"], ["seed", "-1"]),
+        (["simulate", "--out", "x", "--format", "xenium,tiff"], ["--format", "tiff", "cosmx"]),
+        (["simulate", "--config", "nope.yaml", "--out", "x"], ["nope.yaml", "no such file"]),
+        (["simulate", "--preset", "visium", "--out", "x"], ["visium"]),
+        (["simulate", "--n-cells", "ten", "--out", "x"], ["--n-cells", "ten"]),
+        (["plot", "missing_dir"], ["missing_dir"]),
+        (["score", "--truth", "missing_dir", "--pred", "p.csv"], ["missing_dir"]),
+        (["frobnicate"], ["frobnicate"]),
+    ],
+)
+def test_bad_input_gives_one_clear_line(args, needles, tmp_path):
+    proc = stp(*args, cwd=tmp_path)
+    assert_one_line_error(proc, *needles)
+    assert not (tmp_path / "x").exists()
+
+
+def test_misspelled_config_key_is_one_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: 1\nn_markerz: 3\n")
+    proc = stp("simulate", "--config", str(path), "--out", str(tmp_path / "o"))
+    assert_one_line_error(proc, "n_markerz", "Extra inputs are not permitted")
+    assert not (tmp_path / "o").exists()
