@@ -96,6 +96,17 @@ def score(
     -------
     ``{"assignment": {...}, "segmentation": {...}, "expression": {...}, "typing": {...}}``,
     each a flat dict of floats; sections without input are left out.
+
+    Examples
+    --------
+    >>> from STpuppeteer.simulation import simulate
+    >>> from STpuppeteer.metrics import expansion_assignment, oracle_assignment
+    >>> result = simulate(seed=0, n_cells=100)
+    >>> score(result, assignment=oracle_assignment(result, "source"))["assignment"]["accuracy"]
+    1.0
+    >>> s = score(result, assignment=expansion_assignment(result, 5.0))
+    >>> 0 < s["assignment"]["precision"] <= 1
+    True
     """
     t = as_truth(truth)
     thresholds_arr = None if thresholds is None else np.asarray(thresholds, dtype=float)
@@ -231,6 +242,7 @@ def score_cli(
     out_json: str | Path | None = None,
     cell_col: str | None = None,
     transcript_col: str = "transcript_id",
+    unassigned: Sequence[Any] = DEFAULT_UNASSIGNED,
 ) -> dict[str, dict[str, float]]:
     """Score files on disk, print the table, and optionally write the scores as JSON.
 
@@ -246,6 +258,8 @@ def score_cli(
         Where to write the scores (NaN written as ``null``); replaced if it exists.
     cell_col, transcript_col
         Column names of the prediction table (default: guessed / ``transcript_id``).
+    unassigned
+        Cell values that mean "no cell" in the prediction table.
 
     Returns
     -------
@@ -260,6 +274,7 @@ def score_cli(
         shapes=pred_shapes_path,
         cell_col=cell_col,
         transcript_col=transcript_col,
+        unassigned=unassigned,
     )
     print(format_scores(scores))
     if out_json is not None:
