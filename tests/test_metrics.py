@@ -221,6 +221,7 @@ def test_baselines_on_the_tiny_truth(tiny_truth: Truth) -> None:
     assert nuc == [0, 0, 0, -1, 1, 1, -1, -1, 2, -1]
     # Molecule 3 at x=1 is 2 µm from nucleus 0; molecule 6 at x=21 is 2 µm from nucleus 2.
     assert expansion_assignment(tiny_truth, 1.0)["cell_id"].tolist() == nuc
+    assert expansion_assignment(tiny_truth, 0.0)["cell_id"].tolist() == nuc
     exp = expansion_assignment(tiny_truth, 2.5)["cell_id"].tolist()
     assert exp == [0, 0, 0, 0, 1, 1, 2, -1, 2, 0]
     with pytest.raises(ValueError, match="distance=-1"):
