@@ -434,3 +434,15 @@ def test_comseg_end_to_end_when_installed() -> None:
     # cell's molecules than the nuclei alone, without giving up much precision.
     assert s["recall"] > floor["recall"] + 0.3
     assert s["precision"] > 0.7
+
+
+def test_shapes_from_a_merscope_table(tiny_truth: Truth, tmp_path) -> None:
+    # MERSCOPE's cell_boundaries.parquet: WKB in "Geometry", id in "EntityID", one row per z plane.
+    geoms = np.repeat(tiny_truth.cell_gdf.geometry.to_numpy(), 2)
+    table = pd.DataFrame(
+        {"EntityID": np.repeat([5, 6, 7], 2), "ZIndex": np.tile([0, 1], 3), "Geometry": shapely.to_wkb(geoms)}
+    )
+    path = tmp_path / "cell_boundaries.parquet"
+    table.to_parquet(path)
+    s = score(tiny_truth, shapes=path)["segmentation"]
+    assert s["n_pred_cells"] == 3 and s["f1_mean"] == 1.0

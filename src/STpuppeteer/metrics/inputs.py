@@ -36,6 +36,8 @@ __all__ = [
 DEFAULT_UNASSIGNED: tuple[Any, ...] = (-1, "-1", "UNASSIGNED", "")
 # Column names tried, in order, for the predicted cell when none is given.
 ASSIGNMENT_CELL_COLUMNS: tuple[str, ...] = ("cell_id", "cell", "assignment", "cell_label", "segger_cell_id")
+# Column names tried, in order, for the cell id of predicted polygons (MERSCOPE: EntityID).
+SHAPES_CELL_COLUMNS: tuple[str, ...] = ("cell_id", "EntityID", "cell")
 CONTROL_ORIGIN = "control"
 
 
@@ -304,7 +306,8 @@ def read_shapes(source: str | Path | gpd.GeoDataFrame, *, cell_col: str | None =
         vertex table with one row per vertex (``cell_id``, ``vertex_x``, ``vertex_y``, as in
         Xenium's ``cell_boundaries.parquet``).
     cell_col
-        Column holding the predicted cell id; ``None`` uses ``cell_id`` if present, else the index.
+        Column holding the predicted cell id; ``None`` tries :data:`SHAPES_CELL_COLUMNS`, then
+        the index. Repeated ids (MERSCOPE's one row per z plane) keep their first polygon.
 
     Returns
     -------
@@ -321,13 +324,16 @@ def read_shapes(source: str | Path | gpd.GeoDataFrame, *, cell_col: str | None =
             gdf = gpd.read_parquet(path)
         except (ValueError, KeyError):  # plain Parquet without GeoParquet metadata
             df = pd.read_parquet(path)
-            if "geometry" in df:
-                gdf = gpd.GeoDataFrame(df, geometry=shapely.from_wkb(df["geometry"].to_numpy()))
+            wkb = next((c for c in ("geometry", "Geometry") if c in df), None)  # MERSCOPE: Geometry
+            if wkb is not None:
+                geoms = shapely.from_wkb(df[wkb].to_numpy())
+                gdf = gpd.GeoDataFrame(df.drop(columns=wkb), geometry=geoms)
             else:
                 gdf = _polygons_from_vertices(df, cell_col=cell_col or "cell_id", source=path)
-            cell_col = cell_col or ("cell_id" if "cell_id" in gdf else None)
     if cell_col is None:
-        ids = gdf["cell_id"].to_numpy() if "cell_id" in gdf else gdf.index.to_numpy()
+        cell_col = next((c for c in SHAPES_CELL_COLUMNS if c in gdf), None)
+    if cell_col is None:
+        ids = gdf.index.to_numpy()
     elif cell_col in gdf:
         ids = gdf[cell_col].to_numpy()
     else:
@@ -335,4 +341,6 @@ def read_shapes(source: str | Path | gpd.GeoDataFrame, *, cell_col: str | None =
         raise ValueError(msg)
     geoms = np.asarray(gdf.geometry.to_numpy(), dtype=object)
     keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    # MERSCOPE repeats each cell once per z plane: keep the first polygon of each cell.
+    keep &= ~pd.Series(ids).duplicated().to_numpy()
     return gpd.GeoDataFrame({"cell_id": ids[keep]}, geometry=list(geoms[keep]))
