@@ -102,3 +102,24 @@ def test_misspelled_config_key_is_one_line(tmp_path):
     proc = stp("simulate", "--config", str(path), "--out", str(tmp_path / "o"))
     assert_one_line_error(proc, "n_markerz", "Extra inputs are not permitted")
     assert not (tmp_path / "o").exists()
+
+
+def test_score_reads_the_instruments_own_assignment(run_dir, tmp_path):
+    import pandas as pd
+
+    from STpuppeteer.io.cell_ids import decode_cell_ids
+
+    tx = pd.read_parquet(run_dir / "xenium" / "transcripts.parquet", columns=["transcript_id", "cell_id"])
+    truth = pd.read_parquet(run_dir / "ground_truth" / "molecules.parquet", columns=["transcript_id", "landed_cell_id"])
+    pred = tmp_path / "pred.csv"
+    instrument_cell = decode_cell_ids(tx["cell_id"].astype(str).to_numpy())
+    tx.assign(cell=instrument_cell)[["transcript_id", "cell"]].to_csv(pred, index=False)
+    out = tmp_path / "scores.json"
+    proc = stp("score", "--truth", str(run_dir), "--pred", str(pred), "--cell-col", "cell", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    scores = json.loads(out.read_text())
+    # the instrument assigns each molecule to the cell it landed in: the polygon oracle
+    landed = truth.set_index("transcript_id")["landed_cell_id"]
+    assert (landed.reindex(tx["transcript_id"]).to_numpy() == instrument_cell).all()
+    assert 0.5 < scores["assignment"]["precision"] <= 1.0
+    assert "accuracy" in proc.stdout

@@ -240,7 +240,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
         if value is not None and not Path(value).exists():
             msg = f"--{name.replace('_', '-')} {value}: no such file or folder."
             raise UserError(msg)
-    score_cli(args.truth, args.pred, args.pred_shapes, out_json=args.json)
+    if args.pred is None and args.pred_shapes is None:
+        msg = "give --pred (molecule → cell table), --pred-shapes (polygons), or both."
+        raise UserError(msg)
+    kwargs: dict[str, Any] = {"cell_col": args.cell_col, "transcript_col": args.transcript_col}
+    if args.unassigned:
+        kwargs["unassigned"] = tuple(args.unassigned)
+    score_cli(args.truth, args.pred, args.pred_shapes, out_json=args.json, **kwargs)
     return 0
 
 
@@ -300,8 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("score", help="score a method's output against the truth")
     p.add_argument("--truth", required=True, metavar="DIR", help="a simulated folder with ground_truth/")
-    p.add_argument("--pred", required=True, metavar="FILE", help="molecule → cell table (csv/parquet)")
-    p.add_argument("--pred-shapes", metavar="FILE", help="predicted cell polygons (GeoParquet)")
+    p.add_argument("--pred", metavar="FILE", help="molecule → cell table (csv/tsv/parquet)")
+    p.add_argument("--pred-shapes", metavar="FILE", help="predicted cell polygons (GeoParquet, Xenium/MERSCOPE tables)")
+    p.add_argument("--cell-col", help="column of --pred holding the predicted cell (default: guessed)")
+    p.add_argument("--transcript-col", default="transcript_id", help="column of --pred holding the molecule id")
+    p.add_argument(
+        "--unassigned", action="append", metavar="VALUE",
+        help="value meaning 'no cell' in --pred (repeatable; default -1, UNASSIGNED, empty; e.g. 0 for Baysor)",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
     p.set_defaults(func=_cmd_score)
 

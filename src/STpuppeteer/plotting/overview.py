@@ -147,7 +147,7 @@ def plot_qc(result: SimulationResult) -> Figure:
     per_gene = trs_df.loc[gene_rows, "feature_name"].value_counts()
     gene_type = result.gpar_df.set_index("feature_name")["gene_type"]
     is_marker = gene_type.reindex(per_gene.index).fillna("").str.endswith("_mkr").to_numpy()
-    logbins = np.logspace(0, np.log10(max(per_gene.max(), 10)), 40)
+    logbins = np.logspace(np.log10(max(per_gene.min(), 1)), np.log10(max(per_gene.max(), 10)), 40)
     axs[1].hist(per_gene[is_marker], bins=logbins, alpha=0.6, label="markers")
     axs[1].hist(per_gene[~is_marker], bins=logbins, alpha=0.6, label="other genes")
     axs[1].set_xscale("log")
