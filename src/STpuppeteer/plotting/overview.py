@@ -106,7 +106,8 @@ def plot_overview(
         ax_z.scatter(x[sel], y[sel], s=3, color=color, label=f"{name} ({sel.sum():,})", linewidths=0)
     ax_z.set_xlim(bounds[0], bounds[2])
     ax_z.set_ylim(bounds[1], bounds[3])
-    ax_z.legend(fontsize=8, loc="upper right", framealpha=0.85, title="molecule origin", title_fontsize=8)
+    ax_z.legend(fontsize=8, loc="upper right", framealpha=0.85, title="molecule origin", title_fontsize=8,
+                markerscale=3)
     ax_z.set_title(f"zoom: {bounds[2] - bounds[0]:.0f} µm square")
     handles = [Rectangle((0, 0), 1, 1, color=c) for c in palette.values()]
     ax_t.legend(handles, list(palette), fontsize=8, loc="upper right", framealpha=0.85)
