@@ -1,0 +1,18 @@
+"""The README's Python quickstart runs as printed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_quickstart_runs(tmp_path, monkeypatch):
+    block = re.search(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "README quickstart", "exec"), namespace)  # noqa: S102 - our own README
+    result = namespace["result"]
+    assert namespace["adata"].n_obs == result.config.n_cells == 1_000
+    assert (tmp_path / "sim_xenium" / "transcripts.parquet").is_file()
