@@ -13,6 +13,7 @@ block's index, so any split of the cells over workers gives the same counts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,10 +23,11 @@ from ._random import block_rng
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
+    from dask.distributed import Client
 
     from .config import SimulationConfig
 
-__all__ = ["celltype_codes", "generate_counts", "nb_parameters"]
+__all__ = ["CountModel", "celltype_codes", "generate_counts", "nb_parameters"]
 
 
 def celltype_codes(cell_gdf: pd.DataFrame, gpar_df: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -78,12 +80,46 @@ def nb_parameters(
     return theta, mu, codes
 
 
+@dataclass(frozen=True)
+class CountModel:
+    """What every block of cells needs to draw its counts: θ and μ per type, each cell's type and size."""
+
+    theta: np.ndarray
+    mu: np.ndarray
+    codes: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def build(cls, gpar_df: pd.DataFrame, cell_gdf: pd.DataFrame, *, config: SimulationConfig) -> CountModel:
+        """From the gene parameters, the cells (``celltype``, ``scale``) and ``expression_scale``."""
+        theta, mu, codes = nb_parameters(gpar_df, cell_gdf, expression_scale=config.expression_scale)
+        scale = np.asarray(cell_gdf["scale"], dtype=float)
+        if np.any(~np.isfinite(scale) | (scale < 0)):
+            msg = "cell_gdf['scale'] has negative or non-finite values; size factors must be finite and ≥ 0."
+            raise ValueError(msg)
+        return cls(theta=theta, mu=mu, codes=codes, scale=scale)
+
+    def block(self, start: int, stop: int, rng: np.random.Generator) -> np.ndarray:
+        """Counts of cells ``start:stop`` (int32, cells × genes) from the block's own generator."""
+        th = self.theta[self.codes[start:stop]]
+        mean = self.mu[self.codes[start:stop]] * self.scale[start:stop, None]
+        lam = rng.standard_gamma(th) * (mean / th)
+        return rng.poisson(lam).astype(np.int32, copy=False)
+
+
+def _count_block_task(model: CountModel, item: tuple[int, int, np.random.Generator]) -> np.ndarray:
+    start, stop, rng = item
+    return model.block(start, stop, rng)
+
+
 def generate_counts(
     gpar_df: pd.DataFrame,
     cell_gdf: gpd.GeoDataFrame,
     rng: np.random.Generator,
     *,
     config: SimulationConfig,
+    client: Client | None = None,
+    blocks_per_task: int = 1,
 ) -> np.ndarray:
     """Draw the true count of every gene in every cell.
 
@@ -98,6 +134,10 @@ def generate_counts(
         from ``block_rng(rng, block)``.
     config
         The simulation config (``expression_scale``, ``transcripts.block_size``).
+    client
+        A ``dask.distributed.Client`` to draw the blocks on (same counts as without one).
+    blocks_per_task
+        Blocks per Dask task (only with ``client``); never changes the counts.
 
     Returns
     -------
@@ -112,19 +152,17 @@ def generate_counts(
     >>> generate_counts(gpar, cells, np.random.default_rng(0), config=SimulationConfig()).shape
     (3, 2)
     """
-    theta, mu, codes = nb_parameters(gpar_df, cell_gdf, expression_scale=config.expression_scale)
-    scale = np.asarray(cell_gdf["scale"], dtype=float)
-    if np.any(~np.isfinite(scale) | (scale < 0)):
-        msg = "cell_gdf['scale'] has negative or non-finite values; size factors must be finite and ≥ 0."
-        raise ValueError(msg)
-    n_cells, n_genes = len(codes), mu.shape[1]
+    model = CountModel.build(gpar_df, cell_gdf, config=config)
+    n_cells, n_genes = len(model.codes), model.mu.shape[1]
     counts = np.empty((n_cells, n_genes), dtype=np.int32)
     size = config.transcripts.block_size
-    for block, start in enumerate(range(0, n_cells, size)):
-        stop = min(start + size, n_cells)
-        brng = block_rng(rng, block)
-        th = theta[codes[start:stop]]
-        mean = mu[codes[start:stop]] * scale[start:stop, None]
-        lam = brng.standard_gamma(th) * (mean / th)
-        counts[start:stop] = brng.poisson(lam)
+    items = [(start, min(start + size, n_cells), block_rng(rng, b)) for b, start in enumerate(range(0, n_cells, size))]
+    if client is None:
+        blocks = (_count_block_task(model, item) for item in items)
+    else:
+        from .distributed import map_blocks
+
+        blocks = map_blocks(_count_block_task, items, shared=model, client=client, blocks_per_task=blocks_per_task)
+    for (start, stop, _), block in zip(items, blocks, strict=True):
+        counts[start:stop] = block
     return counts

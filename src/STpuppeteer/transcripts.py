@@ -29,6 +29,7 @@ from .placement import StarPolygons
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    from dask.distributed import Client
 
     from .config import SimulationConfig
 
@@ -36,10 +37,15 @@ __all__ = [
     "COMPARTMENTS",
     "ORIGINS",
     "CellGeometry",
+    "MoleculeLabels",
+    "ambient_weights",
+    "background_parts",
+    "cell_blocks",
     "classify_leakage",
     "counts_to_transcript_df",
     "generate_transcripts",
     "leak_probability",
+    "transcript_context",
 ]
 
 ORIGINS = ("cell", "leaked", "ambient", "control")
@@ -223,6 +229,8 @@ def generate_transcripts(
     rng: np.random.Generator,
     *,
     config: SimulationConfig,
+    client: Client | None = None,
+    blocks_per_task: int = 1,
 ) -> pd.DataFrame:
     """Turn true counts into molecules with coordinates, instrument effects and ground truth.
 
@@ -240,6 +248,12 @@ def generate_transcripts(
     config
         The simulation config (``leak_dist_factor``, ``transcripts``, ``instrument``,
         ``tissue.section_thickness_um``).
+    client
+        A ``dask.distributed.Client``: the cell blocks run as its tasks (the shared geometry
+        is scattered once) and come back in block order; the molecules are the same as
+        without one. ``None`` runs them here (``config.transcripts.n_threads`` threads).
+    blocks_per_task
+        Cell blocks per Dask task (only with ``client``); never changes the molecules.
 
     Returns
     -------
@@ -257,44 +271,76 @@ def generate_transcripts(
     if counts.shape != (len(cell_gdf), len(gpar_df)):
         msg = f"count_array has shape {counts.shape}; expected (n_cells, n_genes) = ({len(cell_gdf)}, {len(gpar_df)})."
         raise ValueError(msg)
-    inst = config.instrument
-    thickness = config.tissue.section_thickness_um
-    geo = CellGeometry.from_cells(cell_gdf, thickness=thickness)
+    ctx = transcript_context(cell_gdf, gpar_df, rng, config=config, counts=counts)
+    blocks = cell_blocks(len(cell_gdf), config.transcripts.block_size)
+    if client is not None:
+        from .distributed import map_blocks
+
+        items = [(start, stop, block_rng(rng, b)) for b, (start, stop) in enumerate(blocks)]
+        parts = list(map_blocks(_cell_block_task, items, shared=ctx, client=client, blocks_per_task=blocks_per_task))
+    else:
+        def run_block(block: int) -> dict[str, np.ndarray]:
+            start, stop = blocks[block]
+            return _cell_block(ctx, start, stop, block_rng(rng, block))
+
+        n_threads = min(_n_threads(config), max(len(blocks), 1))
+        if n_threads > 1:
+            # Blocks are independent (own keyed generator) and numpy releases the GIL, so threads
+            # give the same molecules as one loop, only sooner.
+            with ThreadPoolExecutor(max_workers=n_threads) as pool:
+                parts = list(pool.map(run_block, range(len(blocks))))
+        else:
+            parts = [run_block(b) for b in range(len(blocks))]
+    parts += background_parts(ctx, ambient_weights(counts.sum(axis=0, dtype=np.float64), config), rng)
+    return MoleculeLabels.build(cell_gdf, gpar_df, config).frame(parts)
+
+
+def cell_blocks(n_cells: int, block_size: int) -> list[tuple[int, int]]:
+    """The fixed blocks of cell rows, ``(start, stop)``, that key the random streams of stages 3–4.
+
+    Examples
+    --------
+    >>> cell_blocks(10, 4)
+    [(0, 4), (4, 8), (8, 10)]
+    """
+    return [(start, min(start + block_size, n_cells)) for start in range(0, n_cells, block_size)]
+
+
+def transcript_context(
+    cell_gdf: gpd.GeoDataFrame,
+    gpar_df: pd.DataFrame,
+    rng: np.random.Generator,
+    *,
+    config: SimulationConfig,
+    counts: np.ndarray | None = None,
+) -> _Context:
+    """What every block of stage 4 shares: the cells' geometry, leakage, FOV efficiencies.
+
+    ``counts`` may be omitted when every block is given its own counts (streamed runs).
+    """
+    geo = CellGeometry.from_cells(cell_gdf, thickness=config.tissue.section_thickness_um)
     genes = np.asarray(gpar_df["feature_name"], dtype=object)
-    ctx = _Context(
+    return _Context(
         config=config,
         geo=geo,
         counts=counts,
         cell_leak=_column(cell_gdf, "leakage_percentage", len(cell_gdf)),
         gene_leak=_column(gpar_df, "gene_leakage", len(gpar_df)),
         nuclear=_nuclear_fraction(config, genes),
-        fov=FovEfficiency.build(inst, geo.bounds, rng),
+        fov=FovEfficiency.build(config.instrument, geo.bounds, rng),
     )
-    size = config.transcripts.block_size
-    starts = list(range(0, len(cell_gdf), size))
 
-    def run_block(block: int) -> dict[str, np.ndarray]:
-        start = starts[block]
-        return _cell_block(ctx, start, min(start + size, len(cell_gdf)), block_rng(rng, block))
 
-    n_threads = min(_n_threads(config), max(len(starts), 1))
-    if n_threads > 1:
-        # Blocks are independent (own keyed generator) and numpy releases the GIL, so threads
-        # give the same molecules as one loop, only sooner.
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            parts = list(pool.map(run_block, range(len(starts))))
-    else:
-        parts = [run_block(b) for b in range(len(starts))]
-    ambient_weights = _ambient_weights(counts, inst.ambient_genes)
-    parts += _background(ctx, ambient_weights, rng, n_genes=len(genes))
-    return _assemble(parts, cell_gdf, genes, config)
+def _cell_block_task(ctx: _Context, item: tuple[int, int, np.random.Generator]) -> dict[str, np.ndarray]:
+    start, stop, rng = item
+    return _cell_block(ctx, start, stop, rng)
 
 
 @dataclass(frozen=True)
 class _Context:
     config: SimulationConfig
     geo: CellGeometry
-    counts: np.ndarray
+    counts: np.ndarray | None
     cell_leak: np.ndarray
     gene_leak: np.ndarray
     nuclear: np.ndarray
@@ -346,10 +392,15 @@ def _truncated_exponential(scale: np.ndarray, cut: float, u: np.ndarray) -> np.n
     return -scale * np.log1p(-u * -np.expm1(-cut))
 
 
-def _cell_block(ctx: _Context, start: int, stop: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Molecules of cells ``start:stop`` (rows), drawn from the block's generator."""
+def _cell_block(
+    ctx: _Context, start: int, stop: int, rng: np.random.Generator, counts: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Molecules of cells ``start:stop`` (rows), drawn from the block's generator.
+
+    ``counts`` are the block's own rows of the count matrix (default: ``ctx.counts[start:stop]``).
+    """
     geo, cfg = ctx.geo, ctx.config
-    row, gene = _expand(ctx.counts[start:stop])
+    row, gene = _expand(ctx.counts[start:stop] if counts is None else counts)
     row += np.int32(start)
     n = len(row)
     # 1. Leakage (union rule), then compartment of those that stay.
@@ -426,7 +477,7 @@ def _instrument(part: dict[str, np.ndarray], ctx: _Context, rng: np.random.Gener
         part = {k: v[keep] for k, v in part.items()}
         n = int(keep.sum())
     miscalled = np.zeros(n, dtype=bool)
-    n_genes = ctx.counts.shape[1]
+    n_genes = len(ctx.nuclear)
     if inst.miscall_rate > 0 and n_genes > 1:
         miscalled = rng.random(n) < inst.miscall_rate
         shift = rng.integers(1, n_genes, size=int(miscalled.sum()))
@@ -437,17 +488,17 @@ def _instrument(part: dict[str, np.ndarray], ctx: _Context, rng: np.random.Gener
     return part
 
 
-def _ambient_weights(counts: np.ndarray, mode: str) -> np.ndarray:
-    total = counts.sum(axis=0, dtype=np.float64)
-    if mode == "uniform" or total.sum() <= 0:
-        return np.full(counts.shape[1], 1.0 / counts.shape[1])
+def ambient_weights(gene_totals: np.ndarray, config: SimulationConfig) -> np.ndarray:
+    """Probability of each gene for an ambient molecule, from the genes' total true counts."""
+    total = np.asarray(gene_totals, dtype=np.float64)
+    if config.instrument.ambient_genes == "uniform" or total.sum() <= 0:
+        return np.full(len(total), 1.0 / len(total))
     return total / total.sum()
 
 
-def _background(
-    ctx: _Context, weights: np.ndarray, rng: np.random.Generator, *, n_genes: int
-) -> list[dict[str, np.ndarray]]:
+def background_parts(ctx: _Context, weights: np.ndarray, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
     """Ambient molecules and controls, uniform over the cells' bounding box, tile by tile."""
+    n_genes = len(ctx.nuclear)
     inst = ctx.config.instrument
     rates = np.array([inst.ambient_rate_per_um2, inst.neg_control_probe_rate_per_um2,
                       inst.neg_control_codeword_rate_per_um2, inst.unassigned_codeword_rate_per_um2])
@@ -499,41 +550,56 @@ def _background(
     }]
 
 
-def _assemble(
-    parts: list[dict[str, np.ndarray]], cell_gdf: pd.DataFrame, genes: np.ndarray, config: SimulationConfig
-) -> pd.DataFrame:
-    keys = ("row", "gene", "true_gene", "x", "y", "z", "origin", "landed", "compartment", "qv")
-    dtypes = {"row": np.int32, "gene": np.int32, "true_gene": np.int32, "x": np.float64, "y": np.float64,
-              "z": np.float32, "origin": np.int8, "landed": np.int32, "compartment": np.int8, "qv": np.float32}
-    cols = {k: np.concatenate([p[k] for p in parts]).astype(dtypes[k], copy=False) if parts
-            else np.zeros(0, dtype=dtypes[k]) for k in keys}
-    n = len(cols["row"])
-    features = pd.Index(list(genes) + [name for kind in control_names(config.instrument) for name in kind])
-    cell_ids = np.asarray(cell_gdf["cell_id"])
-    row, landed = cols["row"], cols["landed"]
-    if not np.array_equal(cell_ids, np.arange(len(cell_ids))):
-        # Rows are positions in cell_gdf; report the cells' own ids.
-        ids = np.append(cell_ids, -1).astype(np.int64)
-        row, landed = ids[row], ids[landed]
-    ct_values = np.asarray(cell_gdf["celltype"], dtype=str)
-    ct_names = list(dict.fromkeys(config.celltype_names + sorted(set(ct_values))))
-    ct_code = np.append(pd.Index(ct_names).get_indexer(ct_values), len(ct_names)).astype(np.int16)
-    comp = cols["compartment"]
-    columns = {
-        "transcript_id": np.arange(n, dtype=np.int64),
-        "x": cols["x"],
-        "y": cols["y"],
-        "z": cols["z"],
-        "feature_name": pd.Categorical.from_codes(cols["gene"], categories=features, validate=False),
-        "cell_id": row,
-        "celltype": pd.Categorical.from_codes(ct_code[cols["row"]], categories=[*ct_names, NO_CELLTYPE],
-                                              validate=False),
-        "origin": pd.Categorical.from_codes(cols["origin"], categories=list(ORIGINS), validate=False),
-        "landed_cell_id": landed,
-        "compartment": pd.Categorical.from_codes(comp, categories=list(COMPARTMENTS), validate=False),
-        "overlaps_nucleus": comp == _NUCLEUS,
-        "qv": cols["qv"],
-        "true_feature_name": pd.Categorical.from_codes(cols["true_gene"], categories=features, validate=False),
-    }
-    # copy=False: the columns are fresh arrays; consolidating them would copy gigabytes.
-    return pd.DataFrame(columns, copy=False)
+@dataclass(frozen=True)
+class MoleculeLabels:
+    """What turns blocks of molecules (integer codes) into ``trs_df`` rows: ids and category names."""
+
+    cell_ids: np.ndarray | None
+    ct_code: np.ndarray
+    ct_names: list[str]
+    features: pd.Index
+
+    @classmethod
+    def build(cls, cell_gdf: pd.DataFrame, gpar_df: pd.DataFrame, config: SimulationConfig) -> MoleculeLabels:
+        """From the cells (``cell_id``, ``celltype``), the genes and the config's control names."""
+        genes = np.asarray(gpar_df["feature_name"], dtype=object)
+        features = pd.Index(list(genes) + [name for kind in control_names(config.instrument) for name in kind])
+        cell_ids = np.asarray(cell_gdf["cell_id"])
+        # Rows are positions in cell_gdf; report the cells' own ids when they differ.
+        ids = None if np.array_equal(cell_ids, np.arange(len(cell_ids))) else np.append(cell_ids, -1).astype(np.int64)
+        ct_values = np.asarray(cell_gdf["celltype"], dtype=str)
+        ct_names = list(dict.fromkeys(config.celltype_names + sorted(set(ct_values))))
+        ct_code = np.append(pd.Index(ct_names).get_indexer(ct_values), len(ct_names)).astype(np.int16)
+        return cls(cell_ids=ids, ct_code=ct_code, ct_names=ct_names, features=features)
+
+    def frame(self, parts: list[dict[str, np.ndarray]], *, first_id: int = 0) -> pd.DataFrame:
+        """``trs_df`` rows of these blocks, ``transcript_id`` counting from ``first_id``."""
+        keys = ("row", "gene", "true_gene", "x", "y", "z", "origin", "landed", "compartment", "qv")
+        dtypes = {"row": np.int32, "gene": np.int32, "true_gene": np.int32, "x": np.float64, "y": np.float64,
+                  "z": np.float32, "origin": np.int8, "landed": np.int32, "compartment": np.int8, "qv": np.float32}
+        cols = {k: np.concatenate([p[k] for p in parts]).astype(dtypes[k], copy=False) if parts
+                else np.zeros(0, dtype=dtypes[k]) for k in keys}
+        n = len(cols["row"])
+        row, landed = cols["row"], cols["landed"]
+        if self.cell_ids is not None:
+            row, landed = self.cell_ids[row], self.cell_ids[landed]
+        comp = cols["compartment"]
+        features = self.features
+        columns = {
+            "transcript_id": np.arange(first_id, first_id + n, dtype=np.int64),
+            "x": cols["x"],
+            "y": cols["y"],
+            "z": cols["z"],
+            "feature_name": pd.Categorical.from_codes(cols["gene"], categories=features, validate=False),
+            "cell_id": row,
+            "celltype": pd.Categorical.from_codes(self.ct_code[cols["row"]],
+                                                  categories=[*self.ct_names, NO_CELLTYPE], validate=False),
+            "origin": pd.Categorical.from_codes(cols["origin"], categories=list(ORIGINS), validate=False),
+            "landed_cell_id": landed,
+            "compartment": pd.Categorical.from_codes(comp, categories=list(COMPARTMENTS), validate=False),
+            "overlaps_nucleus": comp == _NUCLEUS,
+            "qv": cols["qv"],
+            "true_feature_name": pd.Categorical.from_codes(cols["true_gene"], categories=features, validate=False),
+        }
+        # copy=False: the columns are fresh arrays; consolidating them would copy gigabytes.
+        return pd.DataFrame(columns, copy=False)
