@@ -10,6 +10,7 @@ import pytest
 
 from STpuppeteer import SimulationConfig, SpotlessSimulator
 from STpuppeteer._random import stage_rng
+from STpuppeteer.cli import build_parser, main
 from STpuppeteer.distributed import dask_client, map_blocks, require_distributed
 from STpuppeteer.expression import generate_counts
 from STpuppeteer.transcripts import generate_transcripts
@@ -50,7 +51,8 @@ def client(request: pytest.FixtureRequest):
     # the scattered geometry, which is what could reorder or re-key blocks.
     with (
         distributed.LocalCluster(
-            n_workers=request.param, threads_per_worker=1, processes=False, dashboard_address=":0"
+            n_workers=request.param, threads_per_worker=1, processes=False, dashboard_address=":0",
+            protocol="tcp", host="127.0.0.1",
         ) as cluster,
         distributed.Client(cluster) as c,
     ):
@@ -117,3 +119,22 @@ def test_two_worker_processes_give_identical_molecules(reference):
     with dask_client(workers=2) as c:
         result = SpotlessSimulator(CONFIG).run(client=c)
     assert _hash(result.trs_df) == _hash(reference.trs_df)
+
+
+def test_cli_simulate_on_a_scheduler(reference, client, tmp_path, capsys):
+    out = tmp_path / "run"
+    config = tmp_path / "config.yaml"
+    CONFIG.to_yaml(config)
+    code = main(["simulate", "--config", str(config), "--out", str(out), "--format", "h5ad", "--quiet",
+                 "--scheduler", client.scheduler.address])
+    assert code == 0, capsys.readouterr().err
+    molecules = pd.read_parquet(out / "ground_truth" / "molecules.parquet")
+    pd.testing.assert_frame_equal(molecules, reference.trs_df.reset_index(drop=True))
+
+
+def test_cli_workers_and_scheduler_exclude_each_other(capsys):
+    parser = build_parser()
+    assert parser.parse_args(["simulate", "--out", "x", "--workers", "3"]).workers == 3
+    with pytest.raises(SystemExit):
+        parser.parse_args(["simulate", "--out", "x", "--workers", "2", "--scheduler", "tcp://h:1"])
+    assert "not allowed with argument" in capsys.readouterr().err
