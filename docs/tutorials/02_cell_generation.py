@@ -108,21 +108,32 @@ assert nearest[:, 1].min() >= 0.99 * hard_core, "no two centres are closer than 
 # A non-rectangular tissue: a hexagon-ish outline, rescaled so that the density is kept.
 mask = [(0, 300), (250, 0), (700, 50), (900, 400), (600, 800), (150, 700)]
 masked = cells_of(seed=2, n_cells=800, tissue={"mask_um": mask})
-loose = cells_of(seed=2, n_cells=800, tissue={"min_distance_ratio": 0.5})
-crystal = cells_of(seed=2, n_cells=800, tissue={"min_distance_ratio": 0.85})
-
+# The nearest-neighbour distances show how the relaxation works: it pushes close pairs apart
+# just to the hard-core distance, so many cells have a neighbour at about that distance (the
+# spike in the right panel below) and none closer.
+ratios = [0.5, 0.7, 0.85]
+nn_dist = {}
+for ratio in ratios:
+    gdf = cells_of(seed=2, n_cells=800, tissue={"min_distance_ratio": ratio})
+    xy = gdf[["nucleus_x", "nucleus_y"]].to_numpy()
+    nn_dist[ratio] = cKDTree(xy).query(xy, k=2)[0][:, 1]
+    limit = hardcore_distance_um(SimulationConfig(n_cells=800, tissue={"min_distance_ratio": ratio}).tissue, 800)
+    print(f"min_distance_ratio {ratio}: hard-core {limit:.1f} µm, closest pair {nn_dist[ratio].min():.1f} µm")
+    # Near the top of the range the relaxation (at most 60 sweeps) can stop with a few
+    # pairs a little closer than the target; below it the target is met.
+    if ratio <= 0.7:
+        assert nn_dist[ratio].min() >= 0.99 * limit, ratio
 fig, axs = plt.subplots(1, 3, figsize=(17, 5.5))
 plot_tissue(cell_gdf, ax=axs[0])
 axs[0].set_title("default: 1,200 cells, rectangle")
 plot_tissue(masked, ax=axs[1])
 axs[1].set_title("tissue.mask_um: any outline")
-for gdf, color, label in [(loose, "#aa3333", "min_distance_ratio = 0.5"),
-                          (crystal, "#333399", "min_distance_ratio = 0.85")]:
-    near = gdf[(gdf["nucleus_x"] < 200) & (gdf["nucleus_y"] < 200)]
-    axs[2].scatter(near["nucleus_x"], near["nucleus_y"], s=8, color=color, label=label)
-axs[2].set_aspect("equal")
-axs[2].legend(fontsize=8, loc="upper right")
-axs[2].set_title("cell centres, a 200 µm corner")
+for ratio in ratios:
+    axs[2].hist(nn_dist[ratio], bins=40, range=(5, 30), alpha=0.55, label=f"min_distance_ratio = {ratio}")
+axs[2].set_xlabel("distance from a centre to its nearest neighbour (µm)")
+axs[2].set_ylabel("# cells")
+axs[2].legend(fontsize=8)
+axs[2].set_title("higher ratio: more regular spacing")
 fig.suptitle("2.1 Tissue region, density and cell centres", fontsize=12)
 plt.show()
 
