@@ -1,0 +1,108 @@
+"""The fast paths of placement and landing give exactly what the plain algorithms give.
+
+The guide-table sampler must pick the same triangle as a binary search over the cumulative
+fan areas, and the landing locator the same cell as a brute-force test against every cell;
+speed itself is measured in ``benchmarks/bench_transcripts.py``, not here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+from STpuppeteer.landing import CellLocator
+from STpuppeteer.placement import StarPolygons
+
+
+def _star_polygons(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Star-shaped polygons about their centres, with very different vertex counts and areas."""
+    geoms, centres = [], []
+    for i in range(n):
+        k = int(rng.integers(4, 300)) if i % 7 else 2000
+        theta = (np.arange(k) + rng.uniform(0.0, 0.9, k)) * (2 * np.pi / k)
+        r = rng.uniform(0.2, 3.0, k) * (1e-3 if i % 11 == 0 else 1.0)
+        cx, cy = 10.0 * (i % 10), 10.0 * (i // 10)
+        geoms.append(shapely.Polygon(np.column_stack([cx + r * np.cos(theta), cy + r * np.sin(theta)])))
+        centres.append((cx, cy))
+    return np.array(geoms, dtype=object), np.array(centres)
+
+
+def _reference_sample(polys: StarPolygons, rows: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The fan sampler written plainly: binary search of the cumulative area, folded barycentrics."""
+    target = u[0] * polys.area[rows] + polys.row_base[rows]
+    j = np.minimum(np.searchsorted(polys.cum, target, side="right"), polys.start[rows + 1] - 2)
+    a, b = u[1].copy(), u[2].copy()
+    over = a + b > 1.0
+    a[over], b[over] = 1.0 - a[over], 1.0 - b[over]
+    x = polys.rvx[j] * a + polys.rvx[j + 1] * b + polys.centre[rows, 0]
+    y = polys.rvy[j] * a + polys.rvy[j + 1] * b + polys.centre[rows, 1]
+    return x, y
+
+
+class _Fixed:
+    """Stands in for a generator: always returns the given uniforms."""
+
+    def __init__(self, u: np.ndarray) -> None:
+        self.u = u
+
+    def random(self, shape: tuple[int, int]) -> np.ndarray:
+        return self.u.copy()
+
+
+@pytest.fixture(scope="module")
+def polygons() -> StarPolygons:
+    geoms, centres = _star_polygons(np.random.default_rng(3), 60)
+    return StarPolygons.from_geometries(geoms, centres)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_guide_sampler_equals_binary_search(polygons: StarPolygons, seed: int) -> None:
+    assert polygons.star.all()
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.integers(0, len(polygons), 50_000))
+    x, y = polygons.sample(rows, np.random.default_rng(seed + 100))
+    u = np.random.default_rng(seed + 100).random((3, len(rows)))
+    rx, ry = _reference_sample(polygons, rows, u)
+    np.testing.assert_array_equal(x, rx)
+    np.testing.assert_array_equal(y, ry)
+
+
+def test_guide_sampler_at_slice_edges(polygons: StarPolygons) -> None:
+    # Uniforms exactly on guide-slice edges (g / bins) and just below them: the worst case
+    # for an off-by-one in the guide table.
+    rows = np.repeat(np.arange(len(polygons)), 64)
+    g = np.tile(np.arange(64), len(polygons))
+    edge = np.minimum(g / 64.0, np.nextafter(1.0, 0.0))
+    for u0 in (edge, np.maximum(np.nextafter(edge, -1.0), 0.0)):
+        u = np.vstack([u0, np.full_like(u0, 0.25), np.full_like(u0, 0.5)])
+        rx, ry = _reference_sample(polygons, rows, u)
+
+        x, y = polygons.sample(rows, _Fixed(u))
+        np.testing.assert_array_equal(x, rx)
+        np.testing.assert_array_equal(y, ry)
+
+
+def test_sample_with_fallback_rows_matches_split() -> None:
+    # A non-star polygon (a U shape about a centre outside its arms) mixed with star ones.
+    u_shape = shapely.Polygon([(0, 0), (6, 0), (6, 6), (4, 6), (4, 2), (2, 2), (2, 6), (0, 6)])
+    geoms = np.array([shapely.box(10, 0, 12, 2), u_shape, shapely.box(20, 0, 23, 3)], dtype=object)
+    polys = StarPolygons.from_geometries(geoms, np.array([[11, 1], [3, 4], [21.5, 1.5]]))
+    assert polys.star.tolist() == [True, False, True]
+    rows = np.repeat(np.arange(3), 4000)
+    x, y = polys.sample(rows, np.random.default_rng(0))
+    assert shapely.contains_xy(geoms[rows], x, y).mean() > 0.999
+    assert polys.contains(rows, x, y).all()
+
+
+def test_locator_matches_brute_force() -> None:
+    geoms, centres = _star_polygons(np.random.default_rng(5), 40)
+    polys = StarPolygons.from_geometries(geoms, centres)
+    loc = CellLocator.build(polys, polys, step=1.5)
+    rng = np.random.default_rng(6)
+    x, y = rng.uniform(-5, 95, 40_000), rng.uniform(-5, 45, 40_000)
+    row, _ = loc.locate(x, y)
+    hits = shapely.intersects_xy(geoms[:, None], x[None, :], y[None, :])
+    expected = np.where(hits.any(axis=0), hits.argmax(axis=0), -1)
+    # Points within rounding of an edge may go either way; there are none at this density.
+    np.testing.assert_array_equal(row, expected)
