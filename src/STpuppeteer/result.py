@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,29 +48,41 @@ class SimulationResult:
 
         return result_to_anndata(self)
 
-    def to_spatialdata(self):  # noqa: ANN201 - spatialdata is an optional dependency
-        """Points, shapes, table and image as a :class:`spatialdata.SpatialData`."""
+    def to_spatialdata(self, **options: Any):  # noqa: ANN201 - spatialdata is an optional dependency
+        """Points, shapes, table and image as a :class:`spatialdata.SpatialData`.
+
+        ``options`` go to :func:`STpuppeteer.io.spatialdata.result_to_spatialdata` (``image=``, ``labels=``).
+        """
         from .io.spatialdata import result_to_spatialdata
 
-        return result_to_spatialdata(self)
+        return result_to_spatialdata(self, **options)
 
-    def write_xenium(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Write a Xenium-like bundle that ``spatialdata_io.xenium`` reads."""
+    def write_xenium(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
+        """Write a Xenium-like bundle that ``spatialdata_io.xenium`` reads.
+
+        ``options`` go to :func:`STpuppeteer.io.xenium.write_xenium` (e.g. ``multimodal=True``).
+        """
         from .io.xenium import write_xenium
 
-        return write_xenium(self, path, overwrite=overwrite)
+        return write_xenium(self, path, overwrite=overwrite, **options)
 
-    def write_merscope(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Write a MERSCOPE-like folder that ``spatialdata_io.merscope`` reads."""
+    def write_merscope(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
+        """Write a MERSCOPE-like folder that ``spatialdata_io.merscope`` reads.
+
+        ``options`` go to :func:`STpuppeteer.io.merscope.write_merscope` (e.g. ``mosaic_images=False``).
+        """
         from .io.merscope import write_merscope
 
-        return write_merscope(self, path, overwrite=overwrite)
+        return write_merscope(self, path, overwrite=overwrite, **options)
 
-    def write_cosmx(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Write a CosMx-like folder that ``spatialdata_io.cosmx`` reads."""
+    def write_cosmx(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
+        """Write a CosMx-like folder that ``spatialdata_io.cosmx`` reads.
+
+        ``options`` go to :func:`STpuppeteer.io.cosmx.write_cosmx` (e.g. ``composite_images=False``).
+        """
         from .io.cosmx import write_cosmx
 
-        return write_cosmx(self, path, overwrite=overwrite)
+        return write_cosmx(self, path, overwrite=overwrite, **options)
 
     def write_h5ad(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write :meth:`to_anndata` to an ``.h5ad`` file."""
