@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import string
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,14 @@ from .manifest import write_manifest
 if TYPE_CHECKING:
     from ..result import SimulationResult
 
-__all__ = ["write_xenium", "xenium_features", "xenium_grid", "xenium_observed_counts"]
+__all__ = [
+    "NearestNucleus",
+    "transcripts_table",
+    "write_xenium",
+    "xenium_features",
+    "xenium_grid",
+    "xenium_observed_counts",
+]
 
 # Grid of the nearest-nucleus lookup, µm: fine enough that it picks the nearest of two nuclei
 # except where their distances differ by less than about this much.
@@ -160,39 +168,69 @@ def _boundary_table(polygons: np.ndarray, cell_codes: np.ndarray) -> pa.Table:
     )
 
 
-def _nucleus_distance(
-    x: np.ndarray, y: np.ndarray, landed: np.ndarray, nuclei: np.ndarray, nucleus_mask: np.ndarray, grid: PixelGrid
-) -> np.ndarray:
-    """Distance (µm) from each position to the nearest nucleus, 0 inside one.
+@dataclass(frozen=True)
+class NearestNucleus:
+    """Distance (µm) from positions to the nearest nucleus, 0 inside one.
 
     A molecule inside a nucleus is inside that nucleus's cell, so containment is tested
     against the landed cell's nucleus only. For the others, the nearest nucleus is read from
-    a distance transform of a coarse copy of the nucleus mask (one label per nucleus), and
+    a distance transform of a coarse label raster (one label per nucleus: its row + 1), and
     the exact distance to that nucleus is computed; a nearest-neighbour search over polygons
     is exact too but about ten times slower.
+
+    Attributes
+    ----------
+    nuclei
+        All nucleus polygons (rows of ``cell_gdf``).
+    coarse
+        Coarse label raster, or ``None`` when it holds no nucleus (then an exact search).
+    grid
+        The coarse raster's grid (``x0``, ``y0``, pixel size).
+    nearest
+        Row and column of the nearest labelled pixel of every pixel of ``coarse``.
     """
-    distance = np.zeros(len(x))
-    inside = np.zeros(len(x), dtype=bool)
-    assigned = landed >= 0
-    inside[assigned] = shapely.contains_xy(nuclei[landed[assigned]], x[assigned], y[assigned])
-    out = np.flatnonzero(~inside)
-    if not len(out):
+
+    nuclei: np.ndarray
+    coarse: np.ndarray | None
+    grid: PixelGrid
+    nearest: np.ndarray | None
+
+    @classmethod
+    def from_coarse(cls, nuclei: np.ndarray, coarse: np.ndarray, grid: PixelGrid) -> NearestNucleus:
+        """From a coarse label raster (labels = row in ``nuclei`` + 1) on ``grid``."""
+        if not coarse.any():
+            return cls(nuclei, None, grid, None)
+        nearest = ndimage.distance_transform_edt(coarse == 0, return_distances=False, return_indices=True)
+        return cls(nuclei, coarse, grid, nearest.astype(np.int32, copy=False))
+
+    @classmethod
+    def from_mask(cls, nuclei: np.ndarray, nucleus_mask: np.ndarray, grid: PixelGrid) -> NearestNucleus:
+        """From the bundle's full-resolution nucleus mask, subsampled to about ``_NEAREST_GRID_UM``."""
+        step = max(1, round(_NEAREST_GRID_UM / grid.pixel_size))
+        coarse = nucleus_mask[step // 2 :: step, step // 2 :: step]
+        coarse_grid = PixelGrid(x0=grid.x0, y0=grid.y0, pixel_size=grid.pixel_size * step, shape=coarse.shape)
+        return cls.from_coarse(nuclei, coarse, coarse_grid)
+
+    def distance(self, x: np.ndarray, y: np.ndarray, landed: np.ndarray) -> np.ndarray:
+        """Distance of each position to the nearest nucleus; ``landed`` is its cell's row (-1: none)."""
+        distance = np.zeros(len(x))
+        inside = np.zeros(len(x), dtype=bool)
+        assigned = landed >= 0
+        inside[assigned] = shapely.contains_xy(self.nuclei[landed[assigned]], x[assigned], y[assigned])
+        out = np.flatnonzero(~inside)
+        if not len(out):
+            return distance
+        if self.coarse is None:
+            _, distance[out] = shapely.STRtree(self.nuclei).query_nearest(
+                shapely.points(x[out], y[out]), return_distance=True, all_matches=False
+            )
+            return distance
+        g, shape = self.grid, self.coarse.shape
+        r = np.clip(((y[out] - g.y0) / g.pixel_size).astype(np.int64), 0, shape[0] - 1)
+        c = np.clip(((x[out] - g.x0) / g.pixel_size).astype(np.int64), 0, shape[1] - 1)
+        label = self.coarse[self.nearest[0, r, c], self.nearest[1, r, c]].astype(np.int64)
+        distance[out] = shapely.distance(self.nuclei[label - 1], shapely.points(x[out], y[out]))
         return distance
-    step = max(1, round(_NEAREST_GRID_UM / grid.pixel_size))
-    coarse = nucleus_mask[step // 2 :: step, step // 2 :: step]
-    if not coarse.any():
-        _, distance[out] = shapely.STRtree(nuclei).query_nearest(
-            shapely.points(x[out], y[out]), return_distance=True, all_matches=False
-        )
-        return distance
-    nearest_rows, nearest_cols = ndimage.distance_transform_edt(
-        coarse == 0, return_distances=False, return_indices=True
-    )
-    r = np.clip(((y[out] - grid.y0) / (grid.pixel_size * step)).astype(np.int64), 0, coarse.shape[0] - 1)
-    c = np.clip(((x[out] - grid.x0) / (grid.pixel_size * step)).astype(np.int64), 0, coarse.shape[1] - 1)
-    label = coarse[nearest_rows[r, c], nearest_cols[r, c]].astype(np.int64)
-    distance[out] = shapely.distance(nuclei[label - 1], shapely.points(x[out], y[out]))
-    return distance
 
 
 def _fov_names(x: np.ndarray, y: np.ndarray, *, fov_size: float) -> np.ndarray:
@@ -249,24 +287,42 @@ def _write_specs(folder: Path, result: SimulationResult, n_transcripts: int) -> 
     (folder / _F.SPECS).write_text(json.dumps(specs, indent=2))
 
 
-def _write_transcripts(
-    folder: Path,
-    result: SimulationResult,
+def transcripts_table(
+    trs: pd.DataFrame,
+    position: np.ndarray,
     cell_codes: np.ndarray,
-    nuclei: np.ndarray,
     features: pd.DataFrame,
     *,
-    nucleus_mask: np.ndarray,
-    grid: PixelGrid,
-) -> None:
-    trs = result.trs_df
+    nearest: NearestNucleus,
+    fov_size: float,
+) -> pa.Table:
+    """Rows of ``transcripts.parquet`` for some molecules of ``trs_df``.
+
+    Parameters
+    ----------
+    trs
+        Molecules (any contiguous rows of ``trs_df``).
+    position
+        Row in ``cell_gdf`` of each molecule's landed cell (-1: none).
+    cell_codes
+        Xenium cell id of every row of ``cell_gdf``.
+    features
+        The feature table (:func:`xenium_features`).
+    nearest
+        The nearest-nucleus lookup.
+    fov_size
+        Side of a field of view, µm.
+
+    Returns
+    -------
+    The Arrow table, Xenium's columns in Xenium's order.
+    """
     x = trs["x"].to_numpy(dtype=np.float64)
     y = trs["y"].to_numpy(dtype=np.float64)
-    position = pd.Index(result.cell_gdf["cell_id"].to_numpy()).get_indexer(trs["landed_cell_id"].to_numpy())
     codes = np.append(cell_codes, UNASSIGNED).astype(object)[position]  # -1 picks UNASSIGNED
-    distance = _nucleus_distance(x, y, position, nuclei, nucleus_mask, grid)
+    distance = nearest.distance(x, y, position)
     feature_index = _feature_index(trs, features)
-    table = pa.table(
+    return pa.table(
         {
             _T.TRANSCRIPT_ID: pa.array(trs["transcript_id"].to_numpy().astype(np.uint64)),
             _T.CELL_ID: pa.array(codes, type=pa.string()),
@@ -278,12 +334,31 @@ def _write_transcripts(
             _T.Y: pa.array(y.astype(np.float32)),
             _T.Z: pa.array(trs["z"].to_numpy().astype(np.float32)),
             _T.QV: pa.array(trs["qv"].to_numpy().astype(np.float32)),
-            _T.FOV_NAME: pa.array(_fov_names(x, y, fov_size=result.config.instrument.fov_size_um), type=pa.string()),
+            _T.FOV_NAME: pa.array(_fov_names(x, y, fov_size=fov_size), type=pa.string()),
             _T.NUCLEUS_DISTANCE: pa.array(distance.astype(np.float32)),
             _T.CODEWORD_INDEX: pa.array(feature_index.astype(np.int32)),
             _T.CODEWORD_CATEGORY: pa.array(features["codeword_category"].to_numpy()[feature_index], type=pa.string()),
             _T.IS_GENE: pa.array(features["is_gene"].to_numpy()[feature_index]),
         }
+    )
+
+
+def _write_transcripts(
+    folder: Path,
+    result: SimulationResult,
+    cell_codes: np.ndarray,
+    nuclei: np.ndarray,
+    features: pd.DataFrame,
+    *,
+    nucleus_mask: np.ndarray,
+    grid: PixelGrid,
+) -> None:
+    trs = result.trs_df
+    position = pd.Index(result.cell_gdf["cell_id"].to_numpy()).get_indexer(trs["landed_cell_id"].to_numpy())
+    table = transcripts_table(
+        trs, position, cell_codes, features,
+        nearest=NearestNucleus.from_mask(nuclei, nucleus_mask, grid),
+        fov_size=result.config.instrument.fov_size_um,
     )
     pq.write_table(table, folder / _F.TRANSCRIPTS)
 

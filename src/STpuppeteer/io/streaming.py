@@ -1,0 +1,377 @@
+"""Simulate straight into a Xenium bundle, block by block, never holding every molecule.
+
+:func:`simulate_to_xenium` runs stages 1–2 in memory (the cells), then draws the counts and
+the molecules of one fixed block of cells at a time (the same blocks and keyed generators as
+:func:`~STpuppeteer.transcripts.generate_transcripts`, so the molecules are identical),
+turns each block into rows of ``transcripts.parquet`` and ``ground_truth/molecules.parquet``
+and appends them as Parquet row groups. The blocks run here (a few threads) or as
+``dask.distributed`` tasks, at most a few blocks ahead of the writer.
+
+Memory is bounded by the cells (polygons, the fan geometry, the cell × feature matrix of
+observed counts) plus ``max_blocks_in_flight`` blocks of molecules; it does not grow with
+the number of molecules. See ``docs/scale.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
+from scipy import sparse
+
+from .._random import block_rng, stage_rng
+from ..image import MAX_PIXELS, PixelGrid, rasterize_labels, render_from_labels
+from . import _xenium_constants as xc
+from .atomic import atomic_output_dir
+from .cell_ids import encode_cell_ids
+from .ground_truth import GROUND_TRUTH_DIR, GroundTruthFiles, _long_counts, write_ground_truth
+from .manifest import write_manifest
+from .xenium import (
+    NearestNucleus,
+    _single_polygons,
+    _write_cells,
+    _write_cells_zarr,
+    _write_feature_matrix,
+    _write_morphology,
+    _write_specs,
+    transcripts_table,
+    xenium_features,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from dask.distributed import Client
+
+    from ..config import SimulationConfig
+    from ..expression import CountModel
+    from ..transcripts import MoleculeLabels
+
+__all__ = ["AUTO_IMAGE_PIXELS", "simulate_to_xenium"]
+
+#: Largest morphology image (pixels) written when ``images=None``: the label masks and the
+#: image need about 16 bytes per pixel, so this keeps them under about 4 GB.
+AUTO_IMAGE_PIXELS = 250_000_000
+# Without a whole-slide nucleus mask, each block rasterises the nuclei near its molecules at
+# the same coarse grid the in-memory writer uses; nuclei up to this far around are included.
+_LOCAL_MARGIN_UM = 25.0
+_COARSE_STEP = 4  # fine pixels per coarse pixel: 4 × 0.2125 µm = 0.85 µm, as the in-memory writer
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every block reads (scattered once to Dask workers)."""
+
+    model: CountModel
+    ctx: Any
+    labels: MoleculeLabels
+    cell_codes: np.ndarray
+    nuclei: np.ndarray
+    nuclei_tree: shapely.STRtree
+    features: pd.DataFrame
+    feature_names: np.ndarray
+    cell_ids: np.ndarray
+    nearest: NearestNucleus | None
+
+
+@dataclass
+class _Block:
+    """One block's rows for every streamed file, and what the writer sums over blocks."""
+
+    molecules: pd.DataFrame
+    transcripts: pa.Table
+    true_counts: pd.DataFrame
+    gene_totals: np.ndarray
+    observed: sparse.csr_matrix
+
+
+def _local_nearest(shared: _Shared, x: np.ndarray, y: np.ndarray) -> NearestNucleus:
+    coarse_size = _COARSE_STEP * xc.PIXEL_SIZE
+    if not len(x):
+        return NearestNucleus(shared.nuclei, None, PixelGrid(0.0, 0.0, coarse_size, (1, 1)), None)
+    # Coarse pixels aligned with the whole-slide writer's: pixel k covers [k, k + 1) × 0.85 µm
+    # from the origin and takes the label at its fine pixel (k × 4 + 2)'s centre.
+    x0 = np.floor((x.min() - _LOCAL_MARGIN_UM) / coarse_size) * coarse_size
+    y0 = np.floor((y.min() - _LOCAL_MARGIN_UM) / coarse_size) * coarse_size
+    n_cols = int(np.ceil((x.max() + _LOCAL_MARGIN_UM - x0) / coarse_size)) + 1
+    n_rows = int(np.ceil((y.max() + _LOCAL_MARGIN_UM - y0) / coarse_size)) + 1
+    near = shared.nuclei_tree.query(shapely.box(x0, y0, x0 + n_cols * coarse_size, y0 + n_rows * coarse_size))
+    near = np.sort(near)
+    offset = (_COARSE_STEP // 2 + 0.5) * xc.PIXEL_SIZE - 0.5 * coarse_size
+    sample_grid = PixelGrid(x0=x0 + offset, y0=y0 + offset, pixel_size=coarse_size, shape=(n_rows, n_cols))
+    coarse = rasterize_labels(shared.nuclei[near], sample_grid, labels=near + 1)
+    grid = PixelGrid(x0=x0, y0=y0, pixel_size=coarse_size, shape=(n_rows, n_cols))
+    return NearestNucleus.from_coarse(shared.nuclei, coarse, grid)
+
+
+def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.DataFrame, pa.Table, sparse.csr_matrix]:
+    """Ground-truth rows, ``transcripts.parquet`` rows and observed counts of some molecules."""
+    from .xenium import _feature_index
+
+    frame = shared.labels.frame(parts)
+    landed = np.concatenate([p["landed"] for p in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
+    ctx = shared.ctx
+    if shared.nearest is not None:
+        nearest = shared.nearest
+    else:
+        nearest = _local_nearest(shared, frame["x"].to_numpy(), frame["y"].to_numpy())
+    table = transcripts_table(frame, landed, shared.cell_codes, shared.features, nearest=nearest,
+                              fov_size=ctx.config.instrument.fov_size_um)
+    keep = (landed >= 0) & (frame["qv"].to_numpy() >= xc.QV_THRESHOLD)
+    cols = _feature_index(frame, shared.features)[keep]
+    shape = (len(shared.cell_codes), len(shared.features))
+    observed = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.int32), (landed[keep], cols)), shape=shape)
+    observed.sum_duplicates()
+    return frame, table, observed
+
+
+def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.random.Generator]) -> _Block:
+    from ..transcripts import _cell_block
+
+    start, stop, counts_rng, trs_rng = item
+    counts = shared.model.block(start, stop, counts_rng)
+    part = _cell_block(shared.ctx, start, stop, trs_rng, counts=counts)
+    frame, table, observed = _tables(shared, [part])
+    return _Block(
+        molecules=frame,
+        transcripts=table,
+        true_counts=_long_counts(counts, shared.cell_ids[start:stop], shared.feature_names),
+        gene_totals=counts.sum(axis=0, dtype=np.int64),
+        observed=observed,
+    )
+
+
+def _thread_map(
+    func: Callable[[Any, Any], Any], items: Sequence[Any], *, shared: Any, n_threads: int, window: int  # noqa: ANN401
+) -> Iterator[Any]:
+    """``func(shared, item)`` over ``items`` on a few threads, in order, at most ``window`` ahead."""
+    if n_threads <= 1:
+        for item in items:
+            yield func(shared, item)
+        return
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        pending = []
+        todo = iter(items)
+        for item in todo:
+            pending.append(pool.submit(func, shared, item))
+            if len(pending) >= window:
+                break
+        while pending:
+            result = pending.pop(0).result()
+            for item in todo:
+                pending.append(pool.submit(func, shared, item))
+                break
+            yield result
+
+
+class _ParquetStream:
+    """Row groups appended to one Parquet file, the schema fixed by the first table."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table.cast(self.writer.schema) if table.schema != self.writer.schema else table)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def simulate_to_xenium(
+    config: SimulationConfig | dict[str, Any] | str | Path,
+    path: str | Path,
+    *,
+    client: Client | None = None,
+    overwrite: bool = False,
+    images: bool | None = None,
+    max_blocks_in_flight: int | None = None,
+    blocks_per_task: int = 1,
+) -> Path:
+    """Simulate ``config`` into a Xenium bundle, writing the molecules block by block.
+
+    The molecules (``transcripts.parquet`` and ``ground_truth/molecules.parquet``) are
+    those of ``simulate(config)`` row for row; they are written as one Parquet row group per
+    block of ``config.transcripts.block_size`` cells, so no more than
+    ``max_blocks_in_flight`` blocks of molecules are ever in memory. The bundle has the
+    files :func:`~STpuppeteer.io.xenium.write_xenium` writes; without ``images`` it has no
+    ``morphology_focus/`` and the masks of ``cells.zarr.zip`` are empty 1 × 1 placeholders (read it with
+    ``spatialdata_io.xenium(path, morphology_focus=False, cells_labels=False, nucleus_labels=False)``).
+
+    Parameters
+    ----------
+    config
+        A config (object, dict or YAML path).
+    path
+        The bundle folder to create; it appears only once complete.
+    client
+        A ``dask.distributed.Client``: blocks run as its tasks (same molecules).
+    overwrite
+        Replace an existing folder.
+    images
+        Write the morphology image and label masks (whole-slide rasters). ``None``: only
+        when they have at most :data:`AUTO_IMAGE_PIXELS` pixels.
+    max_blocks_in_flight
+        Blocks computed ahead of the writer (default: twice the workers or threads).
+    blocks_per_task
+        Blocks per Dask task (only with ``client``).
+
+    Returns
+    -------
+    The folder's absolute path.
+
+    Examples
+    --------
+    >>> from STpuppeteer import SimulationConfig  # doctest: +SKIP
+    >>> simulate_to_xenium(SimulationConfig(n_cells=100_000), "slide_xenium")  # doctest: +SKIP
+    """
+    from ..expression import CountModel
+    from ..genes import generate_gene_parameters
+    from ..result import SimulationResult
+    from ..simulation import _as_config
+    from ..tissue import generate_cells
+    from ..transcripts import MoleculeLabels, ambient_weights, background_parts, cell_blocks, transcript_context
+
+    config = _as_config(config)
+    gpar_df = generate_gene_parameters(config, np.random.default_rng(config.seed))
+    cell_gdf = generate_cells(config, stage_rng(config.seed, "cells"))
+    counts_rng, trs_rng = stage_rng(config.seed, "counts"), stage_rng(config.seed, "transcripts")
+    n_cells, n_genes = len(cell_gdf), len(gpar_df)
+    labels = MoleculeLabels.build(cell_gdf, gpar_df, config)
+    # Every feature a molecule can carry: the genes, and the controls whose rate is not 0.
+    possible = pd.DataFrame({"feature_name": pd.Categorical(_possible_features(config, labels, n_genes))})
+    stand_in = SimulationResult(config=config, gpar_df=gpar_df, cell_gdf=cell_gdf,
+                                count_array=np.broadcast_to(np.int32(0), (n_cells, n_genes)), trs_df=possible)
+    features = xenium_features(stand_in)
+    cell_codes = encode_cell_ids(cell_gdf["cell_id"].to_numpy())
+    cells = _single_polygons(np.asarray(cell_gdf.geometry.values))
+    nuclei = _single_polygons(np.asarray(cell_gdf["nucleus"].values))
+    grid = _image_grid(cell_gdf, images=images)
+
+    with atomic_output_dir(path, overwrite=overwrite) as tmp:
+        nucleus_mask = rasterize_labels(nuclei, grid) if grid is not None else None
+        shared = _Shared(
+            model=CountModel.build(gpar_df, cell_gdf, config=config),
+            ctx=transcript_context(cell_gdf, gpar_df, trs_rng, config=config),
+            labels=labels,
+            cell_codes=cell_codes,
+            nuclei=nuclei,
+            nuclei_tree=shapely.STRtree(nuclei),
+            features=features,
+            feature_names=gpar_df["feature_name"].to_numpy().astype(str),
+            cell_ids=cell_gdf["cell_id"].to_numpy(),
+            nearest=NearestNucleus.from_mask(nuclei, nucleus_mask, grid) if grid is not None else None,
+        )
+        items = [(start, stop, block_rng(counts_rng, b), block_rng(trs_rng, b))
+                 for b, (start, stop) in enumerate(cell_blocks(n_cells, config.transcripts.block_size))]
+        if client is not None:
+            from ..distributed import map_blocks
+
+            window = max_blocks_in_flight or 2 * max(len(client.scheduler_info()["workers"]), 1)
+            blocks = map_blocks(_block_task, items, shared=shared, client=client, blocks_per_task=blocks_per_task,
+                                max_tasks_in_flight=max(1, window // blocks_per_task))
+        else:
+            n_threads = config.transcripts.n_threads or min(os.cpu_count() or 1, 4)
+            blocks = _thread_map(_block_task, items, shared=shared, n_threads=n_threads,
+                                 window=max_blocks_in_flight or 2 * n_threads)
+
+        streams = {name: _ParquetStream(tmp / f"_stream_{name}.parquet") for name in ("trs", "truth", "counts")}
+        observed: list[sparse.coo_matrix] = []
+        gene_totals = np.zeros(n_genes, dtype=np.int64)
+        n_written = 0
+        try:
+            for block in blocks:
+                n_written = _write_block(streams, block.molecules, block.transcripts, n_written)
+                streams["counts"].write(pa.Table.from_pandas(block.true_counts, preserve_index=False))
+                gene_totals += block.gene_totals
+                observed.append(block.observed.tocoo())
+                del block
+            background = background_parts(shared.ctx, ambient_weights(gene_totals, config), trs_rng)
+            frame, table, obs = _tables(shared, background)
+            n_written = _write_block(streams, frame, table, n_written)
+            observed.append(obs.tocoo())
+        finally:
+            for stream in streams.values():
+                stream.close()
+        del shared
+
+        observed = _sum_sparse(observed, shape=(n_cells, len(features)))
+        os.replace(streams["trs"].path, tmp / xc.XeniumFiles.TRANSCRIPTS)
+        _write_specs(tmp, stand_in, n_written)
+        _write_cells(tmp, stand_in, cell_codes, cells, nuclei, observed, features)
+        _write_feature_matrix(tmp, cell_codes, observed, features)
+        if grid is not None:
+            cell_mask = rasterize_labels(cells, grid)
+            _write_cells_zarr(tmp, stand_in, cells, nuclei, nucleus_mask, cell_mask)
+            image = render_from_labels(nucleus_mask, cell_labels=None, interior=False, pixel_size=grid.pixel_size,
+                                       rng=stage_rng(config.seed, "image"))
+            del nucleus_mask, cell_mask
+            _write_morphology(tmp, image, xc.MORPHOLOGY_CHANNEL_NAMES, rng=stage_rng(config.seed, "image_uuid"))
+            del image
+        else:
+            # spatialdata_io opens cells.zarr.zip for the cell ids even without labels: write it
+            # with 1 × 1 empty masks (the manifest records images: false).
+            empty = np.zeros((1, 1), dtype=np.uint32)
+            _write_cells_zarr(tmp, stand_in, cells, nuclei, empty, empty)
+        # The ground truth's small files come from its own writer (with no molecules and no
+        # counts); the streamed molecules and true counts then take their places.
+        stand_in.trs_df = labels.frame([])
+        write_ground_truth(stand_in, tmp)
+        truth = tmp / GROUND_TRUTH_DIR
+        for name, file in (("truth", GroundTruthFiles.MOLECULES), ("counts", GroundTruthFiles.COUNTS)):
+            if streams[name].writer is not None:
+                os.replace(streams[name].path, truth / file)
+        write_manifest(tmp, config, fmt="xenium", extra={"streamed": True, "images": grid is not None})
+    return Path(path).expanduser().absolute()
+
+
+def _write_block(streams: dict[str, _ParquetStream], frame: pd.DataFrame, table: pa.Table, first_id: int) -> int:
+    """Append one block to the molecule files, numbering its molecules from ``first_id``."""
+    ids = np.arange(first_id, first_id + len(frame), dtype=np.int64)
+    frame["transcript_id"] = ids
+    table = table.set_column(0, table.schema.field(0), pa.array(ids.astype(np.uint64)))
+    streams["trs"].write(table)
+    streams["truth"].write(pa.Table.from_pandas(frame, preserve_index=False))
+    return first_id + len(frame)
+
+
+def _sum_sparse(parts: list[sparse.coo_matrix], *, shape: tuple[int, int]) -> sparse.csr_matrix:
+    """Sum of the blocks' observed counts, built once (adding CSR matrices block by block is quadratic)."""
+    rows = np.concatenate([p.row for p in parts]) if parts else np.zeros(0, np.int32)
+    cols = np.concatenate([p.col for p in parts]) if parts else np.zeros(0, np.int32)
+    data = np.concatenate([p.data for p in parts]) if parts else np.zeros(0, np.int32)
+    parts.clear()
+    out = sparse.csr_matrix((data, (rows, cols)), shape=shape)
+    out.sum_duplicates()
+    return out
+
+
+def _possible_features(config: SimulationConfig, labels: MoleculeLabels, n_genes: int) -> list[str]:
+    from ..instrument import control_names
+
+    inst = config.instrument
+    rates = (inst.neg_control_probe_rate_per_um2, inst.neg_control_codeword_rate_per_um2,
+             inst.unassigned_codeword_rate_per_um2)
+    controls = [name for rate, kind in zip(rates, control_names(inst), strict=True) if rate > 0 for name in kind]
+    return [*labels.features[:n_genes], *controls]
+
+
+def _image_grid(cell_gdf: pd.DataFrame, *, images: bool | None) -> PixelGrid | None:
+    if images is False:
+        return None
+    xmax, ymax = shapely.total_bounds(np.asarray(cell_gdf.geometry.values))[2:]
+    n_pixels = float(np.ceil(xmax / xc.PIXEL_SIZE) * np.ceil(ymax / xc.PIXEL_SIZE))
+    if images is None and n_pixels > min(AUTO_IMAGE_PIXELS, MAX_PIXELS):
+        return None
+    return PixelGrid.from_origin(cell_gdf, pixel_size=xc.PIXEL_SIZE)

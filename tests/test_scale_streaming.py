@@ -1,0 +1,128 @@
+"""Streamed Xenium bundles: the same files as the in-memory writer, written block by block."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from STpuppeteer import SimulationConfig, SpotlessSimulator
+from STpuppeteer.io.streaming import _thread_map, simulate_to_xenium
+
+CONFIG = SimulationConfig(
+    seed=5,
+    n_cells=600,
+    leakage_by_gene=0.2,
+    instrument={
+        "jitter_um": 0.4,
+        "ambient_rate_per_um2": 0.01,
+        # high enough that every control name occurs (the streamed panel lists every name it can)
+        "neg_control_probe_rate_per_um2": 0.004,
+        "detection_efficiency": 0.9,
+        "miscall_rate": 0.01,
+    },
+    transcripts={"block_size": 128},
+)
+N_BLOCKS = 5  # ceil(600 / 128)
+FILES = [
+    "transcripts.parquet",
+    "cells.parquet",
+    "cell_boundaries.parquet",
+    "nucleus_boundaries.parquet",
+    "ground_truth/molecules.parquet",
+    "ground_truth/true_counts.parquet",
+    "ground_truth/cells.parquet",
+    "ground_truth/genes.parquet",
+]
+
+
+@pytest.fixture(scope="module")
+def in_memory(tmp_path_factory):
+    result = SpotlessSimulator(CONFIG).run()
+    return result, result.write_xenium(tmp_path_factory.mktemp("mem") / "bundle")
+
+
+@pytest.fixture(scope="module")
+def streamed(tmp_path_factory):
+    return simulate_to_xenium(CONFIG, tmp_path_factory.mktemp("stream") / "bundle")
+
+
+@pytest.fixture(scope="module")
+def streamed_no_images(tmp_path_factory):
+    return simulate_to_xenium(CONFIG, tmp_path_factory.mktemp("stream_noimg") / "bundle", images=False,
+                              max_blocks_in_flight=1)
+
+
+def _matrix(path) -> tuple[np.ndarray, ...]:
+    with h5py.File(path / "cell_feature_matrix.h5") as h5:
+        m = h5["matrix"]
+        return tuple(m[k][()] for k in ("barcodes", "data", "indices", "indptr", "shape"))
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_streamed_files_equal_the_in_memory_bundle(in_memory, streamed, name):
+    _, mem = in_memory
+    pd.testing.assert_frame_equal(pd.read_parquet(streamed / name), pd.read_parquet(mem / name))
+
+
+def test_streamed_bundle_has_the_same_files(in_memory, streamed):
+    _, mem = in_memory
+    files = {p.relative_to(mem) for p in mem.rglob("*")}
+    assert files == {p.relative_to(streamed) for p in streamed.rglob("*")}
+    for a, b in zip(_matrix(mem), _matrix(streamed), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_molecules_are_written_one_row_group_per_block(in_memory, streamed):
+    result, _ = in_memory
+    for name in ("transcripts.parquet", "ground_truth/molecules.parquet"):
+        meta = pq.ParquetFile(streamed / name).metadata
+        assert meta.num_row_groups == N_BLOCKS + 1  # the cell blocks, then the background
+        assert meta.num_rows == len(result.trs_df)
+
+
+def test_without_images_only_the_rasters_change(in_memory, streamed_no_images):
+    _, mem = in_memory
+    assert not (streamed_no_images / "morphology_focus").exists()
+    a = pd.read_parquet(mem / "transcripts.parquet")
+    b = pd.read_parquet(streamed_no_images / "transcripts.parquet")
+    # The nearest nucleus comes from a local raster per block instead of the whole-slide
+    # mask; it is aligned with it, so only a nucleus just outside the local window could differ.
+    np.testing.assert_allclose(b.pop("nucleus_distance"), a.pop("nucleus_distance"), atol=1e-4)
+    pd.testing.assert_frame_equal(a, b)
+    for name in FILES[1:]:
+        pd.testing.assert_frame_equal(pd.read_parquet(streamed_no_images / name), pd.read_parquet(mem / name))
+
+
+# spatialdata warns that the table annotates labels we asked it not to read.
+@pytest.mark.filterwarnings("ignore:The table is annotating 'cell_labels':UserWarning")
+def test_spatialdata_io_reads_a_bundle_without_images(in_memory, streamed_no_images):
+    spatialdata_io = pytest.importorskip("spatialdata_io")
+    result, _ = in_memory
+    sdata = spatialdata_io.xenium(streamed_no_images, morphology_focus=False, cells_labels=False,
+                                  nucleus_labels=False)
+    assert len(sdata.points["transcripts"].compute()) == len(result.trs_df)
+    assert sdata.tables["table"].n_obs == CONFIG.n_cells
+
+
+def test_streaming_on_dask_gives_the_same_bundle(in_memory, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    _, mem = in_memory
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cl,
+        distributed.Client(cl) as client,
+    ):
+        out = simulate_to_xenium(CONFIG, tmp_path / "bundle", client=client, blocks_per_task=2)
+    for name in ("transcripts.parquet", "ground_truth/molecules.parquet", "ground_truth/true_counts.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(out / name), pd.read_parquet(mem / name))
+
+
+def _offset(shared: int, item: int) -> int:
+    return shared + item
+
+
+@pytest.mark.parametrize(("n_threads", "window"), [(1, 1), (2, 1), (3, 2), (2, 10)])
+def test_thread_map_keeps_order(n_threads, window):
+    assert list(_thread_map(_offset, range(7), shared=10, n_threads=n_threads, window=window)) == list(range(10, 17))
