@@ -74,6 +74,7 @@ class _Shared:
     ctx: Any
     labels: MoleculeLabels
     cell_codes: np.ndarray
+    cell_names: pa.Array
     nuclei: np.ndarray
     nuclei_tree: shapely.STRtree
     features: pd.DataFrame
@@ -123,7 +124,7 @@ def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.Dat
         nearest = shared.nearest
     else:
         nearest = _local_nearest(shared, frame["x"].to_numpy(), frame["y"].to_numpy())
-    table = transcripts_table(frame, landed, shared.cell_codes, shared.features, nearest=nearest,
+    table = transcripts_table(frame, landed, shared.cell_names, shared.features, nearest=nearest,
                               fov_size=ctx.config.instrument.fov_size_um)
     keep = (landed >= 0) & (frame["qv"].to_numpy() >= xc.QV_THRESHOLD)
     cols = _feature_index(frame, shared.features)[keep]
@@ -266,6 +267,7 @@ def simulate_to_xenium(
             ctx=transcript_context(cell_gdf, gpar_df, trs_rng, config=config),
             labels=labels,
             cell_codes=cell_codes,
+            cell_names=pa.array(np.asarray(cell_codes, dtype=object), type=pa.string()),
             nuclei=nuclei,
             nuclei_tree=shapely.STRtree(nuclei),
             features=features,

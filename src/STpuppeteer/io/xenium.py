@@ -233,8 +233,8 @@ class NearestNucleus:
         return distance
 
 
-def _fov_names(x: np.ndarray, y: np.ndarray, *, fov_size: float) -> np.ndarray:
-    """Field of view of each position: a row letter and a column number, e.g. ``"B3"``."""
+def _fov_codes(x: np.ndarray, y: np.ndarray, *, fov_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """The names of the fields of view that occur, and the index of each position's among them."""
     col = np.floor(x / fov_size).astype(np.int64)
     row = np.floor(y / fov_size).astype(np.int64)
     span = int(col.max(initial=0) - col.min(initial=0)) + 1
@@ -254,7 +254,14 @@ def _fov_names(x: np.ndarray, y: np.ndarray, *, fov_size: float) -> np.ndarray:
     names = np.array(
         [f"{_row_name(int(r))}{int(c) + 1}" for r, c in zip(key_rows, key_cols, strict=True)], dtype=object
     )
-    return names[inverse.ravel()]
+    return names, inverse.ravel()
+
+
+def _strings(values: np.ndarray | pa.Array, index: np.ndarray) -> pa.Array:
+    """``values[index]`` as an Arrow string array, gathered in Arrow (no per-row Python strings)."""
+    if not isinstance(values, pa.Array):
+        values = pa.array(np.asarray(values, dtype=object), type=pa.string())
+    return values.take(pa.array(index))
 
 
 # --- the files -------------------------------------------------------------------------------
@@ -290,7 +297,7 @@ def _write_specs(folder: Path, result: SimulationResult, n_transcripts: int) -> 
 def transcripts_table(
     trs: pd.DataFrame,
     position: np.ndarray,
-    cell_codes: np.ndarray,
+    cell_codes: np.ndarray | pa.Array,
     features: pd.DataFrame,
     *,
     nearest: NearestNucleus,
@@ -305,7 +312,8 @@ def transcripts_table(
     position
         Row in ``cell_gdf`` of each molecule's landed cell (-1: none).
     cell_codes
-        Xenium cell id of every row of ``cell_gdf``.
+        Xenium cell id of every row of ``cell_gdf`` (an Arrow string array saves converting
+        them on every call).
     features
         The feature table (:func:`xenium_features`).
     nearest
@@ -319,25 +327,28 @@ def transcripts_table(
     """
     x = trs["x"].to_numpy(dtype=np.float64)
     y = trs["y"].to_numpy(dtype=np.float64)
-    codes = np.append(cell_codes, UNASSIGNED).astype(object)[position]  # -1 picks UNASSIGNED
+    if not isinstance(cell_codes, pa.Array):
+        cell_codes = pa.array(np.asarray(cell_codes, dtype=object), type=pa.string())
+    cell_names = pa.concat_arrays([cell_codes, pa.array([UNASSIGNED], type=pa.string())])
     distance = nearest.distance(x, y, position)
     feature_index = _feature_index(trs, features)
+    fov_names, fov_index = _fov_codes(x, y, fov_size=fov_size)
     return pa.table(
         {
             _T.TRANSCRIPT_ID: pa.array(trs["transcript_id"].to_numpy().astype(np.uint64)),
-            _T.CELL_ID: pa.array(codes, type=pa.string()),
+            _T.CELL_ID: _strings(cell_names, np.where(position < 0, len(cell_codes), position)),
             # what the image shows: the detected position lies in a nucleus (the truth's flag
             # describes the molecule before localisation jitter)
             _T.OVERLAPS_NUCLEUS: pa.array((distance == 0).astype(np.uint8)),
-            _T.FEATURE_NAME: pa.array(features["feature_name"].to_numpy()[feature_index], type=pa.string()),
+            _T.FEATURE_NAME: _strings(features["feature_name"].to_numpy(), feature_index),
             _T.X: pa.array(x.astype(np.float32)),
             _T.Y: pa.array(y.astype(np.float32)),
             _T.Z: pa.array(trs["z"].to_numpy().astype(np.float32)),
             _T.QV: pa.array(trs["qv"].to_numpy().astype(np.float32)),
-            _T.FOV_NAME: pa.array(_fov_names(x, y, fov_size=fov_size), type=pa.string()),
+            _T.FOV_NAME: _strings(fov_names, fov_index),
             _T.NUCLEUS_DISTANCE: pa.array(distance.astype(np.float32)),
             _T.CODEWORD_INDEX: pa.array(feature_index.astype(np.int32)),
-            _T.CODEWORD_CATEGORY: pa.array(features["codeword_category"].to_numpy()[feature_index], type=pa.string()),
+            _T.CODEWORD_CATEGORY: _strings(features["codeword_category"].to_numpy(), feature_index),
             _T.IS_GENE: pa.array(features["is_gene"].to_numpy()[feature_index]),
         }
     )
