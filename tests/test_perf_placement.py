@@ -106,3 +106,28 @@ def test_locator_matches_brute_force() -> None:
     expected = np.where(hits.any(axis=0), hits.argmax(axis=0), -1)
     # Points within rounding of an edge may go either way; there are none at this density.
     np.testing.assert_array_equal(row, expected)
+
+
+def _reference_contains(polys: StarPolygons, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The sector test written plainly: a binary search of the vertices' angle keys."""
+    dx, dy = x - polys.centre[rows, 0], y - polys.centre[rows, 1]
+    phi = np.mod(np.arctan2(dy, dx) - polys.theta0[rows], 2 * np.pi)
+    j = np.searchsorted(polys.key, rows * 8.0 + phi, side="right") - 1
+    j = np.clip(j, polys.start[rows], polys.start[rows + 1] - 2)
+    ex, ey = polys.vx[j + 1] - polys.vx[j], polys.vy[j + 1] - polys.vy[j]
+    return ex * (y - polys.vy[j]) - ey * (x - polys.vx[j]) >= 0.0
+
+
+def test_sector_table_equals_binary_search(polygons: StarPolygons) -> None:
+    rng = np.random.default_rng(7)
+    rows = rng.integers(0, len(polygons), 60_000)
+    # Half the points on the rays through vertices (the sector boundaries), scaled about 1.
+    half = len(rows) // 2
+    v = polygons.start[rows[:half]] + (rng.random(half) * (np.diff(polygons.start)[rows[:half]] - 1)).astype(int)
+    s = rng.uniform(0.9, 1.1, half)
+    cx, cy = polygons.centre[rows, 0], polygons.centre[rows, 1]
+    x = np.concatenate([cx[:half] + s * polygons.rvx[v], cx[half:] + rng.uniform(-3, 3, len(rows) - half)])
+    y = np.concatenate([cy[:half] + s * polygons.rvy[v], cy[half:] + rng.uniform(-3, 3, len(rows) - half)])
+    got = polygons.contains(rows, x, y)
+    np.testing.assert_array_equal(got, _reference_contains(polygons, rows, x, y))
+    assert 0.05 < got.mean() < 0.95

@@ -18,6 +18,9 @@ from .placement import StarPolygons
 
 __all__ = ["CellLocator"]
 
+# Points per chunk of :meth:`CellLocator.locate`.
+_CHUNK = 8192
+
 
 @dataclass(frozen=True)
 class CellLocator:
@@ -34,6 +37,10 @@ class CellLocator:
     shape: tuple[int, int]
     grid_start: np.ndarray
     grid_rows: np.ndarray
+    bx0: np.ndarray
+    by0: np.ndarray
+    bx1: np.ndarray
+    by1: np.ndarray
 
     @classmethod
     def build(cls, cells: StarPolygons, nuclei: StarPolygons, *, step: float | None = None) -> CellLocator:
@@ -46,7 +53,8 @@ class CellLocator:
         nuclei
             Fan structure of the nuclei (same rows).
         step
-            Grid square side, µm; default the median cell equivalent diameter.
+            Grid square side, µm; default half the median cell equivalent diameter (a point
+            then has about three candidate cells).
 
         Returns
         -------
@@ -55,11 +63,13 @@ class CellLocator:
         bounds = shapely.bounds(cells.geoms)
         ok = np.isfinite(bounds).all(axis=1)
         if step is None:
-            step = float(np.median(2.0 * np.sqrt(cells.area[ok] / np.pi))) if ok.any() else 1.0
+            step = float(np.median(np.sqrt(cells.area[ok] / np.pi))) if ok.any() else 1.0
         step = max(step, 1e-6)
+        # Contiguous columns: the per-candidate box test gathers from them.
+        bx0, by0, bx1, by1 = (np.ascontiguousarray(bounds[:, k]) for k in range(4))
         if not ok.any():
             return cls(cells, nuclei, bounds, np.zeros(2), step, (1, 1), np.zeros(2, dtype=np.int64),
-                       np.zeros(0, dtype=np.int64))
+                       np.zeros(0, dtype=np.int64), bx0, by0, bx1, by1)
         origin = bounds[ok, :2].min(axis=0)
         top = bounds[ok, 2:].max(axis=0)
         shape = (int((top[0] - origin[0]) // step) + 1, int((top[1] - origin[1]) // step) + 1)
@@ -78,7 +88,7 @@ class CellLocator:
         order = np.argsort(square, kind="stable")
         grid_rows = rows[owner[order]]
         grid_start = np.searchsorted(square[order], np.arange(shape[0] * shape[1] + 1))
-        return cls(cells, nuclei, bounds, origin, step, shape, grid_start, grid_rows)
+        return cls(cells, nuclei, bounds, origin, step, shape, grid_start, grid_rows, bx0, by0, bx1, by1)
 
     def locate(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cell row holding each point (-1 for none) and whether it is in that cell's nucleus.
@@ -99,23 +109,37 @@ class CellLocator:
         in_nucleus = np.zeros(n, dtype=bool)
         if n == 0 or len(self.grid_rows) == 0:
             return row, in_nucleus
+        # Chunks whose candidate lists stay in cache.
+        for lo in range(0, n, _CHUNK):
+            hi = min(lo + _CHUNK, n)
+            self._locate_chunk(x[lo:hi], y[lo:hi], row[lo:hi], in_nucleus[lo:hi])
+        return row, in_nucleus
+
+    def _locate_chunk(self, x: np.ndarray, y: np.ndarray, row: np.ndarray, in_nucleus: np.ndarray) -> None:
         gi = np.floor((x - self.origin[0]) / self.step)
         gj = np.floor((y - self.origin[1]) / self.step)
         inside = (gi >= 0) & (gj >= 0) & (gi < self.shape[0]) & (gj < self.shape[1])
         pts = np.flatnonzero(inside)
-        square = gi[pts].astype(np.int64) * self.shape[1] + gj[pts].astype(np.int64)
-        lo, hi = self.grid_start[square], self.grid_start[square + 1]
-        per = hi - lo
+        square = gi[pts].astype(np.int64)
+        square *= self.shape[1]
+        square += gj[pts].astype(np.int64)
+        lo = self.grid_start[square]
+        per = self.grid_start[square + 1] - lo
+        first = np.cumsum(per)
+        total = int(first[-1]) if len(first) else 0
+        first -= per
         point = np.repeat(pts, per)
-        cand = self.grid_rows[np.repeat(lo, per) + np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)]
-        b = self.bounds[cand]
+        # Candidate k of a point is grid_rows[lo + k]: one repeat of the shift, plus a ramp.
+        pos = np.repeat(lo - first, per)
+        pos += np.arange(total)
+        cand = self.grid_rows[pos]
         px, py = x[point], y[point]
-        inbox = (px >= b[:, 0]) & (px <= b[:, 2]) & (py >= b[:, 1]) & (py <= b[:, 3])
-        point, cand = point[inbox], cand[inbox]
-        hit = self.cells.contains(cand, x[point], y[point])
+        inbox = (px >= self.bx0[cand]) & (px <= self.bx1[cand]) & (py >= self.by0[cand]) & (py <= self.by1[cand])
+        keep = np.flatnonzero(inbox)
+        point, cand = point[keep], cand[keep]
+        hit = self.cells.contains(cand, px[keep], py[keep])
         point, cand = point[hit], cand[hit]
         # Reverse so that, for a point on a shared edge, the lowest row is written last.
         row[point[::-1]] = cand[::-1]
         found = np.flatnonzero(row >= 0)
         in_nucleus[found] = self.nuclei.contains(row[found], x[found], y[found])
-        return row, in_nucleus

@@ -25,6 +25,10 @@ _KEY_STRIDE = 8.0
 # Guide slices per fan triangle (rounded up to a power of two): more slices settle more points
 # without a scan, at 4 bytes a slice.
 _GUIDE_BINS_PER_TRIANGLE = 4
+# Rows per chunk when the tables are built (their vertices stay in cache).
+_ROW_CHUNK = 256
+# Margin (radians) of the sector table's slices: far above the rounding of a point's slice.
+_SECTOR_MARGIN = 1e-9
 # Points per chunk of the fan sampler (its temporaries, ~100 bytes a point, stay in L2).
 _CHUNK = 16384
 
@@ -83,6 +87,10 @@ class StarPolygons:
         Guide table of the fan sampler: row ``i`` splits its area into ``guide_bins[i]`` (a power
         of two) equal slices; ``guide[guide_start[i] + g]`` is the triangle that the slice's
         lower end falls in, so a point's triangle lies between the guide entries of its slice.
+    sector_bins, sector_start, sector_lo, sector_hi
+        The same for the containment test: row ``i`` splits the full turn into
+        ``sector_bins[i]`` equal angles; a point whose angle falls in slice ``g`` lies in a
+        sector between ``sector_lo[sector_start[i] + g]`` and ``sector_hi[...]`` (inclusive).
     """
 
     geoms: np.ndarray
@@ -105,6 +113,10 @@ class StarPolygons:
     guide_bins: np.ndarray
     guide_start: np.ndarray
     guide: np.ndarray
+    sector_bins: np.ndarray
+    sector_start: np.ndarray
+    sector_lo: np.ndarray
+    sector_hi: np.ndarray
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -199,10 +211,12 @@ class StarPolygons:
         row_base = np.concatenate([[0.0], cum])[start[:-1]]
         centre = np.ascontiguousarray(centre)
         guide_bins, guide_start, guide = _guide_table(cum, row_base, area, start, star)
+        sector_bins, sector_start, sector_lo, sector_hi = _sector_table(key, start, star)
         return cls(geoms=geoms, centre=centre, area=area, star=star, vx=vx, vy=vy, rvx=dx, rvy=dy,
                    start=start, cum=cum, row_base=row_base,
                    key=key, theta0=theta0, rmax=rmax, rmin=rmin, cum_len=cum_len, fallback=fallback,
-                   guide_bins=guide_bins, guide_start=guide_start, guide=guide)
+                   guide_bins=guide_bins, guide_start=guide_start, guide=guide,
+                   sector_bins=sector_bins, sector_start=sector_start, sector_lo=sector_lo, sector_hi=sector_hi)
 
     # ------------------------------------------------------------------------------------
     def sample(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -315,24 +329,39 @@ class StarPolygons:
         rows = np.asarray(rows, dtype=np.intp)
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
-        if len(rows) == 0:
-            return np.zeros(0, dtype=bool)
+        out = np.zeros(len(rows), dtype=bool)
+        for lo in range(0, len(rows), _CHUNK):
+            hi = min(lo + _CHUNK, len(rows))
+            out[lo:hi] = self._contains_chunk(rows[lo:hi], x[lo:hi], y[lo:hi])
+        return out
+
+    def _contains_chunk(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         star = self.star[rows]
         r = rows
-        c = self.centre[r]
-        dx, dy = x - c[:, 0], y - c[:, 1]
-        d2 = dx * dx + dy * dy
+        dx = x - self.centre[:, 0][r]
+        dy = y - self.centre[:, 1][r]
+        d2 = dx * dx
+        d2 += dy * dy
         # Cheap answers first: within the inradius (inside) or beyond the farthest vertex (outside).
         out = star & (d2 <= self.rmin[r] ** 2)
         s = np.flatnonzero(star & ~out & (d2 <= self.rmax[r] ** 2))
         if len(s):
             r = rows[s]
             phi = np.mod(np.arctan2(dy[s], dx[s]) - self.theta0[r], _TWO_PI)
-            lo, hi = self.start[r.min()], self.start[r.max() + 1]
-            j = lo + np.searchsorted(self.key[lo:hi], r * _KEY_STRIDE + phi, side="right") - 1
-            j = np.clip(j, self.start[r], self.start[r + 1] - 2)
-            ex, ey = self.vx[j + 1] - self.vx[j], self.vy[j + 1] - self.vy[j]
-            out[s] = ex * (y[s] - self.vy[j]) - ey * (x[s] - self.vx[j]) >= 0.0
+            # The sector is the last j with key[j] <= r·8 + φ (clipped to the row's edges): the
+            # sector table brackets it, a short scan finds it exactly.
+            t = r * _KEY_STRIDE
+            t += phi
+            g = phi * (self.sector_bins[r] * (1.0 / _TWO_PI))
+            g = np.minimum(g.astype(np.intp), self.sector_bins[r].astype(np.intp) - 1)
+            g += self.sector_start[r]
+            j = self.sector_lo[g].astype(np.intp)
+            _scan_last(self.key, t, j, self.sector_hi[g])
+            j1 = j + 1
+            vxj, vyj = self.vx[j], self.vy[j]
+            ex = self.vx[j1] - vxj
+            ey = self.vy[j1] - vyj
+            out[s] = ex * (y[s] - vyj) - ey * (x[s] - vxj) >= 0.0
         f = np.flatnonzero(~star)
         if len(f):
             out[f] = shapely.intersects_xy(self.geoms[rows[f]], x[f], y[f])
@@ -359,25 +388,52 @@ class StarPolygons:
         """
         rows = np.asarray(rows, dtype=np.intp)
         u = rng.random((2, len(rows)))
-        c = self.centre[rows]
+        out = tuple(np.empty(len(rows)) for _ in range(4))
+        for lo in range(0, len(rows), _CHUNK):
+            hi = min(lo + _CHUNK, len(rows))
+            self._exit_chunk(rows[lo:hi], u[:, lo:hi], *(o[lo:hi] for o in out))
+        return out
+
+    def _exit_chunk(self, rows: np.ndarray, u: np.ndarray, bx: np.ndarray, by: np.ndarray,
+                    ux: np.ndarray, uy: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
+        cx = self.centre[:, 0][rows]
+        cy = self.centre[:, 1][rows]
         cum = self.cum_len
         lo, hi = self.start[rows], self.start[rows + 1]
         base = np.where(lo > 0, cum[np.maximum(lo - 1, 0)], 0.0)
         top = np.where(hi > lo, cum[np.maximum(hi - 1, 0)], 0.0)
-        j = np.searchsorted(cum, base + u[0] * (top - base), side="right")
+        target = base + u[0] * (top - base)
+        # Search only the chunk's span of the cumulative lengths (small, cache-resident); the
+        # clip below makes the answer the same as a search of the whole array.
+        r0, r1 = self.start[rows.min()], self.start[rows.max() + 1]
+        j = np.searchsorted(cum[r0:r1], target, side="right")
+        j += r0
         j = np.clip(j, lo, np.maximum(hi - 2, lo))
         j = np.minimum(j, max(len(self.vx) - 1, 0))
         star = self.star[rows]
         jn = np.where(star, j + 1, j)
-        bx = self.vx[j] + u[1] * (self.vx[jn] - self.vx[j]) if len(self.vx) else np.zeros(len(rows))
-        by = self.vy[j] + u[1] * (self.vy[jn] - self.vy[j]) if len(self.vy) else np.zeros(len(rows))
-        ang = _TWO_PI * u[1]
-        bx = np.where(star, bx, c[:, 0] + self.rmax[rows] * np.cos(ang))
-        by = np.where(star, by, c[:, 1] + self.rmax[rows] * np.sin(ang))
-        dx, dy = bx - c[:, 0], by - c[:, 1]
+        if len(self.vx):
+            vxj, vyj = self.vx[j], self.vy[j]
+            np.multiply(u[1], self.vx[jn] - vxj, out=bx)
+            bx += vxj
+            np.multiply(u[1], self.vy[jn] - vyj, out=by)
+            by += vyj
+        else:
+            bx[:], by[:] = 0.0, 0.0
+        off = np.flatnonzero(~star)
+        if len(off):
+            # Fallback polygons: a uniform angle on the circle of radius rmax (cos and sin only here).
+            ang = _TWO_PI * u[1, off]
+            radius = self.rmax[rows[off]]
+            bx[off] = cx[off] + radius * np.cos(ang)
+            by[off] = cy[off] + radius * np.sin(ang)
+        dx, dy = bx - cx, by - cy
         norm = np.hypot(dx, dy)
         norm = np.where(norm > 0, norm, 1.0)
-        return bx, by, dx / norm, dy / norm
+        np.divide(dx, norm, out=ux)
+        np.divide(dy, norm, out=uy)
 
 
 def _guide_table(cum: np.ndarray, row_base: np.ndarray, area: np.ndarray, start: np.ndarray,
@@ -399,10 +455,27 @@ def _guide_table(cum: np.ndarray, row_base: np.ndarray, area: np.ndarray, start:
     edge = g / bins[row]
     edge *= area[row]
     edge += row_base[row]
-    idx = np.searchsorted(cum, edge, side="right")
+    idx = _search_by_rows(cum, edge, start, guide_start)
     np.minimum(idx, np.maximum(start[row + 1] - 2, 0), out=idx)
     index_type = np.int32 if len(cum) < np.iinfo(np.int32).max else np.int64
     return bins.astype(np.float64), guide_start, idx.astype(index_type)
+
+
+def _search_by_rows(hay: np.ndarray, needles: np.ndarray, start: np.ndarray,
+                    needle_start: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(hay, needles, side="right")`` for needles grouped by row, row chunk by chunk.
+
+    Searching only a chunk's span of ``hay`` keeps it in cache; an answer outside the span is
+    moved to its end, which every caller clips to the row's own range anyway.
+    """
+    out = np.empty(len(needles), dtype=np.int64)
+    n = len(start) - 1
+    for a in range(0, n, _ROW_CHUNK):
+        b = min(a + _ROW_CHUNK, n)
+        h0, n0, n1 = start[a], needle_start[a], needle_start[b]
+        out[n0:n1] = np.searchsorted(hay[h0:start[b]], needles[n0:n1], side="right")
+        out[n0:n1] += h0
+    return out
 
 
 def _scan(cum: np.ndarray, target: np.ndarray, j: np.ndarray, hi: np.ndarray) -> None:
@@ -415,6 +488,46 @@ def _scan(cum: np.ndarray, target: np.ndarray, j: np.ndarray, hi: np.ndarray) ->
         ja = ja[step] + 1
         j[active] = ja
         active = active[ja < hi[active]]
+
+
+def _sector_table(key: np.ndarray, start: np.ndarray, star: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sector table of the containment test (slices per row, offsets, lowest and highest sector).
+
+    Slice ``g`` of row ``i`` spans angles ``[g, g + 1] · 2π / bins``, widened by a margin far
+    above the rounding of a point's slice, so the bracket always holds the exact sector.
+    """
+    n = len(start) - 1
+    n_sec = np.where(star, np.diff(start) - 1, 0)
+    bins = np.ones(n, dtype=np.int64)
+    pos = n_sec > 1
+    bins[pos] = _GUIDE_BINS_PER_TRIANGLE << np.ceil(np.log2(n_sec[pos])).astype(np.int64)
+    sector_start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(bins, out=sector_start[1:])
+    row = np.repeat(np.arange(n), bins)
+    g = np.arange(sector_start[-1]) - sector_start[row]
+    first = start[:-1][row]
+    last = np.maximum(start[1:][row] - 2, first)
+    angle = g * (_TWO_PI / bins[row])
+    edge = row * _KEY_STRIDE
+    lo = _search_by_rows(key, edge + (angle - _SECTOR_MARGIN), start, sector_start) - 1
+    hi = _search_by_rows(key, edge + (angle + _TWO_PI / bins[row] + _SECTOR_MARGIN), start, sector_start) - 1
+    index_type = np.int32 if len(key) < np.iinfo(np.int32).max else np.int64
+    lo = np.clip(lo, first, last).astype(index_type)
+    hi = np.clip(hi, first, last).astype(index_type)
+    return bins.astype(np.float64), sector_start, lo, hi
+
+
+def _scan_last(key: np.ndarray, target: np.ndarray, j: np.ndarray, hi: np.ndarray) -> None:
+    """Advance ``j`` in place to the last index with ``key <= target``, at most ``hi``."""
+    active = np.flatnonzero(j < hi)
+    while len(active):
+        nxt = j[active] + 1
+        step = key[nxt] <= target[active]
+        active = active[step]
+        nxt = nxt[step]
+        j[active] = nxt
+        active = active[nxt < hi[active]]
 
 
 def _fallback_triangles(geoms: np.ndarray, mask: np.ndarray) -> _Triangles:
