@@ -29,6 +29,8 @@ QV_MAX = 40.0
 # Block keys are non-negative; tiles and FOVs may have negative indices.
 _INDEX_OFFSET = 1 << 30
 FOV_STREAM = 2
+# Points per chunk of the per-point FOV lookup.
+_CHUNK = 16384
 
 
 def control_names(config: InstrumentConfig) -> list[list[str]]:
@@ -109,9 +111,27 @@ class FovEfficiency:
 
     def at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Detection probability at each point (clipped to [0, 1])."""
-        a = np.clip(np.floor(x / self.size).astype(np.int64) - self.i0, 0, self.table.shape[0] - 1)
-        b = np.clip(np.floor(y / self.size).astype(np.int64) - self.j0, 0, self.table.shape[1] - 1)
-        return np.minimum(self.efficiency * self.table[a, b], 1.0)
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        # The clipped probabilities of the (few) FOVs once, then one flat gather per point,
+        # chunk by chunk so that the index arithmetic stays in cache.
+        prob = np.minimum(self.efficiency * self.table, 1.0).ravel()
+        na, nb = self.table.shape
+        x, y = np.broadcast_arrays(x, y)
+        out = np.empty(x.shape)
+        flat_x, flat_y, flat_out = x.ravel(), y.ravel(), out.ravel()
+        for lo in range(0, flat_out.size, _CHUNK):
+            hi = min(lo + _CHUNK, flat_out.size)
+            a = np.floor(flat_x[lo:hi] / self.size).astype(np.int64)
+            a -= self.i0
+            np.clip(a, 0, na - 1, out=a)
+            b = np.floor(flat_y[lo:hi] / self.size).astype(np.int64)
+            b -= self.j0
+            np.clip(b, 0, nb - 1, out=b)
+            a *= nb
+            a += b
+            np.take(prob, a, out=flat_out[lo:hi])
+        return out
 
 
 def draw_qv(
@@ -133,12 +153,14 @@ def draw_qv(
     float32 quality scores.
     """
     qv = rng.standard_normal(len(background), dtype=np.float32)
-    if background.any():
-        sd = np.where(background, np.float32(config.qv_background_sd), np.float32(config.qv_sd))
-        mean = np.where(background, np.float32(config.qv_background_mean), np.float32(config.qv_mean))
-        qv *= sd
-        qv += mean
-    else:
-        qv *= np.float32(config.qv_sd)
-        qv += np.float32(config.qv_mean)
+    bg = np.flatnonzero(background)
+    # Background scores from their own normals first, then the rest in place.
+    if len(bg):
+        qv_bg = qv[bg]
+        qv_bg *= np.float32(config.qv_background_sd)
+        qv_bg += np.float32(config.qv_background_mean)
+    qv *= np.float32(config.qv_sd)
+    qv += np.float32(config.qv_mean)
+    if len(bg):
+        qv[bg] = qv_bg
     return np.clip(qv, np.float32(0.0), np.float32(QV_MAX), out=qv)
