@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,11 +41,15 @@ __all__ = [
     "ambient_weights",
     "background_parts",
     "cell_blocks",
+    "cell_bounds",
     "classify_leakage",
     "counts_to_transcript_df",
     "generate_transcripts",
     "leak_probability",
+    "locate_part",
+    "restrict_context",
     "transcript_context",
+    "unlocated_background",
 ]
 
 ORIGINS = ("cell", "leaked", "ambient", "control")
@@ -313,12 +317,16 @@ def transcript_context(
     *,
     config: SimulationConfig,
     counts: np.ndarray | None = None,
+    geometry: bool = True,
 ) -> _Context:
     """What every block of stage 4 shares: the cells' geometry, leakage, FOV efficiencies.
 
-    ``counts`` may be omitted when every block is given its own counts (streamed runs).
+    ``counts`` may be omitted when every block is given its own counts (streamed runs);
+    without ``geometry`` the fans and landing grid are left out, for blocks that build their
+    own with :func:`restrict_context` (bounded memory on large slides).
     """
-    geo = CellGeometry.from_cells(cell_gdf, thickness=config.tissue.section_thickness_um)
+    geo = CellGeometry.from_cells(cell_gdf, thickness=config.tissue.section_thickness_um) if geometry else None
+    bounds = geo.bounds if geo is not None else cell_bounds(cell_gdf)
     genes = np.asarray(gpar_df["feature_name"], dtype=object)
     return _Context(
         config=config,
@@ -327,8 +335,26 @@ def transcript_context(
         cell_leak=_column(cell_gdf, "leakage_percentage", len(cell_gdf)),
         gene_leak=_column(gpar_df, "gene_leakage", len(gpar_df)),
         nuclear=_nuclear_fraction(config, genes),
-        fov=FovEfficiency.build(config.instrument, geo.bounds, rng),
+        fov=FovEfficiency.build(config.instrument, bounds, rng),
+        bounds=bounds,
     )
+
+
+def cell_bounds(cell_gdf: gpd.GeoDataFrame) -> np.ndarray:
+    """``[xmin, ymin, xmax, ymax]`` of the cell polygons (the background molecules' box)."""
+    b = shapely.bounds(np.asarray(cell_gdf.geometry.values, dtype=object))
+    return np.array([np.nanmin(b[:, 0]), np.nanmin(b[:, 1]), np.nanmax(b[:, 2]), np.nanmax(b[:, 3])])
+
+
+def restrict_context(ctx: _Context, cell_gdf: gpd.GeoDataFrame, rows: np.ndarray) -> _Context:
+    """The context of just the cells ``rows`` (their geometry only), rows renumbered 0…len(rows)-1.
+
+    A cell's placement depends only on its own polygons, and landing only on the polygons
+    that contain a point, so a block whose rows include every cell its molecules can reach
+    gets the same molecules as with the whole tissue's geometry.
+    """
+    geo = CellGeometry.from_cells(cell_gdf.iloc[rows], thickness=ctx.config.tissue.section_thickness_um)
+    return replace(ctx, geo=geo, counts=None, cell_leak=ctx.cell_leak[rows])
 
 
 def _cell_block_task(ctx: _Context, item: tuple[int, int, np.random.Generator]) -> dict[str, np.ndarray]:
@@ -339,12 +365,13 @@ def _cell_block_task(ctx: _Context, item: tuple[int, int, np.random.Generator]) 
 @dataclass(frozen=True)
 class _Context:
     config: SimulationConfig
-    geo: CellGeometry
+    geo: CellGeometry | None
     counts: np.ndarray | None
     cell_leak: np.ndarray
     gene_leak: np.ndarray
     nuclear: np.ndarray
     fov: FovEfficiency
+    bounds: np.ndarray
 
 
 def _n_threads(config: SimulationConfig) -> int:
@@ -498,6 +525,21 @@ def ambient_weights(gene_totals: np.ndarray, config: SimulationConfig) -> np.nda
 
 def background_parts(ctx: _Context, weights: np.ndarray, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
     """Ambient molecules and controls, uniform over the cells' bounding box, tile by tile."""
+    parts = unlocated_background(ctx, weights, rng)
+    return [locate_part(part, ctx.geo.locator) for part in parts]
+
+
+def locate_part(part: dict[str, np.ndarray], locator: CellLocator) -> dict[str, np.ndarray]:
+    """Add the landed cell (row of the locator's cells) and compartment of background molecules."""
+    landed, in_nuc = locator.locate(part["x"], part["y"])
+    return {**part, "landed": landed.astype(np.int32),
+            "compartment": np.where(landed < 0, _EXTRA, np.where(in_nuc, _NUCLEUS, _CYTOPLASM)).astype(np.int8)}
+
+
+def unlocated_background(
+    ctx: _Context, weights: np.ndarray, rng: np.random.Generator
+) -> list[dict[str, np.ndarray]]:
+    """Background molecules without their landed cell (see :func:`locate_part`)."""
     n_genes = len(ctx.nuclear)
     inst = ctx.config.instrument
     rates = np.array([inst.ambient_rate_per_um2, inst.neg_control_probe_rate_per_um2,
@@ -508,7 +550,7 @@ def background_parts(ctx: _Context, weights: np.ndarray, rng: np.random.Generato
     offsets = np.cumsum([n_genes] + [len(k) for k in names])[:-1]
     sizes = [len(k) for k in names]
     cum_w = np.cumsum(weights)
-    b, size = ctx.geo.bounds, inst.fov_size_um
+    b, size = ctx.bounds, inst.fov_size_um
     thickness = ctx.config.tissue.section_thickness_um
     draws: list[tuple[np.ndarray, ...]] = []
     for i in range(int(np.floor(b[0] / size)), int(np.floor(b[2] / size)) + 1):
@@ -540,12 +582,10 @@ def background_parts(ctx: _Context, weights: np.ndarray, rng: np.random.Generato
         gene[sel] = offsets[c] + np.minimum((u[3, sel] * sizes[c]).astype(np.intp), sizes[c] - 1)
     x = box[:, 0] + u[0] * (box[:, 1] - box[:, 0])
     y = box[:, 2] + u[1] * (box[:, 3] - box[:, 2])
-    landed, in_nuc = ctx.geo.locator.locate(x, y)
     return [{
         "row": np.full(n, -1, dtype=np.int32), "gene": gene, "true_gene": gene, "x": x, "y": y,
-        "z": (u[2] * thickness).astype(np.float32), "landed": landed.astype(np.int32),
+        "z": (u[2] * thickness).astype(np.float32),
         "origin": np.where(amb, _AMBIENT, _CONTROL).astype(np.int8),
-        "compartment": np.where(landed < 0, _EXTRA, np.where(in_nuc, _NUCLEUS, _CYTOPLASM)).astype(np.int8),
         "qv": qv,
     }]
 

@@ -63,6 +63,7 @@ AUTO_IMAGE_PIXELS = 250_000_000
 # Without a whole-slide nucleus mask, each block rasterises the nuclei near its molecules at
 # the same coarse grid the in-memory writer uses; nuclei up to this far around are included.
 _LOCAL_MARGIN_UM = 25.0
+_BACKGROUND_CHUNK = 1_000_000  # background molecules located and written at a time
 _COARSE_STEP = 4  # fine pixels per coarse pixel: 4 × 0.2125 µm = 0.85 µm, as the in-memory writer
 
 
@@ -72,6 +73,9 @@ class _Shared:
 
     model: CountModel
     ctx: Any
+    cell_gdf: pd.DataFrame
+    cells_tree: shapely.STRtree
+    reach: np.ndarray
     labels: MoleculeLabels
     cell_codes: np.ndarray
     cell_names: pa.Array
@@ -134,12 +138,28 @@ def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.Dat
     return frame, table, observed
 
 
+def _rows_near(shared: _Shared, start: int, stop: int, box: np.ndarray) -> np.ndarray:
+    """Rows ``start:stop`` first, then every other cell whose bounding box meets ``box``."""
+    near = shared.cells_tree.query(shapely.box(*box))
+    others = np.sort(near[(near < start) | (near >= stop)])
+    return np.concatenate([np.arange(start, stop), others]).astype(np.int64)
+
+
 def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.random.Generator]) -> _Block:
-    from ..transcripts import _cell_block
+    from ..transcripts import _cell_block, restrict_context
 
     start, stop, counts_rng, trs_rng = item
     counts = shared.model.block(start, stop, counts_rng)
-    part = _cell_block(shared.ctx, start, stop, trs_rng, counts=counts)
+    # The block's own cells and every cell a leaked molecule can reach (the leak distance
+    # is truncated), so the block's geometry gives exactly the whole tissue's answers.
+    b = shapely.bounds(np.asarray(shared.cell_gdf.geometry.values[start:stop]))
+    halo = float(shared.reach[start:stop].max(initial=0.0))
+    box = np.array([b[:, 0].min() - halo, b[:, 1].min() - halo, b[:, 2].max() + halo, b[:, 3].max() + halo])
+    rows = _rows_near(shared, start, stop, box)
+    local = restrict_context(shared.ctx, shared.cell_gdf, rows)
+    part = _cell_block(local, 0, stop - start, trs_rng, counts=counts)
+    part["row"] = part["row"] + np.int32(start)
+    part["landed"] = np.where(part["landed"] >= 0, rows[part["landed"]], -1).astype(np.int32)
     frame, table, observed = _tables(shared, [part])
     return _Block(
         molecules=frame,
@@ -148,6 +168,21 @@ def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.r
         gene_totals=counts.sum(axis=0, dtype=np.int64),
         observed=observed,
     )
+
+
+def _background_chunks(shared: _Shared, weights: np.ndarray, rng: np.random.Generator) -> Iterator[list[dict]]:
+    """The background molecules in their drawing order, located chunk by chunk with local geometry."""
+    from ..transcripts import locate_part, restrict_context, unlocated_background
+
+    for part in unlocated_background(shared.ctx, weights, rng):
+        n = len(part["x"])
+        for lo in range(0, n, _BACKGROUND_CHUNK):
+            chunk = {k: v[lo : lo + _BACKGROUND_CHUNK] for k, v in part.items()}
+            x, y = chunk["x"], chunk["y"]
+            rows = _rows_near(shared, 0, 0, np.array([x.min(), y.min(), x.max(), y.max()]))
+            located = locate_part(chunk, restrict_context(shared.ctx, shared.cell_gdf, rows).geo.locator)
+            located["landed"] = np.where(located["landed"] >= 0, rows[located["landed"]], -1).astype(np.int32)
+            yield [located]
 
 
 def _thread_map(
@@ -224,7 +259,8 @@ def simulate_to_xenium(
         Write the morphology image and label masks (whole-slide rasters). ``None``: only
         when they have at most :data:`AUTO_IMAGE_PIXELS` pixels.
     max_blocks_in_flight
-        Blocks computed ahead of the writer (default: twice the workers or threads).
+        Blocks computed ahead of the writer (default: one more than the threads, or twice
+        the Dask workers).
     blocks_per_task
         Blocks per Dask task (only with ``client``).
 
@@ -242,7 +278,7 @@ def simulate_to_xenium(
     from ..result import SimulationResult
     from ..simulation import _as_config
     from ..tissue import generate_cells
-    from ..transcripts import MoleculeLabels, ambient_weights, background_parts, cell_blocks, transcript_context
+    from ..transcripts import MoleculeLabels, ambient_weights, cell_blocks, transcript_context
 
     config = _as_config(config)
     gpar_df = generate_gene_parameters(config, np.random.default_rng(config.seed))
@@ -264,7 +300,10 @@ def simulate_to_xenium(
         nucleus_mask = rasterize_labels(nuclei, grid) if grid is not None else None
         shared = _Shared(
             model=CountModel.build(gpar_df, cell_gdf, config=config),
-            ctx=transcript_context(cell_gdf, gpar_df, trs_rng, config=config),
+            ctx=transcript_context(cell_gdf, gpar_df, trs_rng, config=config, geometry=False),
+            cell_gdf=cell_gdf[["geometry", "nucleus", "nucleus_x", "nucleus_y", "z"]],
+            cells_tree=shapely.STRtree(np.asarray(cell_gdf.geometry.values)),
+            reach=_leak_reach(cell_gdf, config),
             labels=labels,
             cell_codes=cell_codes,
             cell_names=pa.array(np.asarray(cell_codes, dtype=object), type=pa.string()),
@@ -286,7 +325,7 @@ def simulate_to_xenium(
         else:
             n_threads = config.transcripts.n_threads or min(os.cpu_count() or 1, 4)
             blocks = _thread_map(_block_task, items, shared=shared, n_threads=n_threads,
-                                 window=max_blocks_in_flight or 2 * n_threads)
+                                 window=max_blocks_in_flight or n_threads + 1)
 
         streams = {name: _ParquetStream(tmp / f"_stream_{name}.parquet") for name in ("trs", "truth", "counts")}
         observed: list[sparse.coo_matrix] = []
@@ -299,10 +338,10 @@ def simulate_to_xenium(
                 gene_totals += block.gene_totals
                 observed.append(block.observed.tocoo())
                 del block
-            background = background_parts(shared.ctx, ambient_weights(gene_totals, config), trs_rng)
-            frame, table, obs = _tables(shared, background)
-            n_written = _write_block(streams, frame, table, n_written)
-            observed.append(obs.tocoo())
+            for chunk in _background_chunks(shared, ambient_weights(gene_totals, config), trs_rng):
+                frame, table, obs = _tables(shared, chunk)
+                n_written = _write_block(streams, frame, table, n_written)
+                observed.append(obs.tocoo())
         finally:
             for stream in streams.values():
                 stream.close()
@@ -346,6 +385,12 @@ def _write_block(streams: dict[str, _ParquetStream], frame: pd.DataFrame, table:
     streams["trs"].write(table)
     streams["truth"].write(pa.Table.from_pandas(frame, preserve_index=False))
     return first_id + len(frame)
+
+
+def _leak_reach(cell_gdf: pd.DataFrame, config: SimulationConfig) -> np.ndarray:
+    """Farthest a leaked molecule of each cell lands from the cell (µm), with a margin."""
+    radius = np.sqrt(shapely.area(np.asarray(cell_gdf.geometry.values)) / np.pi)
+    return 1.01 * config.leak_dist_factor * config.transcripts.leak_max_factor * radius + 1.0
 
 
 def _sum_sparse(parts: list[sparse.coo_matrix], *, shape: tuple[int, int]) -> sparse.csr_matrix:
