@@ -87,10 +87,10 @@ class StarPolygons:
         Guide table of the fan sampler: row ``i`` splits its area into ``guide_bins[i]`` (a power
         of two) equal slices; ``guide[guide_start[i] + g]`` is the triangle that the slice's
         lower end falls in, so a point's triangle lies between the guide entries of its slice.
-    sector_bins, sector_start, sector_lo, sector_hi
+    sector_bins, sector_start, sector_lo
         The same for the containment test: row ``i`` splits the full turn into
         ``sector_bins[i]`` equal angles; a point whose angle falls in slice ``g`` lies in a
-        sector between ``sector_lo[sector_start[i] + g]`` and ``sector_hi[...]`` (inclusive).
+        sector at or after ``sector_lo[sector_start[i] + g]``.
     """
 
     geoms: np.ndarray
@@ -116,7 +116,6 @@ class StarPolygons:
     sector_bins: np.ndarray
     sector_start: np.ndarray
     sector_lo: np.ndarray
-    sector_hi: np.ndarray
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -211,12 +210,12 @@ class StarPolygons:
         row_base = np.concatenate([[0.0], cum])[start[:-1]]
         centre = np.ascontiguousarray(centre)
         guide_bins, guide_start, guide = _guide_table(cum, row_base, area, start, star)
-        sector_bins, sector_start, sector_lo, sector_hi = _sector_table(key, start, star)
+        sector_bins, sector_start, sector_lo = _sector_table(key, start, star)
         return cls(geoms=geoms, centre=centre, area=area, star=star, vx=vx, vy=vy, rvx=dx, rvy=dy,
                    start=start, cum=cum, row_base=row_base,
                    key=key, theta0=theta0, rmax=rmax, rmin=rmin, cum_len=cum_len, fallback=fallback,
                    guide_bins=guide_bins, guide_start=guide_start, guide=guide,
-                   sector_bins=sector_bins, sector_start=sector_start, sector_lo=sector_lo, sector_hi=sector_hi)
+                   sector_bins=sector_bins, sector_start=sector_start, sector_lo=sector_lo)
 
     # ------------------------------------------------------------------------------------
     def sample(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -349,14 +348,14 @@ class StarPolygons:
             r = rows[s]
             phi = np.mod(np.arctan2(dy[s], dx[s]) - self.theta0[r], _TWO_PI)
             # The sector is the last j with key[j] <= r·8 + φ (clipped to the row's edges): the
-            # sector table brackets it, a short scan finds it exactly.
+            # sector table gives a lower bound, a short scan finds it exactly.
             t = r * _KEY_STRIDE
             t += phi
             g = phi * (self.sector_bins[r] * (1.0 / _TWO_PI))
             g = np.minimum(g.astype(np.intp), self.sector_bins[r].astype(np.intp) - 1)
             g += self.sector_start[r]
             j = self.sector_lo[g].astype(np.intp)
-            _scan_last(self.key, t, j, self.sector_hi[g])
+            _scan_last(self.key, t, j, self.start[r + 1] - 2)
             j1 = j + 1
             vxj, vyj = self.vx[j], self.vy[j]
             ex = self.vx[j1] - vxj
@@ -490,12 +489,11 @@ def _scan(cum: np.ndarray, target: np.ndarray, j: np.ndarray, hi: np.ndarray) ->
         active = active[ja < hi[active]]
 
 
-def _sector_table(key: np.ndarray, start: np.ndarray, star: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Sector table of the containment test (slices per row, offsets, lowest and highest sector).
+def _sector_table(key: np.ndarray, start: np.ndarray, star: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sector table of the containment test (slices per row, offsets, lowest sector of each slice).
 
-    Slice ``g`` of row ``i`` spans angles ``[g, g + 1] · 2π / bins``, widened by a margin far
-    above the rounding of a point's slice, so the bracket always holds the exact sector.
+    Slice ``g`` of row ``i`` starts at angle ``g · 2π / bins``, lowered by a margin far above
+    the rounding of a point's slice, so the table never overshoots the exact sector.
     """
     n = len(start) - 1
     n_sec = np.where(star, np.diff(start) - 1, 0)
@@ -508,14 +506,13 @@ def _sector_table(key: np.ndarray, start: np.ndarray, star: np.ndarray
     g = np.arange(sector_start[-1]) - sector_start[row]
     first = start[:-1][row]
     last = np.maximum(start[1:][row] - 2, first)
-    angle = g * (_TWO_PI / bins[row])
-    edge = row * _KEY_STRIDE
-    lo = _search_by_rows(key, edge + (angle - _SECTOR_MARGIN), start, sector_start) - 1
-    hi = _search_by_rows(key, edge + (angle + _TWO_PI / bins[row] + _SECTOR_MARGIN), start, sector_start) - 1
+    edge = g * (_TWO_PI / bins[row])
+    edge -= _SECTOR_MARGIN
+    edge += row * _KEY_STRIDE
+    lo = _search_by_rows(key, edge, start, sector_start)
+    lo -= 1
     index_type = np.int32 if len(key) < np.iinfo(np.int32).max else np.int64
-    lo = np.clip(lo, first, last).astype(index_type)
-    hi = np.clip(hi, first, last).astype(index_type)
-    return bins.astype(np.float64), sector_start, lo, hi
+    return bins.astype(np.float64), sector_start, np.clip(lo, first, last).astype(index_type)
 
 
 def _scan_last(key: np.ndarray, target: np.ndarray, j: np.ndarray, hi: np.ndarray) -> None:
