@@ -126,3 +126,15 @@ def _offset(shared: int, item: int) -> int:
 @pytest.mark.parametrize(("n_threads", "window"), [(1, 1), (2, 1), (3, 2), (2, 10)])
 def test_thread_map_keeps_order(n_threads, window):
     assert list(_thread_map(_offset, range(7), shared=10, n_threads=n_threads, window=window)) == list(range(10, 17))
+
+
+def test_background_located_in_small_chunks_is_unchanged(in_memory, tmp_path, monkeypatch):
+    import STpuppeteer.io.streaming as streaming
+
+    _, mem = in_memory
+    monkeypatch.setattr(streaming, "_BACKGROUND_CHUNK", 97)
+    out = simulate_to_xenium(CONFIG, tmp_path / "bundle", images=False)
+    assert pq.ParquetFile(out / "transcripts.parquet").metadata.num_row_groups > N_BLOCKS + 2
+    a = pd.read_parquet(mem / "ground_truth/molecules.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "ground_truth/molecules.parquet"), a)
+    assert (a["origin"].isin(["ambient", "control"]) & (a["landed_cell_id"] >= 0)).sum() > 50
