@@ -24,9 +24,9 @@ _TWO_PI = 2.0 * np.pi
 _KEY_STRIDE = 8.0
 # Guide slices per fan triangle (rounded up to a power of two): more slices settle more points
 # without a scan, at 4 bytes a slice.
-_GUIDE_BINS_PER_TRIANGLE = 4
-# Rows per chunk when the tables are built (their vertices stay in cache).
-_ROW_CHUNK = 256
+_GUIDE_BINS_PER_TRIANGLE = 2
+# Rows per chunk when the tables are built (their vertices and temporaries stay in cache).
+_ROW_CHUNK = 128
 # Margin (radians) of the sector table's slices: far above the rounding of a point's slice.
 _SECTOR_MARGIN = 1e-9
 # Points per chunk of the fan sampler (its temporaries, ~100 bytes a point, stay in L2).
@@ -435,46 +435,46 @@ class StarPolygons:
         np.divide(dy, norm, out=uy)
 
 
+def _bins_per_row(start: np.ndarray, star: np.ndarray) -> np.ndarray:
+    """Slices per row: a power of two, at least ``_GUIDE_BINS_PER_TRIANGLE`` per fan triangle."""
+    n_tri = np.where(star, np.diff(start) - 1, 0)
+    bins = np.ones(len(n_tri), dtype=np.int64)
+    pos = n_tri > 1
+    bins[pos] = _GUIDE_BINS_PER_TRIANGLE << np.ceil(np.log2(n_tri[pos])).astype(np.int64)
+    return bins
+
+
+def _index_type(n: int) -> type:
+    return np.int32 if n < np.iinfo(np.int32).max else np.int64
+
+
 def _guide_table(cum: np.ndarray, row_base: np.ndarray, area: np.ndarray, start: np.ndarray,
                  star: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Guide table of the fan sampler (bins per row, offsets, triangle at each bin edge).
 
     The edges are computed with the sampler's own arithmetic (``base + (g / bins) * area``,
     with ``g / bins`` exact), so rounding cannot move a target outside its bin's range.
+    Built row chunk by row chunk: every temporary, and the chunk's span of ``cum`` that the
+    edges are searched in, stays in cache.
     """
     n = len(area)
-    n_tri = np.where(star, np.diff(start) - 1, 0)
-    bins = np.ones(n, dtype=np.int64)
-    pos = n_tri > 1
-    bins[pos] = _GUIDE_BINS_PER_TRIANGLE << np.ceil(np.log2(n_tri[pos])).astype(np.int64)
+    bins = _bins_per_row(start, star)
     guide_start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(bins + 1, out=guide_start[1:])
-    row = np.repeat(np.arange(n), bins + 1)
-    g = np.arange(guide_start[-1]) - guide_start[row]
-    edge = g / bins[row]
-    edge *= area[row]
-    edge += row_base[row]
-    idx = _search_by_rows(cum, edge, start, guide_start)
-    np.minimum(idx, np.maximum(start[row + 1] - 2, 0), out=idx)
-    index_type = np.int32 if len(cum) < np.iinfo(np.int32).max else np.int64
-    return bins.astype(np.float64), guide_start, idx.astype(index_type)
-
-
-def _search_by_rows(hay: np.ndarray, needles: np.ndarray, start: np.ndarray,
-                    needle_start: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(hay, needles, side="right")`` for needles grouped by row, row chunk by chunk.
-
-    Searching only a chunk's span of ``hay`` keeps it in cache; an answer outside the span is
-    moved to its end, which every caller clips to the row's own range anyway.
-    """
-    out = np.empty(len(needles), dtype=np.int64)
-    n = len(start) - 1
+    guide = np.empty(guide_start[-1], dtype=_index_type(len(cum)))
     for a in range(0, n, _ROW_CHUNK):
         b = min(a + _ROW_CHUNK, n)
-        h0, n0, n1 = start[a], needle_start[a], needle_start[b]
-        out[n0:n1] = np.searchsorted(hay[h0:start[b]], needles[n0:n1], side="right")
-        out[n0:n1] += h0
-    return out
+        row = np.repeat(np.arange(a, b), bins[a:b] + 1)
+        g = np.arange(guide_start[a], guide_start[b]) - guide_start[row]
+        edge = g / bins[row]
+        edge *= area[row]
+        edge += row_base[row]
+        # An answer beyond the chunk's span is clipped to the row's last triangle anyway.
+        idx = np.searchsorted(cum[start[a]:start[b]], edge, side="right")
+        idx += start[a]
+        np.minimum(idx, np.maximum(start[row + 1] - 2, 0), out=idx)
+        guide[guide_start[a]:guide_start[b]] = idx
+    return bins.astype(np.float64), guide_start, guide
 
 
 def _scan(cum: np.ndarray, target: np.ndarray, j: np.ndarray, hi: np.ndarray) -> None:
@@ -493,26 +493,28 @@ def _sector_table(key: np.ndarray, start: np.ndarray, star: np.ndarray) -> tuple
     """Sector table of the containment test (slices per row, offsets, lowest sector of each slice).
 
     Slice ``g`` of row ``i`` starts at angle ``g · 2π / bins``, lowered by a margin far above
-    the rounding of a point's slice, so the table never overshoots the exact sector.
+    the rounding of a point's slice, so the table never overshoots the exact sector. Built
+    row chunk by row chunk, as the guide table.
     """
     n = len(start) - 1
-    n_sec = np.where(star, np.diff(start) - 1, 0)
-    bins = np.ones(n, dtype=np.int64)
-    pos = n_sec > 1
-    bins[pos] = _GUIDE_BINS_PER_TRIANGLE << np.ceil(np.log2(n_sec[pos])).astype(np.int64)
+    bins = _bins_per_row(start, star)
     sector_start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(bins, out=sector_start[1:])
-    row = np.repeat(np.arange(n), bins)
-    g = np.arange(sector_start[-1]) - sector_start[row]
-    first = start[:-1][row]
-    last = np.maximum(start[1:][row] - 2, first)
-    edge = g * (_TWO_PI / bins[row])
-    edge -= _SECTOR_MARGIN
-    edge += row * _KEY_STRIDE
-    lo = _search_by_rows(key, edge, start, sector_start)
-    lo -= 1
-    index_type = np.int32 if len(key) < np.iinfo(np.int32).max else np.int64
-    return bins.astype(np.float64), sector_start, np.clip(lo, first, last).astype(index_type)
+    lo = np.empty(sector_start[-1], dtype=_index_type(len(key)))
+    for a in range(0, n, _ROW_CHUNK):
+        b = min(a + _ROW_CHUNK, n)
+        row = np.repeat(np.arange(a, b), bins[a:b])
+        g = np.arange(sector_start[a], sector_start[b]) - sector_start[row]
+        edge = g * (_TWO_PI / bins[row])
+        edge -= _SECTOR_MARGIN
+        edge += row * _KEY_STRIDE
+        # The last key <= edge; one before the chunk's span is clipped to the row's first.
+        idx = np.searchsorted(key[start[a]:start[b]], edge, side="right")
+        idx += start[a] - 1
+        first = start[row]
+        np.clip(idx, first, np.maximum(start[row + 1] - 2, first), out=idx)
+        lo[sector_start[a]:sector_start[b]] = idx
+    return bins.astype(np.float64), sector_start, lo
 
 
 def _scan_last(key: np.ndarray, target: np.ndarray, j: np.ndarray, hi: np.ndarray) -> None:
