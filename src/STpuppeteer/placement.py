@@ -87,10 +87,16 @@ class StarPolygons:
         Guide table of the fan sampler: row ``i`` splits its area into ``guide_bins[i]`` (a power
         of two) equal slices; ``guide[guide_start[i] + g]`` is the triangle that the slice's
         lower end falls in, so a point's triangle lies between the guide entries of its slice.
+    fan_rows
+        (n, 5) per-row constants of the fan sampler side by side (bins, area, base, centre x,
+        centre y): one gather of a row's record costs far less than five gathers.
     sector_bins, sector_start, sector_lo
         The same for the containment test: row ``i`` splits the full turn into
         ``sector_bins[i]`` equal angles; a point whose angle falls in slice ``g`` lies in a
         sector at or after ``sector_lo[sector_start[i] + g]``.
+    test_rows
+        (n, 6) per-row constants of the containment test side by side (centre x, centre y,
+        rmin², rmax², theta0, sector_bins).
     """
 
     geoms: np.ndarray
@@ -113,9 +119,11 @@ class StarPolygons:
     guide_bins: np.ndarray
     guide_start: np.ndarray
     guide: np.ndarray
+    fan_rows: np.ndarray
     sector_bins: np.ndarray
     sector_start: np.ndarray
     sector_lo: np.ndarray
+    test_rows: np.ndarray
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -215,7 +223,9 @@ class StarPolygons:
                    start=start, cum=cum, row_base=row_base,
                    key=key, theta0=theta0, rmax=rmax, rmin=rmin, cum_len=cum_len, fallback=fallback,
                    guide_bins=guide_bins, guide_start=guide_start, guide=guide,
-                   sector_bins=sector_bins, sector_start=sector_start, sector_lo=sector_lo)
+                   fan_rows=np.column_stack([guide_bins, area, row_base, centre]),
+                   sector_bins=sector_bins, sector_start=sector_start, sector_lo=sector_lo,
+                   test_rows=np.column_stack([centre, rmin**2, rmax**2, theta0, sector_bins]))
 
     # ------------------------------------------------------------------------------------
     def sample(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -265,15 +275,17 @@ class StarPolygons:
         # triangle is the first j with cum[j] > target (a binary search over the block would
         # cost ~20 cache-missing steps a point); the guide table narrows it to [j, hi], most
         # often a single triangle, and a short vectorised scan settles the rest exactly.
+        rec = np.take(self.fan_rows, rows, axis=0)
+        bins, area, base, cx, cy = rec.T
         target = u[0]
-        slot = target * self.guide_bins[rows]  # exact: the bin counts are powers of two
+        slot = target * bins  # exact: the bin counts are powers of two
         k = slot.astype(np.intp)
         k += self.guide_start[rows]
         j = self.guide[k]
         k += 1
         hi = self.guide[k]
-        target *= self.area[rows]
-        target += self.row_base[rows]
+        target *= area
+        target += base
         _scan(self.cum, target, j, hi)
         j1 = j + 1
         a, b = u[1], u[2]
@@ -282,13 +294,13 @@ class StarPolygons:
         a[over] = 1.0 - a[over]
         b[over] = 1.0 - b[over]
         tmp = np.empty(len(rows))
-        for out, rv, c in ((px, self.rvx, self.centre[:, 0]), (py, self.rvy, self.centre[:, 1])):
+        for out, rv, c in ((px, self.rvx, cx), (py, self.rvy, cy)):
             np.take(rv, j, out=out)
             out *= a
             np.take(rv, j1, out=tmp)
             tmp *= b
             out += tmp
-            out += c[rows]
+            out += c
 
     def _sample_fallback(self, rows: np.ndarray, u: np.ndarray, x: np.ndarray, y: np.ndarray, *,
                          where: np.ndarray) -> None:
@@ -336,23 +348,25 @@ class StarPolygons:
 
     def _contains_chunk(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         star = self.star[rows]
-        r = rows
-        dx = x - self.centre[:, 0][r]
-        dy = y - self.centre[:, 1][r]
+        rec = np.take(self.test_rows, rows, axis=0)
+        cx, cy, rmin2, rmax2, theta0, sector_bins = rec.T
+        dx = x - cx
+        dy = y - cy
         d2 = dx * dx
         d2 += dy * dy
         # Cheap answers first: within the inradius (inside) or beyond the farthest vertex (outside).
-        out = star & (d2 <= self.rmin[r] ** 2)
-        s = np.flatnonzero(star & ~out & (d2 <= self.rmax[r] ** 2))
+        out = star & (d2 <= rmin2)
+        s = np.flatnonzero(star & ~out & (d2 <= rmax2))
         if len(s):
             r = rows[s]
-            phi = np.mod(np.arctan2(dy[s], dx[s]) - self.theta0[r], _TWO_PI)
+            phi = np.mod(np.arctan2(dy[s], dx[s]) - theta0[s], _TWO_PI)
             # The sector is the last j with key[j] <= r·8 + φ (clipped to the row's edges): the
             # sector table gives a lower bound, a short scan finds it exactly.
             t = r * _KEY_STRIDE
             t += phi
-            g = phi * (self.sector_bins[r] * (1.0 / _TWO_PI))
-            g = np.minimum(g.astype(np.intp), self.sector_bins[r].astype(np.intp) - 1)
+            bins = sector_bins[s]
+            g = phi * (bins * (1.0 / _TWO_PI))
+            g = np.minimum(g.astype(np.intp), bins.astype(np.intp) - 1)
             g += self.sector_start[r]
             j = self.sector_lo[g].astype(np.intp)
             _scan_last(self.key, t, j, self.start[r + 1] - 2)
