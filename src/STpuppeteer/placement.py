@@ -15,6 +15,7 @@ constrained Delaunay triangulation for sampling and ``shapely.contains_xy`` for 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import shapely
@@ -25,8 +26,9 @@ _TWO_PI = 2.0 * np.pi
 # Angle keys are row * _KEY_STRIDE + angle in [0, 2π]; the stride keeps rows apart.
 _KEY_STRIDE = 8.0
 # Guide slices per fan triangle (rounded up to a power of two): more slices settle more points
-# without a scan, at 4 bytes a slice.
-_GUIDE_BINS_PER_TRIANGLE = 2
+# without a scan, at 4 bytes a slice. The sampler's table pays off more than the sector table.
+_GUIDE_BINS_PER_TRIANGLE = 4
+_SECTOR_BINS_PER_TRIANGLE = 2
 # Rows per chunk when the tables are built (their vertices and temporaries stay in cache).
 _ROW_CHUNK = 128
 # Margin (radians) of the sector table's slices: far above the rounding of a point's slice.
@@ -44,6 +46,22 @@ class _Triangles:
     c: np.ndarray
     start: np.ndarray  # (n_rows + 1,) offsets, rows with no fallback have none
     cum: np.ndarray  # cumulative area, global
+
+
+@dataclass(frozen=True)
+class _FanGuide:
+    """Guide table of the fan sampler.
+
+    Row ``i`` splits its area into ``rows[i, 0]`` (a power of two) equal slices;
+    ``guide[start[i] + g]`` is the triangle that slice ``g``'s lower end falls in, so a
+    point's triangle lies between the guide entries of its slice and of the next. ``rows``
+    holds each row's constants side by side (bins, area, base, centre x, centre y): one
+    gather of a row's record costs far less than five gathers.
+    """
+
+    start: np.ndarray
+    guide: np.ndarray
+    rows: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -85,13 +103,6 @@ class StarPolygons:
         Cumulative edge length over all vertices (the closing vertex contributes 0).
     fallback
         Explicit triangles of the non-star polygons.
-    guide_bins, guide_start, guide
-        Guide table of the fan sampler: row ``i`` splits its area into ``guide_bins[i]`` (a power
-        of two) equal slices; ``guide[guide_start[i] + g]`` is the triangle that the slice's
-        lower end falls in, so a point's triangle lies between the guide entries of its slice.
-    fan_rows
-        (n, 5) per-row constants of the fan sampler side by side (bins, area, base, centre x,
-        centre y): one gather of a row's record costs far less than five gathers.
     sector_bins, sector_start, sector_lo
         The same for the containment test: row ``i`` splits the full turn into
         ``sector_bins[i]`` equal angles; a point whose angle falls in slice ``g`` lies in a
@@ -118,10 +129,6 @@ class StarPolygons:
     rmin: np.ndarray
     cum_len: np.ndarray
     fallback: _Triangles
-    guide_bins: np.ndarray
-    guide_start: np.ndarray
-    guide: np.ndarray
-    fan_rows: np.ndarray
     sector_bins: np.ndarray
     sector_start: np.ndarray
     sector_lo: np.ndarray
@@ -129,6 +136,12 @@ class StarPolygons:
 
     def __len__(self) -> int:
         return len(self.geoms)
+
+    @cached_property
+    def fan_guide(self) -> _FanGuide:
+        """Guide table of the fan sampler, built on first use (many polygon sets never sample)."""
+        bins, start, guide = _guide_table(self.cum, self.row_base, self.area, self.start, self.star)
+        return _FanGuide(start, guide, np.column_stack([bins, self.area, self.row_base, self.centre]))
 
     # ------------------------------------------------------------------------------------
     @classmethod
@@ -219,13 +232,10 @@ class StarPolygons:
         area = area + fb_row_area
         row_base = np.concatenate([[0.0], cum])[start[:-1]]
         centre = np.ascontiguousarray(centre)
-        guide_bins, guide_start, guide = _guide_table(cum, row_base, area, start, star)
         sector_bins, sector_start, sector_lo = _sector_table(key, start, star)
         return cls(geoms=geoms, centre=centre, area=area, star=star, vx=vx, vy=vy, rvx=dx, rvy=dy,
                    start=start, cum=cum, row_base=row_base,
                    key=key, theta0=theta0, rmax=rmax, rmin=rmin, cum_len=cum_len, fallback=fallback,
-                   guide_bins=guide_bins, guide_start=guide_start, guide=guide,
-                   fan_rows=np.column_stack([guide_bins, area, row_base, centre]),
                    sector_bins=sector_bins, sector_start=sector_start, sector_lo=sector_lo,
                    test_rows=np.column_stack([centre, rmin**2, rmax**2, theta0, sector_bins]))
 
@@ -277,15 +287,16 @@ class StarPolygons:
         # triangle is the first j with cum[j] > target (a binary search over the block would
         # cost ~20 cache-missing steps a point); the guide table narrows it to [j, hi], most
         # often a single triangle, and a short vectorised scan settles the rest exactly.
-        rec = np.take(self.fan_rows, rows, axis=0)
+        fan = self.fan_guide
+        rec = np.take(fan.rows, rows, axis=0)
         bins, area, base, cx, cy = rec.T
         target = u[0]
         slot = target * bins  # exact: the bin counts are powers of two
         k = slot.astype(np.intp)
-        k += self.guide_start[rows]
-        j = self.guide[k]
+        k += fan.start[rows]
+        j = fan.guide[k]
         k += 1
-        hi = self.guide[k]
+        hi = fan.guide[k]
         target *= area
         target += base
         _scan(self.cum, target, j, hi)
@@ -451,12 +462,12 @@ class StarPolygons:
         np.divide(dy, norm, out=uy)
 
 
-def _bins_per_row(start: np.ndarray, star: np.ndarray) -> np.ndarray:
-    """Slices per row: a power of two, at least ``_GUIDE_BINS_PER_TRIANGLE`` per fan triangle."""
+def _bins_per_row(start: np.ndarray, star: np.ndarray, per_triangle: int) -> np.ndarray:
+    """Slices per row: a power of two, at least ``per_triangle`` per fan triangle."""
     n_tri = np.where(star, np.diff(start) - 1, 0)
     bins = np.ones(len(n_tri), dtype=np.int64)
     pos = n_tri > 1
-    bins[pos] = _GUIDE_BINS_PER_TRIANGLE << np.ceil(np.log2(n_tri[pos])).astype(np.int64)
+    bins[pos] = per_triangle << np.ceil(np.log2(n_tri[pos])).astype(np.int64)
     return bins
 
 
@@ -474,7 +485,7 @@ def _guide_table(cum: np.ndarray, row_base: np.ndarray, area: np.ndarray, start:
     edges are searched in, stays in cache.
     """
     n = len(area)
-    bins = _bins_per_row(start, star)
+    bins = _bins_per_row(start, star, _GUIDE_BINS_PER_TRIANGLE)
     guide_start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(bins + 1, out=guide_start[1:])
     guide = np.empty(guide_start[-1], dtype=_index_type(len(cum)))
@@ -513,7 +524,7 @@ def _sector_table(key: np.ndarray, start: np.ndarray, star: np.ndarray) -> tuple
     row chunk by row chunk, as the guide table.
     """
     n = len(start) - 1
-    bins = _bins_per_row(start, star)
+    bins = _bins_per_row(start, star, _SECTOR_BINS_PER_TRIANGLE)
     sector_start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(bins, out=sector_start[1:])
     lo = np.empty(sector_start[-1], dtype=_index_type(len(key)))
