@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_scale.py [--sizes 1000,10000,100000] [--preset xenium] [--workers N]
+    python benchmarks/bench_scale.py [--sizes 1000,10000,100000] [--preset xenium|default] [--workers N]
                                      [--images] [--timeout 600]
 
 Each size runs in its own process (so its peak RSS is its own) through
@@ -36,7 +36,12 @@ def _child(n_cells: int, preset: str, *, workers: int | None, images: bool, seed
     from STpuppeteer.io.streaming import simulate_to_xenium
     from STpuppeteer.presets import preset_config
 
-    config = preset_config(preset, seed=seed, n_cells=n_cells)
+    if preset == "default":
+        from STpuppeteer import SimulationConfig
+
+        config = SimulationConfig(seed=seed, n_cells=n_cells)
+    else:
+        config = preset_config(preset, seed=seed, n_cells=n_cells)
     spent: dict[str, float] = {}
     generate_cells = tissue.generate_cells
 
@@ -104,7 +109,7 @@ def _run_size(n: int, args: argparse.Namespace) -> dict[str, float] | str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated numbers of cells")
-    parser.add_argument("--preset", default="xenium")
+    parser.add_argument("--preset", default="xenium", help="a platform preset, or 'default' (the default config)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None, help="run the blocks on a local Dask cluster")
     parser.add_argument("--images", action="store_true", help="also write the morphology image and masks")

@@ -146,6 +146,9 @@ def xenium_observed_counts(result: SimulationResult, features: pd.DataFrame | No
 
 def _single_polygons(geoms: np.ndarray) -> np.ndarray:
     """One polygon per geometry: the largest part of a multipolygon, holes dropped."""
+    simple = shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON
+    if simple.all() and not shapely.is_empty(geoms).any() and not shapely.get_num_interior_rings(geoms).any():
+        return np.asarray(geoms, dtype=object)  # already what is wanted; a copy of a slide's polygons costs GBs
     parts, index = shapely.get_parts(geoms, return_index=True)
     order = np.lexsort((-shapely.area(parts), index))
     first = order[np.r_[True, index[order][1:] != index[order][:-1]]]
