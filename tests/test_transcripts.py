@@ -393,3 +393,21 @@ def test_thread_count_does_not_change_molecules():
     one = _run(6, cells, transcripts={"n_threads": 1, "block_size": 16}, **fields)
     three = _run(6, cells, transcripts={"n_threads": 3, "block_size": 16}, **fields)
     pd.testing.assert_frame_equal(one.trs_df, three.trs_df)
+
+
+def test_jitter_changes_positions_only():
+    """Switching jitter on keeps the detected and mis-called molecules: like-for-like comparisons."""
+    from STpuppeteer.simulation import simulate
+
+    base = {"seed": 4, "n_cells": 200, "expression_scale": 3}
+    instrument = {"detection_efficiency": 0.8, "miscall_rate": 0.02}
+    still = simulate(SimulationConfig(**base, instrument=instrument)).trs_df
+    sigma = 0.3
+    moved = simulate(SimulationConfig(**base, instrument={**instrument, "jitter_um": sigma})).trs_df
+    assert len(still) == len(moved)
+    for column in ("transcript_id", "feature_name", "cell_id", "origin", "landed_cell_id", "qv"):
+        assert (still[column].to_numpy() == moved[column].to_numpy()).all(), column
+    shift = np.hypot(moved["x"].to_numpy() - still["x"].to_numpy(), moved["y"].to_numpy() - still["y"].to_numpy())
+    # Rayleigh(σ): mean σ√(π/2), sd σ√((4-π)/2)
+    se = sigma * np.sqrt((4 - np.pi) / 2) / np.sqrt(len(shift))
+    assert abs(shift.mean() - sigma * np.sqrt(np.pi / 2)) < 5 * se

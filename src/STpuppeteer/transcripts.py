@@ -490,15 +490,14 @@ def _cell_block(
 
 
 def _instrument(part: dict[str, np.ndarray], ctx: _Context, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Jitter, detection, mis-calls and quality scores of one block of true molecules."""
+    """Detection, mis-calls, quality scores and localisation jitter of one block of true molecules.
+
+    Jitter is drawn last, so switching it on or off leaves the detected and mis-called
+    molecules as they were: runs that differ only in jitter compare like for like. Detection
+    depends on the true position (where the molecule is), not on where it is recorded.
+    """
     inst = ctx.config.instrument
     n = len(part["row"])
-    if inst.jitter_um > 0:
-        jit = rng.standard_normal((3, n), dtype=np.float32)
-        jit *= np.float32(inst.jitter_um)
-        part["x"] = part["x"] + jit[0]
-        part["y"] = part["y"] + jit[1]
-        part["z"] = part["z"] + jit[2]
     if not ctx.fov.perfect:
         keep = rng.random(n) < ctx.fov.at(part["x"], part["y"])
         part = {k: v[keep] for k, v in part.items()}
@@ -512,6 +511,12 @@ def _instrument(part: dict[str, np.ndarray], ctx: _Context, rng: np.random.Gener
         gene[miscalled] = (gene[miscalled] + shift) % n_genes
         part["gene"] = gene
     part["qv"] = draw_qv(miscalled, rng, config=inst)
+    if inst.jitter_um > 0:
+        jit = rng.standard_normal((3, n), dtype=np.float32)
+        jit *= np.float32(inst.jitter_um)
+        part["x"] = part["x"] + jit[0]
+        part["y"] = part["y"] + jit[1]
+        part["z"] = part["z"] + jit[2]
     return part
 
 
