@@ -123,3 +123,14 @@ def test_score_reads_the_instruments_own_assignment(run_dir, tmp_path):
     assert (landed.reindex(tx["transcript_id"]).to_numpy() == instrument_cell).all()
     assert 0.5 < scores["assignment"]["precision"] <= 1.0
     assert "accuracy" in proc.stdout
+
+
+def test_demo_writes_bundle_h5ad_and_pictures(tmp_path):
+    out = tmp_path / "demo"
+    proc = stp("demo", "--out", str(out), "--n-cells", "200", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("xenium/transcripts.parquet", "simulation.h5ad", "overview.png", "qc.png", "manifest.json"):
+        assert (out / name).is_file(), name
+    assert "spatialdata_io.xenium" in proc.stdout
+    again = stp("demo", "--out", str(out), "--n-cells", "200", "--quiet")
+    assert_one_line_error(again, "already exists")

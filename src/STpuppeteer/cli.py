@@ -290,6 +290,14 @@ def _add_config_args(parser: argparse.ArgumentParser, *, default_preset: str | N
     parser.add_argument("--n-cells", type=int, help="override the number of cells")
 
 
+def _add_dask_args(parser: argparse.ArgumentParser) -> None:
+    dask = parser.add_mutually_exclusive_group()
+    dask.add_argument("--workers", type=int, metavar="N",
+                      help="run the cell blocks on a local Dask cluster of N processes (needs dask[distributed])")
+    dask.add_argument("--scheduler", metavar="ADDRESS",
+                      help="run the cell blocks on a running Dask scheduler, e.g. tcp://host:8786")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``stpuppeteer`` command."""
     parser = _Parser(prog="stpuppeteer", description="Simulate imaging-based spatial transcriptomics.")
@@ -302,11 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--plot", action="store_true", help="also write overview.png and qc.png")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    dask = p.add_mutually_exclusive_group()
-    dask.add_argument("--workers", type=int, metavar="N",
-                      help="run the cell blocks on a local Dask cluster of N processes (needs dask[distributed])")
-    dask.add_argument("--scheduler", metavar="ADDRESS",
-                      help="run the cell blocks on a running Dask scheduler, e.g. tcp://host:8786")
+    _add_dask_args(p)
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("config", help="print a fully commented config")
@@ -336,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="demo_output", metavar="DIR")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true")
+    _add_dask_args(p)
     p.set_defaults(func=_cmd_demo)
     return parser
 
@@ -352,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (UserError, ValidationError, ValueError, TypeError, FileExistsError, FileNotFoundError,
-            NotADirectoryError, KeyError) as err:
+            NotADirectoryError, KeyError, ModuleNotFoundError) as err:
         print(f"stpuppeteer {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
