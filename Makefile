@@ -11,12 +11,14 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP_CORE): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[io]"
+# constraints.txt pins the tested versions: a fresh resolve can pick a combination of
+# spatialdata / dask / ome-zarr releases that do not work together.
+$(STAMP_CORE): pyproject.toml constraints.txt | $(PY)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[io]"
 	touch $@
 
-$(STAMP_TEST): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[test]"
+$(STAMP_TEST): pyproject.toml constraints.txt | $(PY)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $@ $(STAMP_CORE)
 
 demo: $(STAMP_CORE)
