@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from shapely import box
 
+from ..genes import marker_celltypes
 from .palette import celltype_palette
 from .tissue import plot_tissue
 
@@ -84,12 +85,16 @@ def plot_overview(
     cell_outline = result.cell_gdf.geometry.boundary
     ax_g.set_facecolor("#111111")
     cell_outline.plot(ax=ax_g, color="#444444", linewidth=0.2, rasterized=True)
-    gene_colors = plt.get_cmap("tab10")
+    # A marker of one cell type takes that type's colour, so the two left panels read together.
+    owner = marker_celltypes(result.gpar_df)
+    fallback = plt.get_cmap("tab10")
     for i, gene in enumerate(genes):
+        types = owner.get(gene, [])
+        color = palette[types[0]] if len(types) == 1 else fallback(i % 10)
         sel = np.flatnonzero(trs_df["feature_name"].to_numpy() == gene)
         if len(sel) > max_points // max(len(genes), 1):
             sel = rng.choice(sel, max_points // len(genes), replace=False)
-        ax_g.scatter(trs_df["x"].to_numpy()[sel], trs_df["y"].to_numpy()[sel], s=0.6, color=gene_colors(i % 10),
+        ax_g.scatter(trs_df["x"].to_numpy()[sel], trs_df["y"].to_numpy()[sel], s=0.6, color=color,
                      label=gene, rasterized=True, linewidths=0)
     ax_g.set_aspect("equal")
     ax_g.legend(markerscale=12, fontsize=8, loc="upper right", framealpha=0.8)
