@@ -9,7 +9,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .result import SimulationResult
 
-__all__ = ["format_summary", "summarize", "tissue_area_um2"]
+__all__ = ["format_summary", "molecules_per_landed_cell", "summarize", "tissue_area_um2"]
 
 
 def tissue_area_um2(result: SimulationResult) -> float:
@@ -21,6 +21,17 @@ def tissue_area_um2(result: SimulationResult) -> float:
         return 0.0
     x0, y0, x1, y1 = result.cell_gdf.total_bounds
     return float((x1 - x0) * (y1 - y0))
+
+
+def molecules_per_landed_cell(result: SimulationResult) -> np.ndarray:
+    """Gene molecules (controls excluded) per cell they landed in, in ``cell_gdf`` row order.
+
+    Cell ids are the contract's ``0 … n_cells-1``, so they index the cells directly.
+    """
+    trs_df = result.trs_df
+    genes = trs_df["origin"].to_numpy() != "control"
+    landed = trs_df["landed_cell_id"].to_numpy()[genes]
+    return np.bincount(landed[landed >= 0], minlength=len(result.cell_gdf))
 
 
 def summarize(result: SimulationResult) -> dict[str, float | int]:
@@ -44,7 +55,7 @@ def summarize(result: SimulationResult) -> dict[str, float | int]:
     origin = trs_df["origin"].to_numpy()
     genes = origin != "control"
     landed = trs_df["landed_cell_id"].to_numpy()[genes]
-    per_cell = np.bincount(landed[landed >= 0], minlength=len(cell_gdf))
+    per_cell = molecules_per_landed_cell(result)
     tissue = tissue_area_um2(result)
 
     def pct(mask: np.ndarray) -> float:

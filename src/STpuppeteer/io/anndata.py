@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .atomic import atomic_output_file
+from .observed import count_landed
 
 if TYPE_CHECKING:
     from ..result import SimulationResult
@@ -38,16 +39,12 @@ def observed_counts(result: SimulationResult) -> sp.csr_matrix:
     Sparse int32 matrix, cells (rows of ``cell_gdf``) × genes (rows of ``gpar_df``).
     """
     trs = result.trs_df
-    n_cells, n_genes = len(result.cell_gdf), len(result.gpar_df)
-    keep = trs["origin"].isin(_GENE_ORIGINS).to_numpy() & (trs["landed_cell_id"].to_numpy() >= 0)
-    row = pd.Index(np.asarray(result.cell_gdf["cell_id"])).get_indexer(trs["landed_cell_id"].to_numpy()[keep])
-    col = pd.Index(np.asarray(result.gpar_df["feature_name"], dtype=object)).get_indexer(
-        np.asarray(trs["feature_name"], dtype=object)[keep]
+    return count_landed(
+        trs,
+        np.asarray(result.cell_gdf["cell_id"]),
+        np.asarray(result.gpar_df["feature_name"], dtype=object),
+        keep=trs["origin"].isin(_GENE_ORIGINS).to_numpy(),
     )
-    ok = (row >= 0) & (col >= 0)
-    data = np.ones(int(ok.sum()), dtype=np.int32)
-    # COO → CSR sums duplicate entries: one per molecule.
-    return sp.coo_matrix((data, (row[ok], col[ok])), shape=(n_cells, n_genes)).tocsr()
 
 
 def result_to_anndata(result: SimulationResult) -> ad.AnnData:

@@ -54,6 +54,7 @@ from ._merscope_constants import (
 from .atomic import atomic_output_dir
 from .ground_truth import write_ground_truth
 from .manifest import write_manifest
+from .observed import count_landed
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -129,11 +130,7 @@ def observed_counts(trs_df: pd.DataFrame, cell_ids: np.ndarray, feature_names: n
     -------
     ``int64`` array ``(len(cell_ids), len(feature_names))``.
     """
-    rows = pd.Index(cell_ids).get_indexer(trs_df["landed_cell_id"].to_numpy())
-    cols = pd.Index(feature_names).get_indexer(trs_df["feature_name"].astype(str).to_numpy())
-    keep = (rows >= 0) & (cols >= 0)
-    flat = np.bincount(rows[keep] * len(feature_names) + cols[keep], minlength=len(cell_ids) * len(feature_names))
-    return flat.reshape(len(cell_ids), len(feature_names)).astype(np.int64)
+    return count_landed(trs_df, cell_ids, feature_names).toarray().astype(np.int64)
 
 
 def tissue_bounds(result: SimulationResult) -> tuple[float, float, float, float]:

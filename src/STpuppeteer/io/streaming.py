@@ -119,7 +119,7 @@ def _local_nearest(shared: _Shared, x: np.ndarray, y: np.ndarray) -> NearestNucl
 
 def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.DataFrame, pa.Table, sparse.csr_matrix]:
     """Ground-truth rows, ``transcripts.parquet`` rows and observed counts of some molecules."""
-    from .xenium import _feature_index
+    from .observed import feature_codes
 
     frame = shared.labels.frame(parts)
     landed = np.concatenate([p["landed"] for p in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
@@ -131,7 +131,7 @@ def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.Dat
     table = transcripts_table(frame, landed, shared.cell_names, shared.features, nearest=nearest,
                               fov_size=ctx.config.instrument.fov_size_um)
     keep = (landed >= 0) & (frame["qv"].to_numpy() >= xc.QV_THRESHOLD)
-    cols = _feature_index(frame, shared.features)[keep]
+    cols = feature_codes(frame, shared.features["feature_name"])[keep]
     shape = (len(shared.cell_codes), len(shared.features))
     observed = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.int32), (landed[keep], cols)), shape=shape)
     observed.sum_duplicates()

@@ -33,6 +33,7 @@ from . import _xenium_constants as xc
 from .atomic import atomic_output_dir
 from .cell_ids import DATASET_SUFFIX, UNASSIGNED, encode_cell_ids
 from .manifest import write_manifest
+from .observed import count_landed, feature_codes
 
 if TYPE_CHECKING:
     from ..result import SimulationResult
@@ -63,12 +64,6 @@ def _molecule_features(trs: pd.DataFrame) -> pd.Categorical:
     names = trs["feature_name"]
     cat = names.array if isinstance(names.dtype, pd.CategoricalDtype) else pd.Categorical(names)
     return cat.remove_unused_categories()
-
-
-def _feature_index(trs: pd.DataFrame, features: pd.DataFrame) -> np.ndarray:
-    """Row of ``features`` of each molecule, through the categories rather than per-molecule strings."""
-    cat = _molecule_features(trs)
-    return pd.Index(features["feature_name"]).get_indexer(cat.categories.astype(str))[cat.codes]
 
 
 def xenium_features(result: SimulationResult) -> pd.DataFrame:
@@ -129,16 +124,12 @@ def xenium_observed_counts(result: SimulationResult, features: pd.DataFrame | No
     """
     features = xenium_features(result) if features is None else features
     trs = result.trs_df
-    keep = (trs["landed_cell_id"].to_numpy() >= 0) & (trs["qv"].to_numpy() >= xc.QV_THRESHOLD)
-    rows = pd.Index(result.cell_gdf["cell_id"].to_numpy()).get_indexer(trs["landed_cell_id"].to_numpy()[keep])
-    cols = _feature_index(trs, features)[keep]
-    if (rows < 0).any():
+    cell_ids = result.cell_gdf["cell_id"].to_numpy()
+    landed = trs["landed_cell_id"].to_numpy()
+    if not np.isin(landed[landed >= 0], cell_ids).all():
         msg = "trs_df.landed_cell_id holds ids that are not in cell_gdf.cell_id; every landed cell must exist."
         raise ValueError(msg)
-    shape = (len(result.cell_gdf), len(features))
-    counts = sparse.coo_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=shape).tocsr()
-    counts.sum_duplicates()
-    return counts
+    return count_landed(trs, cell_ids, features["feature_name"], keep=trs["qv"].to_numpy() >= xc.QV_THRESHOLD)
 
 
 # --- geometry --------------------------------------------------------------------------------
@@ -334,7 +325,7 @@ def transcripts_table(
         cell_codes = pa.array(np.asarray(cell_codes, dtype=object), type=pa.string())
     cell_names = pa.concat_arrays([cell_codes, pa.array([UNASSIGNED], type=pa.string())])
     distance = nearest.distance(x, y, position)
-    feature_index = _feature_index(trs, features)
+    feature_index = feature_codes(trs, features["feature_name"])
     fov_names, fov_index = _fov_codes(x, y, fov_size=fov_size)
     return pa.table(
         {

@@ -10,6 +10,7 @@ from matplotlib.patches import Rectangle
 from shapely import box
 
 from ..genes import marker_celltypes
+from ..summary import molecules_per_landed_cell
 from .palette import celltype_palette
 from .tissue import plot_tissue
 
@@ -138,8 +139,7 @@ def plot_qc(result: SimulationResult) -> Figure:
     cell_gdf = result.cell_gdf
     origin = trs_df["origin"].to_numpy()
     gene_rows = origin != "control"
-    landed = trs_df["landed_cell_id"].to_numpy()[gene_rows]
-    per_cell = np.bincount(landed[landed >= 0], minlength=len(cell_gdf))
+    per_cell = molecules_per_landed_cell(result)
     true_per_cell = result.count_array.sum(axis=1)
     fig, axs = plt.subplots(1, 4, figsize=(18, 3.8))
 
