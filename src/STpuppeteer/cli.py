@@ -183,44 +183,50 @@ def write_outputs(
     return written
 
 
-def _cmd_simulate(args: argparse.Namespace) -> int:
-    from .summary import format_summary, summarize
+def _simulate_and_write(
+    args: argparse.Namespace, formats: list[str], *, plot: bool
+) -> tuple[SimulationResult, Path, list[str], float]:
+    """Shared by ``simulate`` and ``demo``: check the target first, run, write, draw."""
+    from .distributed import dask_client
 
-    formats = _parse_formats(args.format)
     config = _load_config(args)
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         msg = f"--out {out} already exists; pass --overwrite to replace it."
         raise UserError(msg)
-    from .distributed import dask_client
-
     start = time.perf_counter()
     with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
         result = run_stages(config, progress=not args.quiet, client=client)
     files = write_outputs(result, out, formats, overwrite=args.overwrite, progress=not args.quiet)
-    if args.plot:
-        _plot_result(result, out / "overview.png")
-        files.append("overview.png")
-    elapsed = time.perf_counter() - start
-    print(f"STpuppeteer: simulated seed {config.seed} in {elapsed:.1f} s → {out.resolve()}")
+    if plot:
+        files += [p.name for p in _plot_result(result, out / "overview.png")]
+    return result, out, files, time.perf_counter() - start
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .summary import format_summary, summarize
+
+    result, out, files, elapsed = _simulate_and_write(args, _parse_formats(args.format), plot=args.plot)
+    print(f"STpuppeteer: simulated seed {result.config.seed} in {elapsed:.1f} s → {out.resolve()}")
     print(format_summary(summarize(result), files=[str(out / f) for f in files]))
     return 0
 
 
 # --------------------------------------------------------------------------- plot
-def _plot_result(result: SimulationResult, png: Path) -> Path:
+def _plot_result(result: SimulationResult, png: Path) -> list[Path]:
+    """Write the overview to ``png`` and the QC panels beside it (``qc.png``, or ``<stem>_qc.png``)."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     from .plotting.overview import plot_overview, plot_qc
 
-    fig = plot_overview(result)
-    fig.savefig(png, dpi=130, bbox_inches="tight")
-    qc = png.with_name(png.stem.replace("overview", "qc") + png.suffix) if "overview" in png.stem else png.with_name(
-        png.stem + "_qc" + png.suffix
-    )
+    qc = png.with_name("qc.png" if png.stem == "overview" else f"{png.stem}_qc{png.suffix}")
+    plot_overview(result).savefig(png, dpi=130, bbox_inches="tight")
     plot_qc(result).savefig(qc, dpi=110, bbox_inches="tight")
-    return png
+    plt.close("all")
+    return [png, qc]
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -232,8 +238,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         raise UserError(msg)
     result = load_result(folder)
     png = Path(args.out) if args.out else folder / "overview.png"
-    _plot_result(result, png)
-    print(f"overview written to {png.resolve()}")
+    written = _plot_result(result, png)
+    print("written: " + ", ".join(str(p.resolve()) for p in written))
     return 0
 
 
@@ -260,18 +266,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .summary import format_summary, summarize
 
-    config = _load_config(args)
-    out = Path(args.out)
-    from .distributed import dask_client
-
-    start = time.perf_counter()
-    with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
-        result = run_stages(config, progress=not args.quiet, client=client)
-    files = write_outputs(result, out, ["xenium", "h5ad"], overwrite=args.overwrite, progress=not args.quiet)
-    _plot_result(result, out / "overview.png")
-    files += ["overview.png", "qc.png"]
-    elapsed = time.perf_counter() - start
-    print(f"STpuppeteer demo: a {config.n_cells:,}-cell Xenium-like tile in {elapsed:.1f} s")
+    result, out, files, elapsed = _simulate_and_write(args, ["xenium", "h5ad"], plot=True)
+    print(f"STpuppeteer demo: a {result.config.n_cells:,}-cell Xenium-like tile in {elapsed:.1f} s")
     print(format_summary(summarize(result), files=[str((out / f).resolve()) for f in files]))
     print(
         "Open it with:  import spatialdata_io; spatialdata_io.xenium("
