@@ -183,7 +183,7 @@ class CellGeometry:
     bounds: np.ndarray
 
     @classmethod
-    def from_cells(cls, cell_gdf: gpd.GeoDataFrame, *, thickness: float) -> CellGeometry:
+    def from_cells(cls, cell_gdf: gpd.GeoDataFrame, *, thickness: float, n_threads: int = 1) -> CellGeometry:
         """Build from ``cell_gdf`` (``geometry``, ``nucleus``, optional ``z``).
 
         Parameters
@@ -192,6 +192,8 @@ class CellGeometry:
             The cells.
         thickness
             Section thickness, µm (z runs over [0, thickness]).
+        n_threads
+            With 2 or more, the cells' and the nuclei's fans are built at once (same result).
 
         Returns
         -------
@@ -208,8 +210,12 @@ class CellGeometry:
         if len(centre) != len(nuc_geoms):
             msg = "every cell needs a non-empty 'nucleus' polygon (its centre anchors the placement)."
             raise ValueError(msg)
-        cells = StarPolygons.from_geometries(cell_geoms, centre)
-        nuclei = StarPolygons.from_geometries(nuc_geoms, centre)
+        if n_threads > 1:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                cells, nuclei = pool.map(StarPolygons.from_geometries, (cell_geoms, nuc_geoms), (centre, centre))
+        else:
+            cells = StarPolygons.from_geometries(cell_geoms, centre)
+            nuclei = StarPolygons.from_geometries(nuc_geoms, centre)
         radius = np.sqrt(cells.area / np.pi)
         if "z" in cell_gdf.columns:
             zc = np.asarray(cell_gdf["z"], dtype=float)
@@ -277,11 +283,13 @@ def generate_transcripts(
         raise ValueError(msg)
     ctx = transcript_context(cell_gdf, gpar_df, rng, config=config, counts=counts)
     blocks = cell_blocks(len(cell_gdf), config.transcripts.block_size)
+    weights = ambient_weights(counts.sum(axis=0, dtype=np.float64), config)
     if client is not None:
         from .distributed import map_blocks
 
         items = [(start, stop, block_rng(rng, b)) for b, (start, stop) in enumerate(blocks)]
         parts = list(map_blocks(_cell_block_task, items, shared=ctx, client=client, blocks_per_task=blocks_per_task))
+        parts += background_parts(ctx, weights, rng)
     else:
         def run_block(block: int) -> dict[str, np.ndarray]:
             start, stop = blocks[block]
@@ -290,13 +298,16 @@ def generate_transcripts(
         n_threads = min(_n_threads(config), max(len(blocks), 1))
         if n_threads > 1:
             # Blocks are independent (own keyed generator) and numpy releases the GIL, so threads
-            # give the same molecules as one loop, only sooner.
+            # give the same molecules as one loop, only sooner. The background's tiles are keyed
+            # too, so it is drawn alongside the blocks and still comes last.
             with ThreadPoolExecutor(max_workers=n_threads) as pool:
+                background = pool.submit(background_parts, ctx, weights, rng)
                 parts = list(pool.map(run_block, range(len(blocks))))
+                parts += background.result()
         else:
             parts = [run_block(b) for b in range(len(blocks))]
-    parts += background_parts(ctx, ambient_weights(counts.sum(axis=0, dtype=np.float64), config), rng)
-    return MoleculeLabels.build(cell_gdf, gpar_df, config).frame(parts)
+            parts += background_parts(ctx, weights, rng)
+    return MoleculeLabels.build(cell_gdf, gpar_df, config).frame(parts, n_threads=_n_threads(config))
 
 
 def cell_blocks(n_cells: int, block_size: int) -> list[tuple[int, int]]:
@@ -325,7 +336,8 @@ def transcript_context(
     without ``geometry`` the fans and landing grid are left out, for blocks that build their
     own with :func:`restrict_context` (bounded memory on large slides).
     """
-    geo = CellGeometry.from_cells(cell_gdf, thickness=config.tissue.section_thickness_um) if geometry else None
+    thickness = config.tissue.section_thickness_um
+    geo = CellGeometry.from_cells(cell_gdf, thickness=thickness, n_threads=_n_threads(config)) if geometry else None
     bounds = geo.bounds if geo is not None else cell_bounds(cell_gdf)
     genes = np.asarray(gpar_df["feature_name"], dtype=object)
     return _Context(
@@ -617,13 +629,26 @@ class MoleculeLabels:
         ct_code = np.append(pd.Index(ct_names).get_indexer(ct_values), len(ct_names)).astype(np.int16)
         return cls(cell_ids=ids, ct_code=ct_code, ct_names=ct_names, features=features)
 
-    def frame(self, parts: list[dict[str, np.ndarray]], *, first_id: int = 0) -> pd.DataFrame:
-        """``trs_df`` rows of these blocks, ``transcript_id`` counting from ``first_id``."""
+    def frame(self, parts: list[dict[str, np.ndarray]], *, first_id: int = 0, n_threads: int = 1) -> pd.DataFrame:
+        """``trs_df`` rows of these blocks, ``transcript_id`` counting from ``first_id``.
+
+        ``n_threads`` threads join the blocks' columns (the same frame whatever their number).
+        """
         keys = ("row", "gene", "true_gene", "x", "y", "z", "origin", "landed", "compartment", "qv")
         dtypes = {"row": np.int32, "gene": np.int32, "true_gene": np.int32, "x": np.float64, "y": np.float64,
                   "z": np.float32, "origin": np.int8, "landed": np.int32, "compartment": np.int8, "qv": np.float32}
-        cols = {k: np.concatenate([p[k] for p in parts]).astype(dtypes[k], copy=False) if parts
-                else np.zeros(0, dtype=dtypes[k]) for k in keys}
+
+        def join(k: str) -> np.ndarray:
+            if not parts:
+                return np.zeros(0, dtype=dtypes[k])
+            return np.concatenate([p[k] for p in parts]).astype(dtypes[k], copy=False)
+
+        if n_threads > 1 and parts:
+            # Joining is mostly first touches of fresh memory, which threads overlap.
+            with ThreadPoolExecutor(max_workers=n_threads) as pool:
+                cols = dict(zip(keys, pool.map(join, keys), strict=True))
+        else:
+            cols = {k: join(k) for k in keys}
         n = len(cols["row"])
         row, landed = cols["row"], cols["landed"]
         if self.cell_ids is not None:
