@@ -386,6 +386,14 @@ class _Context:
     bounds: np.ndarray
 
 
+def _code_dtype(n_categories: int) -> type[np.signedinteger]:
+    # The smallest dtype pandas stores categorical codes in: codes already in it are not copied.
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
 def _n_threads(config: SimulationConfig) -> int:
     n = config.transcripts.n_threads
     return min(os.cpu_count() or 1, 4) if n is None else n
@@ -626,7 +634,8 @@ class MoleculeLabels:
         ids = None if np.array_equal(cell_ids, np.arange(len(cell_ids))) else np.append(cell_ids, -1).astype(np.int64)
         ct_values = np.asarray(cell_gdf["celltype"], dtype=str)
         ct_names = list(dict.fromkeys(config.celltype_names + sorted(set(ct_values))))
-        ct_code = np.append(pd.Index(ct_names).get_indexer(ct_values), len(ct_names)).astype(np.int16)
+        ct_code = np.append(pd.Index(ct_names).get_indexer(ct_values), len(ct_names))
+        ct_code = ct_code.astype(_code_dtype(len(ct_names) + 1))
         return cls(cell_ids=ids, ct_code=ct_code, ct_names=ct_names, features=features)
 
     def frame(self, parts: list[dict[str, np.ndarray]], *, first_id: int = 0, n_threads: int = 1) -> pd.DataFrame:
@@ -635,13 +644,15 @@ class MoleculeLabels:
         ``n_threads`` threads join the blocks' columns (the same frame whatever their number).
         """
         keys = ("row", "gene", "true_gene", "x", "y", "z", "origin", "landed", "compartment", "qv")
-        dtypes = {"row": np.int32, "gene": np.int32, "true_gene": np.int32, "x": np.float64, "y": np.float64,
+        # Gene codes joined straight into the dtype pandas keeps for the categorical's codes.
+        gene_dtype = _code_dtype(len(self.features))
+        dtypes = {"row": np.int32, "gene": gene_dtype, "true_gene": gene_dtype, "x": np.float64, "y": np.float64,
                   "z": np.float32, "origin": np.int8, "landed": np.int32, "compartment": np.int8, "qv": np.float32}
 
         def join(k: str) -> np.ndarray:
             if not parts:
                 return np.zeros(0, dtype=dtypes[k])
-            return np.concatenate([p[k] for p in parts]).astype(dtypes[k], copy=False)
+            return np.concatenate([p[k] for p in parts], dtype=dtypes[k], casting="same_kind")
 
         if n_threads > 1 and parts:
             # Joining is mostly first touches of fresh memory, which threads overlap.
