@@ -519,9 +519,14 @@ def _instrument(part: dict[str, np.ndarray], ctx: _Context, rng: np.random.Gener
     inst = ctx.config.instrument
     n = len(part["row"])
     if not ctx.fov.perfect:
-        keep = rng.random(n) < ctx.fov.at(part["x"], part["y"])
-        part = {k: v[keep] for k, v in part.items()}
-        n = int(keep.sum())
+        keep = np.flatnonzero(rng.random(n) < ctx.fov.at(part["x"], part["y"]))
+        # One index for every column, and a column shared by two keys (gene, true_gene) taken once.
+        taken: dict[int, np.ndarray] = {}
+        for v in part.values():
+            if id(v) not in taken:
+                taken[id(v)] = v.take(keep)
+        part = {k: taken[id(v)] for k, v in part.items()}
+        n = len(keep)
     miscalled = np.zeros(n, dtype=bool)
     n_genes = len(ctx.nuclear)
     if inst.miscall_rate > 0 and n_genes > 1:
