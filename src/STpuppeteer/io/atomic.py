@@ -66,6 +66,18 @@ def _commit(tmp: Path, path: Path) -> None:
 
 
 @contextmanager
+def _committed(tmp: Path, path: Path) -> Iterator[None]:
+    """Move ``tmp`` to ``path`` if the block finishes; remove ``tmp`` if it does not."""
+    try:
+        yield
+        _commit(tmp, path)
+    except BaseException:
+        # BaseException: a KeyboardInterrupt must not leave a half-written output either.
+        _remove(tmp)
+        raise
+
+
+@contextmanager
 def atomic_output_dir(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Context manager yielding a temporary folder that becomes ``path`` on success.
 
@@ -92,13 +104,8 @@ def atomic_output_dir(path: str | Path, *, overwrite: bool = False) -> Iterator[
     path = check_target(path, overwrite=overwrite)
     tmp = _tmp_sibling(path, "tmp")
     tmp.mkdir()
-    try:
+    with _committed(tmp, path):
         yield tmp
-        _commit(tmp, path)
-    except BaseException:
-        # BaseException: a KeyboardInterrupt must not leave a half-written folder either.
-        _remove(tmp)
-        raise
 
 
 @contextmanager
@@ -118,9 +125,5 @@ def atomic_output_file(path: str | Path, *, overwrite: bool = False) -> Iterator
     """
     path = check_target(path, overwrite=overwrite)
     tmp = _tmp_sibling(path, "tmp").with_suffix(path.suffix)
-    try:
+    with _committed(tmp, path):
         yield tmp
-        _commit(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
