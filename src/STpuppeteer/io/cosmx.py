@@ -60,7 +60,8 @@ from ._cosmx_constants import (
 from .atomic import atomic_output_dir
 from .ground_truth import write_ground_truth
 from .manifest import write_manifest
-from .merscope import control_names, tissue_bounds, write_csv
+from .merscope import tissue_bounds, write_csv
+from .observed import observed_controls
 
 if TYPE_CHECKING:
     from ..result import SimulationResult
@@ -384,7 +385,7 @@ def write_cosmx(
         raise ValueError(msg)
     layout = FovLayout.covering(tissue_bounds(result), size_px=fov_size_px, pixel_size=pixel_size)
     genes = result.gpar_df["feature_name"].astype(str).to_numpy()
-    controls = control_names(result)
+    controls = observed_controls(result.trs_df, result.gpar_df["feature_name"])
     # Negative probes first, then the other controls, as CosMx orders its columns.
     controls = controls[np.argsort(~np.char.startswith(controls.astype(str), SIM_NEG_PROBE_PREFIX), kind="stable")]
     names = pd.Series(np.r_[genes, cosmx_feature_names(controls)], index=np.r_[genes, controls])

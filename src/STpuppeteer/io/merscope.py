@@ -54,14 +54,14 @@ from ._merscope_constants import (
 from .atomic import atomic_output_dir
 from .ground_truth import write_ground_truth
 from .manifest import write_manifest
-from .observed import count_landed
+from .observed import count_landed, observed_controls
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
     from ..result import SimulationResult
 
-__all__ = ["control_names", "observed_counts", "tissue_bounds", "write_csv", "write_merscope"]
+__all__ = ["observed_counts", "tissue_bounds", "write_csv", "write_merscope"]
 
 # Decimals of floats in the CSVs: 0.1 nm in µm, 1e-4 px; full repr would double the file size.
 _DECIMALS = 4
@@ -95,23 +95,6 @@ def write_csv(frame: pd.DataFrame, path: Path, *, index_label: str | None = None
         out.insert(0, index_label, out.index.to_numpy())
     table = pa.Table.from_pandas(out, preserve_index=False)
     pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
-
-
-def control_names(result: SimulationResult) -> np.ndarray:
-    """Sorted feature names of molecules that are not genes of the panel (the controls).
-
-    Parameters
-    ----------
-    result
-        The simulation.
-
-    Returns
-    -------
-    The control names, sorted.
-    """
-    observed = pd.unique(result.trs_df["feature_name"].astype(str))
-    genes = result.gpar_df["feature_name"].astype(str).to_numpy()
-    return np.sort(np.setdiff1d(observed, genes))
 
 
 def observed_counts(trs_df: pd.DataFrame, cell_ids: np.ndarray, feature_names: np.ndarray) -> np.ndarray:
@@ -361,7 +344,7 @@ def write_merscope(
     n_fov_cols = math.ceil(shape[1] / FOV_SIZE_PX)
     transform = np.array([[1 / pixel_size, 0, -xmin / pixel_size], [0, 1 / pixel_size, -ymin / pixel_size], [0, 0, 1]])
     genes = result.gpar_df["feature_name"].astype(str).to_numpy()
-    controls = control_names(result)
+    controls = observed_controls(result.trs_df, result.gpar_df["feature_name"])
     names = pd.Series(
         np.r_[genes, [f"{BLANK_PREFIX}{i + 1}" for i in range(len(controls))]], index=np.r_[genes, controls]
     )

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-__all__ = ["count_landed", "feature_codes"]
+__all__ = ["count_landed", "feature_codes", "observed_controls"]
 
 
 def feature_codes(trs_df: pd.DataFrame, feature_names: np.ndarray | pd.Index) -> np.ndarray:
@@ -36,6 +36,35 @@ def feature_codes(trs_df: pd.DataFrame, feature_names: np.ndarray | pd.Index) ->
     cat = names.array if isinstance(names.dtype, pd.CategoricalDtype) else pd.Categorical(names)
     lookup = pd.Index(np.asarray(feature_names, dtype=object)).get_indexer(np.asarray(cat.categories, dtype=object))
     return np.append(lookup, -1)[cat.codes]  # code -1 (missing name) → -1
+
+
+def observed_controls(trs_df: pd.DataFrame, gene_names: np.ndarray | pd.Index) -> np.ndarray:
+    """Sorted names of the features that occur in ``trs_df`` but are not genes (the control probes/codewords).
+
+    Reads the categories of a categorical ``feature_name`` (as ``trs_df`` writes it) rather than
+    converting every molecule's name.
+
+    Parameters
+    ----------
+    trs_df
+        Molecules with a ``feature_name`` column.
+    gene_names
+        The panel's genes (``gpar_df["feature_name"]``).
+
+    Returns
+    -------
+    The control names, sorted.
+
+    Examples
+    --------
+    >>> trs = pd.DataFrame({"feature_name": ["g1", "NegControlProbe_1", "g2", "NegControlProbe_1"]})
+    >>> observed_controls(trs, ["g1", "g2"]).tolist()
+    ['NegControlProbe_1']
+    """
+    names = trs_df["feature_name"]
+    cat = names.array if isinstance(names.dtype, pd.CategoricalDtype) else pd.Categorical(names)
+    occurring = np.asarray(cat.remove_unused_categories().categories, dtype=str)
+    return np.sort(np.setdiff1d(occurring, np.asarray(gene_names, dtype=str)))
 
 
 def count_landed(

@@ -33,7 +33,7 @@ from . import _xenium_constants as xc
 from .atomic import atomic_output_dir
 from .cell_ids import DATASET_SUFFIX, UNASSIGNED, encode_cell_ids
 from .manifest import write_manifest
-from .observed import count_landed, feature_codes
+from .observed import count_landed, feature_codes, observed_controls
 
 if TYPE_CHECKING:
     from ..result import SimulationResult
@@ -59,13 +59,6 @@ _F = xc.XeniumFiles
 # --- features and counts -------------------------------------------------------------------
 
 
-def _molecule_features(trs: pd.DataFrame) -> pd.Categorical:
-    """The molecules' feature names as a categorical of the names that occur (no copy if one already)."""
-    names = trs["feature_name"]
-    cat = names.array if isinstance(names.dtype, pd.CategoricalDtype) else pd.Categorical(names)
-    return cat.remove_unused_categories()
-
-
 def xenium_features(result: SimulationResult) -> pd.DataFrame:
     """The panel as Xenium lists it: the genes in ``gpar_df`` order, then the control codewords.
 
@@ -81,8 +74,7 @@ def xenium_features(result: SimulationResult) -> pd.DataFrame:
     ``codeword_index``.
     """
     genes = pd.Index(result.gpar_df["feature_name"].astype(str))
-    names = _molecule_features(result.trs_df).categories.astype(str)
-    controls = sorted(set(names) - set(genes))
+    controls = observed_controls(result.trs_df, genes)
     types, categories = [], []
     for name in controls:
         match = [v for prefix, v in xc.CONTROL_PREFIXES.items() if name.startswith(prefix)]
