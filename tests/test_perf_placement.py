@@ -131,3 +131,29 @@ def test_sector_table_equals_binary_search(polygons: StarPolygons) -> None:
     got = polygons.contains(rows, x, y)
     np.testing.assert_array_equal(got, _reference_contains(polygons, rows, x, y))
     assert 0.05 < got.mean() < 0.95
+
+
+def test_distance_equals_shapely(polygons: StarPolygons) -> None:
+    # Points near (on vertex rays, within a cell's width) and far (many diameters away, where
+    # the nearest edge lies far round from the point's own sector), and polygons with 4 to
+    # 2000 vertices, some tiny.
+    rng = np.random.default_rng(8)
+    rows = rng.integers(0, len(polygons), 40_000)
+    scale = rng.choice([0.5, 2.0, 40.0], len(rows))
+    x = polygons.centre[rows, 0] + scale * rng.uniform(-1, 1, len(rows))
+    y = polygons.centre[rows, 1] + scale * rng.uniform(-1, 1, len(rows))
+    got = polygons.distance(rows, x, y)
+    expected = shapely.distance(polygons.geoms[rows], shapely.points(x, y))
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert 0.05 < (got == 0).mean() < 0.5
+
+
+def test_distance_of_non_star_polygons_falls_back_on_shapely() -> None:
+    u_shape = shapely.Polygon([(0, 0), (6, 0), (6, 6), (4, 6), (4, 2), (2, 2), (2, 6), (0, 6)])
+    geoms = np.array([u_shape, shapely.box(10, 0, 12, 2)], dtype=object)
+    polys = StarPolygons.from_geometries(geoms, np.array([[3, 4], [11, 1]]))
+    rng = np.random.default_rng(9)
+    rows = rng.integers(0, 2, 5_000)
+    x, y = rng.uniform(-3, 15, len(rows)), rng.uniform(-3, 9, len(rows))
+    expected = shapely.distance(geoms[rows], shapely.points(x, y))
+    np.testing.assert_allclose(polys.distance(rows, x, y), expected, rtol=1e-12, atol=1e-12)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .parquet import write_parquet
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -158,9 +160,9 @@ def write_ground_truth(
         raise ValueError(msg)
     out = folder / GROUND_TRUTH_DIR
     out.mkdir()
-    result.trs_df.reset_index(drop=True).to_parquet(out / GroundTruthFiles.MOLECULES, index=False)
+    write_parquet(result.trs_df, out / GroundTruthFiles.MOLECULES)
     cells.to_parquet(out / GroundTruthFiles.CELLS, index=False)
-    _long_counts(counts, cell_ids, feature_names).to_parquet(out / GroundTruthFiles.COUNTS, index=False)
+    write_parquet(_long_counts(counts, cell_ids, feature_names), out / GroundTruthFiles.COUNTS)
     result.gpar_df.reset_index(drop=True).to_parquet(out / GroundTruthFiles.GENES, index=False)
     readme = _README.format(
         molecules=GroundTruthFiles.MOLECULES,

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import shapely
 from scipy import sparse
 
@@ -34,8 +33,10 @@ from .atomic import atomic_output_dir
 from .cell_ids import encode_cell_ids
 from .ground_truth import GROUND_TRUTH_DIR, GroundTruthFiles, _long_counts, write_ground_truth
 from .manifest import write_manifest
+from .parquet import ParquetStream
 from .xenium import (
     NearestNucleus,
+    _nucleus_centres,
     _single_polygons,
     _write_cells,
     _write_cells_zarr,
@@ -80,6 +81,7 @@ class _Shared:
     cell_codes: np.ndarray
     cell_names: pa.Array
     nuclei: np.ndarray
+    centres: np.ndarray
     nuclei_tree: shapely.STRtree
     features: pd.DataFrame
     feature_names: np.ndarray
@@ -101,7 +103,7 @@ class _Block:
 def _local_nearest(shared: _Shared, x: np.ndarray, y: np.ndarray) -> NearestNucleus:
     coarse_size = _COARSE_STEP * xc.PIXEL_SIZE
     if not len(x):
-        return NearestNucleus(shared.nuclei, None, PixelGrid(0.0, 0.0, coarse_size, (1, 1)), None)
+        return NearestNucleus(shared.nuclei, shared.centres, None, PixelGrid(0.0, 0.0, coarse_size, (1, 1)), None)
     # Coarse pixels aligned with the whole-slide writer's: pixel k covers [k, k + 1) × 0.85 µm
     # from the origin and takes the label at its fine pixel (k × 4 + 2)'s centre.
     x0 = np.floor((x.min() - _LOCAL_MARGIN_UM) / coarse_size) * coarse_size
@@ -114,7 +116,7 @@ def _local_nearest(shared: _Shared, x: np.ndarray, y: np.ndarray) -> NearestNucl
     sample_grid = PixelGrid(x0=x0 + offset, y0=y0 + offset, pixel_size=coarse_size, shape=(n_rows, n_cols))
     coarse = rasterize_labels(shared.nuclei[near], sample_grid, labels=near + 1)
     grid = PixelGrid(x0=x0, y0=y0, pixel_size=coarse_size, shape=(n_rows, n_cols))
-    return NearestNucleus.from_coarse(shared.nuclei, coarse, grid)
+    return NearestNucleus.from_coarse(shared.nuclei, shared.centres, coarse, grid)
 
 
 def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.DataFrame, pa.Table, sparse.csr_matrix]:
@@ -208,23 +210,6 @@ def _thread_map(
             yield result
 
 
-class _ParquetStream:
-    """Row groups appended to one Parquet file, the schema fixed by the first table."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.writer: pq.ParquetWriter | None = None
-
-    def write(self, table: pa.Table) -> None:
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, table.schema)
-        self.writer.write_table(table.cast(self.writer.schema) if table.schema != self.writer.schema else table)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
 def simulate_to_xenium(
     config: SimulationConfig | dict[str, Any] | str | Path,
     path: str | Path,
@@ -294,6 +279,7 @@ def simulate_to_xenium(
     cell_codes = encode_cell_ids(cell_gdf["cell_id"].to_numpy())
     cells = _single_polygons(np.asarray(cell_gdf.geometry.values))
     nuclei = _single_polygons(np.asarray(cell_gdf["nucleus"].values))
+    centres = _nucleus_centres(cell_gdf)
     grid = _image_grid(cell_gdf, images=images)
 
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
@@ -308,11 +294,12 @@ def simulate_to_xenium(
             cell_codes=cell_codes,
             cell_names=pa.array(np.asarray(cell_codes, dtype=object), type=pa.string()),
             nuclei=nuclei,
+            centres=centres,
             nuclei_tree=shapely.STRtree(nuclei),
             features=features,
             feature_names=gpar_df["feature_name"].to_numpy().astype(str),
             cell_ids=cell_gdf["cell_id"].to_numpy(),
-            nearest=NearestNucleus.from_mask(nuclei, nucleus_mask, grid) if grid is not None else None,
+            nearest=None if grid is None else NearestNucleus.from_mask(nuclei, centres, nucleus_mask, grid),
         )
         items = [(start, stop, block_rng(counts_rng, b), block_rng(trs_rng, b))
                  for b, (start, stop) in enumerate(cell_blocks(n_cells, config.transcripts.block_size))]
@@ -327,14 +314,14 @@ def simulate_to_xenium(
             blocks = _thread_map(_block_task, items, shared=shared, n_threads=n_threads,
                                  window=max_blocks_in_flight or n_threads + 1)
 
-        streams = {name: _ParquetStream(tmp / f"_stream_{name}.parquet") for name in ("trs", "truth", "counts")}
+        streams = {name: ParquetStream(tmp / f"_stream_{name}.parquet") for name in ("trs", "truth", "counts")}
         observed: list[sparse.coo_matrix] = []
         gene_totals = np.zeros(n_genes, dtype=np.int64)
         n_written = 0
         try:
             for block in blocks:
                 n_written = _write_block(streams, block.molecules, block.transcripts, n_written)
-                streams["counts"].write(pa.Table.from_pandas(block.true_counts, preserve_index=False))
+                streams["counts"].write(block.true_counts)
                 gene_totals += block.gene_totals
                 observed.append(block.observed.tocoo())
                 del block
@@ -377,13 +364,13 @@ def simulate_to_xenium(
     return Path(path).expanduser().absolute()
 
 
-def _write_block(streams: dict[str, _ParquetStream], frame: pd.DataFrame, table: pa.Table, first_id: int) -> int:
+def _write_block(streams: dict[str, ParquetStream], frame: pd.DataFrame, table: pa.Table, first_id: int) -> int:
     """Append one block to the molecule files, numbering its molecules from ``first_id``."""
     ids = np.arange(first_id, first_id + len(frame), dtype=np.int64)
     frame["transcript_id"] = ids
     table = table.set_column(0, table.schema.field(0), pa.array(ids.astype(np.uint64)))
     streams["trs"].write(table)
-    streams["truth"].write(pa.Table.from_pandas(frame, preserve_index=False))
+    streams["truth"].write(frame)
     return first_id + len(frame)
 
 
