@@ -35,7 +35,7 @@ def dictionary_columns(schema: pa.Schema) -> list[str]:
 
 def _as_table(data: pa.Table | pd.DataFrame) -> pa.Table:
     if isinstance(data, pd.DataFrame):
-        return pa.Table.from_pandas(data.reset_index(drop=True), preserve_index=False)
+        return pa.Table.from_pandas(data, preserve_index=False)
     return data
 
 

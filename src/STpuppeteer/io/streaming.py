@@ -33,9 +33,9 @@ from .atomic import atomic_output_dir
 from .cell_ids import encode_cell_ids
 from .ground_truth import GROUND_TRUTH_DIR, GroundTruthFiles, _long_counts, write_ground_truth
 from .manifest import write_manifest
+from .nucleus_distance import NearestNucleus
 from .parquet import ParquetStream
 from .xenium import (
-    NearestNucleus,
     _nucleus_centres,
     _single_polygons,
     _write_cells,
@@ -48,7 +48,7 @@ from .xenium import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator
 
     from dask.distributed import Client
 
@@ -61,11 +61,7 @@ __all__ = ["AUTO_IMAGE_PIXELS", "simulate_to_xenium"]
 #: Largest morphology image (pixels) written when ``images=None``: the label masks and the
 #: image need about 16 bytes per pixel, so this keeps them under about 4 GB.
 AUTO_IMAGE_PIXELS = 250_000_000
-# Without a whole-slide nucleus mask, each block rasterises the nuclei near its molecules at
-# the same coarse grid the in-memory writer uses; nuclei up to this far around are included.
-_LOCAL_MARGIN_UM = 25.0
-_BACKGROUND_CHUNK = 1_000_000  # background molecules located and written at a time
-_COARSE_STEP = 4  # fine pixels per coarse pixel: 4 × 0.2125 µm = 0.85 µm, as the in-memory writer
+_BACKGROUND_CHUNK = 1_000_000  # about this many background molecules are drawn, located and written at a time
 
 
 @dataclass(frozen=True)
@@ -81,12 +77,10 @@ class _Shared:
     cell_codes: np.ndarray
     cell_names: pa.Array
     nuclei: np.ndarray
-    centres: np.ndarray
-    nuclei_tree: shapely.STRtree
     features: pd.DataFrame
     feature_names: np.ndarray
     cell_ids: np.ndarray
-    nearest: NearestNucleus | None
+    nearest: NearestNucleus
 
 
 @dataclass
@@ -95,28 +89,9 @@ class _Block:
 
     molecules: pd.DataFrame
     transcripts: pa.Table
-    true_counts: pd.DataFrame
-    gene_totals: np.ndarray
+    true_counts: pd.DataFrame | None
+    gene_totals: np.ndarray | None
     observed: sparse.csr_matrix
-
-
-def _local_nearest(shared: _Shared, x: np.ndarray, y: np.ndarray) -> NearestNucleus:
-    coarse_size = _COARSE_STEP * xc.PIXEL_SIZE
-    if not len(x):
-        return NearestNucleus(shared.nuclei, shared.centres, None, PixelGrid(0.0, 0.0, coarse_size, (1, 1)), None)
-    # Coarse pixels aligned with the whole-slide writer's: pixel k covers [k, k + 1) × 0.85 µm
-    # from the origin and takes the label at its fine pixel (k × 4 + 2)'s centre.
-    x0 = np.floor((x.min() - _LOCAL_MARGIN_UM) / coarse_size) * coarse_size
-    y0 = np.floor((y.min() - _LOCAL_MARGIN_UM) / coarse_size) * coarse_size
-    n_cols = int(np.ceil((x.max() + _LOCAL_MARGIN_UM - x0) / coarse_size)) + 1
-    n_rows = int(np.ceil((y.max() + _LOCAL_MARGIN_UM - y0) / coarse_size)) + 1
-    near = shared.nuclei_tree.query(shapely.box(x0, y0, x0 + n_cols * coarse_size, y0 + n_rows * coarse_size))
-    near = np.sort(near)
-    offset = (_COARSE_STEP // 2 + 0.5) * xc.PIXEL_SIZE - 0.5 * coarse_size
-    sample_grid = PixelGrid(x0=x0 + offset, y0=y0 + offset, pixel_size=coarse_size, shape=(n_rows, n_cols))
-    coarse = rasterize_labels(shared.nuclei[near], sample_grid, labels=near + 1)
-    grid = PixelGrid(x0=x0, y0=y0, pixel_size=coarse_size, shape=(n_rows, n_cols))
-    return NearestNucleus.from_coarse(shared.nuclei, shared.centres, coarse, grid)
 
 
 def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.DataFrame, pa.Table, sparse.csr_matrix]:
@@ -126,11 +101,7 @@ def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.Dat
     frame = shared.labels.frame(parts)
     landed = np.concatenate([p["landed"] for p in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
     ctx = shared.ctx
-    if shared.nearest is not None:
-        nearest = shared.nearest
-    else:
-        nearest = _local_nearest(shared, frame["x"].to_numpy(), frame["y"].to_numpy())
-    table = transcripts_table(frame, landed, shared.cell_names, shared.features, nearest=nearest,
+    table = transcripts_table(frame, landed, shared.cell_names, shared.features, nearest=shared.nearest,
                               fov_size=ctx.config.instrument.fov_size_um)
     keep = (landed >= 0) & (frame["qv"].to_numpy() >= xc.QV_THRESHOLD)
     cols = feature_codes(frame, shared.features["feature_name"])[keep]
@@ -172,25 +143,26 @@ def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.r
     )
 
 
-def _background_chunks(shared: _Shared, weights: np.ndarray, rng: np.random.Generator) -> Iterator[list[dict]]:
-    """The background molecules in their drawing order, located chunk by chunk with local geometry."""
-    from ..transcripts import locate_part, restrict_context, unlocated_background
+def _background_task(shared: _Shared, part: dict[str, np.ndarray]) -> _Block:
+    """Locate one part of the background molecules with the cells around it, and tabulate it."""
+    from ..transcripts import locate_part, restrict_context
 
-    for part in unlocated_background(shared.ctx, weights, rng):
-        n = len(part["x"])
-        for lo in range(0, n, _BACKGROUND_CHUNK):
-            chunk = {k: v[lo : lo + _BACKGROUND_CHUNK] for k, v in part.items()}
-            x, y = chunk["x"], chunk["y"]
-            rows = _rows_near(shared, 0, 0, np.array([x.min(), y.min(), x.max(), y.max()]))
-            located = locate_part(chunk, restrict_context(shared.ctx, shared.cell_gdf, rows).geo.locator)
-            located["landed"] = np.where(located["landed"] >= 0, rows[located["landed"]], -1).astype(np.int32)
-            yield [located]
+    x, y = part["x"], part["y"]
+    rows = _rows_near(shared, 0, 0, np.array([x.min(), y.min(), x.max(), y.max()]))
+    located = locate_part(part, restrict_context(shared.ctx, shared.cell_gdf, rows).geo.locator)
+    located["landed"] = np.where(located["landed"] >= 0, rows[located["landed"]], -1).astype(np.int32)
+    frame, table, observed = _tables(shared, [located])
+    return _Block(molecules=frame, transcripts=table, true_counts=None, gene_totals=None, observed=observed)
 
 
 def _thread_map(
-    func: Callable[[Any, Any], Any], items: Sequence[Any], *, shared: Any, n_threads: int, window: int  # noqa: ANN401
+    func: Callable[[Any, Any], Any], items: Iterable[Any], *, shared: Any, n_threads: int, window: int  # noqa: ANN401
 ) -> Iterator[Any]:
-    """``func(shared, item)`` over ``items`` on a few threads, in order, at most ``window`` ahead."""
+    """``func(shared, item)`` over ``items`` on a few threads, in order, at most ``window`` ahead.
+
+    ``items`` is consumed here, one item per task handed out (so a generator of items drawn
+    from a random stream draws them in order).
+    """
     if n_threads <= 1:
         for item in items:
             yield func(shared, item)
@@ -263,7 +235,13 @@ def simulate_to_xenium(
     from ..result import SimulationResult
     from ..simulation import _as_config
     from ..tissue import generate_cells
-    from ..transcripts import MoleculeLabels, ambient_weights, cell_blocks, transcript_context
+    from ..transcripts import (
+        MoleculeLabels,
+        ambient_weights,
+        cell_blocks,
+        transcript_context,
+        unlocated_background,
+    )
 
     config = _as_config(config)
     gpar_df = generate_gene_parameters(config, np.random.default_rng(config.seed))
@@ -279,7 +257,6 @@ def simulate_to_xenium(
     cell_codes = encode_cell_ids(cell_gdf["cell_id"].to_numpy())
     cells = _single_polygons(np.asarray(cell_gdf.geometry.values))
     nuclei = _single_polygons(np.asarray(cell_gdf["nucleus"].values))
-    centres = _nucleus_centres(cell_gdf)
     grid = _image_grid(cell_gdf, images=images)
 
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
@@ -294,13 +271,12 @@ def simulate_to_xenium(
             cell_codes=cell_codes,
             cell_names=pa.array(np.asarray(cell_codes, dtype=object), type=pa.string()),
             nuclei=nuclei,
-            centres=centres,
-            nuclei_tree=shapely.STRtree(nuclei),
             features=features,
             feature_names=gpar_df["feature_name"].to_numpy().astype(str),
             cell_ids=cell_gdf["cell_id"].to_numpy(),
-            nearest=None if grid is None else NearestNucleus.from_mask(nuclei, centres, nucleus_mask, grid),
+            nearest=NearestNucleus.build(nuclei, _nucleus_centres(cell_gdf)),
         )
+        n_threads = config.transcripts.n_threads or min(os.cpu_count() or 1, 4)
         items = [(start, stop, block_rng(counts_rng, b), block_rng(trs_rng, b))
                  for b, (start, stop) in enumerate(cell_blocks(n_cells, config.transcripts.block_size))]
         if client is not None:
@@ -310,7 +286,6 @@ def simulate_to_xenium(
             blocks = map_blocks(_block_task, items, shared=shared, client=client, blocks_per_task=blocks_per_task,
                                 max_tasks_in_flight=max(1, window // blocks_per_task))
         else:
-            n_threads = config.transcripts.n_threads or min(os.cpu_count() or 1, 4)
             blocks = _thread_map(_block_task, items, shared=shared, n_threads=n_threads,
                                  window=max_blocks_in_flight or n_threads + 1)
 
@@ -325,10 +300,13 @@ def simulate_to_xenium(
                 gene_totals += block.gene_totals
                 observed.append(block.observed.tocoo())
                 del block
-            for chunk in _background_chunks(shared, ambient_weights(gene_totals, config), trs_rng):
-                frame, table, obs = _tables(shared, chunk)
-                n_written = _write_block(streams, frame, table, n_written)
-                observed.append(obs.tocoo())
+            # The background is drawn here, part by part, and located and tabulated on threads.
+            parts = unlocated_background(shared.ctx, ambient_weights(gene_totals, config), trs_rng,
+                                         max_molecules=_BACKGROUND_CHUNK)
+            for part in _thread_map(_background_task, parts, shared=shared, n_threads=n_threads, window=n_threads + 1):
+                n_written = _write_block(streams, part.molecules, part.transcripts, n_written)
+                observed.append(part.observed.tocoo())
+                del part
         finally:
             for stream in streams.values():
                 stream.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import string
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,15 +23,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import shapely
-from scipy import ndimage, sparse
+from scipy import sparse
 
 from .._random import stage_rng
 from ..image import PixelGrid, rasterize_labels, render_from_labels
-from ..placement import StarPolygons
 from . import _xenium_constants as xc
 from .atomic import atomic_output_dir
 from .cell_ids import DATASET_SUFFIX, UNASSIGNED, encode_cell_ids
 from .manifest import write_manifest
+from .nucleus_distance import NearestNucleus
 from .observed import count_landed, feature_codes, observed_controls
 from .parquet import write_parquet
 
@@ -50,7 +49,6 @@ __all__ = [
 
 # Grid of the nearest-nucleus lookup, µm: fine enough that it picks the nearest of two nuclei
 # except where their distances differ by less than about this much.
-_NEAREST_GRID_UM = 0.85
 
 _T = xc.XeniumTranscriptColumns
 _C = xc.XeniumCellColumns
@@ -153,85 +151,6 @@ def _boundary_table(polygons: np.ndarray, cell_codes: np.ndarray) -> pa.Table:
             _C.LABEL_ID: pa.array((index + 1).astype(np.uint32)),
         }
     )
-
-
-@dataclass(frozen=True)
-class NearestNucleus:
-    """Distance (µm) from positions to the nearest nucleus, 0 inside one.
-
-    A molecule inside a nucleus is inside that nucleus's cell, so containment is tested
-    against the landed cell's nucleus only. For the others, the nearest nucleus is read from
-    a distance transform of a coarse label raster (one label per nucleus: its row + 1), and
-    the exact distance to that nucleus is computed. Both use the nuclei fanned from their
-    centres (:class:`~STpuppeteer.placement.StarPolygons`: a few edges a point, no shapely
-    point objects), built for the nuclei a call needs only.
-
-    Attributes
-    ----------
-    nuclei
-        All nucleus polygons (rows of ``cell_gdf``).
-    centres
-        ``(n, 2)`` nucleus centres (each nucleus is star-shaped about its centre; one that is
-        not is measured by shapely instead).
-    coarse
-        Coarse label raster, or ``None`` when it holds no nucleus (then an exact search).
-    grid
-        The coarse raster's grid (``x0``, ``y0``, pixel size).
-    nearest
-        Row and column of the nearest labelled pixel of every pixel of ``coarse``.
-    """
-
-    nuclei: np.ndarray
-    centres: np.ndarray
-    coarse: np.ndarray | None
-    grid: PixelGrid
-    nearest: np.ndarray | None
-
-    @classmethod
-    def from_coarse(cls, nuclei: np.ndarray, centres: np.ndarray, coarse: np.ndarray,
-                    grid: PixelGrid) -> NearestNucleus:
-        """From a coarse label raster (labels = row in ``nuclei`` + 1) on ``grid``."""
-        if not coarse.any():
-            return cls(nuclei, centres, None, grid, None)
-        nearest = ndimage.distance_transform_edt(coarse == 0, return_distances=False, return_indices=True)
-        return cls(nuclei, centres, coarse, grid, nearest.astype(np.int32, copy=False))
-
-    @classmethod
-    def from_mask(cls, nuclei: np.ndarray, centres: np.ndarray, nucleus_mask: np.ndarray,
-                  grid: PixelGrid) -> NearestNucleus:
-        """From the bundle's full-resolution nucleus mask, subsampled to about ``_NEAREST_GRID_UM``."""
-        step = max(1, round(_NEAREST_GRID_UM / grid.pixel_size))
-        coarse = nucleus_mask[step // 2 :: step, step // 2 :: step]
-        coarse_grid = PixelGrid(x0=grid.x0, y0=grid.y0, pixel_size=grid.pixel_size * step, shape=coarse.shape)
-        return cls.from_coarse(nuclei, centres, coarse, coarse_grid)
-
-    def distance(self, x: np.ndarray, y: np.ndarray, landed: np.ndarray) -> np.ndarray:
-        """Distance of each position to the nearest nucleus; ``landed`` is its cell's row (-1: none)."""
-        if not len(x):
-            return np.zeros(0)
-        if self.coarse is None:
-            _, distance = shapely.STRtree(self.nuclei).query_nearest(
-                shapely.points(x, y), return_distance=True, all_matches=False
-            )
-            return np.asarray(distance, dtype=np.float64)
-        g, shape = self.grid, self.coarse.shape
-        r = np.clip(((y - g.y0) / g.pixel_size).astype(np.int64), 0, shape[0] - 1)
-        c = np.clip(((x - g.x0) / g.pixel_size).astype(np.int64), 0, shape[1] - 1)
-        candidate = self.coarse[self.nearest[0, r, c], self.nearest[1, r, c]].astype(np.int64) - 1
-        assigned = landed >= 0
-        # Fan only the nuclei this call touches (a boolean mark per nucleus, no sort).
-        needed = np.zeros(len(self.nuclei), dtype=bool)
-        needed[landed[assigned]] = True
-        needed[candidate] = True
-        rows = np.flatnonzero(needed)
-        local = np.cumsum(needed, dtype=np.int64) - 1
-        fans = StarPolygons.from_geometries(self.nuclei[rows], self.centres[rows])
-        inside = np.zeros(len(x), dtype=bool)
-        inside[assigned] = fans.contains(local[landed[assigned]], x[assigned], y[assigned])
-        distance = np.zeros(len(x))
-        out = np.flatnonzero(~inside)
-        distance[out] = fans.distance(local[candidate[out]], x[out], y[out])
-        return distance
 
 
 def _nucleus_centres(cell_gdf: pd.DataFrame) -> np.ndarray:
@@ -371,15 +290,12 @@ def _write_transcripts(
     cell_codes: np.ndarray,
     nuclei: np.ndarray,
     features: pd.DataFrame,
-    *,
-    nucleus_mask: np.ndarray,
-    grid: PixelGrid,
 ) -> None:
     trs = result.trs_df
     position = pd.Index(result.cell_gdf["cell_id"].to_numpy()).get_indexer(trs["landed_cell_id"].to_numpy())
     table = transcripts_table(
         trs, position, cell_codes, features,
-        nearest=NearestNucleus.from_mask(nuclei, _nucleus_centres(result.cell_gdf), nucleus_mask, grid),
+        nearest=NearestNucleus.build(nuclei, _nucleus_centres(result.cell_gdf)),
         fov_size=result.config.instrument.fov_size_um,
     )
     write_parquet(table, folder / _F.TRANSCRIPTS)
@@ -607,7 +523,7 @@ def write_xenium(
         nucleus_mask = rasterize_labels(nuclei, grid)
         cell_mask = rasterize_labels(cells, grid)
         _write_specs(tmp, result, len(result.trs_df))
-        _write_transcripts(tmp, result, cell_codes, nuclei, features, nucleus_mask=nucleus_mask, grid=grid)
+        _write_transcripts(tmp, result, cell_codes, nuclei, features)
         _write_cells(tmp, result, cell_codes, cells, nuclei, counts, features)
         _write_feature_matrix(tmp, cell_codes, counts, features)
         _write_cells_zarr(tmp, result, cells, nuclei, nucleus_mask, cell_mask)
