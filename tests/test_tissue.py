@@ -257,6 +257,20 @@ def test_same_seed_same_cells(simulated):
     assert not np.allclose(other["x"], cell_gdf["x"])
 
 
+def test_threads_do_not_change_the_cells():
+    # Several 1000 µm tiles, built on 1 and on 3 threads (tiles finish in any order).
+    config = SimulationConfig(n_cells=6000, seed=4)
+    def on(threads: int) -> SimulationConfig:
+        return config.model_copy(update={"transcripts": config.transcripts.model_copy(update={"n_threads": threads})})
+
+    one, three = (generate_cells(on(threads), stage_rng(4, "cells")) for threads in (1, 3))
+    assert len(np.unique(np.floor(one[["nucleus_x", "nucleus_y"]].to_numpy() / 1000.0), axis=0)) >= 4
+    pd.testing.assert_frame_equal(pd.DataFrame(one.drop(columns=["geometry", "nucleus"])),
+                                  pd.DataFrame(three.drop(columns=["geometry", "nucleus"])))
+    for column in ("geometry", "nucleus"):
+        assert (shapely.to_wkb(one[column].to_numpy()) == shapely.to_wkb(three[column].to_numpy())).all()
+
+
 # --- config validation -----------------------------------------------------------------
 @pytest.mark.parametrize(
     ("tissue", "morphology", "match"),

@@ -11,6 +11,7 @@ imported only when a client is asked for.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,10 +21,22 @@ if TYPE_CHECKING:
 
     from dask.distributed import Client
 
-__all__ = ["dask_client", "map_blocks", "require_distributed"]
+    from .config import SimulationConfig
+
+__all__ = ["dask_client", "local_threads", "map_blocks", "require_distributed"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def local_threads(config: SimulationConfig) -> int:
+    """Threads for the fixed tiles and blocks run in this process (``config.transcripts.n_threads``).
+
+    ``None`` means the CPUs, at most 4. Never changes a result: every tile and block draws
+    from its own keyed generator and results are gathered in order.
+    """
+    n = config.transcripts.n_threads
+    return min(os.cpu_count() or 1, 4) if n is None else n
 
 
 def require_distributed() -> Any:  # noqa: ANN401 - the module itself

@@ -17,6 +17,8 @@ numbered tile by tile (rows of tiles from y = 0, left to right).
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -27,6 +29,7 @@ from scipy.spatial import cKDTree
 
 from ._random import block_rng
 from .config.tissue import check_tissue_consistency, hardcore_distance_um
+from .distributed import local_threads
 from .morphology import draw_nucleus_radii, fit_radii, star_polygons
 from .positions import sample_centres, tissue_region
 from .spatial_pattern import assign_celltypes
@@ -218,17 +221,40 @@ def generate_cells(config: SimulationConfig, rng: np.random.Generator) -> gpd.Ge
     order = _tile_order(centres, TILE_UM)
     centres, codes, limit = centres[order], codes[order], limit[order]
     halo = 2.0 * (float(limit.max(initial=0.0)) + morphology.max_expansion_um) * 1.01 + 1e-6
-    shapely.prepare(region)
+    # A prepared geometry caches an index on first use and must not be shared by threads:
+    # each thread prepares its own copy of the region.
+    per_thread = threading.local()
+
+    def own_region() -> shapely.Polygon:
+        if not hasattr(per_thread, "region"):
+            per_thread.region = shapely.from_wkb(shapely.to_wkb(region))
+            shapely.prepare(per_thread.region)
+        return per_thread.region
+
     nuclei = np.empty(n, dtype=object)
     cells = np.empty(n, dtype=object)
     nuclei_rng = block_rng(rng, _STREAM_NUCLEI)
-    for key, own, near in _tiles(centres, TILE_UM, halo):
+
+    def build_tile(tile: tuple[tuple[int, int], slice, np.ndarray]) -> None:
+        key, own, near = tile
         radii = draw_nucleus_radii(codes[own], morphology, block_rng(nuclei_rng, key), celltype_names=names)
         radii = fit_radii(radii, limit[own])
-        voronoi = _voronoi_of_tile(centres, own, near, region)
+        tissue_region = own_region()
+        voronoi = _voronoi_of_tile(centres, own, near, tissue_region)
         nuclei[own], cells[own] = build_cell_polygons(
-            centres[own], radii, voronoi, region, max_expansion_um=morphology.max_expansion_um
+            centres[own], radii, voronoi, tissue_region, max_expansion_um=morphology.max_expansion_um
         )
+
+    # Tiles are independent (each draws from its own key and writes its own rows), and
+    # shapely's set operations release the GIL, so threads share the work.
+    n_threads = local_threads(config)
+    if n_threads > 1:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            for _ in pool.map(build_tile, _tiles(centres, TILE_UM, halo)):
+                pass
+    else:
+        for tile in _tiles(centres, TILE_UM, halo):
+            build_tile(tile)
 
     nucleus_area = shapely.area(nuclei)
     type_mean = np.bincount(codes, nucleus_area, len(names)) / np.maximum(np.bincount(codes, minlength=len(names)), 1)

@@ -13,7 +13,6 @@ The columns of the returned ``trs_df`` are documented in ``docs/data_contract.md
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -397,8 +396,9 @@ def _code_dtype(n_categories: int) -> type[np.signedinteger]:
 
 
 def _n_threads(config: SimulationConfig) -> int:
-    n = config.transcripts.n_threads
-    return min(os.cpu_count() or 1, 4) if n is None else n
+    from .distributed import local_threads
+
+    return local_threads(config)
 
 
 def _column(df: pd.DataFrame, name: str, n: int) -> np.ndarray:

@@ -48,7 +48,11 @@ class TranscriptConfig(StrictModel):
     )
 
     n_threads: PositiveInt | None = Field(
-        None, description="threads drawing blocks at once (None: up to 4); never changes the molecules"
+        None,
+        description=(
+            "threads for the tissue tiles and the blocks of counts and molecules (None: the CPUs, at most 4); "
+            "never changes a result"
+        ),
     )
 
     @field_validator("nuclear_fraction")

@@ -61,6 +61,7 @@ __all__ = ["AUTO_IMAGE_PIXELS", "simulate_to_xenium"]
 #: Largest morphology image (pixels) written when ``images=None``: the label masks and the
 #: image need about 16 bytes per pixel, so this keeps them under about 4 GB.
 AUTO_IMAGE_PIXELS = 250_000_000
+_ROWS_PER_MERGE = 65_536  # cells per range when the observed counts are summed
 _BACKGROUND_CHUNK = 1_000_000  # about this many background molecules are drawn, located and written at a time
 
 
@@ -83,6 +84,22 @@ class _Shared:
     nearest: NearestNucleus
 
 
+@dataclass(frozen=True)
+class _Pairs:
+    """Observed counts of some molecules as (cell row, feature, count), sorted by cell then feature."""
+
+    row: np.ndarray
+    col: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of(cls, rows: np.ndarray, cols: np.ndarray, *, n_features: int) -> _Pairs:
+        """Count the (row, col) pairs of the molecules."""
+        key, count = np.unique(rows.astype(np.int64) * n_features + cols, return_counts=True)
+        col_type = np.uint16 if n_features <= np.iinfo(np.uint16).max else np.int32
+        return cls((key // n_features).astype(np.int32), (key % n_features).astype(col_type), count.astype(np.int32))
+
+
 @dataclass
 class _Block:
     """One block's rows for every streamed file, and what the writer sums over blocks."""
@@ -91,10 +108,10 @@ class _Block:
     transcripts: pa.Table
     true_counts: pd.DataFrame | None
     gene_totals: np.ndarray | None
-    observed: sparse.csr_matrix
+    observed: _Pairs
 
 
-def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.DataFrame, pa.Table, sparse.csr_matrix]:
+def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.DataFrame, pa.Table, _Pairs]:
     """Ground-truth rows, ``transcripts.parquet`` rows and observed counts of some molecules."""
     from .observed import feature_codes
 
@@ -105,10 +122,7 @@ def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.Dat
                               fov_size=ctx.config.instrument.fov_size_um)
     keep = (landed >= 0) & (frame["qv"].to_numpy() >= xc.QV_THRESHOLD)
     cols = feature_codes(frame, shared.features["feature_name"])[keep]
-    shape = (len(shared.cell_codes), len(shared.features))
-    observed = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.int32), (landed[keep], cols)), shape=shape)
-    observed.sum_duplicates()
-    return frame, table, observed
+    return frame, table, _Pairs.of(landed[keep], cols, n_features=len(shared.features))
 
 
 def _rows_near(shared: _Shared, start: int, stop: int, box: np.ndarray) -> np.ndarray:
@@ -290,7 +304,7 @@ def simulate_to_xenium(
                                  window=max_blocks_in_flight or n_threads + 1)
 
         streams = {name: ParquetStream(tmp / f"_stream_{name}.parquet") for name in ("trs", "truth", "counts")}
-        observed: list[sparse.coo_matrix] = []
+        observed: list[_Pairs] = []
         gene_totals = np.zeros(n_genes, dtype=np.int64)
         n_written = 0
         try:
@@ -298,14 +312,14 @@ def simulate_to_xenium(
                 n_written = _write_block(streams, block.molecules, block.transcripts, n_written)
                 streams["counts"].write(block.true_counts)
                 gene_totals += block.gene_totals
-                observed.append(block.observed.tocoo())
+                observed.append(block.observed)
                 del block
             # The background is drawn here, part by part, and located and tabulated on threads.
             parts = unlocated_background(shared.ctx, ambient_weights(gene_totals, config), trs_rng,
                                          max_molecules=_BACKGROUND_CHUNK)
             for part in _thread_map(_background_task, parts, shared=shared, n_threads=n_threads, window=n_threads + 1):
                 n_written = _write_block(streams, part.molecules, part.transcripts, n_written)
-                observed.append(part.observed.tocoo())
+                observed.append(part.observed)
                 del part
         finally:
             for stream in streams.values():
@@ -358,15 +372,34 @@ def _leak_reach(cell_gdf: pd.DataFrame, config: SimulationConfig) -> np.ndarray:
     return 1.01 * config.leak_dist_factor * config.transcripts.leak_max_factor * radius + 1.0
 
 
-def _sum_sparse(parts: list[sparse.coo_matrix], *, shape: tuple[int, int]) -> sparse.csr_matrix:
-    """Sum of the blocks' observed counts, built once (adding CSR matrices block by block is quadratic)."""
-    rows = np.concatenate([p.row for p in parts]) if parts else np.zeros(0, np.int32)
-    cols = np.concatenate([p.col for p in parts]) if parts else np.zeros(0, np.int32)
-    data = np.concatenate([p.data for p in parts]) if parts else np.zeros(0, np.int32)
+def _sum_sparse(parts: list[_Pairs], *, shape: tuple[int, int]) -> sparse.csr_matrix:
+    """Sum of the blocks' observed counts as one CSR matrix, built a range of cells at a time.
+
+    Each part's pairs are sorted by cell, so a range is a slice of every part; only the
+    output (8 bytes a pair) is allocated next to the parts, never a concatenation of them.
+    """
+    n_rows, n_cols = shape
+    total = sum(len(p.row) for p in parts)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    indices = np.empty(total, dtype=np.int32)
+    data = np.empty(total, dtype=np.int32)
+    n = 0
+    for lo in range(0, n_rows, _ROWS_PER_MERGE):
+        hi = min(lo + _ROWS_PER_MERGE, n_rows)
+        keys, counts = [], []
+        for p in parts:
+            a, b = np.searchsorted(p.row, [lo, hi])
+            keys.append(p.row[a:b].astype(np.int64) * n_cols + p.col[a:b])
+            counts.append(p.count[a:b])
+        key, which = np.unique(np.concatenate(keys), return_inverse=True)
+        summed = np.bincount(which.ravel(), weights=np.concatenate(counts), minlength=len(key))
+        m = len(key)
+        indices[n : n + m] = key % n_cols
+        data[n : n + m] = summed
+        indptr[lo + 1 : hi + 1] = n + np.cumsum(np.bincount(key // n_cols - lo, minlength=hi - lo))
+        n += m
     parts.clear()
-    out = sparse.csr_matrix((data, (rows, cols)), shape=shape)
-    out.sum_duplicates()
-    return out
+    return sparse.csr_matrix((data[:n], indices[:n], indptr), shape=shape)
 
 
 def _possible_features(config: SimulationConfig, labels: MoleculeLabels, n_genes: int) -> list[str]:

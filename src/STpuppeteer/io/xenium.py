@@ -33,7 +33,7 @@ from .cell_ids import DATASET_SUFFIX, UNASSIGNED, encode_cell_ids
 from .manifest import write_manifest
 from .nucleus_distance import NearestNucleus
 from .observed import count_landed, feature_codes, observed_controls
-from .parquet import write_parquet
+from .parquet import ParquetStream, write_parquet
 
 if TYPE_CHECKING:
     from ..result import SimulationResult
@@ -53,6 +53,8 @@ __all__ = [
 _T = xc.XeniumTranscriptColumns
 _C = xc.XeniumCellColumns
 _F = xc.XeniumFiles
+# Cells per row group of the boundary files (their vertices and ids are built a group at a time).
+_BOUNDARY_CELLS_PER_GROUP = 65_536
 
 
 # --- features and counts -------------------------------------------------------------------
@@ -140,17 +142,32 @@ def _single_polygons(geoms: np.ndarray) -> np.ndarray:
     return shapely.polygons(shapely.get_exterior_ring(parts[first]))
 
 
-def _boundary_table(polygons: np.ndarray, cell_codes: np.ndarray) -> pa.Table:
-    """Vertices of each polygon's closed exterior ring, rows contiguous per polygon."""
+def _boundary_table(polygons: np.ndarray, cell_codes: pa.Array, first: int) -> pa.Table:
+    """Vertices of each polygon's closed exterior ring, rows contiguous per polygon.
+
+    ``polygons`` are rows ``first, first + 1, …`` of the cells; ``cell_codes`` are all cells' ids.
+    """
     coords, index = shapely.get_coordinates(shapely.get_exterior_ring(polygons), return_index=True)
+    index = index + first
     return pa.table(
         {
-            _C.CELL_ID: pa.array(cell_codes[index], type=pa.string()),
+            _C.CELL_ID: cell_codes.take(pa.array(index)),
             _C.VERTEX_X: pa.array(coords[:, 0].astype(np.float32)),
             _C.VERTEX_Y: pa.array(coords[:, 1].astype(np.float32)),
             _C.LABEL_ID: pa.array((index + 1).astype(np.uint32)),
         }
     )
+
+
+def _write_boundaries(path: Path, polygons: np.ndarray, cell_codes: np.ndarray) -> None:
+    """A boundaries file, written a slice of cells at a time (one row group each: bounded memory)."""
+    codes = pa.array(np.asarray(cell_codes, dtype=object), type=pa.string())
+    stream = ParquetStream(path)
+    try:
+        for lo in range(0, max(len(polygons), 1), _BOUNDARY_CELLS_PER_GROUP):
+            stream.write(_boundary_table(polygons[lo : lo + _BOUNDARY_CELLS_PER_GROUP], codes, lo))
+    finally:
+        stream.close()
 
 
 def _nucleus_centres(cell_gdf: pd.DataFrame) -> np.ndarray:
@@ -328,8 +345,8 @@ def _write_cells(
     method = f"Simulated cell boundaries (STpuppeteer, max expansion {result.config.morphology.max_expansion_um} µm)"
     columns[_C.SEGMENTATION_METHOD] = pa.array([method] * len(cell_gdf), type=pa.string())
     write_parquet(pa.table(columns), folder / _F.CELLS)
-    write_parquet(_boundary_table(cells, cell_codes), folder / _F.CELL_BOUNDARIES)
-    write_parquet(_boundary_table(nuclei, cell_codes), folder / _F.NUCLEUS_BOUNDARIES)
+    _write_boundaries(folder / _F.CELL_BOUNDARIES, cells, cell_codes)
+    _write_boundaries(folder / _F.NUCLEUS_BOUNDARIES, nuclei, cell_codes)
 
 
 def _write_feature_matrix(
