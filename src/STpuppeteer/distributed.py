@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from dask.distributed import Client
 
     from .config import SimulationConfig
 
-__all__ = ["dask_client", "local_threads", "map_blocks", "require_distributed"]
+__all__ = ["dask_client", "local_threads", "map_blocks", "require_distributed", "thread_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,6 +38,31 @@ def local_threads(config: SimulationConfig) -> int:
     """
     n = config.transcripts.n_threads
     return min(os.cpu_count() or 1, 4) if n is None else n
+
+
+def thread_map(func: Callable[[T], R], items: Iterable[T], *, n_threads: int, window: int) -> Iterator[R]:
+    """``func(item)`` over ``items`` on ``n_threads`` threads, results in order, at most ``window`` ahead.
+
+    ``items`` is consumed here, one item per task handed out (so items drawn from a random
+    stream are drawn in order), and no more than ``window`` results wait at once.
+    """
+    if n_threads <= 1:
+        for item in items:
+            yield func(item)
+        return
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        pending: deque = deque()
+        todo = iter(items)
+        for item in todo:
+            pending.append(pool.submit(func, item))
+            if len(pending) >= window:
+                break
+        while pending:
+            result = pending.popleft().result()
+            for item in todo:
+                pending.append(pool.submit(func, item))
+                break
+            yield result
 
 
 def require_distributed() -> Any:  # noqa: ANN401 - the module itself

@@ -18,7 +18,7 @@ numbered tile by tile (rows of tiles from y = 0, left to right).
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -29,7 +29,7 @@ from scipy.spatial import cKDTree
 
 from ._random import block_rng
 from .config.tissue import check_tissue_consistency, hardcore_distance_um
-from .distributed import local_threads
+from .distributed import local_threads, thread_map
 from .morphology import draw_nucleus_radii, fit_radii, star_polygons
 from .positions import sample_centres, tissue_region
 from .spatial_pattern import assign_celltypes
@@ -39,7 +39,15 @@ if TYPE_CHECKING:
 
     from .config import SimulationConfig
 
-__all__ = ["CELL_COLUMNS", "build_cell_polygons", "generate_cells"]
+__all__ = [
+    "CELL_COLUMNS",
+    "TissueLayout",
+    "build_cell_polygons",
+    "build_tiles",
+    "cell_frame",
+    "generate_cells",
+    "tissue_layout",
+]
 
 #: Columns of ``cell_gdf`` in order (``geometry`` is the cell polygon, ``nucleus`` a second
 #: geometry column; ``nucleus_x``/``nucleus_y`` the nucleus centre = the Voronoi site).
@@ -197,6 +205,70 @@ def generate_cells(config: SimulationConfig, rng: np.random.Generator) -> gpd.Ge
     >>> len(cell_gdf), cell_gdf.celltype.value_counts().tolist()
     (300, [100, 100, 100])
     """
+    layout = tissue_layout(config, rng)
+    n = layout.n_cells
+    nuclei = np.empty(n, dtype=object)
+    cells = np.empty(n, dtype=object)
+    for own, tile_nuclei, tile_cells in build_tiles(layout, config):
+        nuclei[own], cells[own] = tile_nuclei, tile_cells
+    frame = cell_frame(layout, config, nucleus_area=shapely.area(nuclei), cell_area=shapely.area(cells),
+                       centroid=shapely.get_coordinates(shapely.centroid(cells)))
+    cell_gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(cells, index=frame.index))
+    cell_gdf["nucleus"] = gpd.GeoSeries(nuclei, index=frame.index)
+    return cell_gdf[list(CELL_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class TissueLayout:
+    """What the tissue stage decides for the whole tissue before any polygon is built.
+
+    Centres (hard-core point process) and cell types are global (see ``docs/scale.md``);
+    they cost a few dozen bytes a cell. Polygons are then built tile by tile from it
+    (:func:`build_tiles`), so a caller may keep them in any form it likes.
+
+    Attributes
+    ----------
+    region
+        The tissue polygon.
+    centres
+        ``(n, 2)`` nucleus centres, in cell order (tile by tile).
+    codes
+        Cell-type code of each cell.
+    limit
+        Radius each nucleus must fit in (inside its Voronoi cell and the tissue).
+    halo
+        Width of the halo of other tiles' centres each tile's Voronoi cells need.
+    rng
+        The stage's generator (its keyed sub-streams draw the nuclei and z).
+    """
+
+    region: shapely.Polygon
+    centres: np.ndarray
+    codes: np.ndarray
+    limit: np.ndarray
+    halo: float
+    rng: np.random.Generator
+
+    @property
+    def n_cells(self) -> int:
+        """Number of cells."""
+        return len(self.centres)
+
+
+def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueLayout:
+    """Centres, cell types and nucleus size limits of the whole tissue, cells in tile order.
+
+    Parameters
+    ----------
+    config
+        The simulation config.
+    rng
+        The stage's generator.
+
+    Returns
+    -------
+    The layout.
+    """
     names = config.celltype_names
     n = config.n_cells
     tissue, morphology = config.tissue, config.morphology
@@ -221,6 +293,31 @@ def generate_cells(config: SimulationConfig, rng: np.random.Generator) -> gpd.Ge
     order = _tile_order(centres, TILE_UM)
     centres, codes, limit = centres[order], codes[order], limit[order]
     halo = 2.0 * (float(limit.max(initial=0.0)) + morphology.max_expansion_um) * 1.01 + 1e-6
+    return TissueLayout(region=region, centres=centres, codes=codes, limit=limit, halo=halo, rng=rng)
+
+
+def build_tiles(layout: TissueLayout, config: SimulationConfig) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """Nuclei and cells of the tissue, tile by tile in cell order.
+
+    Tiles are independent (each draws its nuclei from its own key), so they are built on
+    :func:`~STpuppeteer.distributed.local_threads` threads (shapely's set operations
+    release the GIL), at most a few tiles ahead of the caller.
+
+    Parameters
+    ----------
+    layout
+        From :func:`tissue_layout`.
+    config
+        The simulation config.
+
+    Yields
+    ------
+    The tile's rows, its nucleus polygons and its cell polygons.
+    """
+    names = config.celltype_names
+    morphology = config.morphology
+    centres, codes, limit, region = layout.centres, layout.codes, layout.limit, layout.region
+    nuclei_rng = block_rng(layout.rng, _STREAM_NUCLEI)
     # A prepared geometry caches an index on first use and must not be shared by threads:
     # each thread prepares its own copy of the region.
     per_thread = threading.local()
@@ -231,51 +328,64 @@ def generate_cells(config: SimulationConfig, rng: np.random.Generator) -> gpd.Ge
             shapely.prepare(per_thread.region)
         return per_thread.region
 
-    nuclei = np.empty(n, dtype=object)
-    cells = np.empty(n, dtype=object)
-    nuclei_rng = block_rng(rng, _STREAM_NUCLEI)
-
-    def build_tile(tile: tuple[tuple[int, int], slice, np.ndarray]) -> None:
+    def build_tile(tile: tuple[tuple[int, int], slice, np.ndarray]) -> tuple[slice, np.ndarray, np.ndarray]:
         key, own, near = tile
         radii = draw_nucleus_radii(codes[own], morphology, block_rng(nuclei_rng, key), celltype_names=names)
         radii = fit_radii(radii, limit[own])
         tissue_region = own_region()
         voronoi = _voronoi_of_tile(centres, own, near, tissue_region)
-        nuclei[own], cells[own] = build_cell_polygons(
+        nuclei, cells = build_cell_polygons(
             centres[own], radii, voronoi, tissue_region, max_expansion_um=morphology.max_expansion_um
         )
+        return own, nuclei, cells
 
-    # Tiles are independent (each draws from its own key and writes its own rows), and
-    # shapely's set operations release the GIL, so threads share the work.
     n_threads = local_threads(config)
-    if n_threads > 1:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            for _ in pool.map(build_tile, _tiles(centres, TILE_UM, halo)):
-                pass
-    else:
-        for tile in _tiles(centres, TILE_UM, halo):
-            build_tile(tile)
+    yield from thread_map(build_tile, _tiles(centres, TILE_UM, layout.halo), n_threads=n_threads,
+                          window=2 * n_threads)
 
-    nucleus_area = shapely.area(nuclei)
+
+def cell_frame(
+    layout: TissueLayout,
+    config: SimulationConfig,
+    *,
+    nucleus_area: np.ndarray,
+    cell_area: np.ndarray,
+    centroid: np.ndarray,
+) -> pd.DataFrame:
+    """The columns of ``cell_gdf`` other than the polygons, from the layout and the polygons' measures.
+
+    Parameters
+    ----------
+    layout
+        From :func:`tissue_layout`.
+    config
+        The simulation config.
+    nucleus_area, cell_area
+        Areas of the polygons, µm².
+    centroid
+        ``(n, 2)`` centroids of the cell polygons.
+
+    Returns
+    -------
+    The frame, columns in :data:`CELL_COLUMNS` order (without ``geometry`` and ``nucleus``).
+    """
+    names = config.celltype_names
+    n, codes, centres = layout.n_cells, layout.codes, layout.centres
     type_mean = np.bincount(codes, nucleus_area, len(names)) / np.maximum(np.bincount(codes, minlength=len(names)), 1)
-    centroid = shapely.get_coordinates(shapely.centroid(cells))
     leakage = np.array([config.leakage_by_celltype.get(name, 0.0) for name in names])
     celltype = pd.Categorical.from_codes(codes, categories=names).astype(str)
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "cell_id": np.arange(n, dtype=np.int64),
             "celltype": np.asarray(celltype, dtype=object),
             "x": centroid[:, 0],
             "y": centroid[:, 1],
-            "z": block_rng(rng, _STREAM_Z).uniform(0.0, tissue.section_thickness_um, n),
+            "z": block_rng(layout.rng, _STREAM_Z).uniform(0.0, config.tissue.section_thickness_um, n),
             "nucleus_x": centres[:, 0],
             "nucleus_y": centres[:, 1],
             "nucleus_area": nucleus_area,
-            "cell_area": shapely.area(cells),
+            "cell_area": cell_area,
             "scale": nucleus_area / type_mean[codes],
             "leakage_percentage": leakage[codes],
         }
     )
-    cell_gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(cells, index=frame.index))
-    cell_gdf["nucleus"] = gpd.GeoSeries(nuclei, index=frame.index)
-    return cell_gdf[list(CELL_COLUMNS)]

@@ -15,8 +15,8 @@ the number of molecules. See ``docs/scale.md``.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ import shapely
 from scipy import sparse
 
 from .._random import block_rng, stage_rng
+from ..distributed import thread_map
 from ..image import MAX_PIXELS, PixelGrid, rasterize_labels, render_from_labels
 from . import _xenium_constants as xc
 from .atomic import atomic_output_dir
@@ -172,28 +173,8 @@ def _background_task(shared: _Shared, part: dict[str, np.ndarray]) -> _Block:
 def _thread_map(
     func: Callable[[Any, Any], Any], items: Iterable[Any], *, shared: Any, n_threads: int, window: int  # noqa: ANN401
 ) -> Iterator[Any]:
-    """``func(shared, item)`` over ``items`` on a few threads, in order, at most ``window`` ahead.
-
-    ``items`` is consumed here, one item per task handed out (so a generator of items drawn
-    from a random stream draws them in order).
-    """
-    if n_threads <= 1:
-        for item in items:
-            yield func(shared, item)
-        return
-    with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        pending = []
-        todo = iter(items)
-        for item in todo:
-            pending.append(pool.submit(func, shared, item))
-            if len(pending) >= window:
-                break
-        while pending:
-            result = pending.pop(0).result()
-            for item in todo:
-                pending.append(pool.submit(func, shared, item))
-                break
-            yield result
+    """``func(shared, item)`` over ``items`` on a few threads, in order, at most ``window`` ahead."""
+    return thread_map(partial(func, shared), items, n_threads=n_threads, window=window)
 
 
 def simulate_to_xenium(
