@@ -330,16 +330,19 @@ def transcript_context(
     config: SimulationConfig,
     counts: np.ndarray | None = None,
     geometry: bool = True,
+    bounds: np.ndarray | None = None,
 ) -> _Context:
     """What every block of stage 4 shares: the cells' geometry, leakage, FOV efficiencies.
 
     ``counts`` may be omitted when every block is given its own counts (streamed runs);
     without ``geometry`` the fans and landing grid are left out, for blocks that build their
-    own with :func:`restrict_context` (bounded memory on large slides).
+    own with :func:`restrict_context` (bounded memory on large slides), and ``cell_gdf``
+    need not hold polygons if the cells' ``bounds`` (``[xmin, ymin, xmax, ymax]``) are given.
     """
     thickness = config.tissue.section_thickness_um
     geo = CellGeometry.from_cells(cell_gdf, thickness=thickness, n_threads=_n_threads(config)) if geometry else None
-    bounds = geo.bounds if geo is not None else cell_bounds(cell_gdf)
+    if bounds is None:
+        bounds = geo.bounds if geo is not None else cell_bounds(cell_gdf)
     genes = np.asarray(gpar_df["feature_name"], dtype=object)
     return _Context(
         config=config,
@@ -359,14 +362,16 @@ def cell_bounds(cell_gdf: gpd.GeoDataFrame) -> np.ndarray:
     return np.array([np.nanmin(b[:, 0]), np.nanmin(b[:, 1]), np.nanmax(b[:, 2]), np.nanmax(b[:, 3])])
 
 
-def restrict_context(ctx: _Context, cell_gdf: gpd.GeoDataFrame, rows: np.ndarray) -> _Context:
+def restrict_context(ctx: _Context, rows_gdf: gpd.GeoDataFrame, rows: np.ndarray) -> _Context:
     """The context of just the cells ``rows`` (their geometry only), rows renumbered 0…len(rows)-1.
 
-    A cell's placement depends only on its own polygons, and landing only on the polygons
-    that contain a point, so a block whose rows include every cell its molecules can reach
-    gets the same molecules as with the whole tissue's geometry.
+    ``rows_gdf`` holds those cells (``cell_gdf.iloc[rows]``, or the rows of a
+    :class:`~STpuppeteer.cell_store.CellStore`). A cell's placement depends only on its own
+    polygons, and landing only on the polygons that contain a point, so a block whose rows
+    include every cell its molecules can reach gets the same molecules as with the whole
+    tissue's geometry.
     """
-    geo = CellGeometry.from_cells(cell_gdf.iloc[rows], thickness=ctx.config.tissue.section_thickness_um)
+    geo = CellGeometry.from_cells(rows_gdf, thickness=ctx.config.tissue.section_thickness_um)
     return replace(ctx, geo=geo, counts=None, cell_leak=ctx.cell_leak[rows])
 
 

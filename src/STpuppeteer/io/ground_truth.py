@@ -8,15 +8,19 @@ counts) lives here, in formats any tool opens: Parquet and GeoParquet, keyed by
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from .parquet import write_parquet
+from .parquet import ParquetStream, write_parquet
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import geopandas as gpd
 
     from ..result import SimulationResult
@@ -102,6 +106,33 @@ def _cells_frame(cell_gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return cells.reset_index(drop=True)
 
 
+def write_cells_parquet(path: str | Path, chunks: Iterable[gpd.GeoDataFrame]) -> None:
+    """The true cells as GeoParquet (polygons in ``geometry`` and ``nucleus``), one row group per chunk.
+
+    Each chunk is encoded by geopandas; the file's GeoParquet metadata is the first chunk's
+    without its ``bbox`` (an optional field that would describe that chunk only), so a slide's
+    cells are written a slice at a time and read back with ``geopandas.read_parquet``.
+    """
+    import io
+
+    import pyarrow.parquet as pq
+
+    stream = ParquetStream(Path(path))
+    try:
+        for chunk in chunks:
+            buffer = io.BytesIO()
+            _cells_frame(chunk).to_parquet(buffer, index=False)
+            table = pq.read_table(pa.BufferReader(buffer.getvalue()))
+            if stream.writer is None:
+                geo = json.loads(table.schema.metadata[b"geo"])
+                for column in geo["columns"].values():
+                    column.pop("bbox", None)
+                table = table.replace_schema_metadata({**table.schema.metadata, b"geo": json.dumps(geo).encode()})
+            stream.write(table)
+    finally:
+        stream.close()
+
+
 def _long_counts(count_array: np.ndarray, cell_ids: np.ndarray, feature_names: np.ndarray) -> pd.DataFrame:
     counts = np.asarray(count_array)
     rows, cols = np.nonzero(counts)
@@ -120,6 +151,7 @@ def write_ground_truth(
     *,
     instrument_cells: pd.DataFrame | None = None,
     instrument_cells_note: str = "",
+    cell_chunks: Iterable[gpd.GeoDataFrame] | None = None,
 ) -> Path:
     """Write ``folder/ground_truth/``: molecules, true polygons, true counts and gene parameters.
 
@@ -134,6 +166,9 @@ def write_ground_truth(
         whose cells are not the true cells, e.g. CosMx cells cut at field-of-view borders).
     instrument_cells_note
         One sentence for the README explaining ``instrument_cells``.
+    cell_chunks
+        The true cells in consecutive slices, when ``result.cell_gdf`` does not hold their
+        polygons (a streamed slide); by default ``result.cell_gdf`` itself.
 
     Returns
     -------
@@ -148,8 +183,7 @@ def write_ground_truth(
     if not folder.is_dir():
         msg = f"folder={str(folder)!r} is not allowed; it must be an existing folder."
         raise FileNotFoundError(msg)
-    cells = _cells_frame(result.cell_gdf)
-    cell_ids = cells["cell_id"].to_numpy()
+    cell_ids = result.cell_gdf["cell_id"].to_numpy()
     feature_names = result.gpar_df["feature_name"].to_numpy().astype(str)
     counts = np.asarray(result.count_array)
     if counts.shape != (len(cell_ids), len(feature_names)):
@@ -161,7 +195,7 @@ def write_ground_truth(
     out = folder / GROUND_TRUTH_DIR
     out.mkdir()
     write_parquet(result.trs_df, out / GroundTruthFiles.MOLECULES)
-    cells.to_parquet(out / GroundTruthFiles.CELLS, index=False)
+    write_cells_parquet(out / GroundTruthFiles.CELLS, [result.cell_gdf] if cell_chunks is None else cell_chunks)
     write_parquet(_long_counts(counts, cell_ids, feature_names), out / GroundTruthFiles.COUNTS)
     result.gpar_df.reset_index(drop=True).to_parquet(out / GroundTruthFiles.GENES, index=False)
     readme = _README.format(

@@ -7,14 +7,19 @@ can only be nearer if ``|p - c_j| - R_j < U`` (``c_j`` its centre, ``R_j`` its l
 radius). Because a nucleus is star-shaped about its centre, ``U ≤ ρ = |p - c_home|`` for a
 molecule outside it, so every such ``j`` has its centre within ``2ρ + max R`` of the home
 centre: a fixed neighbour list per nucleus holds all candidates, and the cheap bound above
-leaves exact distances to compute for only a few of them. Molecules farther than
-``_MAX_HOME_UM`` from any centre (background far outside the tissue) and homes that are
-not star-shaped about their centre are measured by shapely's nearest-polygon search.
+leaves exact distances to compute for only a few of them. Molecules far from every centre
+(background outside the tissue) and homes that are not star-shaped about their centre
+take shapely's nearest-polygon search among the nuclei around them, widened until certain.
+
+The nuclei come from a *source*: an array of polygons (:class:`NucleusArray`) or a
+:class:`~STpuppeteer.cell_store.CellStore`, which holds a whole slide's polygons as
+coordinates and builds shapely polygons only for the rows asked for.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import shapely
@@ -22,52 +27,90 @@ from scipy.spatial import cKDTree
 
 from ..placement import StarPolygons
 
-__all__ = ["NearestNucleus"]
+if TYPE_CHECKING:
+    from ..cell_store import CellStore
 
-# Molecules farther than this from their home centre use shapely's exact search; it keeps the
+__all__ = ["NearestNucleus", "NucleusArray"]
+
+# Molecules farther than this from their home centre take the widening search; it keeps the
 # neighbour lists short whatever a few outlying background molecules do.
 _MAX_HOME_UM = 60.0
 # Side of the tiles in which molecules spread over a larger area are measured.
 _TILE_UM = 2500.0
-# Nearest centres tried for a molecule far from any home before shapely's search.
-_FAR_NEIGHBOURS = 8
+
+
+class NucleusSource(Protocol):
+    """Where the nucleus polygons come from."""
+
+    def nucleus_polygons(self, rows: np.ndarray) -> np.ndarray:
+        """Shapely polygons of the nuclei ``rows``."""
+
+    def rows_near(self, box: np.ndarray) -> np.ndarray:
+        """Sorted rows including every nucleus that meets ``box`` (``xmin, ymin, xmax, ymax``)."""
+
+
+@dataclass(frozen=True)
+class NucleusArray:
+    """Nuclei given as an array of shapely polygons, found through an STR-tree."""
+
+    nuclei: np.ndarray
+    tree: shapely.STRtree
+
+    @classmethod
+    def build(cls, nuclei: np.ndarray) -> NucleusArray:
+        """From the polygons (their tree is built here)."""
+        nuclei = np.asarray(nuclei, dtype=object)
+        return cls(nuclei, shapely.STRtree(nuclei))
+
+    def nucleus_polygons(self, rows: np.ndarray) -> np.ndarray:
+        """Shapely polygons of the nuclei ``rows``."""
+        return self.nuclei[rows]
+
+    def rows_near(self, box: np.ndarray) -> np.ndarray:
+        """Sorted rows of the nuclei whose bounding box meets ``box``."""
+        return np.sort(self.tree.query(shapely.box(*box)))
+
+
+def _corner_radius(bounds: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Distance from each centre to the farthest corner of its bounding box (bounds the farthest vertex)."""
+    dx = np.maximum(np.abs(bounds[:, 0] - centres[:, 0]), np.abs(bounds[:, 2] - centres[:, 0]))
+    dy = np.maximum(np.abs(bounds[:, 1] - centres[:, 1]), np.abs(bounds[:, 3] - centres[:, 1]))
+    return np.nan_to_num(np.hypot(dx, dy), nan=0.0)
 
 
 @dataclass(frozen=True)
 class NearestNucleus:
     """Distance (µm) from positions to the nearest nucleus, 0 inside one.
 
-    Build with :meth:`build`; :meth:`distance` works on any set of molecules (a block or
-    the whole run) and looks only at the nuclei around them.
+    Build with :meth:`build` (polygons) or :meth:`from_store`; :meth:`distance` works on
+    any set of molecules (a block or the whole run) and looks only at the nuclei around them.
 
     Attributes
     ----------
-    nuclei
-        All nucleus polygons (rows of ``cell_gdf``).
     centres
         ``(n, 2)`` nucleus centres (each simulated nucleus is star-shaped about its centre).
     radius
         An upper bound of each nucleus's largest distance from its centre.
-    tree
-        STR-tree of ``nuclei``.
+    source
+        The nucleus polygons.
     """
 
-    nuclei: np.ndarray
     centres: np.ndarray
     radius: np.ndarray
-    tree: shapely.STRtree
+    source: NucleusSource
 
     @classmethod
-    def build(cls, nuclei: np.ndarray, centres: np.ndarray, *, tree: shapely.STRtree | None = None) -> NearestNucleus:
-        """The lookup for ``nuclei`` star-shaped about ``centres`` (``tree``: their STR-tree, if built)."""
-        nuclei = np.asarray(nuclei, dtype=object)
-        centres = np.asarray(centres, dtype=np.float64).reshape(len(nuclei), 2)
-        # The farthest corner of the bounding box bounds the farthest vertex.
-        x0, y0, x1, y1 = shapely.bounds(nuclei).T
-        dx = np.maximum(np.abs(x0 - centres[:, 0]), np.abs(x1 - centres[:, 0]))
-        dy = np.maximum(np.abs(y0 - centres[:, 1]), np.abs(y1 - centres[:, 1]))
-        radius = np.nan_to_num(np.hypot(dx, dy), nan=0.0)
-        return cls(nuclei, centres, radius, tree if tree is not None else shapely.STRtree(nuclei))
+    def build(cls, nuclei: np.ndarray, centres: np.ndarray) -> NearestNucleus:
+        """The lookup for the polygons ``nuclei``, star-shaped about ``centres``."""
+        source = NucleusArray.build(nuclei)
+        centres = np.asarray(centres, dtype=np.float64).reshape(len(source.nuclei), 2)
+        return cls(centres, _corner_radius(shapely.bounds(source.nuclei), centres), source)
+
+    @classmethod
+    def from_store(cls, store: CellStore) -> NearestNucleus:
+        """The lookup for the nuclei of a cell store (centred on ``nucleus_x``, ``nucleus_y``)."""
+        centres = store.frame[["nucleus_x", "nucleus_y"]].to_numpy(dtype=np.float64)
+        return cls(centres, _corner_radius(store.nuclei.bounds(), centres), store)
 
     def distance(self, x: np.ndarray, y: np.ndarray, landed: np.ndarray) -> np.ndarray:
         """Distance of each position to the nearest nucleus boundary (0 inside a nucleus).
@@ -87,7 +130,7 @@ class NearestNucleus:
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         landed = np.asarray(landed, dtype=np.int64)
-        if not len(self.nuclei):
+        if not len(self.centres):
             return np.full(len(x), np.inf)
         if not len(x):
             return np.zeros(0)
@@ -105,10 +148,13 @@ class NearestNucleus:
             distance[part] = self._distance_local(x[part], y[part], landed[part])
         return distance
 
+    def _fans(self, rows: np.ndarray) -> StarPolygons:
+        return StarPolygons.from_geometries(self.source.nucleus_polygons(rows), self.centres[rows])
+
     def _distance_local(self, x: np.ndarray, y: np.ndarray, landed: np.ndarray) -> np.ndarray:
         distance = np.zeros(len(x))
         # Homes are at most rho_max from their molecules: the landed cells' farthest (their
-        # molecules lie in them), capped; molecules beyond it take the exact search.
+        # molecules lie in them), capped; molecules beyond it take the widening search.
         assigned = np.flatnonzero(landed >= 0)
         home_centres = self.centres[landed[assigned]]
         rho_landed = np.hypot(x[assigned] - home_centres[:, 0], y[assigned] - home_centres[:, 1])
@@ -116,11 +162,9 @@ class NearestNucleus:
         # The nuclei around the molecules: every home and every neighbour of a home.
         reach = 2.0 * rho_max + float(self.radius.max())
         margin = rho_max + reach
-        box = shapely.box(x.min() - margin, y.min() - margin, x.max() + margin, y.max() + margin)
-        rows = np.sort(self.tree.query(box))
+        rows = self.source.rows_near(np.array([x.min() - margin, y.min() - margin, x.max() + margin, y.max() + margin]))
         if not len(rows):
-            _, distance[:] = self.tree.query_nearest(shapely.points(x, y), return_distance=True, all_matches=False)
-            return distance
+            return self._far(x, y, margin=margin)
         local_centres = self.centres[rows]
         kdtree = cKDTree(local_centres)
         home = np.minimum(np.searchsorted(rows, landed), len(rows) - 1)
@@ -128,7 +172,7 @@ class NearestNucleus:
         unlanded = np.flatnonzero(landed < 0)
         if len(unlanded):
             home[unlanded] = kdtree.query(np.column_stack([x[unlanded], y[unlanded]]))[1]
-        fans = StarPolygons.from_geometries(self.nuclei[rows], local_centres)
+        fans = self._fans(rows)
         rho = np.hypot(x - local_centres[home, 0], y - local_centres[home, 1])
         far = (rho > rho_max) | ~fans.star[home] | lost
         near = np.flatnonzero(~far)
@@ -138,27 +182,29 @@ class NearestNucleus:
         distance[near] = _improve(fans, kdtree, near, home[near], upper, rho[near], x, y, reach=reach)
         far = np.flatnonzero(far)
         if len(far):
-            distance[far] = self._far(fans, kdtree, x[far], y[far], margin=margin)
+            distance[far] = self._far(x[far], y[far], margin=margin)
         return distance
 
-    def _far(self, fans: StarPolygons, kdtree: cKDTree, x: np.ndarray, y: np.ndarray, *, margin: float) -> np.ndarray:
-        """Distances of molecules far from any home: the nearest few nuclei, certified, else shapely's search."""
-        k = min(_FAR_NEIGHBOURS, len(kdtree.data))
-        centre_distance, neighbours = kdtree.query(np.column_stack([x, y]), k=k)
-        centre_distance = centre_distance.reshape(len(x), k)
-        neighbours = neighbours.reshape(len(x), k)
+    def _far(self, x: np.ndarray, y: np.ndarray, *, margin: float) -> np.ndarray:
+        """Distances by an exact nearest-polygon search among the nuclei around, widened until certain.
+
+        Every nucleus outside the searched box is at least ``margin`` from every molecule in
+        it, so an answer within the margin is the true nearest; the others search again with
+        twice the margin.
+        """
         best = np.full(len(x), np.inf)
-        for col in range(k):
-            best = np.minimum(best, fans.distance(neighbours[:, col], x, y))
-        # A nucleus not among the k nearest local centres has its centre at least the k-th
-        # distance away (any nucleus outside the local set at least the margin), and its
-        # boundary at least that less the largest radius.
-        beyond = np.full(len(x), margin) if k == len(kdtree.data) else np.minimum(centre_distance[:, -1], margin)
-        unsure = np.flatnonzero(best > beyond - float(self.radius.max()))
-        if len(unsure):
-            _, best[unsure] = self.tree.query_nearest(
-                shapely.points(x[unsure], y[unsure]), return_distance=True, all_matches=False
-            )
+        todo = np.arange(len(x))
+        while len(todo):
+            px, py = x[todo], y[todo]
+            rows = self.source.rows_near(np.array([px.min() - margin, py.min() - margin,
+                                                   px.max() + margin, py.max() + margin]))
+            if len(rows):
+                tree = shapely.STRtree(self.source.nucleus_polygons(rows))
+                _, found = tree.query_nearest(shapely.points(px, py), return_distance=True, all_matches=False)
+                sure = (found <= margin) | (len(rows) == len(self.centres))
+                best[todo[sure]] = found[sure]
+                todo = todo[~sure]
+            margin *= 2.0
         return best
 
 

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import shapely
 from scipy import sparse
 
+from .._memory import release_free_memory
 from .._random import block_rng, stage_rng
-from ..distributed import thread_map
+from ..distributed import local_threads, thread_map
 from ..image import MAX_PIXELS, PixelGrid, rasterize_labels, render_from_labels
 from . import _xenium_constants as xc
 from .atomic import atomic_output_dir
@@ -37,8 +37,7 @@ from .manifest import write_manifest
 from .nucleus_distance import NearestNucleus
 from .parquet import ParquetStream
 from .xenium import (
-    _nucleus_centres,
-    _single_polygons,
+    CellPolygons,
     _write_cells,
     _write_cells_zarr,
     _write_feature_matrix,
@@ -53,6 +52,7 @@ if TYPE_CHECKING:
 
     from dask.distributed import Client
 
+    from ..cell_store import CellStore
     from ..config import SimulationConfig
     from ..expression import CountModel
     from ..transcripts import MoleculeLabels
@@ -63,6 +63,8 @@ __all__ = ["AUTO_IMAGE_PIXELS", "simulate_to_xenium"]
 #: image need about 16 bytes per pixel, so this keeps them under about 4 GB.
 AUTO_IMAGE_PIXELS = 250_000_000
 _ROWS_PER_MERGE = 65_536  # cells per range when the observed counts are summed
+_TRIM_EVERY = 8  # blocks between returns of freed memory to the system
+_CELLS_PER_GROUP = 65_536  # cells per slice of the ground truth's cell file
 _BACKGROUND_CHUNK = 1_000_000  # about this many background molecules are drawn, located and written at a time
 
 
@@ -72,16 +74,13 @@ class _Shared:
 
     model: CountModel
     ctx: Any
-    cell_gdf: pd.DataFrame
-    cells_tree: shapely.STRtree
+    store: CellStore
     reach: np.ndarray
     labels: MoleculeLabels
     cell_codes: np.ndarray
     cell_names: pa.Array
-    nuclei: np.ndarray
     features: pd.DataFrame
     feature_names: np.ndarray
-    cell_ids: np.ndarray
     nearest: NearestNucleus
 
 
@@ -128,23 +127,29 @@ def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.Dat
 
 def _rows_near(shared: _Shared, start: int, stop: int, box: np.ndarray) -> np.ndarray:
     """Rows ``start:stop`` first, then every other cell whose bounding box meets ``box``."""
-    near = shared.cells_tree.query(shapely.box(*box))
-    others = np.sort(near[(near < start) | (near >= stop)])
+    near = shared.store.rows_near(box)
+    others = near[(near < start) | (near >= stop)]
     return np.concatenate([np.arange(start, stop), others]).astype(np.int64)
 
 
+def _local_context(shared: _Shared, rows: np.ndarray) -> Any:  # noqa: ANN401 - the stage-4 context
+    from ..transcripts import restrict_context
+
+    return restrict_context(shared.ctx, shared.store.gdf(rows), rows)
+
+
 def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.random.Generator]) -> _Block:
-    from ..transcripts import _cell_block, restrict_context
+    from ..transcripts import _cell_block
 
     start, stop, counts_rng, trs_rng = item
     counts = shared.model.block(start, stop, counts_rng)
     # The block's own cells and every cell a leaked molecule can reach (the leak distance
     # is truncated), so the block's geometry gives exactly the whole tissue's answers.
-    b = shapely.bounds(np.asarray(shared.cell_gdf.geometry.values[start:stop]))
+    b = shared.store.cell_bounds[start:stop]
     halo = float(shared.reach[start:stop].max(initial=0.0))
     box = np.array([b[:, 0].min() - halo, b[:, 1].min() - halo, b[:, 2].max() + halo, b[:, 3].max() + halo])
     rows = _rows_near(shared, start, stop, box)
-    local = restrict_context(shared.ctx, shared.cell_gdf, rows)
+    local = _local_context(shared, rows)
     part = _cell_block(local, 0, stop - start, trs_rng, counts=counts)
     part["row"] = part["row"] + np.int32(start)
     part["landed"] = np.where(part["landed"] >= 0, rows[part["landed"]], -1).astype(np.int32)
@@ -152,7 +157,7 @@ def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.r
     return _Block(
         molecules=frame,
         transcripts=table,
-        true_counts=_long_counts(counts, shared.cell_ids[start:stop], shared.feature_names),
+        true_counts=_long_counts(counts, shared.store.frame["cell_id"].to_numpy()[start:stop], shared.feature_names),
         gene_totals=counts.sum(axis=0, dtype=np.int64),
         observed=observed,
     )
@@ -160,11 +165,11 @@ def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.r
 
 def _background_task(shared: _Shared, part: dict[str, np.ndarray]) -> _Block:
     """Locate one part of the background molecules with the cells around it, and tabulate it."""
-    from ..transcripts import locate_part, restrict_context
+    from ..transcripts import locate_part
 
     x, y = part["x"], part["y"]
     rows = _rows_near(shared, 0, 0, np.array([x.min(), y.min(), x.max(), y.max()]))
-    located = locate_part(part, restrict_context(shared.ctx, shared.cell_gdf, rows).geo.locator)
+    located = locate_part(part, _local_context(shared, rows).geo.locator)
     located["landed"] = np.where(located["landed"] >= 0, rows[located["landed"]], -1).astype(np.int32)
     frame, table, observed = _tables(shared, [located])
     return _Block(molecules=frame, transcripts=table, true_counts=None, gene_totals=None, observed=observed)
@@ -225,11 +230,11 @@ def simulate_to_xenium(
     >>> from STpuppeteer import SimulationConfig  # doctest: +SKIP
     >>> simulate_to_xenium(SimulationConfig(n_cells=100_000), "slide_xenium")  # doctest: +SKIP
     """
+    from ..cell_store import CellStore
     from ..expression import CountModel
     from ..genes import generate_gene_parameters
     from ..result import SimulationResult
     from ..simulation import _as_config
-    from ..tissue import generate_cells
     from ..transcripts import (
         MoleculeLabels,
         ambient_weights,
@@ -240,38 +245,44 @@ def simulate_to_xenium(
 
     config = _as_config(config)
     gpar_df = generate_gene_parameters(config, np.random.default_rng(config.seed))
-    cell_gdf = generate_cells(config, stage_rng(config.seed, "cells"))
+    # The cells are kept as coordinates (about 1 KB a cell), not as shapely objects.
+    store = CellStore.generate(config, stage_rng(config.seed, "cells"))
+    release_free_memory()  # the tiles' shapely objects, freed but kept by the allocator
+    frame = store.frame
     counts_rng, trs_rng = stage_rng(config.seed, "counts"), stage_rng(config.seed, "transcripts")
-    n_cells, n_genes = len(cell_gdf), len(gpar_df)
-    labels = MoleculeLabels.build(cell_gdf, gpar_df, config)
+    n_cells, n_genes = len(frame), len(gpar_df)
+    labels = MoleculeLabels.build(frame, gpar_df, config)
     # Every feature a molecule can carry: the genes, and the controls whose rate is not 0.
     possible = pd.DataFrame({"feature_name": pd.Categorical(_possible_features(config, labels, n_genes))})
-    stand_in = SimulationResult(config=config, gpar_df=gpar_df, cell_gdf=cell_gdf,
+    stand_in = SimulationResult(config=config, gpar_df=gpar_df, cell_gdf=frame,
                                 count_array=np.broadcast_to(np.int32(0), (n_cells, n_genes)), trs_df=possible)
     features = xenium_features(stand_in)
-    cell_codes = encode_cell_ids(cell_gdf["cell_id"].to_numpy())
-    cells = _single_polygons(np.asarray(cell_gdf.geometry.values))
-    nuclei = _single_polygons(np.asarray(cell_gdf["nucleus"].values))
-    grid = _image_grid(cell_gdf, images=images)
+    cell_codes = encode_cell_ids(frame["cell_id"].to_numpy())
+    bounds = np.array([*np.nanmin(store.cell_bounds[:, :2], axis=0), *np.nanmax(store.cell_bounds[:, 2:], axis=0)])
+    grid = _image_grid(bounds, images=images)
+    polygons = CellPolygons(
+        cell_area=frame["cell_area"].to_numpy(), nucleus_area=frame["nucleus_area"].to_numpy(),
+        cell_centroid=frame[["x", "y"]].to_numpy(), nucleus_centroid=store.nucleus_centroid,
+        cells=lambda lo, hi: store.cells.polygons(np.arange(lo, hi)),
+        nuclei=lambda lo, hi: store.nuclei.polygons(np.arange(lo, hi)),
+    )
 
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
-        nucleus_mask = rasterize_labels(nuclei, grid) if grid is not None else None
+        # Whole-slide rasters need every polygon at once; they are only drawn for small slides.
+        nucleus_mask = rasterize_labels(polygons.nuclei(0, n_cells), grid) if grid is not None else None
         shared = _Shared(
-            model=CountModel.build(gpar_df, cell_gdf, config=config),
-            ctx=transcript_context(cell_gdf, gpar_df, trs_rng, config=config, geometry=False),
-            cell_gdf=cell_gdf[["geometry", "nucleus", "nucleus_x", "nucleus_y", "z"]],
-            cells_tree=shapely.STRtree(np.asarray(cell_gdf.geometry.values)),
-            reach=_leak_reach(cell_gdf, config),
+            model=CountModel.build(gpar_df, frame, config=config),
+            ctx=transcript_context(frame, gpar_df, trs_rng, config=config, geometry=False, bounds=bounds),
+            store=store,
+            reach=_leak_reach(frame["cell_area"].to_numpy(), config),
             labels=labels,
             cell_codes=cell_codes,
             cell_names=pa.array(np.asarray(cell_codes, dtype=object), type=pa.string()),
-            nuclei=nuclei,
             features=features,
             feature_names=gpar_df["feature_name"].to_numpy().astype(str),
-            cell_ids=cell_gdf["cell_id"].to_numpy(),
-            nearest=NearestNucleus.build(nuclei, _nucleus_centres(cell_gdf)),
+            nearest=NearestNucleus.from_store(store),
         )
-        n_threads = config.transcripts.n_threads or min(os.cpu_count() or 1, 4)
+        n_threads = local_threads(config)
         items = [(start, stop, block_rng(counts_rng, b), block_rng(trs_rng, b))
                  for b, (start, stop) in enumerate(cell_blocks(n_cells, config.transcripts.block_size))]
         if client is not None:
@@ -289,12 +300,14 @@ def simulate_to_xenium(
         gene_totals = np.zeros(n_genes, dtype=np.int64)
         n_written = 0
         try:
-            for block in blocks:
+            for i, block in enumerate(blocks):
                 n_written = _write_block(streams, block.molecules, block.transcripts, n_written)
                 streams["counts"].write(block.true_counts)
                 gene_totals += block.gene_totals
                 observed.append(block.observed)
                 del block
+                if i % _TRIM_EVERY == _TRIM_EVERY - 1:
+                    release_free_memory()
             # The background is drawn here, part by part, and located and tabulated on threads.
             parts = unlocated_background(shared.ctx, ambient_weights(gene_totals, config), trs_rng,
                                          max_molecules=_BACKGROUND_CHUNK)
@@ -306,15 +319,17 @@ def simulate_to_xenium(
             for stream in streams.values():
                 stream.close()
         del shared
+        release_free_memory()
 
         observed = _sum_sparse(observed, shape=(n_cells, len(features)))
         os.replace(streams["trs"].path, tmp / xc.XeniumFiles.TRANSCRIPTS)
         _write_specs(tmp, stand_in, n_written)
-        _write_cells(tmp, stand_in, cell_codes, cells, nuclei, observed, features)
+        _write_cells(tmp, stand_in, cell_codes, polygons, observed, features)
         _write_feature_matrix(tmp, cell_codes, observed, features)
+        del observed
         if grid is not None:
-            cell_mask = rasterize_labels(cells, grid)
-            _write_cells_zarr(tmp, stand_in, cells, nuclei, nucleus_mask, cell_mask)
+            cell_mask = rasterize_labels(polygons.cells(0, n_cells), grid)
+            _write_cells_zarr(tmp, stand_in, polygons, nucleus_mask, cell_mask)
             image = render_from_labels(nucleus_mask, cell_labels=None, interior=False, pixel_size=grid.pixel_size,
                                        rng=stage_rng(config.seed, "image"))
             del nucleus_mask, cell_mask
@@ -324,11 +339,14 @@ def simulate_to_xenium(
             # spatialdata_io opens cells.zarr.zip for the cell ids even without labels: write it
             # with 1 × 1 empty masks (the manifest records images: false).
             empty = np.zeros((1, 1), dtype=np.uint32)
-            _write_cells_zarr(tmp, stand_in, cells, nuclei, empty, empty)
+            _write_cells_zarr(tmp, stand_in, polygons, empty, empty)
         # The ground truth's small files come from its own writer (with no molecules and no
-        # counts); the streamed molecules and true counts then take their places.
+        # counts, the cells a slice at a time); the streamed molecules and true counts then
+        # take their places.
         stand_in.trs_df = labels.frame([])
-        write_ground_truth(stand_in, tmp)
+        chunks = (store.gdf(np.arange(lo, min(lo + _CELLS_PER_GROUP, n_cells)))
+                  for lo in range(0, max(n_cells, 1), _CELLS_PER_GROUP))
+        write_ground_truth(stand_in, tmp, cell_chunks=chunks)
         truth = tmp / GROUND_TRUTH_DIR
         for name, file in (("truth", GroundTruthFiles.MOLECULES), ("counts", GroundTruthFiles.COUNTS)):
             if streams[name].writer is not None:
@@ -347,9 +365,9 @@ def _write_block(streams: dict[str, ParquetStream], frame: pd.DataFrame, table: 
     return first_id + len(frame)
 
 
-def _leak_reach(cell_gdf: pd.DataFrame, config: SimulationConfig) -> np.ndarray:
+def _leak_reach(cell_area: np.ndarray, config: SimulationConfig) -> np.ndarray:
     """Farthest a leaked molecule of each cell lands from the cell (µm), with a margin."""
-    radius = np.sqrt(shapely.area(np.asarray(cell_gdf.geometry.values)) / np.pi)
+    radius = np.sqrt(cell_area / np.pi)
     return 1.01 * config.leak_dist_factor * config.transcripts.leak_max_factor * radius + 1.0
 
 
@@ -393,11 +411,11 @@ def _possible_features(config: SimulationConfig, labels: MoleculeLabels, n_genes
     return [*labels.features[:n_genes], *controls]
 
 
-def _image_grid(cell_gdf: pd.DataFrame, *, images: bool | None) -> PixelGrid | None:
+def _image_grid(bounds: np.ndarray, *, images: bool | None) -> PixelGrid | None:
+    """The whole-slide pixel grid from the origin to the cells' ``[xmin, ymin, xmax, ymax]``, or ``None``."""
     if images is False:
         return None
-    xmax, ymax = shapely.total_bounds(np.asarray(cell_gdf.geometry.values))[2:]
-    n_pixels = float(np.ceil(xmax / xc.PIXEL_SIZE) * np.ceil(ymax / xc.PIXEL_SIZE))
-    if images is None and n_pixels > min(AUTO_IMAGE_PIXELS, MAX_PIXELS):
+    grid = PixelGrid.from_bounds((0.0, 0.0, float(bounds[2]), float(bounds[3])), pixel_size=xc.PIXEL_SIZE)
+    if images is None and float(np.prod(grid.shape)) > min(AUTO_IMAGE_PIXELS, MAX_PIXELS):
         return None
-    return PixelGrid.from_origin(cell_gdf, pixel_size=xc.PIXEL_SIZE)
+    return grid

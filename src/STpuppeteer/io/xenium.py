@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import string
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,9 +37,12 @@ from .observed import count_landed, feature_codes, observed_controls
 from .parquet import ParquetStream, write_parquet
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..result import SimulationResult
 
 __all__ = [
+    "CellPolygons",
     "NearestNucleus",
     "transcripts_table",
     "write_xenium",
@@ -46,9 +50,6 @@ __all__ = [
     "xenium_grid",
     "xenium_observed_counts",
 ]
-
-# Grid of the nearest-nucleus lookup, µm: fine enough that it picks the nearest of two nuclei
-# except where their distances differ by less than about this much.
 
 _T = xc.XeniumTranscriptColumns
 _C = xc.XeniumCellColumns
@@ -159,15 +160,56 @@ def _boundary_table(polygons: np.ndarray, cell_codes: pa.Array, first: int) -> p
     )
 
 
-def _write_boundaries(path: Path, polygons: np.ndarray, cell_codes: np.ndarray) -> None:
-    """A boundaries file, written a slice of cells at a time (one row group each: bounded memory)."""
+def _write_boundaries(path: Path, polygons: Callable[[int, int], np.ndarray], n: int, cell_codes: np.ndarray) -> None:
+    """A boundaries file, written a slice of cells at a time (one row group each: bounded memory).
+
+    ``polygons(lo, hi)`` gives the polygons of cells ``lo:hi``.
+    """
     codes = pa.array(np.asarray(cell_codes, dtype=object), type=pa.string())
     stream = ParquetStream(path)
     try:
-        for lo in range(0, max(len(polygons), 1), _BOUNDARY_CELLS_PER_GROUP):
-            stream.write(_boundary_table(polygons[lo : lo + _BOUNDARY_CELLS_PER_GROUP], codes, lo))
+        for lo in range(0, max(n, 1), _BOUNDARY_CELLS_PER_GROUP):
+            hi = min(lo + _BOUNDARY_CELLS_PER_GROUP, n)
+            stream.write(_boundary_table(polygons(lo, hi), codes, lo))
     finally:
         stream.close()
+
+
+@dataclass(frozen=True)
+class CellPolygons:
+    """The cells' and nuclei's polygons as the writers need them: measures, and polygons by slice.
+
+    Attributes
+    ----------
+    cell_area, nucleus_area
+        Areas, µm².
+    cell_centroid, nucleus_centroid
+        ``(n, 2)`` centroids.
+    cells, nuclei
+        ``cells(lo, hi)`` gives the polygons of cells ``lo:hi`` (likewise ``nuclei``).
+    """
+
+    cell_area: np.ndarray
+    nucleus_area: np.ndarray
+    cell_centroid: np.ndarray
+    nucleus_centroid: np.ndarray
+    cells: Callable[[int, int], np.ndarray]
+    nuclei: Callable[[int, int], np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.cell_area)
+
+    @classmethod
+    def from_arrays(cls, cells: np.ndarray, nuclei: np.ndarray) -> CellPolygons:
+        """From arrays of shapely polygons."""
+        return cls(
+            cell_area=shapely.area(cells),
+            nucleus_area=shapely.area(nuclei),
+            cell_centroid=shapely.get_coordinates(shapely.centroid(cells)),
+            nucleus_centroid=shapely.get_coordinates(shapely.centroid(nuclei)),
+            cells=lambda lo, hi: cells[lo:hi],
+            nuclei=lambda lo, hi: nuclei[lo:hi],
+        )
 
 
 def _nucleus_centres(cell_gdf: pd.DataFrame) -> np.ndarray:
@@ -322,8 +364,7 @@ def _write_cells(
     folder: Path,
     result: SimulationResult,
     cell_codes: np.ndarray,
-    cells: np.ndarray,
-    nuclei: np.ndarray,
+    polygons: CellPolygons,
     counts: sparse.csr_matrix,
     features: pd.DataFrame,
 ) -> None:
@@ -339,14 +380,14 @@ def _write_cells(
     for feature_type, column in xc.COUNT_COLUMN_OF_TYPE.items():
         columns[column] = pa.array(by_type[feature_type].astype(np.int64))
     columns[_C.TOTAL_COUNTS] = pa.array(np.asarray(counts.sum(axis=1)).ravel().astype(np.int64))
-    columns[_C.CELL_AREA] = pa.array(shapely.area(cells))
-    columns[_C.NUCLEUS_AREA] = pa.array(shapely.area(nuclei))
+    columns[_C.CELL_AREA] = pa.array(polygons.cell_area)
+    columns[_C.NUCLEUS_AREA] = pa.array(polygons.nucleus_area)
     columns[_C.NUCLEUS_COUNT] = pa.array(np.ones(len(cell_gdf), dtype=np.int64))
     method = f"Simulated cell boundaries (STpuppeteer, max expansion {result.config.morphology.max_expansion_um} µm)"
     columns[_C.SEGMENTATION_METHOD] = pa.array([method] * len(cell_gdf), type=pa.string())
     write_parquet(pa.table(columns), folder / _F.CELLS)
-    _write_boundaries(folder / _F.CELL_BOUNDARIES, cells, cell_codes)
-    _write_boundaries(folder / _F.NUCLEUS_BOUNDARIES, nuclei, cell_codes)
+    _write_boundaries(folder / _F.CELL_BOUNDARIES, polygons.cells, len(polygons), cell_codes)
+    _write_boundaries(folder / _F.NUCLEUS_BOUNDARIES, polygons.nuclei, len(polygons), cell_codes)
 
 
 def _write_feature_matrix(
@@ -374,8 +415,7 @@ def _write_feature_matrix(
 def _write_cells_zarr(
     folder: Path,
     result: SimulationResult,
-    cells: np.ndarray,
-    nuclei: np.ndarray,
+    polygons: CellPolygons,
     nucleus_mask: np.ndarray,
     cell_mask: np.ndarray,
 ) -> None:
@@ -386,17 +426,15 @@ def _write_cells_zarr(
     """
     import zarr
 
-    n = len(cells)
+    n = len(polygons)
     ids = result.cell_gdf["cell_id"].to_numpy().astype(np.uint32)
-    cell_centroid = shapely.get_coordinates(shapely.centroid(cells))
-    nucleus_centroid = shapely.get_coordinates(shapely.centroid(nuclei))
     z_level = np.zeros(n)
     summary = np.column_stack(
         [
-            cell_centroid,
-            shapely.area(cells),
-            nucleus_centroid,
-            shapely.area(nuclei),
+            polygons.cell_centroid,
+            polygons.cell_area,
+            polygons.nucleus_centroid,
+            polygons.nucleus_area,
             z_level,
             np.ones(n),
         ]
@@ -541,9 +579,10 @@ def write_xenium(
         cell_mask = rasterize_labels(cells, grid)
         _write_specs(tmp, result, len(result.trs_df))
         _write_transcripts(tmp, result, cell_codes, nuclei, features)
-        _write_cells(tmp, result, cell_codes, cells, nuclei, counts, features)
+        polygons = CellPolygons.from_arrays(cells, nuclei)
+        _write_cells(tmp, result, cell_codes, polygons, counts, features)
         _write_feature_matrix(tmp, cell_codes, counts, features)
-        _write_cells_zarr(tmp, result, cells, nuclei, nucleus_mask, cell_mask)
+        _write_cells_zarr(tmp, result, polygons, nucleus_mask, cell_mask)
         image = render_from_labels(
             nucleus_mask,
             cell_labels=cell_mask if multimodal else None,

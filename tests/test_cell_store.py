@@ -1,0 +1,88 @@
+"""The cell store holds the same cells as ``generate_cells``, finds the same neighbours, and its
+pieces (chunked GeoParquet, background parts, merged observed counts) equal their one-shot forms."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from scipy import sparse
+
+from STpuppeteer._random import stage_rng
+from STpuppeteer.cell_store import CellStore, Rings
+from STpuppeteer.config import SimulationConfig
+from STpuppeteer.io.ground_truth import write_cells_parquet
+from STpuppeteer.io.streaming import _Pairs, _sum_sparse
+from STpuppeteer.tissue import generate_cells
+
+
+@pytest.fixture(scope="module")
+def cells() -> tuple[SimulationConfig, gpd.GeoDataFrame, CellStore]:
+    # Several 1000 µm tiles and a non-rectangular tissue (cells cut by its border).
+    config = SimulationConfig(n_cells=5000, seed=11, tissue={"mask_um": [[0, 0], [3000, 0], [3000, 1200], [0, 2400]]})
+    return config, generate_cells(config, stage_rng(11, "cells")), CellStore.generate(config, stage_rng(11, "cells"))
+
+
+def test_store_holds_the_cells_of_generate_cells(cells):
+    _, cell_gdf, store = cells
+    again = store.gdf()
+    pd.testing.assert_frame_equal(pd.DataFrame(cell_gdf.drop(columns=["geometry", "nucleus"])),
+                                  pd.DataFrame(again.drop(columns=["geometry", "nucleus"])))
+    for column in ("geometry", "nucleus"):
+        assert (shapely.to_wkb(cell_gdf[column].to_numpy()) == shapely.to_wkb(again[column].to_numpy())).all()
+    rows = np.array([4999, 0, 17, 17])
+    assert (shapely.to_wkb(store.nucleus_polygons(rows)) == shapely.to_wkb(cell_gdf["nucleus"].to_numpy()[rows])).all()
+    np.testing.assert_allclose(store.nucleus_centroid,
+                               shapely.get_coordinates(shapely.centroid(cell_gdf["nucleus"].to_numpy())))
+    np.testing.assert_array_equal(store.cell_bounds, shapely.bounds(cell_gdf.geometry.to_numpy()))
+
+
+def test_rows_near_equals_an_str_tree(cells):
+    _, cell_gdf, store = cells
+    tree = shapely.STRtree(cell_gdf.geometry.to_numpy())
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        x0, y0 = rng.uniform(-100, 3000, 2)
+        box = np.array([x0, y0, x0 + rng.exponential(200), y0 + rng.exponential(200)])
+        np.testing.assert_array_equal(store.rows_near(box), np.sort(tree.query(shapely.box(*box))))
+
+
+def test_rings_keep_empty_polygons():
+    polygons = np.array([shapely.box(0, 0, 1, 1), shapely.Polygon(), shapely.box(2, 2, 3, 4)], dtype=object)
+    rings = Rings.from_polygons(polygons)
+    again = rings.polygons(np.array([2, 1, 0]))
+    assert again[1].is_empty
+    assert again[0].equals(polygons[2]) and again[2].equals(polygons[0])
+    assert np.isnan(rings.bounds()[1]).all()
+    with pytest.raises(ValueError, match="hole"):
+        Rings.from_polygons(np.array([shapely.box(0, 0, 4, 4).difference(shapely.box(1, 1, 2, 2))]))
+
+
+def test_cells_parquet_in_chunks_reads_back_whole(cells, tmp_path):
+    _, cell_gdf, store = cells
+    write_cells_parquet(tmp_path / "chunked.parquet", (store.gdf(np.arange(lo, min(lo + 1234, len(store))))
+                                                       for lo in range(0, len(store), 1234)))
+    back = gpd.read_parquet(tmp_path / "chunked.parquet")
+    assert back.geometry.name == "geometry"
+    pd.testing.assert_frame_equal(pd.DataFrame(back.drop(columns=["geometry", "nucleus"])),
+                                  pd.DataFrame(cell_gdf.drop(columns=["geometry", "nucleus"]).reset_index(drop=True)))
+    for column in ("geometry", "nucleus"):
+        assert (shapely.to_wkb(np.asarray(back[column].values))
+                == shapely.to_wkb(cell_gdf[column].to_numpy())).all()
+
+
+def test_merged_pairs_equal_a_sparse_sum():
+    rng = np.random.default_rng(1)
+    shape = (70_000, 300)  # more cells than one merge range
+    parts, dense = [], sparse.csr_matrix(shape, dtype=np.int64)
+    for _ in range(7):
+        rows, cols = rng.integers(0, shape[0], 20_000), rng.integers(0, shape[1], 20_000)
+        parts.append(_Pairs.of(rows, cols, n_features=shape[1]))
+        dense = dense + sparse.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=shape)
+    merged = _sum_sparse(parts, shape=shape)
+    dense.sort_indices()
+    np.testing.assert_array_equal(merged.indptr, dense.indptr)
+    np.testing.assert_array_equal(merged.indices, dense.indices)  # sorted within each cell, as Xenium's h5
+    np.testing.assert_array_equal(merged.data, dense.data)
