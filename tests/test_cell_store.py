@@ -86,3 +86,18 @@ def test_merged_pairs_equal_a_sparse_sum():
     np.testing.assert_array_equal(merged.indptr, dense.indptr)
     np.testing.assert_array_equal(merged.indices, dense.indices)  # sorted within each cell, as Xenium's h5
     np.testing.assert_array_equal(merged.data, dense.data)
+
+
+def test_geometry_from_the_store_equals_geometry_from_polygons(cells):
+    from STpuppeteer.transcripts import CellGeometry
+
+    _, cell_gdf, store = cells
+    rows = np.sort(np.random.default_rng(2).choice(len(store), 700, replace=False))
+    got = store.geometry(rows, thickness=10.0)
+    expected = CellGeometry.from_cells(cell_gdf.iloc[rows], thickness=10.0)
+    for name in ("cells", "nuclei"):
+        a, b = getattr(got, name), getattr(expected, name)
+        for field in ("centre", "area", "star", "vx", "vy", "start", "key", "rmin", "rmax", "cum", "test_rows"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=f"{name}.{field}")
+    for field in ("radius", "z_lo", "z_hi", "bounds"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(expected, field))

@@ -20,10 +20,12 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from .placement import StarPolygons
 from .tissue import CELL_COLUMNS, build_tiles, cell_frame, tissue_layout
 
 if TYPE_CHECKING:
     from .config import SimulationConfig
+    from .transcripts import CellGeometry
 
 __all__ = ["CellStore", "Rings"]
 
@@ -178,6 +180,26 @@ class CellStore:
         near = np.asarray(self.box_tree.query_ball_point(0.5 * (box[:2] + box[2:]), radius), dtype=np.int64)
         meets = (b[near, 0] <= box[2]) & (b[near, 2] >= box[0]) & (b[near, 1] <= box[3]) & (b[near, 3] >= box[1])
         return np.sort(near[meets])
+
+    def nucleus_fans(self, rows: np.ndarray) -> StarPolygons:
+        """Fans of the nuclei ``rows`` about their centres, straight from the coordinates."""
+        return self._fans(self.nuclei, rows)
+
+    def geometry(self, rows: np.ndarray, *, thickness: float) -> CellGeometry:
+        """Stage 4's geometry of the cells ``rows`` (equal to ``CellGeometry.from_cells(cell_gdf.iloc[rows])``)."""
+        from .transcripts import CellGeometry
+
+        return CellGeometry.from_fans(self._fans(self.cells, rows), self._fans(self.nuclei, rows),
+                                      z=self.frame["z"].to_numpy()[rows], thickness=thickness)
+
+    def _fans(self, rings: Rings, rows: np.ndarray) -> StarPolygons:
+        rows = np.asarray(rows, dtype=np.int64)
+        lo, counts = rings.start[rows], np.diff(rings.start)[rows]
+        index = np.arange(int(counts.sum())) + np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        start = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=start[1:])
+        centre = self.frame[["nucleus_x", "nucleus_y"]].to_numpy(dtype=np.float64)[rows]
+        return StarPolygons.from_rings(rings.coords[index], start, centre, lambda odd: rings.polygons(rows[odd]))
 
     def nucleus_polygons(self, rows: np.ndarray) -> np.ndarray:
         """Shapely nucleus polygons of ``rows`` (the store is a nucleus source of :mod:`.io.nucleus_distance`)."""

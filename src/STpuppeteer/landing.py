@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 
 from .placement import StarPolygons
 
@@ -60,7 +59,7 @@ class CellLocator:
         -------
         The locator.
         """
-        bounds = shapely.bounds(cells.geoms)
+        bounds = cells.bounds()
         ok = np.isfinite(bounds).all(axis=1)
         if step is None:
             step = float(np.median(np.sqrt(cells.area[ok] / np.pi))) if ok.any() else 1.0

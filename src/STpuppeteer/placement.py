@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["StarPolygons"]
 
@@ -75,7 +79,7 @@ class StarPolygons:
     Attributes
     ----------
     geoms
-        The polygons.
+        The polygons (built :meth:`from_rings`: only those of the fallback rows, else ``None``).
     centre
         (n, 2) centre each polygon is fanned from.
     area
@@ -139,6 +143,20 @@ class StarPolygons:
     def __len__(self) -> int:
         return len(self.geoms)
 
+    def bounds(self) -> np.ndarray:
+        """``(n, 4)`` bounding boxes (``xmin, ymin, xmax, ymax``; NaN for an empty row)."""
+        out = np.full((len(self), 4), np.nan)
+        has = np.diff(self.start) > 0
+        first = self.start[:-1][has]
+        if len(first):
+            for axis, v in enumerate((self.vx, self.vy)):
+                out[has, axis] = np.minimum.reduceat(v, first)
+                out[has, axis + 2] = np.maximum.reduceat(v, first)
+        other = np.flatnonzero(~has)
+        if len(other):
+            out[other] = shapely.bounds(self.geoms[other])
+        return out
+
     @cached_property
     def fan_guide(self) -> _FanGuide:
         """Guide table of the fan sampler, built on first use (many polygon sets never sample)."""
@@ -162,13 +180,55 @@ class StarPolygons:
         The fan structure.
         """
         geoms = np.asarray(geoms, dtype=object)
-        centre = np.asarray(centre, dtype=float).reshape(len(geoms), 2)
         n = len(geoms)
         is_poly = shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON
         rings = np.where(is_poly, geoms, None)
         ext = shapely.get_exterior_ring(rings)
         xy, idx = shapely.get_coordinates(ext, return_index=True)
+        return cls._build(xy, idx, centre, geoms.__getitem__, n=n, geoms=geoms)
+
+    @classmethod
+    def from_rings(
+        cls, xy: np.ndarray, start: np.ndarray, centre: np.ndarray, polygons: Callable[[np.ndarray], np.ndarray]
+    ) -> StarPolygons:
+        """Fan polygons given as closed exterior rings, without shapely objects for the star ones.
+
+        Parameters
+        ----------
+        xy
+            ``(n_coords, 2)`` vertices of the rings, one ring after another.
+        start
+            ``(n + 1,)`` offsets of the rings in ``xy``.
+        centre
+            (n, 2) fan centres.
+        polygons
+            ``polygons(rows)`` gives shapely polygons of some rows; asked only for the rows
+            that are not star-shaped about their centre (the fallback path needs them).
+
+        Returns
+        -------
+        The fan structure, equal to :meth:`from_geometries` of the same polygons.
+        """
+        start = np.asarray(start, dtype=np.int64)
+        n = len(start) - 1
+        idx = np.repeat(np.arange(n), np.diff(start))
+        return cls._build(np.asarray(xy, dtype=float), idx, centre, polygons, n=n)
+
+    @classmethod
+    def _build(
+        cls,
+        xy: np.ndarray,
+        idx: np.ndarray,
+        centre: np.ndarray,
+        polygons: Callable[[np.ndarray], np.ndarray],
+        *,
+        n: int,
+        geoms: np.ndarray | None = None,
+    ) -> StarPolygons:
+        """The fans of ``n`` rings (vertices ``xy``, ring of each vertex ``idx``; ``geoms``: all polygons, if held)."""
+        centre = np.asarray(centre, dtype=float).reshape(n, 2)
         counts = np.bincount(idx, minlength=n)
+        is_poly = counts > 0
         start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=start[1:])
         vx, vy = xy[:, 0].copy(), xy[:, 1].copy()
@@ -227,6 +287,12 @@ class StarPolygons:
         tri_area = np.where(star[row], tri_area, 0.0)
         cum = np.cumsum(tri_area)
         area = np.bincount(row, weights=tri_area, minlength=n)
+        if geoms is None:
+            # Shapely objects only where the fallback needs them (rows not star-shaped).
+            geoms = np.empty(n, dtype=object)
+            odd = np.flatnonzero(~star)
+            if len(odd):
+                geoms[odd] = polygons(odd)
         fallback = _fallback_triangles(geoms, ~star)
         fb_area = np.diff(np.concatenate([[0.0], fallback.cum]))
         fb_rows = np.repeat(np.arange(n), np.diff(fallback.start))

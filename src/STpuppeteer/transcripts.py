@@ -217,15 +217,21 @@ class CellGeometry:
         else:
             cells = StarPolygons.from_geometries(cell_geoms, centre)
             nuclei = StarPolygons.from_geometries(nuc_geoms, centre)
+        z = np.asarray(cell_gdf["z"], dtype=float) if "z" in cell_gdf.columns else None
+        return cls.from_fans(cells, nuclei, z=z, thickness=thickness)
+
+    @classmethod
+    def from_fans(cls, cells: StarPolygons, nuclei: StarPolygons, *, z: np.ndarray | None,
+                  thickness: float) -> CellGeometry:
+        """Build from the fans of the cells and nuclei (same rows) and the cells' z (``None``: none)."""
         radius = np.sqrt(cells.area / np.pi)
-        if "z" in cell_gdf.columns:
-            zc = np.asarray(cell_gdf["z"], dtype=float)
-            z_lo, z_hi = np.clip(zc - radius, 0.0, thickness), np.clip(zc + radius, 0.0, thickness)
+        if z is not None:
+            z_lo, z_hi = np.clip(z - radius, 0.0, thickness), np.clip(z + radius, 0.0, thickness)
             flat = z_hi - z_lo <= 1e-9
             z_lo, z_hi = np.where(flat, 0.0, z_lo), np.where(flat, thickness, z_hi)
         else:
             z_lo, z_hi = np.zeros(len(cells)), np.full(len(cells), thickness)
-        b = shapely.bounds(cell_geoms)
+        b = cells.bounds()
         bounds = np.array([np.nanmin(b[:, 0]), np.nanmin(b[:, 1]), np.nanmax(b[:, 2]), np.nanmax(b[:, 3])])
         return cls(cells, nuclei, CellLocator.build(cells, nuclei), radius, z_lo, z_hi, bounds)
 
@@ -362,16 +368,15 @@ def cell_bounds(cell_gdf: gpd.GeoDataFrame) -> np.ndarray:
     return np.array([np.nanmin(b[:, 0]), np.nanmin(b[:, 1]), np.nanmax(b[:, 2]), np.nanmax(b[:, 3])])
 
 
-def restrict_context(ctx: _Context, rows_gdf: gpd.GeoDataFrame, rows: np.ndarray) -> _Context:
-    """The context of just the cells ``rows`` (their geometry only), rows renumbered 0…len(rows)-1.
+def restrict_context(ctx: _Context, geo: CellGeometry, rows: np.ndarray) -> _Context:
+    """The context of just the cells ``rows``, whose geometry is ``geo`` (rows renumbered 0…len(rows)-1).
 
-    ``rows_gdf`` holds those cells (``cell_gdf.iloc[rows]``, or the rows of a
-    :class:`~STpuppeteer.cell_store.CellStore`). A cell's placement depends only on its own
-    polygons, and landing only on the polygons that contain a point, so a block whose rows
-    include every cell its molecules can reach gets the same molecules as with the whole
-    tissue's geometry.
+    ``geo`` is built for those cells alone (``CellGeometry.from_cells(cell_gdf.iloc[rows])``,
+    or :meth:`~STpuppeteer.cell_store.CellStore.geometry`). A cell's placement depends only
+    on its own polygons, and landing only on the polygons that contain a point, so a block
+    whose rows include every cell its molecules can reach gets the same molecules as with
+    the whole tissue's geometry.
     """
-    geo = CellGeometry.from_cells(rows_gdf, thickness=ctx.config.tissue.section_thickness_um)
     return replace(ctx, geo=geo, counts=None, cell_leak=ctx.cell_leak[rows])
 
 

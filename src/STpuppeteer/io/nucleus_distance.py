@@ -45,6 +45,9 @@ class NucleusSource(Protocol):
     def nucleus_polygons(self, rows: np.ndarray) -> np.ndarray:
         """Shapely polygons of the nuclei ``rows``."""
 
+    def nucleus_fans(self, rows: np.ndarray) -> StarPolygons:
+        """Fans of the nuclei ``rows`` about their centres."""
+
     def rows_near(self, box: np.ndarray) -> np.ndarray:
         """Sorted rows including every nucleus that meets ``box`` (``xmin, ymin, xmax, ymax``)."""
 
@@ -54,17 +57,22 @@ class NucleusArray:
     """Nuclei given as an array of shapely polygons, found through an STR-tree."""
 
     nuclei: np.ndarray
+    centres: np.ndarray
     tree: shapely.STRtree
 
     @classmethod
-    def build(cls, nuclei: np.ndarray) -> NucleusArray:
-        """From the polygons (their tree is built here)."""
+    def build(cls, nuclei: np.ndarray, centres: np.ndarray) -> NucleusArray:
+        """From the polygons and their centres (the tree is built here)."""
         nuclei = np.asarray(nuclei, dtype=object)
-        return cls(nuclei, shapely.STRtree(nuclei))
+        return cls(nuclei, np.asarray(centres, dtype=np.float64).reshape(len(nuclei), 2), shapely.STRtree(nuclei))
 
     def nucleus_polygons(self, rows: np.ndarray) -> np.ndarray:
         """Shapely polygons of the nuclei ``rows``."""
         return self.nuclei[rows]
+
+    def nucleus_fans(self, rows: np.ndarray) -> StarPolygons:
+        """Fans of the nuclei ``rows`` about their centres."""
+        return StarPolygons.from_geometries(self.nuclei[rows], self.centres[rows])
 
     def rows_near(self, box: np.ndarray) -> np.ndarray:
         """Sorted rows of the nuclei whose bounding box meets ``box``."""
@@ -102,9 +110,8 @@ class NearestNucleus:
     @classmethod
     def build(cls, nuclei: np.ndarray, centres: np.ndarray) -> NearestNucleus:
         """The lookup for the polygons ``nuclei``, star-shaped about ``centres``."""
-        source = NucleusArray.build(nuclei)
-        centres = np.asarray(centres, dtype=np.float64).reshape(len(source.nuclei), 2)
-        return cls(centres, _corner_radius(shapely.bounds(source.nuclei), centres), source)
+        source = NucleusArray.build(nuclei, centres)
+        return cls(source.centres, _corner_radius(shapely.bounds(source.nuclei), source.centres), source)
 
     @classmethod
     def from_store(cls, store: CellStore) -> NearestNucleus:
@@ -149,7 +156,7 @@ class NearestNucleus:
         return distance
 
     def _fans(self, rows: np.ndarray) -> StarPolygons:
-        return StarPolygons.from_geometries(self.source.nucleus_polygons(rows), self.centres[rows])
+        return self.source.nucleus_fans(rows)
 
     def _distance_local(self, x: np.ndarray, y: np.ndarray, landed: np.ndarray) -> np.ndarray:
         distance = np.zeros(len(x))

@@ -135,7 +135,8 @@ def _rows_near(shared: _Shared, start: int, stop: int, box: np.ndarray) -> np.nd
 def _local_context(shared: _Shared, rows: np.ndarray) -> Any:  # noqa: ANN401 - the stage-4 context
     from ..transcripts import restrict_context
 
-    return restrict_context(shared.ctx, shared.store.gdf(rows), rows)
+    geo = shared.store.geometry(rows, thickness=shared.ctx.config.tissue.section_thickness_um)
+    return restrict_context(shared.ctx, geo, rows)
 
 
 def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.random.Generator]) -> _Block:
