@@ -203,9 +203,34 @@ def _simulate_and_write(
     return result, out, files, time.perf_counter() - start
 
 
+def _stream(args: argparse.Namespace) -> int:
+    """``simulate --stream``: a Xenium bundle written block by block (bounded memory, no summary)."""
+    from .distributed import dask_client
+    from .io.streaming import simulate_to_xenium
+
+    formats = _parse_formats(args.format)
+    if formats != ["xenium"] or args.plot:
+        msg = (f"--stream writes one Xenium bundle block by block; it is not allowed with --format {args.format}"
+               f"{' or --plot' if args.plot else ''} (use --format xenium, without --plot).")
+        raise UserError(msg)
+    config = _load_config(args)
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        msg = f"--out {out} already exists; pass --overwrite to replace it."
+        raise UserError(msg)
+    start = time.perf_counter()
+    with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
+        path = simulate_to_xenium(config, out, client=client, overwrite=args.overwrite)
+    print(f"STpuppeteer: streamed seed {config.seed} ({config.n_cells:,} cells) in "
+          f"{time.perf_counter() - start:.1f} s → {path}")
+    return 0
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from .summary import format_summary, summarize
 
+    if args.stream:
+        return _stream(args)
     result, out, files, elapsed = _simulate_and_write(args, _parse_formats(args.format), plot=args.plot)
     print(f"STpuppeteer: simulated seed {result.config.seed} in {elapsed:.1f} s → {out.resolve()}")
     print(format_summary(summarize(result), files=[str(out / f) for f in files]))
@@ -306,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--plot", action="store_true", help="also write overview.png and qc.png")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--stream", action="store_true",
+                   help="slide scale: write the Xenium bundle block by block, never holding every molecule "
+                        "(--format xenium only)")
     _add_dask_args(p)
     p.set_defaults(func=_cmd_simulate)
 

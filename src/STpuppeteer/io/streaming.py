@@ -1,15 +1,16 @@
 """Simulate straight into a Xenium bundle, block by block, never holding every molecule.
 
-:func:`simulate_to_xenium` runs stages 1–2 in memory (the cells), then draws the counts and
+:func:`simulate_to_xenium` runs stages 1–2 into a :class:`~STpuppeteer.cell_store.CellStore`
+(the cells' polygons as coordinate arrays, built tile by tile), then draws the counts and
 the molecules of one fixed block of cells at a time (the same blocks and keyed generators as
 :func:`~STpuppeteer.transcripts.generate_transcripts`, so the molecules are identical),
 turns each block into rows of ``transcripts.parquet`` and ``ground_truth/molecules.parquet``
 and appends them as Parquet row groups. The blocks run here (a few threads) or as
 ``dask.distributed`` tasks, at most a few blocks ahead of the writer.
 
-Memory is bounded by the cells (polygons, the fan geometry, the cell × feature matrix of
-observed counts) plus ``max_blocks_in_flight`` blocks of molecules; it does not grow with
-the number of molecules. See ``docs/scale.md``.
+Memory is bounded by the cell store (about 1 KB a cell) and the observed (cell, feature)
+pairs (8 bytes each) plus ``max_blocks_in_flight`` blocks of molecules with their
+local geometry; it does not grow with the number of molecules. See ``docs/scale.md``.
 """
 
 from __future__ import annotations
@@ -96,8 +97,10 @@ class _Pairs:
     def of(cls, rows: np.ndarray, cols: np.ndarray, *, n_features: int) -> _Pairs:
         """Count the (row, col) pairs of the molecules."""
         key, count = np.unique(rows.astype(np.int64) * n_features + cols, return_counts=True)
+        # 8 bytes a pair in the usual case (features and counts below 65,536).
         col_type = np.uint16 if n_features <= np.iinfo(np.uint16).max else np.int32
-        return cls((key // n_features).astype(np.int32), (key % n_features).astype(col_type), count.astype(np.int32))
+        count_type = np.uint16 if count.max(initial=0) <= np.iinfo(np.uint16).max else np.int32
+        return cls((key // n_features).astype(np.int32), (key % n_features).astype(col_type), count.astype(count_type))
 
 
 @dataclass
