@@ -39,11 +39,12 @@ from .nucleus_distance import NearestNucleus
 from .parquet import ParquetStream
 from .xenium import (
     CellPolygons,
+    FeatureMatrixH5,
     _write_cells,
     _write_cells_zarr,
-    _write_feature_matrix,
     _write_morphology,
     _write_specs,
+    cell_totals,
     transcripts_table,
     xenium_features,
 )
@@ -325,12 +326,17 @@ def simulate_to_xenium(
         del shared
         release_free_memory()
 
-        observed = _sum_sparse(observed, shape=(n_cells, len(features)))
+        # The cell × feature matrix goes to its file a range of cells at a time, the
+        # cells' totals kept for cells.parquet (never the whole matrix in memory).
+        totals: dict[str, list[np.ndarray]] = {}
+        with FeatureMatrixH5(tmp / xc.XeniumFiles.CELL_FEATURE_MATRIX, cell_codes, features) as h5:
+            for rows in _merged_ranges(observed, shape=(n_cells, len(features))):
+                h5.append(rows)
+                for column, values in cell_totals(rows, features).items():
+                    totals.setdefault(column, []).append(values)
         os.replace(streams["trs"].path, tmp / xc.XeniumFiles.TRANSCRIPTS)
         _write_specs(tmp, stand_in, n_written)
-        _write_cells(tmp, stand_in, cell_codes, polygons, observed, features)
-        _write_feature_matrix(tmp, cell_codes, observed, features)
-        del observed
+        _write_cells(tmp, stand_in, cell_codes, polygons, {k: np.concatenate(v)[:n_cells] for k, v in totals.items()})
         if grid is not None:
             cell_mask = rasterize_labels(polygons.cells(0, n_cells), grid)
             _write_cells_zarr(tmp, stand_in, polygons, nucleus_mask, cell_mask)
@@ -375,34 +381,28 @@ def _leak_reach(cell_area: np.ndarray, config: SimulationConfig) -> np.ndarray:
     return 1.01 * config.leak_dist_factor * config.transcripts.leak_max_factor * radius + 1.0
 
 
-def _sum_sparse(parts: list[_Pairs], *, shape: tuple[int, int]) -> sparse.csr_matrix:
-    """Sum of the blocks' observed counts as one CSR matrix, built a range of cells at a time.
+def _merged_ranges(parts: list[_Pairs], *, shape: tuple[int, int]) -> Iterator[sparse.csr_matrix]:
+    """The sum of the parts' observed counts as CSR rows, a range of cells at a time, in order.
 
-    Each part's pairs are sorted by cell, so a range is a slice of every part; only the
-    output (8 bytes a pair) is allocated next to the parts, never a concatenation of them.
+    Each part's pairs are sorted by cell, so a range is a slice of every part; a part whose
+    last cell lies behind the range is dropped from ``parts`` (freed), so the parts shrink
+    as the ranges go and no whole matrix is ever built.
     """
     n_rows, n_cols = shape
-    total = sum(len(p.row) for p in parts)
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    indices = np.empty(total, dtype=np.int32)
-    data = np.empty(total, dtype=np.int32)
-    n = 0
-    for lo in range(0, n_rows, _ROWS_PER_MERGE):
+    for lo in range(0, max(n_rows, 1), _ROWS_PER_MERGE):
         hi = min(lo + _ROWS_PER_MERGE, n_rows)
         keys, counts = [], []
         for p in parts:
             a, b = np.searchsorted(p.row, [lo, hi])
             keys.append(p.row[a:b].astype(np.int64) * n_cols + p.col[a:b])
             counts.append(p.count[a:b])
-        key, which = np.unique(np.concatenate(keys), return_inverse=True)
-        summed = np.bincount(which.ravel(), weights=np.concatenate(counts), minlength=len(key))
-        m = len(key)
-        indices[n : n + m] = key % n_cols
-        data[n : n + m] = summed
-        indptr[lo + 1 : hi + 1] = n + np.cumsum(np.bincount(key // n_cols - lo, minlength=hi - lo))
-        n += m
-    parts.clear()
-    return sparse.csr_matrix((data[:n], indices[:n], indptr), shape=shape)
+        key, which = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.int64), return_inverse=True)
+        summed = np.bincount(which.ravel(), weights=np.concatenate(counts) if counts else None, minlength=len(key))
+        indptr = np.zeros(hi - lo + 1, dtype=np.int64)
+        np.cumsum(np.bincount(key // n_cols - lo, minlength=hi - lo), out=indptr[1:])
+        yield sparse.csr_matrix((summed.astype(np.int32), (key % n_cols).astype(np.int32), indptr),
+                                shape=(hi - lo, n_cols))
+        parts[:] = [p for p in parts if len(p.row) and p.row[-1] >= hi]
 
 
 def _possible_features(config: SimulationConfig, labels: MoleculeLabels, n_genes: int) -> list[str]:

@@ -54,6 +54,8 @@ __all__ = [
 _T = xc.XeniumTranscriptColumns
 _C = xc.XeniumCellColumns
 _F = xc.XeniumFiles
+# Values per chunk of the HDF5 matrix's data and indices.
+_H5_CHUNK = 1 << 16
 # Cells per row group of the boundary files (their vertices and ids are built a group at a time).
 _BOUNDARY_CELLS_PER_GROUP = 65_536
 
@@ -365,21 +367,17 @@ def _write_cells(
     result: SimulationResult,
     cell_codes: np.ndarray,
     polygons: CellPolygons,
-    counts: sparse.csr_matrix,
-    features: pd.DataFrame,
+    totals: dict[str, np.ndarray],
 ) -> None:
+    """``cells.parquet`` (``totals``: its count columns, :func:`cell_totals`) and the two boundary files."""
     cell_gdf = result.cell_gdf
     columns = {
         _C.CELL_ID: pa.array(cell_codes, type=pa.string()),
         _C.X: pa.array(cell_gdf["x"].to_numpy(dtype=np.float64)),
         _C.Y: pa.array(cell_gdf["y"].to_numpy(dtype=np.float64)),
     }
-    by_type = {t: np.zeros(len(cell_gdf), dtype=np.int64) for t in xc.COUNT_COLUMN_OF_TYPE}
-    for feature_type, idx in features.groupby("feature_type").indices.items():
-        by_type[feature_type] = np.asarray(counts[:, idx].sum(axis=1)).ravel()
-    for feature_type, column in xc.COUNT_COLUMN_OF_TYPE.items():
-        columns[column] = pa.array(by_type[feature_type].astype(np.int64))
-    columns[_C.TOTAL_COUNTS] = pa.array(np.asarray(counts.sum(axis=1)).ravel().astype(np.int64))
+    for column in (*xc.COUNT_COLUMN_OF_TYPE.values(), _C.TOTAL_COUNTS):
+        columns[column] = pa.array(totals[column])
     columns[_C.CELL_AREA] = pa.array(polygons.cell_area)
     columns[_C.NUCLEUS_AREA] = pa.array(polygons.nucleus_area)
     columns[_C.NUCLEUS_COUNT] = pa.array(np.ones(len(cell_gdf), dtype=np.int64))
@@ -390,26 +388,77 @@ def _write_cells(
     _write_boundaries(folder / _F.NUCLEUS_BOUNDARIES, polygons.nuclei, len(polygons), cell_codes)
 
 
-def _write_feature_matrix(
-    folder: Path, cell_codes: np.ndarray, counts: sparse.csr_matrix, features: pd.DataFrame
-) -> None:
-    """10x HDF5 (v3 layout): features × barcodes in CSC, i.e. per cell, the features it holds."""
-    by_cell = counts.tocsr()  # CSR of cells × features == CSC of features × cells
-    by_cell.sort_indices()
-    names = features["feature_name"].to_numpy().astype("S")
-    with h5py.File(folder / _F.CELL_FEATURE_MATRIX, "w") as h5:
-        matrix = h5.create_group("matrix")
-        matrix.create_dataset("barcodes", data=cell_codes.astype("S"))
-        matrix.create_dataset("data", data=by_cell.data.astype(np.int32), compression="gzip")
-        matrix.create_dataset("indices", data=by_cell.indices.astype(np.int64), compression="gzip")
-        matrix.create_dataset("indptr", data=by_cell.indptr.astype(np.int64))
+class FeatureMatrixH5:
+    """``cell_feature_matrix.h5`` (10x HDF5, v3 layout) written a range of cells at a time.
+
+    Features × barcodes in CSC, i.e. per cell the features it holds, so cells are appended in
+    order as CSR rows (:meth:`append`); only ``indptr`` (8 bytes a cell) stays in memory.
+    Use as a context manager.
+    """
+
+    def __init__(self, path: Path, cell_codes: np.ndarray, features: pd.DataFrame) -> None:
+        self.h5 = h5py.File(path, "w")
+        self.n_cells = len(cell_codes)
+        matrix = self.h5.create_group("matrix")
+        matrix.create_dataset("barcodes", data=np.asarray(cell_codes).astype("S"))
+        self.data = matrix.create_dataset("data", shape=(0,), maxshape=(None,), dtype=np.int32,
+                                          chunks=(_H5_CHUNK,), compression="gzip")
+        self.indices = matrix.create_dataset("indices", shape=(0,), maxshape=(None,), dtype=np.int64,
+                                             chunks=(_H5_CHUNK,), compression="gzip")
         matrix.create_dataset("shape", data=np.array([len(features), len(cell_codes)], dtype=np.int32))
+        names = features["feature_name"].to_numpy().astype("S")
         feats = matrix.create_group("features")
         feats.create_dataset("_all_tag_keys", data=np.array([b"genome"]))
         feats.create_dataset("feature_type", data=features["feature_type"].to_numpy().astype("S"))
         feats.create_dataset("genome", data=np.full(len(features), b"simulated"))
         feats.create_dataset("id", data=names)
         feats.create_dataset("name", data=names)
+        self.indptr = [np.zeros(1, dtype=np.int64)]
+        self.nnz = 0
+
+    def append(self, rows: sparse.csr_matrix) -> None:
+        """Append the next cells (rows of a cells × features matrix)."""
+        rows = rows.tocsr()
+        rows.sort_indices()
+        n = rows.nnz
+        for dataset, values in ((self.data, rows.data.astype(np.int32)), (self.indices, rows.indices.astype(np.int64))):
+            dataset.resize((self.nnz + n,))
+            dataset[self.nnz :] = values
+        self.indptr.append(rows.indptr[1:].astype(np.int64) + self.nnz)
+        self.nnz += n
+
+    def __enter__(self) -> FeatureMatrixH5:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                indptr = np.concatenate(self.indptr)
+                if len(indptr) != self.n_cells + 1:
+                    msg = f"cell_feature_matrix.h5 got {len(indptr) - 1} cells, expected {self.n_cells}."
+                    raise ValueError(msg)
+                self.h5["matrix"].create_dataset("indptr", data=indptr)
+        finally:
+            self.h5.close()
+
+
+def cell_totals(counts: sparse.csr_matrix, features: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The count columns of ``cells.parquet`` (per feature type, and in all) of some cells."""
+    counts = counts.tocsr()
+    by_type = {t: np.zeros(counts.shape[0], dtype=np.int64) for t in xc.COUNT_COLUMN_OF_TYPE}
+    for feature_type, idx in features.groupby("feature_type").indices.items():
+        by_type[feature_type] = np.asarray(counts[:, idx].sum(axis=1)).ravel().astype(np.int64)
+    totals = {column: by_type[feature_type] for feature_type, column in xc.COUNT_COLUMN_OF_TYPE.items()}
+    totals[_C.TOTAL_COUNTS] = np.asarray(counts.sum(axis=1)).ravel().astype(np.int64)
+    return totals
+
+
+def _write_feature_matrix(
+    folder: Path, cell_codes: np.ndarray, counts: sparse.csr_matrix, features: pd.DataFrame
+) -> None:
+    """10x HDF5 (v3 layout) of the whole matrix at once."""
+    with FeatureMatrixH5(folder / _F.CELL_FEATURE_MATRIX, cell_codes, features) as h5:
+        h5.append(counts)
 
 
 def _write_cells_zarr(
@@ -580,7 +629,7 @@ def write_xenium(
         _write_specs(tmp, result, len(result.trs_df))
         _write_transcripts(tmp, result, cell_codes, nuclei, features)
         polygons = CellPolygons.from_arrays(cells, nuclei)
-        _write_cells(tmp, result, cell_codes, polygons, counts, features)
+        _write_cells(tmp, result, cell_codes, polygons, cell_totals(counts, features))
         _write_feature_matrix(tmp, cell_codes, counts, features)
         _write_cells_zarr(tmp, result, polygons, nucleus_mask, cell_mask)
         image = render_from_labels(
