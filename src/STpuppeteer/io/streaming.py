@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from scipy import sparse
 
 from .._memory import release_free_memory
@@ -98,10 +99,52 @@ class _Pairs:
     def of(cls, rows: np.ndarray, cols: np.ndarray, *, n_features: int) -> _Pairs:
         """Count the (row, col) pairs of the molecules."""
         key, count = np.unique(rows.astype(np.int64) * n_features + cols, return_counts=True)
-        # 8 bytes a pair in the usual case (features and counts below 65,536).
-        col_type = np.uint16 if n_features <= np.iinfo(np.uint16).max else np.int32
-        count_type = np.uint16 if count.max(initial=0) <= np.iinfo(np.uint16).max else np.int32
-        return cls((key // n_features).astype(np.int32), (key % n_features).astype(col_type), count.astype(count_type))
+        return cls((key // n_features).astype(np.int32), (key % n_features).astype(np.int32), count.astype(np.int32))
+
+    def table(self) -> pa.Table:
+        """As an Arrow table (columns ``row``, ``col``, ``count``)."""
+        return pa.table({"row": self.row, "col": self.col, "count": self.count})
+
+
+class _PairSpill:
+    """Every block's observed pairs, spilled to a Parquet file (one row group a part) and read back by cell range.
+
+    A slide's pairs (one per cell and detected feature: ~2·10⁸ for 10⁶ Xenium cells) would
+    take gigabytes in memory. On disk each row group's statistics give its smallest and
+    largest cell, so a range of cells reads only the groups that reach into it: a block's
+    own, the neighbours its leaked molecules reached, and the background's.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stream = ParquetStream(path)
+
+    def add(self, pairs: _Pairs) -> None:
+        """Append one part's pairs (sorted by cell)."""
+        if len(pairs.row):
+            self.stream.write(pairs.table())
+
+    def close(self) -> None:
+        """Finish the file (before reading it back)."""
+        self.stream.close()
+
+    def reader(self) -> Callable[[int, int], _Pairs]:
+        """``read(lo, hi)``: the pairs of cells ``lo:hi`` from every part (not summed across parts)."""
+        if self.stream.writer is None:
+            return lambda lo, hi: _Pairs(*(np.zeros(0, np.int32) for _ in range(3)))
+        file = pq.ParquetFile(self.path)
+        stats = [file.metadata.row_group(i).column(0).statistics for i in range(file.num_row_groups)]
+        low = np.array([st.min for st in stats])
+        high = np.array([st.max for st in stats])
+
+        def read(lo: int, hi: int) -> _Pairs:
+            groups = np.flatnonzero((low < hi) & (high >= lo)).tolist()
+            table = file.read_row_groups(groups) if groups else _Pairs(*(np.zeros(0, np.int32),) * 3).table()
+            row = table.column("row").to_numpy()
+            keep = (row >= lo) & (row < hi)
+            return _Pairs(row[keep], table.column("col").to_numpy()[keep], table.column("count").to_numpy()[keep])
+
+        return read
 
 
 @dataclass
@@ -301,7 +344,7 @@ def simulate_to_xenium(
                                  window=max_blocks_in_flight or n_threads + 1)
 
         streams = {name: ParquetStream(tmp / f"_stream_{name}.parquet") for name in ("trs", "truth", "counts")}
-        observed: list[_Pairs] = []
+        observed = _PairSpill(tmp / "_stream_observed.parquet")
         gene_totals = np.zeros(n_genes, dtype=np.int64)
         n_written = 0
         try:
@@ -309,7 +352,7 @@ def simulate_to_xenium(
                 n_written = _write_block(streams, block.molecules, block.transcripts, n_written)
                 streams["counts"].write(block.true_counts)
                 gene_totals += block.gene_totals
-                observed.append(block.observed)
+                observed.add(block.observed)
                 del block
                 if i % _TRIM_EVERY == _TRIM_EVERY - 1:
                     release_free_memory()
@@ -318,11 +361,12 @@ def simulate_to_xenium(
                                          max_molecules=_BACKGROUND_CHUNK)
             for part in _thread_map(_background_task, parts, shared=shared, n_threads=n_threads, window=n_threads + 1):
                 n_written = _write_block(streams, part.molecules, part.transcripts, n_written)
-                observed.append(part.observed)
+                observed.add(part.observed)
                 del part
         finally:
             for stream in streams.values():
                 stream.close()
+            observed.close()
         del shared
         release_free_memory()
 
@@ -330,7 +374,7 @@ def simulate_to_xenium(
         # cells' totals kept for cells.parquet (never the whole matrix in memory).
         totals: dict[str, list[np.ndarray]] = {}
         with FeatureMatrixH5(tmp / xc.XeniumFiles.CELL_FEATURE_MATRIX, cell_codes, features) as h5:
-            for rows in _merged_ranges(observed, shape=(n_cells, len(features))):
+            for rows in _merged_ranges(observed.reader(), shape=(n_cells, len(features))):
                 h5.append(rows)
                 for column, values in cell_totals(rows, features).items():
                     totals.setdefault(column, []).append(values)
@@ -361,6 +405,7 @@ def simulate_to_xenium(
         for name, file in (("truth", GroundTruthFiles.MOLECULES), ("counts", GroundTruthFiles.COUNTS)):
             if streams[name].writer is not None:
                 os.replace(streams[name].path, truth / file)
+        observed.path.unlink(missing_ok=True)
         write_manifest(tmp, config, fmt="xenium", extra={"streamed": True, "images": grid is not None})
     return Path(path).expanduser().absolute()
 
@@ -381,28 +426,22 @@ def _leak_reach(cell_area: np.ndarray, config: SimulationConfig) -> np.ndarray:
     return 1.01 * config.leak_dist_factor * config.transcripts.leak_max_factor * radius + 1.0
 
 
-def _merged_ranges(parts: list[_Pairs], *, shape: tuple[int, int]) -> Iterator[sparse.csr_matrix]:
-    """The sum of the parts' observed counts as CSR rows, a range of cells at a time, in order.
+def _merged_ranges(read: Callable[[int, int], _Pairs], *, shape: tuple[int, int]) -> Iterator[sparse.csr_matrix]:
+    """The sum of the observed counts as CSR rows, a range of cells at a time, in order.
 
-    Each part's pairs are sorted by cell, so a range is a slice of every part; a part whose
-    last cell lies behind the range is dropped from ``parts`` (freed), so the parts shrink
-    as the ranges go and no whole matrix is ever built.
+    ``read(lo, hi)`` gives the pairs of cells ``lo:hi`` (from any number of parts, not summed);
+    no whole matrix is ever built.
     """
     n_rows, n_cols = shape
     for lo in range(0, max(n_rows, 1), _ROWS_PER_MERGE):
         hi = min(lo + _ROWS_PER_MERGE, n_rows)
-        keys, counts = [], []
-        for p in parts:
-            a, b = np.searchsorted(p.row, [lo, hi])
-            keys.append(p.row[a:b].astype(np.int64) * n_cols + p.col[a:b])
-            counts.append(p.count[a:b])
-        key, which = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.int64), return_inverse=True)
-        summed = np.bincount(which.ravel(), weights=np.concatenate(counts) if counts else None, minlength=len(key))
+        pairs = read(lo, hi)
+        key, which = np.unique(pairs.row.astype(np.int64) * n_cols + pairs.col, return_inverse=True)
+        summed = np.bincount(which.ravel(), weights=pairs.count, minlength=len(key))
         indptr = np.zeros(hi - lo + 1, dtype=np.int64)
         np.cumsum(np.bincount(key // n_cols - lo, minlength=hi - lo), out=indptr[1:])
         yield sparse.csr_matrix((summed.astype(np.int32), (key % n_cols).astype(np.int32), indptr),
                                 shape=(hi - lo, n_cols))
-        parts[:] = [p for p in parts if len(p.row) and p.row[-1] >= hi]
 
 
 def _possible_features(config: SimulationConfig, labels: MoleculeLabels, n_genes: int) -> list[str]:
