@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_scale.py [--sizes 1000,10000,100000] [--preset xenium|default] [--workers N]
-                                     [--images] [--timeout 600]
+                                     [--images] [--expression-scale X] [--timeout 600]
 
 Each size runs in its own process (so its peak RSS is its own) through
 :func:`STpuppeteer.io.streaming.simulate_to_xenium`, and prints one row: cells/s,
@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _child(n_cells: int, preset: str, *, workers: int | None, images: bool, seed: int) -> dict[str, float]:
+def _child(n_cells: int, preset: str, *, workers: int | None, images: bool, seed: int,
+           expression_scale: float | None) -> dict[str, float]:
     from STpuppeteer.cell_store import CellStore
     from STpuppeteer.distributed import dask_client
     from STpuppeteer.io.streaming import simulate_to_xenium
@@ -42,6 +43,8 @@ def _child(n_cells: int, preset: str, *, workers: int | None, images: bool, seed
         config = SimulationConfig(seed=seed, n_cells=n_cells)
     else:
         config = preset_config(preset, seed=seed, n_cells=n_cells)
+    if expression_scale is not None:
+        config = config.model_copy(update={"expression_scale": expression_scale})
     spent: dict[str, float] = {}
     generate = CellStore.generate.__func__
 
@@ -97,6 +100,8 @@ def _run_size(n: int, args: argparse.Namespace) -> dict[str, float] | str:
         cmd += ["--workers", str(args.workers)]
     if args.images:
         cmd.append("--images")
+    if args.expression_scale is not None:
+        cmd += ["--expression-scale", str(args.expression_scale)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -113,14 +118,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None, help="run the blocks on a local Dask cluster")
     parser.add_argument("--images", action="store_true", help="also write the morphology image and masks")
+    parser.add_argument("--expression-scale", type=float, default=None,
+                        help="override the preset's expression_scale (e.g. 0.5: ~200 molecules a Xenium cell)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per size")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(_child(args.child, args.preset, workers=args.workers, images=args.images, seed=args.seed)))
+        print(json.dumps(_child(args.child, args.preset, workers=args.workers, images=args.images, seed=args.seed,
+                                expression_scale=args.expression_scale)))
         return
 
-    print(f"preset {args.preset}, {os.cpu_count()} CPUs, workers: {args.workers or 'in-process threads'}, "
+    scale = "" if args.expression_scale is None else f", expression_scale {args.expression_scale}"
+    print(f"preset {args.preset}{scale}, {os.cpu_count()} CPUs, workers: {args.workers or 'in-process threads'}, "
           f"images: {args.images}")
     header = (f"{'cells':>9} {'molecules':>12} {'time s':>8} {'tissue %':>8} {'cells/s':>9} {'Mmol/s':>7} "
               f"{'peak GB':>7} {'bundle GB':>9} {'RNG Mmol/s':>10} {'vs RNG':>6} {'load':>9}")

@@ -183,17 +183,22 @@ def write_outputs(
     return written
 
 
+def _free_out(args: argparse.Namespace) -> Path:
+    """``--out``, refused if it exists (unless ``--overwrite``) before anything is simulated."""
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        msg = f"--out {out} already exists; pass --overwrite to replace it."
+        raise UserError(msg)
+    return out
+
+
 def _simulate_and_write(
     args: argparse.Namespace, formats: list[str], *, plot: bool
 ) -> tuple[SimulationResult, Path, list[str], float]:
     """Shared by ``simulate`` and ``demo``: check the target first, run, write, draw."""
     from .distributed import dask_client
 
-    config = _load_config(args)
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        msg = f"--out {out} already exists; pass --overwrite to replace it."
-        raise UserError(msg)
+    config, out = _load_config(args), _free_out(args)
     start = time.perf_counter()
     with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
         result = run_stages(config, progress=not args.quiet, client=client)
@@ -213,11 +218,7 @@ def _stream(args: argparse.Namespace) -> int:
         msg = (f"--stream writes one Xenium bundle block by block; it is not allowed with --format {args.format}"
                f"{' or --plot' if args.plot else ''} (use --format xenium, without --plot).")
         raise UserError(msg)
-    config = _load_config(args)
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        msg = f"--out {out} already exists; pass --overwrite to replace it."
-        raise UserError(msg)
+    config, out = _load_config(args), _free_out(args)
     start = time.perf_counter()
     with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
         path = simulate_to_xenium(config, out, client=client, overwrite=args.overwrite)
