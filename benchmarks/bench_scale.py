@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="run the blocks on a local Dask cluster")
     parser.add_argument("--images", action="store_true", help="also write the morphology image and masks")
     parser.add_argument("--expression-scale", type=float, default=None,
-                        help="override the preset's expression_scale (e.g. 0.5: ~200 molecules a Xenium cell)")
+                        help="override the preset's expression_scale (Xenium: 4.9; 2.4 gives ~200 molecules a cell)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per size")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
