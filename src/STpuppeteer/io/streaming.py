@@ -66,9 +66,11 @@ __all__ = ["AUTO_IMAGE_PIXELS", "simulate_to_xenium"]
 #: image need about 16 bytes per pixel, so this keeps them under about 4 GB.
 AUTO_IMAGE_PIXELS = 250_000_000
 _ROWS_PER_MERGE = 65_536  # cells per range when the observed counts are summed
-_TRIM_EVERY = 8  # blocks between returns of freed memory to the system
+_TRIM_EVERY = 4  # blocks (or background parts) between returns of freed memory to the system
 _CELLS_PER_GROUP = 65_536  # cells per slice of the ground truth's cell file
-_BACKGROUND_CHUNK = 1_000_000  # about this many background molecules are drawn, located and written at a time
+# About this many background molecules are drawn, located and written at a time: a part is a
+# run of FOV tiles, and the cells around it (their geometry, ~20 KB a cell) are built for it.
+_BACKGROUND_CHUNK = 250_000
 
 
 @dataclass(frozen=True)
@@ -359,10 +361,13 @@ def simulate_to_xenium(
             # The background is drawn here, part by part, and located and tabulated on threads.
             parts = unlocated_background(shared.ctx, ambient_weights(gene_totals, config), trs_rng,
                                          max_molecules=_BACKGROUND_CHUNK)
-            for part in _thread_map(_background_task, parts, shared=shared, n_threads=n_threads, window=n_threads + 1):
+            for i, part in enumerate(_thread_map(_background_task, parts, shared=shared, n_threads=n_threads,
+                                                 window=n_threads + 1)):
                 n_written = _write_block(streams, part.molecules, part.transcripts, n_written)
                 observed.add(part.observed)
                 del part
+                if i % _TRIM_EVERY == _TRIM_EVERY - 1:
+                    release_free_memory()
         finally:
             for stream in streams.values():
                 stream.close()
