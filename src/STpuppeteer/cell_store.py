@@ -69,18 +69,24 @@ class Rings:
         start = np.concatenate([[0]] + [p.start[1:] + size for p, size in zip(parts, sizes, strict=True)])
         return cls(np.concatenate([p.coords for p in parts]), start.astype(np.int64))
 
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rings of ``rows`` alone: their vertices and ``(len(rows) + 1,)`` offsets."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lo, counts = self.start[rows], np.diff(self.start)[rows]
+        start = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=start[1:])
+        index = np.arange(int(start[-1])) + np.repeat(lo - start[:-1], counts)
+        return self.coords[index], start
+
     def polygons(self, rows: np.ndarray) -> np.ndarray:
         """Shapely polygons of ``rows``, from the stored coordinates."""
-        rows = np.asarray(rows, dtype=np.int64)
-        lo, hi = self.start[rows], self.start[rows + 1]
-        counts = hi - lo
+        coords, start = self.gather(rows)
+        counts = np.diff(start)
         full = counts > 0
-        ring = np.repeat(np.arange(int(full.sum())), counts[full])
-        first = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-        index = np.arange(int(counts.sum())) + first
-        out = np.empty(len(rows), dtype=object)
+        out = np.empty(len(counts), dtype=object)
         if full.any():
-            out[full] = shapely.polygons(shapely.linearrings(self.coords[index], indices=ring))
+            ring = np.repeat(np.arange(int(full.sum())), counts[full])
+            out[full] = shapely.polygons(shapely.linearrings(coords, indices=ring))
         out[~full] = shapely.Polygon()
         return out
 
@@ -110,6 +116,8 @@ class CellStore:
         ``(n, 4)`` bounding boxes of the cells.
     nucleus_centroid
         ``(n, 2)`` centroids of the nuclei.
+    nucleus_centre
+        ``(n, 2)`` nucleus centres (``nucleus_x``, ``nucleus_y``: each polygon is star-shaped about it).
     box_tree
         k-d tree of the centres of the cells' bounding boxes.
     box_reach
@@ -121,6 +129,7 @@ class CellStore:
     nuclei: Rings
     cell_bounds: np.ndarray
     nucleus_centroid: np.ndarray
+    nucleus_centre: np.ndarray
     box_tree: cKDTree
     box_reach: float
 
@@ -159,6 +168,7 @@ class CellStore:
         b = np.nan_to_num(bounds)
         half = 0.5 * np.hypot(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
         return cls(frame, cell_rings, Rings.concat(nuclei), bounds, nucleus_centroid,
+                   nucleus_centre=frame[["nucleus_x", "nucleus_y"]].to_numpy(dtype=np.float64),
                    box_tree=cKDTree(0.5 * (b[:, :2] + b[:, 2:])),
                    box_reach=float(half.max(initial=0.0)) * (1 + 1e-9) + 1e-9)
 
@@ -194,12 +204,8 @@ class CellStore:
 
     def _fans(self, rings: Rings, rows: np.ndarray) -> StarPolygons:
         rows = np.asarray(rows, dtype=np.int64)
-        lo, counts = rings.start[rows], np.diff(rings.start)[rows]
-        index = np.arange(int(counts.sum())) + np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-        start = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(counts, out=start[1:])
-        centre = self.frame[["nucleus_x", "nucleus_y"]].to_numpy(dtype=np.float64)[rows]
-        return StarPolygons.from_rings(rings.coords[index], start, centre, lambda odd: rings.polygons(rows[odd]))
+        coords, start = rings.gather(rows)
+        return StarPolygons.from_rings(coords, start, self.nucleus_centre[rows], lambda odd: rings.polygons(rows[odd]))
 
     def nucleus_polygons(self, rows: np.ndarray) -> np.ndarray:
         """Shapely nucleus polygons of ``rows`` (the store is a nucleus source of :mod:`.io.nucleus_distance`)."""

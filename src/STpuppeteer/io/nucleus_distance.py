@@ -116,8 +116,7 @@ class NearestNucleus:
     @classmethod
     def from_store(cls, store: CellStore) -> NearestNucleus:
         """The lookup for the nuclei of a cell store (centred on ``nucleus_x``, ``nucleus_y``)."""
-        centres = store.frame[["nucleus_x", "nucleus_y"]].to_numpy(dtype=np.float64)
-        return cls(centres, _corner_radius(store.nuclei.bounds(), centres), store)
+        return cls(store.nucleus_centre, _corner_radius(store.nuclei.bounds(), store.nucleus_centre), store)
 
     def distance(self, x: np.ndarray, y: np.ndarray, landed: np.ndarray) -> np.ndarray:
         """Distance of each position to the nearest nucleus boundary (0 inside a nucleus).
