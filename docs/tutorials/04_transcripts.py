@@ -26,28 +26,11 @@ tutorial 05 switch them on at realistic levels.
 Run it against the installed package:  python 04_transcripts.py
 Figures go to $TUTORIAL_OUT (default: ./tutorial_out). It ends with "TUTORIAL 04 OK".
 """
-import os
+from _figures import save_figures_instead_of_showing  # beside this file: plt.show() saves to $TUTORIAL_OUT
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
-OUT = os.environ.get("TUTORIAL_OUT", "tutorial_out")
-os.makedirs(OUT, exist_ok=True)
-_fig_no = [0]
-
-
-def _save_and_close(*_args, **_kwargs):
-    _fig_no[0] += 1
-    path = os.path.join(OUT, f"04_fig_{_fig_no[0]:02d}.png")
-    plt.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close("all")
-    print(f"saved {path}")
-
-
-plt.show = _save_and_close
+save_figures_instead_of_showing("04")
 
 # %% [markdown]
 # ## Imports

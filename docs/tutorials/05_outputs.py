@@ -19,28 +19,11 @@ complete, and an existing path is never replaced unless you say `overwrite=True`
 Run it against the installed package:  python 05_outputs.py
 Figures go to $TUTORIAL_OUT (default: ./tutorial_out). It ends with "TUTORIAL 05 OK".
 """
-import os
+from _figures import save_figures_instead_of_showing  # beside this file: plt.show() saves to $TUTORIAL_OUT
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
-OUT = os.environ.get("TUTORIAL_OUT", "tutorial_out")
-os.makedirs(OUT, exist_ok=True)
-_fig_no = [0]
-
-
-def _save_and_close(*_args, **_kwargs):
-    _fig_no[0] += 1
-    path = os.path.join(OUT, f"05_fig_{_fig_no[0]:02d}.png")
-    plt.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close("all")
-    print(f"saved {path}")
-
-
-plt.show = _save_and_close
+save_figures_instead_of_showing("05")
 
 # %% [markdown]
 # ## Imports

@@ -162,15 +162,14 @@ class _Block:
 
 def _tables(shared: _Shared, parts: list[dict[str, np.ndarray]]) -> tuple[pd.DataFrame, pa.Table, _Pairs]:
     """Ground-truth rows, ``transcripts.parquet`` rows and observed counts of some molecules."""
-    from .observed import feature_codes
-
     frame = shared.labels.frame(parts)
     landed = np.concatenate([p["landed"] for p in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
     ctx = shared.ctx
     table = transcripts_table(frame, landed, shared.cell_names, shared.features, nearest=shared.nearest,
                               fov_size=ctx.config.instrument.fov_size_um)
     keep = (landed >= 0) & (frame["qv"].to_numpy() >= xc.QV_THRESHOLD)
-    cols = feature_codes(frame, shared.features["feature_name"])[keep]
+    # The feature of each molecule is already in the table (its codeword index).
+    cols = table.column(xc.XeniumTranscriptColumns.CODEWORD_INDEX).to_numpy()[keep]
     return frame, table, _Pairs.of(landed[keep], cols, n_features=len(shared.features))
 
 
