@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
+from .star_kernels import KEY_STRIDE, StarArrays, star_distances
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -28,7 +30,7 @@ __all__ = ["StarPolygons"]
 
 _TWO_PI = 2.0 * np.pi
 # Angle keys are row * _KEY_STRIDE + angle in [0, 2π]; the stride keeps rows apart.
-_KEY_STRIDE = 8.0
+_KEY_STRIDE = KEY_STRIDE
 # Guide slices per fan triangle (rounded up to a power of two): more slices settle more points
 # without a scan, at 4 bytes a slice. The sampler's table pays off more than the sector table.
 _GUIDE_BINS_PER_TRIANGLE = 4
@@ -37,8 +39,6 @@ _SECTOR_BINS_PER_TRIANGLE = 2
 _ROW_CHUNK = 128
 # Margin (radians) of the sector table's slices: far above the rounding of a point's slice.
 _SECTOR_MARGIN = 1e-9
-# Edges on each side of a point's own that the distance measures for every point at once.
-_WINDOW = 3
 # Points per chunk of the fan sampler (its temporaries, ~100 bytes a point, stay in L2).
 _CHUNK = 16384
 
@@ -469,11 +469,10 @@ class StarPolygons:
     def distance(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Euclidean distance from point k to polygon ``rows[k]`` (0 inside or on it).
 
-        For a star row the edge whose sector holds the point is measured first; edges further
-        round are measured only while they can still be nearer: every point of the boundary
-        at an angle δ from the point's own (seen from the centre) is at least ρ·sin(min(δ, π/2))
-        away, ρ being the point's distance from the centre. The answer is exact (the same
-        minimum over edges as ``shapely.distance``), at a few edges a point instead of all.
+        A star row is measured by the compiled walk of
+        :func:`~STpuppeteer.star_kernels.star_distance` (the point's own edge first, then
+        edges further round only while they can still be nearer): the same minimum over
+        edges as ``shapely.distance``, at a few edges a point. Other rows ask shapely.
 
         Parameters
         ----------
@@ -489,83 +488,28 @@ class StarPolygons:
         rows = np.asarray(rows, dtype=np.intp)
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
-        out = np.zeros(len(rows))
-        for lo in range(0, len(rows), _CHUNK):
-            hi = min(lo + _CHUNK, len(rows))
-            r, px, py = rows[lo:hi], x[lo:hi], y[lo:hi]
-            outside = ~self._contains_chunk(r, px, py)
-            star = self.star[r]
-            s = np.flatnonzero(outside & star)
-            if len(s):
-                out[lo + s] = self._star_distance(r[s], px[s], py[s])
-            f = np.flatnonzero(outside & ~star)
-            if len(f):
-                out[lo + f] = shapely.distance(self.geoms[r[f]], shapely.points(px[f], py[f]))
+        out = np.empty(len(rows))
+        star = self.star[rows]
+        if star.all():
+            star_distances(self.kernel_arrays, rows, x, y, out)
+            return out
+        s = np.flatnonzero(star)
+        found = np.empty(len(s))
+        star_distances(self.kernel_arrays, rows[s], x[s], y[s], found)
+        out[s] = found
+        f = np.flatnonzero(~star)
+        out[f] = shapely.distance(self.geoms[rows[f]], shapely.points(x[f], y[f]))
         return out
 
-    def _star_distance(self, r: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        dx = x - self.centre[r, 0]
-        dy = y - self.centre[r, 1]
-        rho = np.hypot(dx, dy)
-        phi = np.mod(np.arctan2(dy, dx) - self.theta0[r], _TWO_PI)
-        j = self._sector(r, phi, self.sector_bins[r])
-        first = self.start[r]
-        last = self.start[r + 1] - 2  # the last real edge (the closing vertex starts none)
-        n_edges = last - first + 1
-        base = r * _KEY_STRIDE
-        # Every point first measures the _WINDOW edges on each side of its own at once (one 2-d
-        # pass); only points whose bound allows a nearer edge beyond go round edge by edge.
-        k = np.arange(-_WINDOW, _WINDOW + 1)
-        offset = np.mod((j - first)[:, None] + k, n_edges[:, None])
-        m = first[:, None] + offset
-        best = self._edge_distance(m, x[:, None], y[:, None]).min(axis=1)
-        fwd, bwd = m[:, -1], m[:, 0]
-        # Angles of the window's ends, unwrapped about φ (a side that passed the ring's first
-        # vertex has gone once round).
-        wrap_fwd = np.where(j - first + _WINDOW >= n_edges, _TWO_PI, 0.0)
-        wrap_bwd = np.where(j - first - _WINDOW < 0, _TWO_PI, 0.0)
-        n_left = np.maximum(n_edges - 1 - 2 * _WINDOW, 0)
-        active = np.flatnonzero(n_left > 0)
-        open_fwd = np.ones(len(r), dtype=bool)
-        open_bwd = np.ones(len(r), dtype=bool)
-        while len(active):
-            a = active
-            # Forward: edge fwd + 1 begins at its first vertex's angle.
-            f = fwd[a] + 1
-            wrapped = f > last[a]
-            f[wrapped] = first[a][wrapped]
-            wf = wrap_fwd[a] + np.where(wrapped, _TWO_PI, 0.0)
-            gap = np.maximum(self.key[f] - base[a] + wf - phi[a], 0.0)
-            go = open_fwd[a] & (rho[a] * np.sin(np.minimum(gap, 0.5 * np.pi)) < best[a])
-            open_fwd[a] = go
-            g = a[go]
-            fwd[g], wrap_fwd[g] = f[go], wf[go]
-            best[g] = np.minimum(best[g], self._edge_distance(f[go], x[g], y[g]))
-            n_left[g] -= 1
-            # Backward: edge bwd - 1 ends where edge bwd begins.
-            a = a[n_left[a] > 0]
-            b = bwd[a] - 1
-            wrapped = b < first[a]
-            b[wrapped] = last[a][wrapped]
-            wb = wrap_bwd[a] + np.where(wrapped, _TWO_PI, 0.0)
-            gap = np.maximum(phi[a] - (self.key[b + 1] - base[a] - wb), 0.0)
-            go = open_bwd[a] & (rho[a] * np.sin(np.minimum(gap, 0.5 * np.pi)) < best[a])
-            open_bwd[a] = go
-            g = a[go]
-            bwd[g], wrap_bwd[g] = b[go], wb[go]
-            best[g] = np.minimum(best[g], self._edge_distance(b[go], x[g], y[g]))
-            n_left[g] -= 1
-            active = active[(open_fwd[active] | open_bwd[active]) & (n_left[active] > 0)]
-        return best
-
-    def _edge_distance(self, m: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Distance from each point to the edge from vertex ``m`` to vertex ``m + 1``."""
-        ax, ay = self.vx[m], self.vy[m]
-        ex, ey = self.vx[m + 1] - ax, self.vy[m + 1] - ay
-        px, py = x - ax, y - ay
-        length2 = ex * ex + ey * ey
-        t = np.clip((px * ex + py * ey) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
-        return np.hypot(px - t * ex, py - t * ey)
+    @cached_property
+    def kernel_arrays(self) -> StarArrays:
+        """The arrays the compiled kernels of :mod:`~STpuppeteer.star_kernels` read."""
+        return StarArrays(
+            cx=np.ascontiguousarray(self.centre[:, 0]), cy=np.ascontiguousarray(self.centre[:, 1]),
+            theta0=self.theta0, rmin2=self.rmin**2, rmax2=self.rmax**2, start=self.start, key=self.key,
+            vx=self.vx, vy=self.vy, sector_bins=self.sector_bins, sector_start=self.sector_start,
+            sector_lo=self.sector_lo,
+        )
 
     # ------------------------------------------------------------------------------------
     def exit_points(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:

@@ -18,14 +18,17 @@ coordinates and builds shapely polygons only for the rows asked for.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+import numba
 import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
 from ..placement import StarPolygons
+from ..star_kernels import StarArrays, star_distance
 
 if TYPE_CHECKING:
     from ..cell_store import CellStore
@@ -162,33 +165,35 @@ class NearestNucleus:
         # Homes are at most rho_max from their molecules: the landed cells' farthest (their
         # molecules lie in them), capped; molecules beyond it take the widening search.
         assigned = np.flatnonzero(landed >= 0)
+        rho = np.empty(len(x))  # distance from the home centre
         home_centres = self.centres[landed[assigned]]
-        rho_landed = np.hypot(x[assigned] - home_centres[:, 0], y[assigned] - home_centres[:, 1])
-        rho_max = min(float(rho_landed.max(initial=1.0)), _MAX_HOME_UM)
+        rho[assigned] = np.hypot(x[assigned] - home_centres[:, 0], y[assigned] - home_centres[:, 1])
+        rho_max = min(float(rho[assigned].max(initial=1.0)), _MAX_HOME_UM)
         # The nuclei around the molecules: every home and every neighbour of a home.
         reach = 2.0 * rho_max + float(self.radius.max())
         margin = rho_max + reach
         rows = self.source.rows_near(np.array([x.min() - margin, y.min() - margin, x.max() + margin, y.max() + margin]))
         if not len(rows):
             return self._far(x, y, margin=margin)
-        local_centres = self.centres[rows]
-        kdtree = cKDTree(local_centres)
+        kdtree = cKDTree(self.centres[rows])
         home = np.minimum(np.searchsorted(rows, landed), len(rows) - 1)
         lost = (landed >= 0) & (rows[home] != landed)  # a landed cell whose nucleus lies beyond the margin
         unlanded = np.flatnonzero(landed < 0)
         if len(unlanded):
-            home[unlanded] = kdtree.query(np.column_stack([x[unlanded], y[unlanded]]))[1]
+            rho[unlanded], home[unlanded] = kdtree.query(np.column_stack([x[unlanded], y[unlanded]]))
         fans = self._fans(rows)
-        rho = np.hypot(x - local_centres[home, 0], y - local_centres[home, 1])
         far = (rho > rho_max) | ~fans.star[home] | lost
         near = np.flatnonzero(~far)
-        upper = fans.distance(home[near], x[near], y[near])
-        outside = upper > 0
-        near, upper = near[outside], upper[outside]
-        distance[near] = _improve(fans, kdtree, near, home[near], upper, rho[near], x, y, reach=reach)
+        if len(near):
+            distance[near], status = _near(fans, kdtree, home[near], rho[near], x[near], y[near], reach=reach)
+            far[near[status != _DONE]] = True
         far = np.flatnonzero(far)
         if len(far):
-            distance[far] = self._far(x[far], y[far], margin=margin)
+            distance[far], status = _nearest_centres_first(fans, kdtree, x[far], y[far])
+            # Every nucleus left out of the local set is beyond the margin.
+            redo = far[(status != _DONE) | (distance[far] > margin)]
+            if len(redo):
+                distance[redo] = self._far(x[redo], y[redo], margin=margin)
         return distance
 
     def _far(self, x: np.ndarray, y: np.ndarray, *, margin: float) -> np.ndarray:
@@ -214,36 +219,91 @@ class NearestNucleus:
         return best
 
 
-def _improve(fans: StarPolygons, kdtree: cKDTree, idx: np.ndarray, home: np.ndarray, upper: np.ndarray,
-             rho: np.ndarray, x: np.ndarray, y: np.ndarray, *, reach: float) -> np.ndarray:
-    """Lower ``upper`` (distances to the home nuclei) to the nearest nucleus among the homes' neighbours.
+def _near(fans: StarPolygons, kdtree: cKDTree, home: np.ndarray, rho: np.ndarray, x: np.ndarray, y: np.ndarray,
+          *, reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """Distances of molecules at most ``(reach - max R) / 2`` from their (star) homes' centres.
 
-    ``rho`` is each molecule's distance from its home centre; the neighbour lists hold every
-    centre within ``reach`` of a home, nearest first.
+    Every nucleus that can be nearer than the home has its centre within ``reach`` of the
+    home's: each home's neighbour list (every centre within reach, nearest first) is walked.
     """
-    homes, which = np.unique(home, return_inverse=True)
-    n_neighbours = kdtree.query_ball_point(kdtree.data[homes], reach, return_length=True)
-    k = int(n_neighbours.max(initial=1))
-    best = upper.copy()
-    if k <= 1:
-        return best
-    # Padded with an infinite distance (and index len(data)) where a home has fewer.
+    used = np.zeros(len(fans), dtype=bool)
+    used[home] = True
+    homes = np.flatnonzero(used)
+    which = (np.cumsum(used) - 1)[home]
+    # One column more than the longest list, so that every list ends in padding (spacing inf).
+    k = int(kdtree.query_ball_point(kdtree.data[homes], reach, return_length=True).max(initial=0)) + 1
     spacing, neighbours = kdtree.query(kdtree.data[homes], k=k, distance_upper_bound=reach)
-    largest = float(fans.rmax.max())
-    px, py = x[idx], y[idx]
-    active = np.arange(len(idx))
-    for col in range(k):
-        # A neighbour s from the home centre is at least s - ρ from the molecule, and the
-        # columns come in increasing s: once s - ρ - max R reaches the best, none can win.
-        active = active[spacing[which[active], col] - rho[active] - largest < best[active]]
-        if not len(active):
-            break
-        j = neighbours[which[active], col]
-        ok = j != home[active]
-        cand, j = active[ok], j[ok]
-        bound = np.hypot(px[cand] - fans.centre[j, 0], py[cand] - fans.centre[j, 1]) - fans.rmax[j]
-        closer = bound < best[cand]
-        cand, j = cand[closer], j[closer]
-        if len(cand):
-            best[cand] = np.minimum(best[cand], fans.distance(j, px[cand], py[cand]))
-    return best
+    return _walk(fans, x, y, home, rho, which, spacing.reshape(len(homes), k), neighbours.reshape(len(homes), k))
+
+
+def _nearest_centres_first(fans: StarPolygons, kdtree: cKDTree, x: np.ndarray, y: np.ndarray,
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Distances of molecules to the nearest of the local nuclei, walking their nearest centres.
+
+    The ``k`` nearest centres of each molecule are walked nearest first; a molecule whose
+    ``k`` candidates all might still be nearer asks again with four times as many.
+    """
+    n_local = len(fans)
+    distance, status = np.empty(len(x)), np.full(len(x), _MORE, dtype=np.int8)
+    todo, k = np.arange(len(x)), 16
+    while len(todo):
+        k = min(k, n_local)
+        spacing, candidates = kdtree.query(np.column_stack([x[todo], y[todo]]), k=k)
+        spacing, candidates = spacing.reshape(len(todo), k), candidates.reshape(len(todo), k)
+        if k == n_local:  # every centre listed: end each list in padding
+            spacing = np.column_stack([spacing, np.full(len(todo), np.inf)])
+            candidates = np.column_stack([candidates, np.full(len(todo), n_local)])
+        none = np.full(len(todo), -1)
+        distance[todo], status[todo] = _walk(fans, x[todo], y[todo], none, np.zeros(len(todo)),
+                                             np.arange(len(todo)), spacing, candidates)
+        todo = todo[status[todo] == _MORE]
+        k *= 4
+    return distance, status
+
+
+def _walk(fans: StarPolygons, x: np.ndarray, y: np.ndarray, home: np.ndarray, rho: np.ndarray, which: np.ndarray,
+          spacing: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_walk_candidates` with its outputs allocated."""
+    found, status = np.empty(len(x)), np.empty(len(x), dtype=np.int8)
+    _walk_candidates(fans.kernel_arrays, fans.rmax, fans.star, x, y, home, rho, which, spacing, candidates,
+                     float(fans.rmax.max()), found, status)
+    return found, status
+
+
+# Outcomes of a walk.
+_DONE, _NOT_STAR, _MORE = 0, 1, 2
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _walk_candidates(
+    fans: StarArrays, rmax: np.ndarray, star: np.ndarray, x: np.ndarray, y: np.ndarray, home: np.ndarray,
+    rho: np.ndarray, which: np.ndarray, spacing: np.ndarray, candidates: np.ndarray, largest: float,
+    out: np.ndarray, status: np.ndarray,
+) -> None:
+    """Distance of each molecule to the nearest nucleus among its candidates.
+
+    Molecule ``k`` starts from its home nucleus (``home[k] < 0``: none) and walks row
+    ``which[k]`` of ``candidates``, whose ``spacing`` from a reference point ``rho[k]`` from
+    the molecule increases along the row (a home's centre, or the molecule itself with
+    ``rho`` 0). A candidate at ``s`` is at least ``s - ρ - max R`` from the molecule, so the
+    walk stops once that reaches the best distance. ``status[k]``: ``_DONE``; ``_NOT_STAR``, a
+    candidate that may be nearer is not star-shaped; ``_MORE``, the row ended first.
+    """
+    n, k = len(x), spacing.shape[1]
+    for i in range(n):
+        h, px, py = home[i], x[i], y[i]
+        best = star_distance(fans, h, px, py) if h >= 0 else math.inf
+        w = which[i]
+        status[i] = _MORE
+        for col in range(k):
+            if best == 0.0 or spacing[w, col] - rho[i] - largest >= best:
+                status[i] = _DONE
+                break
+            j = candidates[w, col]
+            if j == h or math.hypot(px - fans.cx[j], py - fans.cy[j]) - rmax[j] >= best:
+                continue
+            if not star[j]:
+                status[i] = _NOT_STAR
+                break
+            best = min(best, star_distance(fans, j, px, py))
+        out[i] = best

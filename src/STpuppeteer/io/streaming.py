@@ -100,8 +100,17 @@ class _Pairs:
     @classmethod
     def of(cls, rows: np.ndarray, cols: np.ndarray, *, n_features: int) -> _Pairs:
         """Count the (row, col) pairs of the molecules."""
-        key, count = np.unique(rows.astype(np.int64) * n_features + cols, return_counts=True)
-        return cls((key // n_features).astype(np.int32), (key % n_features).astype(np.int32), count.astype(np.int32))
+        if not len(rows):
+            return cls(*(np.zeros(0, np.int32) for _ in range(3)))
+        lo = int(rows.min())
+        return cls.of_csr(_summed(rows - lo, cols, np.ones(len(rows), np.int32), shape=(int(rows.max()) - lo + 1,
+                                                                                         n_features)), first=lo)
+
+    @classmethod
+    def of_csr(cls, matrix: sparse.csr_matrix, *, first: int = 0) -> _Pairs:
+        """The nonzero entries of a CSR matrix whose row 0 is cell row ``first``."""
+        row = np.repeat(np.arange(first, first + matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))
+        return cls(row, matrix.indices.astype(np.int32), matrix.data.astype(np.int32))
 
     def table(self) -> pa.Table:
         """As an Arrow table (columns ``row``, ``col``, ``count``)."""
@@ -344,7 +353,9 @@ def simulate_to_xenium(
             blocks = _thread_map(_block_task, items, shared=shared, n_threads=n_threads,
                                  window=max_blocks_in_flight or n_threads + 1)
 
-        streams = {name: ParquetStream(tmp / f"_stream_{name}.parquet") for name in ("trs", "truth", "counts")}
+        # transcripts.parquet's strings come as dictionaries; readers must see plain strings.
+        streams = {name: ParquetStream(tmp / f"_stream_{name}.parquet", store_schema=name != "trs")
+                   for name in ("trs", "truth", "counts")}
         observed = _PairSpill(tmp / "_stream_observed.parquet")
         gene_totals = np.zeros(n_genes, dtype=np.int64)
         n_written = 0
@@ -440,12 +451,17 @@ def _merged_ranges(read: Callable[[int, int], _Pairs], *, shape: tuple[int, int]
     for lo in range(0, max(n_rows, 1), _ROWS_PER_MERGE):
         hi = min(lo + _ROWS_PER_MERGE, n_rows)
         pairs = read(lo, hi)
-        key, which = np.unique(pairs.row.astype(np.int64) * n_cols + pairs.col, return_inverse=True)
-        summed = np.bincount(which.ravel(), weights=pairs.count, minlength=len(key))
-        indptr = np.zeros(hi - lo + 1, dtype=np.int64)
-        np.cumsum(np.bincount(key // n_cols - lo, minlength=hi - lo), out=indptr[1:])
-        yield sparse.csr_matrix((summed.astype(np.int32), (key % n_cols).astype(np.int32), indptr),
-                                shape=(hi - lo, n_cols))
+        yield _summed(pairs.row - lo, pairs.col, pairs.count, shape=(hi - lo, n_cols))
+
+
+def _summed(rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, *, shape: tuple[int, int]) -> sparse.csr_matrix:
+    """The CSR matrix of ``counts`` summed over repeated ``(rows, cols)``, columns sorted in each row.
+
+    A counting sort by row (scipy's COO to CSR) instead of sorting the pairs: linear time.
+    """
+    matrix = sparse.csr_matrix((counts.astype(np.int32), (rows, cols)), shape=shape)
+    matrix.sum_duplicates()
+    return matrix
 
 
 def _possible_features(config: SimulationConfig, labels: MoleculeLabels, n_genes: int) -> list[str]:

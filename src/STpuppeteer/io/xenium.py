@@ -248,11 +248,19 @@ def _fov_codes(x: np.ndarray, y: np.ndarray, *, fov_size: float) -> tuple[np.nda
     return names, index.ravel()
 
 
-def _strings(values: np.ndarray | pa.Array, index: np.ndarray) -> pa.Array:
-    """``values[index]`` as an Arrow string array, gathered in Arrow (no per-row Python strings)."""
+def _strings(values: np.ndarray | pa.Array, index: np.ndarray) -> pa.DictionaryArray:
+    """``values[index]`` as an Arrow dictionary of the values that occur (no per-row strings).
+
+    Parquet writes a dictionary array's indices and dictionary as they are, where a plain
+    string array would be hashed value by value; the dictionary holds only the values used,
+    so a block's cell ids do not carry every cell of the slide.
+    """
     if not isinstance(values, pa.Array):
         values = pa.array(np.asarray(values, dtype=object), type=pa.string())
-    return values.take(pa.array(index))
+    used = np.zeros(len(values), dtype=bool)
+    used[index] = True
+    codes = np.cumsum(used, dtype=np.int32) - 1
+    return pa.DictionaryArray.from_arrays(pa.array(codes[index]), values.take(pa.array(np.flatnonzero(used))))
 
 
 # --- the files -------------------------------------------------------------------------------
@@ -314,7 +322,8 @@ def transcripts_table(
 
     Returns
     -------
-    The Arrow table, Xenium's columns in Xenium's order.
+    The Arrow table, Xenium's columns in Xenium's order; its string columns are Arrow
+    dictionaries (write it with ``store_schema=False`` so that they read back as strings).
     """
     x = trs["x"].to_numpy(dtype=np.float64)
     y = trs["y"].to_numpy(dtype=np.float64)
@@ -359,7 +368,7 @@ def _write_transcripts(
         nearest=NearestNucleus.build(nuclei, _nucleus_centres(result.cell_gdf)),
         fov_size=result.config.instrument.fov_size_um,
     )
-    write_parquet(table, folder / _F.TRANSCRIPTS)
+    write_parquet(table, folder / _F.TRANSCRIPTS, store_schema=False)
 
 
 def _write_cells(
