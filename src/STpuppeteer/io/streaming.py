@@ -16,6 +16,7 @@ local geometry; it does not grow with the number of molecules. See ``docs/scale.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -41,7 +42,8 @@ from .parquet import ParquetStream
 from .xenium import (
     CellPolygons,
     FeatureMatrixH5,
-    _write_cells,
+    _write_boundary_files,
+    _write_cells_table,
     _write_cells_zarr,
     _write_morphology,
     _write_specs,
@@ -385,37 +387,43 @@ def simulate_to_xenium(
         del shared
         release_free_memory()
 
-        # The cell × feature matrix goes to its file a range of cells at a time, the
-        # cells' totals kept for cells.parquet (never the whole matrix in memory).
-        totals: dict[str, list[np.ndarray]] = {}
-        with FeatureMatrixH5(tmp / xc.XeniumFiles.CELL_FEATURE_MATRIX, cell_codes, features) as h5:
-            for rows in _merged_ranges(observed.reader(), shape=(n_cells, len(features))):
-                h5.append(rows)
-                for column, values in cell_totals(rows, features).items():
-                    totals.setdefault(column, []).append(values)
-        os.replace(streams["trs"].path, tmp / xc.XeniumFiles.TRANSCRIPTS)
-        _write_specs(tmp, stand_in, n_written)
-        _write_cells(tmp, stand_in, cell_codes, polygons, {k: np.concatenate(v)[:n_cells] for k, v in totals.items()})
-        if grid is not None:
-            cell_mask = rasterize_labels(polygons.cells(0, n_cells), grid)
-            _write_cells_zarr(tmp, stand_in, polygons, nucleus_mask, cell_mask)
-            image = render_from_labels(nucleus_mask, cell_labels=None, interior=False, pixel_size=grid.pixel_size,
-                                       rng=stage_rng(config.seed, "image"))
-            del nucleus_mask, cell_mask
-            _write_morphology(tmp, image, xc.MORPHOLOGY_CHANNEL_NAMES, rng=stage_rng(config.seed, "image_uuid"))
-            del image
-        else:
-            # spatialdata_io opens cells.zarr.zip for the cell ids even without labels: write it
-            # with 1 × 1 empty masks (the manifest records images: false).
-            empty = np.zeros((1, 1), dtype=np.uint32)
-            _write_cells_zarr(tmp, stand_in, polygons, empty, empty)
         # The ground truth's small files come from its own writer (with no molecules and no
-        # counts, the cells a slice at a time); the streamed molecules and true counts then
-        # take their places.
+        # counts, the cells a slice at a time; the streamed molecules and true counts then take
+        # their places), on a thread beside the boundary files and the count matrix: none
+        # needs another, and one core alone would leave the others idle.
         stand_in.trs_df = labels.frame([])
         chunks = (store.gdf(np.arange(lo, min(lo + _CELLS_PER_GROUP, n_cells)))
                   for lo in range(0, max(n_cells, 1), _CELLS_PER_GROUP))
-        write_ground_truth(stand_in, tmp, cell_chunks=chunks)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            beside = [pool.submit(write_ground_truth, stand_in, tmp, cell_chunks=chunks),
+                      pool.submit(_write_boundary_files, tmp, polygons, cell_codes)]
+            # The cell × feature matrix goes to its file a range of cells at a time, the
+            # cells' totals kept for cells.parquet (never the whole matrix in memory).
+            totals: dict[str, list[np.ndarray]] = {}
+            with FeatureMatrixH5(tmp / xc.XeniumFiles.CELL_FEATURE_MATRIX, cell_codes, features) as h5:
+                for rows in _merged_ranges(observed.reader(), shape=(n_cells, len(features))):
+                    h5.append(rows)
+                    for column, values in cell_totals(rows, features).items():
+                        totals.setdefault(column, []).append(values)
+            os.replace(streams["trs"].path, tmp / xc.XeniumFiles.TRANSCRIPTS)
+            _write_specs(tmp, stand_in, n_written)
+            _write_cells_table(tmp, stand_in, cell_codes, polygons,
+                               {k: np.concatenate(v)[:n_cells] for k, v in totals.items()})
+            if grid is not None:
+                cell_mask = rasterize_labels(polygons.cells(0, n_cells), grid)
+                _write_cells_zarr(tmp, stand_in, polygons, nucleus_mask, cell_mask)
+                image = render_from_labels(nucleus_mask, cell_labels=None, interior=False,
+                                           pixel_size=grid.pixel_size, rng=stage_rng(config.seed, "image"))
+                del nucleus_mask, cell_mask
+                _write_morphology(tmp, image, xc.MORPHOLOGY_CHANNEL_NAMES, rng=stage_rng(config.seed, "image_uuid"))
+                del image
+            else:
+                # spatialdata_io opens cells.zarr.zip for the cell ids even without labels: write it
+                # with 1 × 1 empty masks (the manifest records images: false).
+                empty = np.zeros((1, 1), dtype=np.uint32)
+                _write_cells_zarr(tmp, stand_in, polygons, empty, empty)
+            for done in beside:
+                done.result()
         truth = tmp / GROUND_TRUTH_DIR
         for name, file in (("truth", GroundTruthFiles.MOLECULES), ("counts", GroundTruthFiles.COUNTS)):
             if streams[name].writer is not None:

@@ -151,10 +151,12 @@ def _boundary_table(polygons: np.ndarray, cell_codes: pa.Array, first: int) -> p
     ``polygons`` are rows ``first, first + 1, …`` of the cells; ``cell_codes`` are all cells' ids.
     """
     coords, index = shapely.get_coordinates(shapely.get_exterior_ring(polygons), return_index=True)
+    # The ids as a dictionary of the slice's cells (Parquet writes it without hashing a string per vertex).
+    ids = pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), cell_codes.slice(first, len(polygons)))
     index = index + first
     return pa.table(
         {
-            _C.CELL_ID: cell_codes.take(pa.array(index)),
+            _C.CELL_ID: ids,
             _C.VERTEX_X: pa.array(coords[:, 0].astype(np.float32)),
             _C.VERTEX_Y: pa.array(coords[:, 1].astype(np.float32)),
             _C.LABEL_ID: pa.array((index + 1).astype(np.uint32)),
@@ -165,10 +167,11 @@ def _boundary_table(polygons: np.ndarray, cell_codes: pa.Array, first: int) -> p
 def _write_boundaries(path: Path, polygons: Callable[[int, int], np.ndarray], n: int, cell_codes: np.ndarray) -> None:
     """A boundaries file, written a slice of cells at a time (one row group each: bounded memory).
 
-    ``polygons(lo, hi)`` gives the polygons of cells ``lo:hi``.
+    ``polygons(lo, hi)`` gives the polygons of cells ``lo:hi``. The ids are written as a
+    dictionary, without the Arrow schema, so they read back as strings.
     """
     codes = pa.array(np.asarray(cell_codes, dtype=object), type=pa.string())
-    stream = ParquetStream(path)
+    stream = ParquetStream(path, store_schema=False)
     try:
         for lo in range(0, max(n, 1), _BOUNDARY_CELLS_PER_GROUP):
             hi = min(lo + _BOUNDARY_CELLS_PER_GROUP, n)
@@ -379,6 +382,18 @@ def _write_cells(
     totals: dict[str, np.ndarray],
 ) -> None:
     """``cells.parquet`` (``totals``: its count columns, :func:`cell_totals`) and the two boundary files."""
+    _write_cells_table(folder, result, cell_codes, polygons, totals)
+    _write_boundary_files(folder, polygons, cell_codes)
+
+
+def _write_cells_table(
+    folder: Path,
+    result: SimulationResult,
+    cell_codes: np.ndarray,
+    polygons: CellPolygons,
+    totals: dict[str, np.ndarray],
+) -> None:
+    """``cells.parquet`` (``totals``: its count columns, :func:`cell_totals`)."""
     cell_gdf = result.cell_gdf
     columns = {
         _C.CELL_ID: pa.array(cell_codes, type=pa.string()),
@@ -393,6 +408,10 @@ def _write_cells(
     method = f"Simulated cell boundaries (STpuppeteer, max expansion {result.config.morphology.max_expansion_um} µm)"
     columns[_C.SEGMENTATION_METHOD] = pa.array([method] * len(cell_gdf), type=pa.string())
     write_parquet(pa.table(columns), folder / _F.CELLS)
+
+
+def _write_boundary_files(folder: Path, polygons: CellPolygons, cell_codes: np.ndarray) -> None:
+    """``cell_boundaries.parquet`` and ``nucleus_boundaries.parquet``."""
     _write_boundaries(folder / _F.CELL_BOUNDARIES, polygons.cells, len(polygons), cell_codes)
     _write_boundaries(folder / _F.NUCLEUS_BOUNDARIES, polygons.nuclei, len(polygons), cell_codes)
 
