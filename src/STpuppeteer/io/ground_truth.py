@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GROUND_TRUTH_DIR",
+    "CellChunk",
     "GroundTruthFiles",
     "read_ground_truth",
     "write_ground_truth",
@@ -106,29 +107,74 @@ def _cells_frame(cell_gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return cells.reset_index(drop=True)
 
 
-def write_cells_parquet(path: str | Path, chunks: Iterable[gpd.GeoDataFrame]) -> None:
-    """The true cells as GeoParquet (polygons in ``geometry`` and ``nucleus``), one row group per chunk.
+class CellChunk(NamedTuple):
+    """A slice of the true cells: the columns of ``cell_gdf`` but the polygons, and the polygons as WKB.
 
-    Each chunk is encoded by geopandas; the file's GeoParquet metadata is the first chunk's
-    without its ``bbox`` (an optional field that would describe that chunk only), so a slide's
-    cells are written a slice at a time and read back with ``geopandas.read_parquet``.
+    ``columns`` is the order of the file's columns, the two polygon columns included.
     """
+
+    frame: pd.DataFrame
+    geometry: pa.Array
+    nucleus: pa.Array
+    columns: tuple[str, ...]
+
+    @classmethod
+    def from_gdf(cls, cell_gdf: gpd.GeoDataFrame) -> CellChunk:
+        """From rows of ``cell_gdf`` (shapely polygons in ``geometry`` and ``nucleus``)."""
+        import shapely
+
+        cells = _cells_frame(cell_gdf)
+        wkb = {name: pa.array(shapely.to_wkb(np.asarray(cells[name].values, dtype=object)), type=pa.binary())
+               for name in _POLYGON_COLUMNS}
+        return cls(pd.DataFrame(cells.drop(columns=list(_POLYGON_COLUMNS))), wkb["geometry"], wkb["nucleus"],
+                   tuple(map(str, cells.columns)))
+
+
+_POLYGON_COLUMNS = ("geometry", "nucleus")
+
+
+def _geo_schema(chunk: CellChunk, columns: list[str]) -> pa.Schema:
+    """The file's schema: geopandas's for the first row (GeoParquet metadata, without ``bbox``)."""
     import io
 
+    import geopandas as gpd
     import pyarrow.parquet as pq
+    import shapely
 
+    first = chunk.frame.iloc[:1].reset_index(drop=True)
+    polygons = {name: shapely.from_wkb(getattr(chunk, name).slice(0, 1).to_numpy(zero_copy_only=False))
+                for name in _POLYGON_COLUMNS}
+    sample = gpd.GeoDataFrame(first, geometry=gpd.GeoSeries(polygons["geometry"]))
+    sample["nucleus"] = gpd.GeoSeries(polygons["nucleus"])
+    buffer = io.BytesIO()
+    sample[columns].to_parquet(buffer, index=False)
+    schema = pq.read_schema(pa.BufferReader(buffer.getvalue()))
+    geo = json.loads(schema.metadata[b"geo"])
+    for column in geo["columns"].values():
+        column.pop("bbox", None)  # an optional field that would describe the first row only
+    return schema.with_metadata({**schema.metadata, b"geo": json.dumps(geo).encode()})
+
+
+def write_cells_parquet(path: str | Path, chunks: Iterable[gpd.GeoDataFrame | CellChunk]) -> None:
+    """The true cells as GeoParquet (polygons in ``geometry`` and ``nucleus``), one row group per chunk.
+
+    A chunk is rows of ``cell_gdf`` or a :class:`CellChunk` (its polygons already WKB, e.g.
+    from :func:`~STpuppeteer.io.wkb.polygon_wkb`). The file's schema and GeoParquet
+    metadata are those geopandas writes (without the optional ``bbox``), so a slide's cells
+    are written a slice at a time and read back with ``geopandas.read_parquet``.
+    """
     stream = ParquetStream(Path(path))
+    schema = None
     try:
         for chunk in chunks:
-            buffer = io.BytesIO()
-            _cells_frame(chunk).to_parquet(buffer, index=False)
-            table = pq.read_table(pa.BufferReader(buffer.getvalue()))
-            if stream.writer is None:
-                geo = json.loads(table.schema.metadata[b"geo"])
-                for column in geo["columns"].values():
-                    column.pop("bbox", None)
-                table = table.replace_schema_metadata({**table.schema.metadata, b"geo": json.dumps(geo).encode()})
-            stream.write(table)
+            if not isinstance(chunk, CellChunk):
+                chunk = CellChunk.from_gdf(chunk)  # noqa: PLW2901 - one representation below
+            columns = list(chunk.columns)
+            if schema is None:
+                schema = _geo_schema(chunk, columns)
+            table = pa.Table.from_pandas(chunk.frame, preserve_index=False)
+            arrays = [getattr(chunk, name) if name in _POLYGON_COLUMNS else table.column(name) for name in columns]
+            stream.write(pa.Table.from_arrays(arrays, schema=schema))
     finally:
         stream.close()
 
@@ -151,7 +197,7 @@ def write_ground_truth(
     *,
     instrument_cells: pd.DataFrame | None = None,
     instrument_cells_note: str = "",
-    cell_chunks: Iterable[gpd.GeoDataFrame] | None = None,
+    cell_chunks: Iterable[gpd.GeoDataFrame | CellChunk] | None = None,
 ) -> Path:
     """Write ``folder/ground_truth/``: molecules, true polygons, true counts and gene parameters.
 

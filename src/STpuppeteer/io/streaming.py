@@ -35,10 +35,11 @@ from ..image import MAX_PIXELS, PixelGrid, rasterize_labels, render_from_labels
 from . import _xenium_constants as xc
 from .atomic import atomic_output_dir
 from .cell_ids import encode_cell_ids
-from .ground_truth import GROUND_TRUTH_DIR, GroundTruthFiles, _long_counts, write_ground_truth
+from .ground_truth import GROUND_TRUTH_DIR, CellChunk, GroundTruthFiles, _long_counts, write_ground_truth
 from .manifest import write_manifest
 from .nucleus_distance import NearestNucleus
 from .parquet import ParquetStream
+from .wkb import polygon_wkb
 from .xenium import (
     CellPolygons,
     FeatureMatrixH5,
@@ -133,9 +134,16 @@ class _PairSpill:
         self.stream = ParquetStream(path)
 
     def add(self, pairs: _Pairs) -> None:
-        """Append one part's pairs (sorted by cell)."""
-        if len(pairs.row):
-            self.stream.write(pairs.table())
+        """Append one part's pairs (sorted by cell), a row group per range of cells it reaches.
+
+        A background part's cells are spread over the slide's numbering; cut at the merge's
+        ranges, each range later reads only its own share instead of every such part whole.
+        """
+        cuts = np.arange(0, int(pairs.row.max(initial=0)) + _ROWS_PER_MERGE + 1, _ROWS_PER_MERGE)
+        bounds = np.searchsorted(pairs.row, cuts)
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            if hi > lo:
+                self.stream.write(_Pairs(pairs.row[lo:hi], pairs.col[lo:hi], pairs.count[lo:hi]).table())
 
     def close(self) -> None:
         """Finish the file (before reading it back)."""
@@ -325,6 +333,8 @@ def simulate_to_xenium(
         cell_centroid=frame[["x", "y"]].to_numpy(), nucleus_centroid=store.nucleus_centroid,
         cells=lambda lo, hi: store.cells.polygons(np.arange(lo, hi)),
         nuclei=lambda lo, hi: store.nuclei.polygons(np.arange(lo, hi)),
+        cell_rings=lambda lo, hi: store.cells.gather(np.arange(lo, hi)),
+        nucleus_rings=lambda lo, hi: store.nuclei.gather(np.arange(lo, hi)),
     )
 
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
@@ -392,7 +402,7 @@ def simulate_to_xenium(
         # their places), on a thread beside the boundary files and the count matrix: none
         # needs another, and one core alone would leave the others idle.
         stand_in.trs_df = labels.frame([])
-        chunks = (store.gdf(np.arange(lo, min(lo + _CELLS_PER_GROUP, n_cells)))
+        chunks = (_cell_chunk(store, np.arange(lo, min(lo + _CELLS_PER_GROUP, n_cells)))
                   for lo in range(0, max(n_cells, 1), _CELLS_PER_GROUP))
         with ThreadPoolExecutor(max_workers=2) as pool:
             beside = [pool.submit(write_ground_truth, stand_in, tmp, cell_chunks=chunks),
@@ -431,6 +441,15 @@ def simulate_to_xenium(
         observed.path.unlink(missing_ok=True)
         write_manifest(tmp, config, fmt="xenium", extra={"streamed": True, "images": grid is not None})
     return Path(path).expanduser().absolute()
+
+
+def _cell_chunk(store: CellStore, rows: np.ndarray) -> CellChunk:
+    """Rows of the true cells with their polygons as WKB, straight from the store's coordinates."""
+    from ..tissue import CELL_COLUMNS
+
+    frame = store.frame.iloc[rows].reset_index(drop=True)
+    return CellChunk(frame.drop(columns=["geometry", "nucleus"], errors="ignore"),
+                     polygon_wkb(*store.cells.gather(rows)), polygon_wkb(*store.nuclei.gather(rows)), CELL_COLUMNS)
 
 
 def _write_block(streams: dict[str, ParquetStream], frame: pd.DataFrame, table: pa.Table, first_id: int) -> int:

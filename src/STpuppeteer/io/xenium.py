@@ -145,14 +145,17 @@ def _single_polygons(geoms: np.ndarray) -> np.ndarray:
     return shapely.polygons(shapely.get_exterior_ring(parts[first]))
 
 
-def _boundary_table(polygons: np.ndarray, cell_codes: pa.Array, first: int) -> pa.Table:
+def _boundary_table(rings: tuple[np.ndarray, np.ndarray], cell_codes: pa.Array, first: int) -> pa.Table:
     """Vertices of each polygon's closed exterior ring, rows contiguous per polygon.
 
-    ``polygons`` are rows ``first, first + 1, …`` of the cells; ``cell_codes`` are all cells' ids.
+    ``rings`` (vertices and ``(n + 1,)`` offsets) are those of cells ``first, first + 1, …``;
+    ``cell_codes`` are all cells' ids.
     """
-    coords, index = shapely.get_coordinates(shapely.get_exterior_ring(polygons), return_index=True)
+    coords, start = rings
+    n = len(start) - 1
+    index = np.repeat(np.arange(n), np.diff(start))
     # The ids as a dictionary of the slice's cells (Parquet writes it without hashing a string per vertex).
-    ids = pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), cell_codes.slice(first, len(polygons)))
+    ids = pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), cell_codes.slice(first, n))
     index = index + first
     return pa.table(
         {
@@ -164,18 +167,27 @@ def _boundary_table(polygons: np.ndarray, cell_codes: pa.Array, first: int) -> p
     )
 
 
-def _write_boundaries(path: Path, polygons: Callable[[int, int], np.ndarray], n: int, cell_codes: np.ndarray) -> None:
+def exterior_rings(polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The closed exterior rings of ``polygons``: vertices and ``(n + 1,)`` offsets."""
+    coords, index = shapely.get_coordinates(shapely.get_exterior_ring(polygons), return_index=True)
+    start = np.zeros(len(polygons) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(index, minlength=len(polygons)), out=start[1:])
+    return coords, start
+
+
+def _write_boundaries(path: Path, rings: Callable[[int, int], tuple[np.ndarray, np.ndarray]], n: int,
+                      cell_codes: np.ndarray) -> None:
     """A boundaries file, written a slice of cells at a time (one row group each: bounded memory).
 
-    ``polygons(lo, hi)`` gives the polygons of cells ``lo:hi``. The ids are written as a
-    dictionary, without the Arrow schema, so they read back as strings.
+    ``rings(lo, hi)`` gives the exterior rings of cells ``lo:hi`` (vertices and offsets). The
+    ids are written as a dictionary, without the Arrow schema, so they read back as strings.
     """
     codes = pa.array(np.asarray(cell_codes, dtype=object), type=pa.string())
     stream = ParquetStream(path, store_schema=False)
     try:
         for lo in range(0, max(n, 1), _BOUNDARY_CELLS_PER_GROUP):
             hi = min(lo + _BOUNDARY_CELLS_PER_GROUP, n)
-            stream.write(_boundary_table(polygons(lo, hi), codes, lo))
+            stream.write(_boundary_table(rings(lo, hi), codes, lo))
     finally:
         stream.close()
 
@@ -192,6 +204,9 @@ class CellPolygons:
         ``(n, 2)`` centroids.
     cells, nuclei
         ``cells(lo, hi)`` gives the polygons of cells ``lo:hi`` (likewise ``nuclei``).
+    cell_rings, nucleus_rings
+        ``cell_rings(lo, hi)`` gives their exterior rings (:func:`exterior_rings`), which the
+        boundary files list, without polygons where the caller holds coordinates.
     """
 
     cell_area: np.ndarray
@@ -200,6 +215,8 @@ class CellPolygons:
     nucleus_centroid: np.ndarray
     cells: Callable[[int, int], np.ndarray]
     nuclei: Callable[[int, int], np.ndarray]
+    cell_rings: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
+    nucleus_rings: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
 
     def __len__(self) -> int:
         return len(self.cell_area)
@@ -214,6 +231,8 @@ class CellPolygons:
             nucleus_centroid=shapely.get_coordinates(shapely.centroid(nuclei)),
             cells=lambda lo, hi: cells[lo:hi],
             nuclei=lambda lo, hi: nuclei[lo:hi],
+            cell_rings=lambda lo, hi: exterior_rings(cells[lo:hi]),
+            nucleus_rings=lambda lo, hi: exterior_rings(nuclei[lo:hi]),
         )
 
 
@@ -412,8 +431,8 @@ def _write_cells_table(
 
 def _write_boundary_files(folder: Path, polygons: CellPolygons, cell_codes: np.ndarray) -> None:
     """``cell_boundaries.parquet`` and ``nucleus_boundaries.parquet``."""
-    _write_boundaries(folder / _F.CELL_BOUNDARIES, polygons.cells, len(polygons), cell_codes)
-    _write_boundaries(folder / _F.NUCLEUS_BOUNDARIES, polygons.nuclei, len(polygons), cell_codes)
+    _write_boundaries(folder / _F.CELL_BOUNDARIES, polygons.cell_rings, len(polygons), cell_codes)
+    _write_boundaries(folder / _F.NUCLEUS_BOUNDARIES, polygons.nucleus_rings, len(polygons), cell_codes)
 
 
 class FeatureMatrixH5:
