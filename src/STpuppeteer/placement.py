@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from .star_kernels import KEY_STRIDE, StarArrays, star_distances
+from .star_kernels import KEY_STRIDE, StarArrays, fan_rings, sector_table, star_distances
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -227,66 +227,11 @@ class StarPolygons:
     ) -> StarPolygons:
         """The fans of ``n`` rings (vertices ``xy``, ring of each vertex ``idx``; ``geoms``: all polygons, if held)."""
         centre = np.asarray(centre, dtype=float).reshape(n, 2)
-        counts = np.bincount(idx, minlength=n)
-        is_poly = counts > 0
         start = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=start[1:])
-        vx, vy = xy[:, 0].copy(), xy[:, 1].copy()
-        row = idx
-        # Orient every ring counter-clockwise (interior on the left of each edge).
-        nxt = np.arange(len(vx)) + 1
-        last = start[1:][counts > 0] - 1
-        nxt[last] = last  # closing vertex: zero-length "edge"
-        shoelace = vx * vy[nxt] - vx[nxt] * vy
-        signed = np.bincount(row, weights=shoelace, minlength=n)
-        flip = (signed < 0)[row]
-        if flip.any():
-            pos = np.arange(len(vx))
-            rev = start[row] + start[row + 1] - 1 - pos
-            src = np.where(flip, rev, pos)
-            vx, vy = vx[src], vy[src]
-        # Fan triangles and angle increments about the centre.
-        dx, dy = vx - centre[row, 0], vy - centre[row, 1]
-        cross = dx * dy[nxt] - dx[nxt] * dy
-        dot = dx * dx[nxt] + dy * dy[nxt]
-        tri_area = 0.5 * cross
-        dang = np.arctan2(cross, dot)
-        dang[last] = 0.0
-        tri_area[last] = 0.0
-        nonempty = counts > 0
-        firsts = start[:-1][nonempty]
-        rmax = np.zeros(n)
-        min_area = np.full(n, -np.inf)
-        total_angle = np.zeros(n)
-        if len(vx):
-            rmax[nonempty] = np.maximum.reduceat(np.hypot(dx, dy), firsts)
-            min_area[nonempty] = np.minimum.reduceat(np.where(nxt == np.arange(len(vx)), np.inf, tri_area), firsts)
-            total_angle[nonempty] = np.add.reduceat(dang, firsts)
-        star = is_poly & (counts >= 4) & (min_area > 0) & (np.abs(total_angle - _TWO_PI) < 1e-6)
-        # Cumulative angle from v_0 (exclusive cumsum within each ring); constant in non-star
-        # rows so that the keys stay sorted globally.
-        dang = np.where(star[row], dang, 0.0)
-        csum = np.cumsum(dang)
-        ring_base = np.concatenate([[0.0], csum])[start[:-1]][row]
-        angle = csum - dang - ring_base
-        key = row * _KEY_STRIDE + angle
-        theta0 = np.zeros(n)
-        if len(vx):
-            theta0[nonempty] = np.arctan2(dy[firsts], dx[firsts])
-        seg = np.hypot(vx[nxt] - vx, vy[nxt] - vy)
-        cum_len = np.cumsum(seg)
-        # Distance from the centre to each edge: inside that radius a point is in the polygon.
-        ex, ey = vx[nxt] - vx, vy[nxt] - vy
-        t = np.clip(-(dx * ex + dy * ey) / np.where(seg > 0, seg * seg, 1.0), 0.0, 1.0)
-        edge_dist = np.where(seg > 0, np.hypot(dx + t * ex, dy + t * ey), np.inf)
-        rmin = np.zeros(n)
-        if len(vx):
-            rmin[nonempty] = np.minimum.reduceat(edge_dist, firsts)
-        rmin = np.where(star, rmin, 0.0)
-        # Non-star rows sample nothing from the fan; they use explicit triangles instead.
-        tri_area = np.where(star[row], tri_area, 0.0)
-        cum = np.cumsum(tri_area)
-        area = np.bincount(row, weights=tri_area, minlength=n)
+        np.cumsum(np.bincount(idx, minlength=n), out=start[1:])
+        fan = fan_rings(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), start,
+                        np.ascontiguousarray(centre[:, 0]), np.ascontiguousarray(centre[:, 1]))
+        star, area = fan.star, fan.area
         if geoms is None:
             # Shapely objects only where the fallback needs them (rows not star-shaped).
             geoms = np.empty(n, dtype=object)
@@ -296,16 +241,18 @@ class StarPolygons:
         fallback = _fallback_triangles(geoms, ~star)
         fb_area = np.diff(np.concatenate([[0.0], fallback.cum]))
         fb_rows = np.repeat(np.arange(n), np.diff(fallback.start))
-        fb_row_area = np.bincount(fb_rows, weights=fb_area, minlength=n)
-        area = area + fb_row_area
-        row_base = np.concatenate([[0.0], cum])[start[:-1]]
-        centre = np.ascontiguousarray(centre)
-        sector_bins, sector_start, sector_lo = _sector_table(key, start, star)
-        return cls(geoms=geoms, centre=centre, area=area, star=star, vx=vx, vy=vy, rvx=dx, rvy=dy,
-                   start=start, cum=cum, row_base=row_base,
-                   key=key, theta0=theta0, rmax=rmax, rmin=rmin, cum_len=cum_len, fallback=fallback,
-                   sector_bins=sector_bins, sector_start=sector_start, sector_lo=sector_lo,
-                   test_rows=np.column_stack([centre, rmin**2, rmax**2, theta0, sector_bins]))
+        area = area + np.bincount(fb_rows, weights=fb_area, minlength=n)
+        row_base = np.concatenate([[0.0], fan.cum])[start[:-1]]
+        sector_bins = _bins_per_row(start, star, _SECTOR_BINS_PER_TRIANGLE)
+        sector_start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(sector_bins, out=sector_start[1:])
+        sector_lo = sector_table(fan.key, start, sector_bins, _SECTOR_MARGIN).astype(_index_type(len(fan.key)))
+        sector_bins = sector_bins.astype(np.float64)
+        return cls(geoms=geoms, centre=centre, area=area, star=star, vx=fan.vx, vy=fan.vy, rvx=fan.rvx, rvy=fan.rvy,
+                   start=start, cum=fan.cum, row_base=row_base, key=fan.key, theta0=fan.theta0, rmax=fan.rmax,
+                   rmin=fan.rmin, cum_len=fan.cum_len, fallback=fallback, sector_bins=sector_bins,
+                   sector_start=sector_start, sector_lo=sector_lo,
+                   test_rows=np.column_stack([centre, fan.rmin**2, fan.rmax**2, fan.theta0, sector_bins]))
 
     # ------------------------------------------------------------------------------------
     def sample(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -632,34 +579,6 @@ def _scan(cum: np.ndarray, target: np.ndarray, j: np.ndarray, hi: np.ndarray) ->
         ja = ja[step] + 1
         j[active] = ja
         active = active[ja < hi[active]]
-
-
-def _sector_table(key: np.ndarray, start: np.ndarray, star: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sector table of the containment test (slices per row, offsets, lowest sector of each slice).
-
-    Slice ``g`` of row ``i`` starts at angle ``g · 2π / bins``, lowered by a margin far above
-    the rounding of a point's slice, so the table never overshoots the exact sector. Built
-    row chunk by row chunk, as the guide table.
-    """
-    n = len(start) - 1
-    bins = _bins_per_row(start, star, _SECTOR_BINS_PER_TRIANGLE)
-    sector_start = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(bins, out=sector_start[1:])
-    lo = np.empty(sector_start[-1], dtype=_index_type(len(key)))
-    for a in range(0, n, _ROW_CHUNK):
-        b = min(a + _ROW_CHUNK, n)
-        row = np.repeat(np.arange(a, b), bins[a:b])
-        g = np.arange(sector_start[a], sector_start[b]) - sector_start[row]
-        edge = g * (_TWO_PI / bins[row])
-        edge -= _SECTOR_MARGIN
-        edge += row * _KEY_STRIDE
-        # The last key <= edge; one before the chunk's span is clipped to the row's first.
-        idx = np.searchsorted(key[start[a]:start[b]], edge, side="right")
-        idx += start[a] - 1
-        first = start[row]
-        np.clip(idx, first, np.maximum(start[row + 1] - 2, first), out=idx)
-        lo[sector_start[a]:sector_start[b]] = idx
-    return bins.astype(np.float64), sector_start, lo
 
 
 def _scan_last(key: np.ndarray, target: np.ndarray, j: np.ndarray, hi: np.ndarray) -> None:

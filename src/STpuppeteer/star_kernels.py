@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-__all__ = ["StarArrays", "star_distances"]
+__all__ = ["FanArrays", "StarArrays", "fan_rings", "sector_table", "star_distances"]
 
 _TWO_PI = 2.0 * math.pi
 _HALF_PI = 0.5 * math.pi
@@ -134,3 +134,108 @@ def star_distances(a: StarArrays, rows: np.ndarray, x: np.ndarray, y: np.ndarray
     """:func:`star_distance` of point ``k`` to star row ``rows[k]``, into ``out[k]``, for every ``k``."""
     for k in range(len(rows)):
         out[k] = star_distance(a, rows[k], x[k], y[k])
+
+
+class FanArrays(NamedTuple):
+    """What :func:`fan_rings` computes for a set of rings (see ``StarPolygons`` for each)."""
+
+    vx: np.ndarray
+    vy: np.ndarray
+    rvx: np.ndarray
+    rvy: np.ndarray
+    key: np.ndarray
+    theta0: np.ndarray
+    rmax: np.ndarray
+    rmin: np.ndarray
+    cum_len: np.ndarray
+    cum: np.ndarray
+    area: np.ndarray
+    star: np.ndarray
+
+
+@numba.njit(cache=True, nogil=True)
+def fan_rings(x: np.ndarray, y: np.ndarray, start: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> FanArrays:
+    """Fan every closed ring ``start[i]:start[i + 1]`` of ``(x, y)`` about ``(cx[i], cy[i])``.
+
+    One pass per ring: orient it counter-clockwise, then per vertex its offset from the
+    centre, the fan triangle's area and angle (centre, v_j, v_j+1; the closing vertex starts
+    none), the distance from the centre to the edge, and the running sums (edge length and
+    triangle area over all rings, angle from v_0 within the ring). A ring is star-shaped
+    about its centre when every fan triangle is positive and the angles make one full turn.
+    """
+    n, m = len(start) - 1, len(x)
+    vx, vy, rvx, rvy = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    key, cum_len, cum, tri, dang = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    theta0, rmax, rmin, area = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    star = np.zeros(n, dtype=np.bool_)
+    length_sum, area_sum = 0.0, 0.0
+    for i in range(n):
+        s, e = start[i], start[i + 1]
+        if e == s:
+            continue
+        signed = 0.0
+        for j in range(s, e - 1):
+            signed += x[j] * y[j + 1] - x[j + 1] * y[j]
+        for j in range(e - s):
+            src = e - 1 - j if signed < 0.0 else s + j
+            vx[s + j], vy[s + j] = x[src], y[src]
+            rvx[s + j], rvy[s + j] = x[src] - cx[i], y[src] - cy[i]
+        smallest, turn, farthest = math.inf, 0.0, 0.0
+        for j in range(s, e):
+            farthest = max(farthest, math.hypot(rvx[j], rvy[j]))
+            if j == e - 1:
+                tri[j], dang[j] = 0.0, 0.0
+                continue
+            cross = rvx[j] * rvy[j + 1] - rvx[j + 1] * rvy[j]
+            tri[j] = 0.5 * cross
+            dang[j] = math.atan2(cross, rvx[j] * rvx[j + 1] + rvy[j] * rvy[j + 1])
+            smallest = min(smallest, tri[j])
+            turn += dang[j]
+        is_star = e - s >= 4 and smallest > 0.0 and abs(turn - _TWO_PI) < 1e-6
+        star[i], rmax[i] = is_star, farthest
+        theta0[i] = math.atan2(rvy[s], rvx[s])
+        angle, nearest_edge, row_area = 0.0, math.inf, 0.0
+        for j in range(s, e):
+            key[j] = i * KEY_STRIDE + angle
+            nxt = j + 1 if j < e - 1 else j
+            ex, ey = vx[nxt] - vx[j], vy[nxt] - vy[j]
+            seg = math.hypot(ex, ey)
+            length_sum += seg
+            cum_len[j] = length_sum
+            if seg > 0.0:
+                t = min(max(-(rvx[j] * ex + rvy[j] * ey) / (seg * seg), 0.0), 1.0)
+                nearest_edge = min(nearest_edge, math.hypot(rvx[j] + t * ex, rvy[j] + t * ey))
+            if is_star:
+                angle += dang[j]
+                area_sum += tri[j]
+                row_area += tri[j]
+            cum[j] = area_sum
+        rmin[i] = nearest_edge if is_star else 0.0
+        area[i] = row_area
+    return FanArrays(vx, vy, rvx, rvy, key, theta0, rmax, rmin, cum_len, cum, area, star)
+
+
+@numba.njit(cache=True, nogil=True)
+def sector_table(key: np.ndarray, start: np.ndarray, bins: np.ndarray, margin: float) -> np.ndarray:
+    """The lowest sector of each slice: slice ``g`` of row ``i`` starts at ``g · 2π / bins[i] - margin``.
+
+    Both the slices' angles and a row's keys increase, so one walk along the row finds the
+    last vertex (at most the row's last edge) whose key is at or below each slice's start.
+    """
+    n = len(start) - 1
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        offsets[i + 1] = offsets[i] + bins[i]
+    lo = np.empty(offsets[n], dtype=np.int64)
+    for i in range(n):
+        first = start[i]
+        last_edge = max(start[i + 1] - 2, first)
+        j = first
+        for g in range(bins[i]):
+            edge = g * (_TWO_PI / bins[i])
+            edge -= margin
+            edge += i * KEY_STRIDE
+            while j < last_edge and key[j + 1] <= edge:
+                j += 1
+            lo[offsets[i] + g] = j
+    return lo
