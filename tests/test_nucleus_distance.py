@@ -74,3 +74,27 @@ def test_background_in_parts_equals_one_draw(run):
     assert all(len(p["x"]) >= 500 for p in parts[:-1])
     for key, value in whole.items():
         np.testing.assert_array_equal(np.concatenate([p[key] for p in parts]), value)
+
+
+def test_non_star_nuclei_and_crowded_candidates():
+    # A ring of 40 nuclei at nearly equal distance from the origin: a molecule there has
+    # more equally good candidates than the first search lists (it must widen it). Next to
+    # it, a U-shaped nucleus that is not star-shaped about its centre, whose neighbours must
+    # leave it to the exact search.
+    rng = np.random.default_rng(11)
+    angle = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    centres = np.column_stack([100 * np.cos(angle), 100 * np.sin(angle)])
+    nuclei = [shapely.Point(c).buffer(r) for c, r in zip(centres, rng.uniform(1, 3, 40), strict=True)]
+    u_shape = shapely.Polygon([(200, 0), (206, 0), (206, 6), (204, 6), (204, 2), (202, 2), (202, 6), (200, 6)])
+    nuclei += [u_shape, shapely.box(207, 0, 209, 3)]
+    centres = np.vstack([centres, [[203, 4], [208, 1.5]]])
+    nuclei = np.array(nuclei, dtype=object)
+    x = np.concatenate([[0.0, 0.5], rng.uniform(195, 215, 3000), rng.uniform(-150, 150, 2000)])
+    y = np.concatenate([[0.0, -0.3], rng.uniform(-5, 12, 3000), rng.uniform(-150, 150, 2000)])
+    # Molecules inside the two right-hand nuclei have landed in their cells (rows 40 and 41).
+    landed = np.full(len(x), -1)
+    for row in (40, 41):
+        landed[shapely.contains_xy(nuclei[row], x, y)] = row
+    got = NearestNucleus.build(nuclei, centres).distance(x, y, landed)
+    np.testing.assert_allclose(got, _exact(nuclei, x, y), rtol=0, atol=1e-9)
+    assert (got == 0).sum() > 50

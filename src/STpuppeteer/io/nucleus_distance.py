@@ -164,11 +164,8 @@ class NearestNucleus:
         distance = np.zeros(len(x))
         # Homes are at most rho_max from their molecules: the landed cells' farthest (their
         # molecules lie in them), capped; molecules beyond it take the widening search.
-        assigned = np.flatnonzero(landed >= 0)
         rho = np.empty(len(x))  # distance from the home centre
-        home_centres = self.centres[landed[assigned]]
-        rho[assigned] = np.hypot(x[assigned] - home_centres[:, 0], y[assigned] - home_centres[:, 1])
-        rho_max = min(float(rho[assigned].max(initial=1.0)), _MAX_HOME_UM)
+        rho_max = min(_landed_rho(x, y, landed, self.centres[:, 0], self.centres[:, 1], rho), _MAX_HOME_UM)
         # The nuclei around the molecules: every home and every neighbour of a home.
         reach = 2.0 * rho_max + float(self.radius.max())
         margin = rho_max + reach
@@ -176,13 +173,19 @@ class NearestNucleus:
         if not len(rows):
             return self._far(x, y, margin=margin)
         kdtree = cKDTree(self.centres[rows])
-        home = np.minimum(np.searchsorted(rows, landed), len(rows) - 1)
-        lost = (landed >= 0) & (rows[home] != landed)  # a landed cell whose nucleus lies beyond the margin
-        unlanded = np.flatnonzero(landed < 0)
+        # Each landed molecule's home is its cell's row among the local ones (-1: not landed,
+        # -2: its nucleus lies beyond the margin).
+        lut = np.full(int(rows[-1] - rows[0]) + 1, -1, dtype=np.int64)
+        lut[rows - rows[0]] = np.arange(len(rows))
+        home = np.empty(len(x), dtype=np.int64)
+        _local_homes(landed, lut, int(rows[0]), home)
+        unlanded = np.flatnonzero(home == -1)
         if len(unlanded):
             rho[unlanded], home[unlanded] = kdtree.query(np.column_stack([x[unlanded], y[unlanded]]))
         fans = self._fans(rows)
-        far = (rho > rho_max) | ~fans.star[home] | lost
+        far = (home < 0) | (rho > rho_max)
+        home[home < 0] = 0
+        far |= ~fans.star[home]
         near = np.flatnonzero(~far)
         if len(near):
             distance[near], status = _near(fans, kdtree, home[near], rho[near], x[near], y[near], reach=reach)
@@ -217,6 +220,32 @@ class NearestNucleus:
                 todo = todo[~sure]
             margin *= 2.0
         return best
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _landed_rho(x: np.ndarray, y: np.ndarray, landed: np.ndarray, cx: np.ndarray, cy: np.ndarray,
+                rho: np.ndarray) -> float:
+    """``rho[k]``: landed molecule ``k``'s distance from its cell's nucleus centre; the largest (at least 1)."""
+    largest = 1.0
+    for k in range(len(x)):
+        cell = landed[k]
+        if cell >= 0:
+            rho[k] = math.hypot(x[k] - cx[cell], y[k] - cy[cell])
+            largest = max(largest, rho[k])
+    return largest
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _local_homes(landed: np.ndarray, lut: np.ndarray, first: int, home: np.ndarray) -> None:
+    """``home[k]``: the local row ``lut[landed[k] - first]`` (-1 if not landed, -2 if not local)."""
+    for k in range(len(landed)):
+        cell = landed[k] - first
+        if landed[k] < 0:
+            home[k] = -1
+        elif 0 <= cell < len(lut) and lut[cell] >= 0:
+            home[k] = lut[cell]
+        else:
+            home[k] = -2
 
 
 def _near(fans: StarPolygons, kdtree: cKDTree, home: np.ndarray, rho: np.ndarray, x: np.ndarray, y: np.ndarray,
