@@ -10,7 +10,9 @@ Each size runs in its own process (so its peak RSS is its own) through
 molecules/s, the tissue's share of the time, peak RSS, the bundle's size, the random-number
 ceiling (``rng.random`` drawing the 3 uniforms per molecule that placement consumes, in the
 same process, block by block) and the run's speed as a fraction of it, and the load average
-(the machine may be shared). The last line fits time ∝ cells^k over the sizes run.
+(the machine may be shared). The last line fits time ∝ cells^k over the sizes run. A small
+unreported run goes first: it compiles the numba kernels into their on-disk cache, which every
+later run (and every later use of the package) loads instead of compiling again.
 Targets (2-core machine): 10^6 cells in ≤ 5 minutes with ≤ 4 GB peak RSS, k ≈ 1.
 """
 
@@ -134,6 +136,9 @@ def main() -> None:
     header = (f"{'cells':>9} {'molecules':>12} {'time s':>8} {'tissue %':>8} {'cells/s':>9} {'Mmol/s':>7} "
               f"{'peak GB':>7} {'bundle GB':>9} {'RNG Mmol/s':>10} {'vs RNG':>6} {'load':>9}")
     print(header)
+    warm_up = _run_size(200, args)
+    if isinstance(warm_up, str):
+        print(f"warm-up run {warm_up}")
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         row = _run_size(n, args)

@@ -393,18 +393,6 @@ def _write_transcripts(
     write_parquet(table, folder / _F.TRANSCRIPTS, store_schema=False)
 
 
-def _write_cells(
-    folder: Path,
-    result: SimulationResult,
-    cell_codes: np.ndarray,
-    polygons: CellPolygons,
-    totals: dict[str, np.ndarray],
-) -> None:
-    """``cells.parquet`` (``totals``: its count columns, :func:`cell_totals`) and the two boundary files."""
-    _write_cells_table(folder, result, cell_codes, polygons, totals)
-    _write_boundary_files(folder, polygons, cell_codes)
-
-
 def _write_cells_table(
     folder: Path,
     result: SimulationResult,
@@ -676,7 +664,8 @@ def write_xenium(
         _write_specs(tmp, result, len(result.trs_df))
         _write_transcripts(tmp, result, cell_codes, nuclei, features)
         polygons = CellPolygons.from_arrays(cells, nuclei)
-        _write_cells(tmp, result, cell_codes, polygons, cell_totals(counts, features))
+        _write_cells_table(tmp, result, cell_codes, polygons, cell_totals(counts, features))
+        _write_boundary_files(tmp, polygons, cell_codes)
         _write_feature_matrix(tmp, cell_codes, counts, features)
         _write_cells_zarr(tmp, result, polygons, nucleus_mask, cell_mask)
         image = render_from_labels(
