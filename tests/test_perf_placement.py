@@ -157,3 +157,24 @@ def test_distance_of_non_star_polygons_falls_back_on_shapely() -> None:
     x, y = rng.uniform(-3, 15, len(rows)), rng.uniform(-3, 9, len(rows))
     expected = shapely.distance(geoms[rows], shapely.points(x, y))
     np.testing.assert_allclose(polys.distance(rows, x, y), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_fans_measure_what_shapely_measures() -> None:
+    # Every second polygon given clockwise: the fans orient rings counter-clockwise first.
+    geoms, centres = _star_polygons(np.random.default_rng(12), 50)
+    geoms = np.array([g if i % 2 else shapely.Polygon(g.exterior.coords[::-1]) for i, g in enumerate(geoms)],
+                     dtype=object)
+    polys = StarPolygons.from_geometries(geoms, centres)
+    assert polys.star.all()
+    np.testing.assert_allclose(polys.area, shapely.area(geoms), rtol=1e-9)
+    boundary = shapely.get_exterior_ring(geoms)
+    np.testing.assert_allclose(polys.rmin, shapely.distance(shapely.points(centres), boundary), rtol=1e-9)
+    vertex_r = [np.hypot(*(np.asarray(g.exterior.coords) - c).T).max() for g, c in zip(geoms, centres, strict=True)]
+    np.testing.assert_allclose(polys.rmax, vertex_r, rtol=1e-12)
+    last = polys.start[1:] - 1
+    np.testing.assert_allclose(np.diff(np.concatenate([[0.0], polys.cum_len[last]])), shapely.length(boundary),
+                               rtol=1e-9)
+    # Counter-clockwise: every fan triangle positive, keys increasing within each ring.
+    for i in range(len(polys)):
+        keys = polys.key[polys.start[i]:polys.start[i + 1] - 1]
+        assert np.all(np.diff(keys) > 0) and keys[0] == 8.0 * i
