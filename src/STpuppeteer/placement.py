@@ -6,8 +6,10 @@ with probability proportional to its area and a barycentric point in it; a point
 polygon i iff it lies on the inner side of the one edge whose angular sector (seen from the
 centre) holds it. Both lookups (triangle by cumulative area, sector by angle) go through
 per-row guide tables of equal slices and a short exact scan, which returns what a binary
-search would, without its ~20 cache-missing steps a point. All of it is vectorised numpy
-over every polygon at once, in chunks whose temporaries stay in cache. The rare polygon that
+search would, without its ~20 cache-missing steps a point. Sampling and the containment test
+are vectorised numpy over every polygon at once, in chunks whose temporaries stay in cache;
+fanning the rings and the distance to a polygon, whose work per ring or point varies, are
+compiled loops (:mod:`~STpuppeteer.star_kernels`). The rare polygon that
 is not star-shaped about its centre (or is not a single polygon) falls back on shapely's
 constrained Delaunay triangulation for sampling and ``shapely.contains_xy`` for tests.
 """

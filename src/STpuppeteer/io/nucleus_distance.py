@@ -7,9 +7,12 @@ can only be nearer if ``|p - c_j| - R_j < U`` (``c_j`` its centre, ``R_j`` its l
 radius). Because a nucleus is star-shaped about its centre, ``U ≤ ρ = |p - c_home|`` for a
 molecule outside it, so every such ``j`` has its centre within ``2ρ + max R`` of the home
 centre: a fixed neighbour list per nucleus holds all candidates, and the cheap bound above
-leaves exact distances to compute for only a few of them. Molecules far from every centre
-(background outside the tissue) and homes that are not star-shaped about their centre
-take shapely's nearest-polygon search among the nuclei around them, widened until certain.
+leaves exact distances to compute for only a few of them. Molecules farther from their
+home than any landed molecule of the batch (background between cells or outside the tissue)
+walk their own nearest centres instead, with the same bound. The walks are compiled
+(numba, without the GIL). A candidate that is not star-shaped about its centre, or a
+molecule farther than the local nuclei's margin from all of them, takes shapely's
+nearest-polygon search among the nuclei around it, widened until certain.
 
 The nuclei come from a *source*: an array of polygons (:class:`NucleusArray`) or a
 :class:`~STpuppeteer.cell_store.CellStore`, which holds a whole slide's polygons as
