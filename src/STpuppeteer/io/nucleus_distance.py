@@ -272,12 +272,12 @@ def _nearest_centres_first(fans: StarPolygons, kdtree: cKDTree, x: np.ndarray, y
                            ) -> tuple[np.ndarray, np.ndarray]:
     """Distances of molecules to the nearest of the local nuclei, walking their nearest centres.
 
-    The ``k`` nearest centres of each molecule are walked nearest first; a molecule whose
-    ``k`` candidates all might still be nearer asks again with four times as many.
+    The 8 nearest centres of each molecule are walked nearest first; a molecule whose
+    candidates all might still be nearer asks again with four times as many.
     """
     n_local = len(fans)
     distance, status = np.empty(len(x)), np.full(len(x), _MORE, dtype=np.int8)
-    todo, k = np.arange(len(x)), 16
+    todo, k = np.arange(len(x)), 8
     while len(todo):
         k = min(k, n_local)
         spacing, candidates = kdtree.query(np.column_stack([x[todo], y[todo]]), k=k)
