@@ -180,9 +180,9 @@ def fan_rings(x: np.ndarray, y: np.ndarray, start: np.ndarray, cx: np.ndarray, c
             src = e - 1 - j if signed < 0.0 else s + j
             vx[s + j], vy[s + j] = x[src], y[src]
             rvx[s + j], rvy[s + j] = x[src] - cx[i], y[src] - cy[i]
-        smallest, turn, farthest = math.inf, 0.0, 0.0
+        smallest, turn, farthest2 = math.inf, 0.0, 0.0
         for j in range(s, e):
-            farthest = max(farthest, math.hypot(rvx[j], rvy[j]))
+            farthest2 = max(farthest2, rvx[j] * rvx[j] + rvy[j] * rvy[j])
             if j == e - 1:
                 tri[j], dang[j] = 0.0, 0.0
                 continue
@@ -192,25 +192,26 @@ def fan_rings(x: np.ndarray, y: np.ndarray, start: np.ndarray, cx: np.ndarray, c
             smallest = min(smallest, tri[j])
             turn += dang[j]
         is_star = e - s >= 4 and smallest > 0.0 and abs(turn - _TWO_PI) < 1e-6
-        star[i], rmax[i] = is_star, farthest
+        star[i], rmax[i] = is_star, math.sqrt(farthest2)
         theta0[i] = math.atan2(rvy[s], rvx[s])
-        angle, nearest_edge, row_area = 0.0, math.inf, 0.0
+        angle, nearest2, row_area = 0.0, math.inf, 0.0
         for j in range(s, e):
             key[j] = i * KEY_STRIDE + angle
             nxt = j + 1 if j < e - 1 else j
             ex, ey = vx[nxt] - vx[j], vy[nxt] - vy[j]
-            seg = math.hypot(ex, ey)
-            length_sum += seg
+            seg2 = ex * ex + ey * ey
+            length_sum += math.sqrt(seg2)
             cum_len[j] = length_sum
-            if seg > 0.0:
-                t = min(max(-(rvx[j] * ex + rvy[j] * ey) / (seg * seg), 0.0), 1.0)
-                nearest_edge = min(nearest_edge, math.hypot(rvx[j] + t * ex, rvy[j] + t * ey))
+            if seg2 > 0.0:
+                t = min(max(-(rvx[j] * ex + rvy[j] * ey) / seg2, 0.0), 1.0)
+                qx, qy = rvx[j] + t * ex, rvy[j] + t * ey
+                nearest2 = min(nearest2, qx * qx + qy * qy)
             if is_star:
                 angle += dang[j]
                 area_sum += tri[j]
                 row_area += tri[j]
             cum[j] = area_sum
-        rmin[i] = nearest_edge if is_star else 0.0
+        rmin[i] = math.sqrt(nearest2) if is_star else 0.0
         area[i] = row_area
     return FanArrays(vx, vy, rvx, rvy, key, theta0, rmax, rmin, cum_len, cum, area, star)
 
