@@ -1,11 +1,11 @@
-"""Compiled point-to-polygon kernels for polygons star-shaped about a centre.
+"""Compiled kernels for polygons star-shaped about a centre: fanning the rings, and distances.
 
 The vectorised numpy versions of these loops (one pass per edge visited, over every point
-still active) spent most of their time re-indexing arrays and holding the GIL between
-calls. Here each point walks its own edges in a numba loop that releases the GIL, so the
-blocks of the streamed writer run truly in parallel.
+still active; some twenty whole-array passes to fan the rings) spent most of their time
+re-indexing arrays and holding the GIL between calls. Here each ring or point is one numba
+loop that releases the GIL, so the blocks of the streamed writer run truly in parallel.
 
-A polygon set is passed as a :class:`StarArrays` tuple (built by
+A polygon set is passed to the point kernels as a :class:`StarArrays` tuple (built by
 :meth:`STpuppeteer.placement.StarPolygons.kernel_arrays`): numba takes plain arrays, not the
 dataclass. Only star rows may be measured here; the caller sends the others to shapely.
 """
@@ -18,11 +18,11 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-__all__ = ["FanArrays", "StarArrays", "fan_rings", "sector_table", "star_distances"]
+__all__ = ["KEY_STRIDE", "FanArrays", "StarArrays", "fan_rings", "sector_table", "star_distance", "star_distances"]
 
 _TWO_PI = 2.0 * math.pi
-_HALF_PI = 0.5 * math.pi
-# Must equal placement._KEY_STRIDE: a vertex's key is row * stride + its angle from vertex 0.
+# A vertex's key is row * KEY_STRIDE + its angle from the ring's first vertex (< 2π): one
+# sorted array for all rows.
 KEY_STRIDE = 8.0
 
 
@@ -43,9 +43,9 @@ class StarArrays(NamedTuple):
     sector_lo: np.ndarray
 
 
-# No kernel here allocates (callers pass the output arrays), so none needs numba's reference
-# counting: with it, every inlined call paid an atomic increment and decrement for each of
-# the twelve arrays, more than the arithmetic of a point inside its polygon.
+# The point kernels do not allocate (callers pass the output arrays), so they need no numba
+# reference counting: with it, every inlined call paid an atomic increment and decrement for
+# each of the twelve arrays, more than the arithmetic of a point inside its polygon.
 _KERNEL = {"cache": True, "nogil": True, "_nrt": False}
 
 
