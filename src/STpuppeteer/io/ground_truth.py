@@ -166,9 +166,8 @@ def write_cells_parquet(path: str | Path, chunks: Iterable[gpd.GeoDataFrame | Ce
     stream = ParquetStream(Path(path))
     schema = None
     try:
-        for chunk in chunks:
-            if not isinstance(chunk, CellChunk):
-                chunk = CellChunk.from_gdf(chunk)  # noqa: PLW2901 - one representation below
+        for item in chunks:
+            chunk = item if isinstance(item, CellChunk) else CellChunk.from_gdf(item)
             columns = list(chunk.columns)
             if schema is None:
                 schema = _geo_schema(chunk, columns)
