@@ -105,14 +105,9 @@ class _Pairs:
         """Count the (row, col) pairs of the molecules."""
         if not len(rows):
             return cls(*(np.zeros(0, np.int32) for _ in range(3)))
-        lo = int(rows.min())
-        return cls.of_csr(_summed(rows - lo, cols, np.ones(len(rows), np.int32), shape=(int(rows.max()) - lo + 1,
-                                                                                         n_features)), first=lo)
-
-    @classmethod
-    def of_csr(cls, matrix: sparse.csr_matrix, *, first: int = 0) -> _Pairs:
-        """The nonzero entries of a CSR matrix whose row 0 is cell row ``first``."""
-        row = np.repeat(np.arange(first, first + matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))
+        lo, hi = int(rows.min()), int(rows.max()) + 1
+        matrix = _summed(rows - lo, cols, np.ones(len(rows), np.int32), shape=(hi - lo, n_features))
+        row = np.repeat(np.arange(lo, hi, dtype=np.int32), np.diff(matrix.indptr))
         return cls(row, matrix.indices.astype(np.int32), matrix.data.astype(np.int32))
 
     def table(self) -> pa.Table:

@@ -27,6 +27,7 @@ import shapely
 from scipy import sparse
 
 from .._random import stage_rng
+from ..cell_store import Rings
 from ..image import PixelGrid, rasterize_labels, render_from_labels
 from . import _xenium_constants as xc
 from .atomic import atomic_output_dir
@@ -167,14 +168,6 @@ def _boundary_table(rings: tuple[np.ndarray, np.ndarray], cell_codes: pa.Array, 
     )
 
 
-def exterior_rings(polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The closed exterior rings of ``polygons``: vertices and ``(n + 1,)`` offsets."""
-    coords, index = shapely.get_coordinates(shapely.get_exterior_ring(polygons), return_index=True)
-    start = np.zeros(len(polygons) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(index, minlength=len(polygons)), out=start[1:])
-    return coords, start
-
-
 def _write_boundaries(path: Path, rings: Callable[[int, int], tuple[np.ndarray, np.ndarray]], n: int,
                       cell_codes: np.ndarray) -> None:
     """A boundaries file, written a slice of cells at a time (one row group each: bounded memory).
@@ -205,8 +198,9 @@ class CellPolygons:
     cells, nuclei
         ``cells(lo, hi)`` gives the polygons of cells ``lo:hi`` (likewise ``nuclei``).
     cell_rings, nucleus_rings
-        ``cell_rings(lo, hi)`` gives their exterior rings (:func:`exterior_rings`), which the
-        boundary files list, without polygons where the caller holds coordinates.
+        ``cell_rings(lo, hi)`` gives their exterior rings (vertices and ``(n + 1,)`` offsets,
+        as :meth:`~STpuppeteer.cell_store.Rings.gather`), which the boundary files list,
+        without polygons where the caller holds coordinates.
     """
 
     cell_area: np.ndarray
@@ -231,9 +225,15 @@ class CellPolygons:
             nucleus_centroid=shapely.get_coordinates(shapely.centroid(nuclei)),
             cells=lambda lo, hi: cells[lo:hi],
             nuclei=lambda lo, hi: nuclei[lo:hi],
-            cell_rings=lambda lo, hi: exterior_rings(cells[lo:hi]),
-            nucleus_rings=lambda lo, hi: exterior_rings(nuclei[lo:hi]),
+            cell_rings=lambda lo, hi: _rings(cells[lo:hi]),
+            nucleus_rings=lambda lo, hi: _rings(nuclei[lo:hi]),
         )
+
+
+def _rings(polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The exterior rings of polygons without holes: vertices and offsets."""
+    rings = Rings.from_polygons(polygons)
+    return rings.coords, rings.start
 
 
 def _nucleus_centres(cell_gdf: pd.DataFrame) -> np.ndarray:
