@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .config import SimulationConfig
-from .result import SimulationResult
-from .simulation import SpotlessSimulator, simulate
+from STpuppeteer.config import SimulationConfig
+from STpuppeteer.result import SimulationResult
+from STpuppeteer.simulation import SpotlessSimulator, simulate
 
 try:
     __version__ = version("stpuppeteer")

@@ -1,5 +1,5 @@
 """``python -m STpuppeteer`` runs the command line."""
 
-from .cli import main
+from STpuppeteer.cli import main
 
 raise SystemExit(main())

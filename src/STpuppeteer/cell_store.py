@@ -20,12 +20,12 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from .placement import StarPolygons
-from .tissue import CELL_COLUMNS, build_tiles, cell_frame, tissue_layout
+from STpuppeteer.placement import StarPolygons
+from STpuppeteer.tissue import CELL_COLUMNS, build_tiles, cell_frame, tissue_layout
 
 if TYPE_CHECKING:
-    from .config import SimulationConfig
-    from .transcripts import CellGeometry
+    from STpuppeteer.config import SimulationConfig
+    from STpuppeteer.transcripts import CellGeometry
 
 __all__ = ["CellStore", "Rings"]
 
@@ -197,7 +197,7 @@ class CellStore:
 
     def geometry(self, rows: np.ndarray, *, thickness: float) -> CellGeometry:
         """Stage 4's geometry of the cells ``rows`` (equal to ``CellGeometry.from_cells(cell_gdf.iloc[rows])``)."""
-        from .transcripts import CellGeometry
+        from STpuppeteer.transcripts import CellGeometry
 
         return CellGeometry.from_fans(self._fans(self.cells, rows), self._fans(self.nuclei, rows),
                                       z=self.frame["z"].to_numpy()[rows], thickness=thickness)

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .config import SimulationConfig
-    from .result import SimulationResult
+    from STpuppeteer.config import SimulationConfig
+    from STpuppeteer.result import SimulationResult
 
 __all__ = ["main"]
 
@@ -56,7 +56,7 @@ def _one_line(err: BaseException) -> str:
 
 # --------------------------------------------------------------------------- config
 def _load_config(args: argparse.Namespace) -> SimulationConfig:
-    from .config import SimulationConfig
+    from STpuppeteer.config import SimulationConfig
 
     overrides: dict[str, Any] = {}
     if getattr(args, "seed", None) is not None:
@@ -77,7 +77,7 @@ def _load_config(args: argparse.Namespace) -> SimulationConfig:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from .config.commented import commented_yaml
+    from STpuppeteer.config.commented import commented_yaml
 
     config = _load_config(args)
     header = (
@@ -116,7 +116,7 @@ def run_stages(config: SimulationConfig, *, progress: bool = True, client: Any =
     """
     from tqdm.auto import tqdm
 
-    from .simulation import SpotlessSimulator
+    from STpuppeteer.simulation import SpotlessSimulator
 
     sim = SpotlessSimulator(config)
     stages = [
@@ -156,9 +156,9 @@ def write_outputs(
     """
     from tqdm.auto import tqdm
 
-    from .io.atomic import atomic_output_dir
-    from .io.ground_truth import write_ground_truth
-    from .io.manifest import write_manifest
+    from STpuppeteer.io.atomic import atomic_output_dir
+    from STpuppeteer.io.ground_truth import write_ground_truth
+    from STpuppeteer.io.manifest import write_manifest
 
     writers = {
         "xenium": result.write_xenium,
@@ -196,7 +196,7 @@ def _simulate_and_write(
     args: argparse.Namespace, formats: list[str], *, plot: bool
 ) -> tuple[SimulationResult, Path, list[str], float]:
     """Shared by ``simulate`` and ``demo``: check the target first, run, write, draw."""
-    from .distributed import dask_client
+    from STpuppeteer.distributed import dask_client
 
     config, out = _load_config(args), _free_out(args)
     start = time.perf_counter()
@@ -210,8 +210,8 @@ def _simulate_and_write(
 
 def _stream(args: argparse.Namespace) -> int:
     """``simulate --stream``: a Xenium bundle written block by block (bounded memory, no summary)."""
-    from .distributed import dask_client
-    from .io.streaming import simulate_to_xenium
+    from STpuppeteer.distributed import dask_client
+    from STpuppeteer.io.streaming import simulate_to_xenium
 
     formats = _parse_formats(args.format)
     if formats != ["xenium"] or args.plot:
@@ -228,7 +228,7 @@ def _stream(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from .summary import format_summary, summarize
+    from STpuppeteer.summary import format_summary, summarize
 
     if args.stream:
         return _stream(args)
@@ -246,7 +246,7 @@ def _plot_result(result: SimulationResult, png: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plotting.overview import plot_overview, plot_qc
+    from STpuppeteer.plotting.overview import plot_overview, plot_qc
 
     qc = png.with_name("qc.png" if png.stem == "overview" else f"{png.stem}_qc{png.suffix}")
     plot_overview(result).savefig(png, dpi=130, bbox_inches="tight")
@@ -256,7 +256,7 @@ def _plot_result(result: SimulationResult, png: Path) -> list[Path]:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .io.reload import load_result
+    from STpuppeteer.io.reload import load_result
 
     folder = Path(args.dir)
     if not folder.is_dir():
@@ -271,7 +271,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- score
 def _cmd_score(args: argparse.Namespace) -> int:
-    from .metrics import score_cli
+    from STpuppeteer.metrics import score_cli
 
     for name in ("truth", "pred", "pred_shapes"):
         value = getattr(args, name)
@@ -290,7 +290,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- demo
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .summary import format_summary, summarize
+    from STpuppeteer.summary import format_summary, summarize
 
     result, out, files, elapsed = _simulate_and_write(args, ["xenium", "h5ad"], plot=True)
     print(f"STpuppeteer demo: a {result.config.n_cells:,}-cell Xenium-like tile in {elapsed:.1f} s")

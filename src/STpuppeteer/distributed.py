@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from dask.distributed import Client
 
-    from .config import SimulationConfig
+    from STpuppeteer.config import SimulationConfig
 
 __all__ = ["dask_client", "local_threads", "map_blocks", "require_distributed", "thread_map"]
 

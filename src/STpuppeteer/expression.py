@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._random import block_rng
+from STpuppeteer._random import block_rng
 
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
     from dask.distributed import Client
 
-    from .config import SimulationConfig
+    from STpuppeteer.config import SimulationConfig
 
 __all__ = ["CountModel", "celltype_codes", "generate_counts", "nb_parameters"]
 
@@ -160,7 +160,7 @@ def generate_counts(
     if client is None:
         blocks = (_count_block_task(model, item) for item in items)
     else:
-        from .distributed import map_blocks
+        from STpuppeteer.distributed import map_blocks
 
         blocks = map_blocks(_count_block_task, items, shared=model, client=client, blocks_per_task=blocks_per_task)
     for (start, stop, _), block in zip(items, blocks, strict=True):

@@ -13,10 +13,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .priors import get_hk_gamma_prior, get_marker_gamma_prior, get_silence_gamma_prior, get_theta_gamma_prior
+from STpuppeteer.priors import (
+    get_hk_gamma_prior,
+    get_marker_gamma_prior,
+    get_silence_gamma_prior,
+    get_theta_gamma_prior,
+)
 
 if TYPE_CHECKING:
-    from .config import SimulationConfig
+    from STpuppeteer.config import SimulationConfig
 
 __all__ = ["GeneLayout", "gene_layout", "generate_gene_parameters", "marker_celltypes"]
 

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._random import block_rng
+from STpuppeteer._random import block_rng
 
 if TYPE_CHECKING:
-    from .config import InstrumentConfig
+    from STpuppeteer.config import InstrumentConfig
 
 __all__ = [
     "CONTROL_PREFIXES",

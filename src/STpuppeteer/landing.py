@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .placement import StarPolygons
+from STpuppeteer.placement import StarPolygons
 
 __all__ = ["CellLocator"]
 

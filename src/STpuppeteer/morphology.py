@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from .config.tissue import MAX_RELATIVE_PERTURBATION
+from STpuppeteer.config.tissue import MAX_RELATIVE_PERTURBATION
 
 if TYPE_CHECKING:
-    from .config.tissue import MorphologyConfig
+    from STpuppeteer.config.tissue import MorphologyConfig
 
 __all__ = ["draw_nucleus_radii", "fit_radii", "star_area", "star_polygons"]
 

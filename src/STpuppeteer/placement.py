@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from .star_kernels import KEY_STRIDE, StarArrays, fan_rings, sector_table, star_distances
+from STpuppeteer.star_kernels import KEY_STRIDE, StarArrays, fan_rings, sector_table, star_distances
 
 if TYPE_CHECKING:
     from collections.abc import Callable

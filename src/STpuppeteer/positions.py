@@ -16,10 +16,10 @@ import shapely
 from scipy.spatial import cKDTree
 from shapely import affinity
 
-from .config.tissue import tissue_area_um2
+from STpuppeteer.config.tissue import tissue_area_um2
 
 if TYPE_CHECKING:
-    from .config.tissue import TissueConfig
+    from STpuppeteer.config.tissue import TissueConfig
 
 __all__ = ["sample_centres", "tissue_region", "uniform_points"]
 

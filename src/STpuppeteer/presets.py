@@ -15,7 +15,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import SimulationConfig
+    from STpuppeteer.config import SimulationConfig
 
 __all__ = ["PRESETS", "preset_config"]
 
@@ -106,7 +106,7 @@ def preset_config(name: str, **overrides: Any) -> SimulationConfig:
     >>> cfg.tissue.section_thickness_um, cfg.n_cells
     (5.0, 500)
     """
-    from .config import SimulationConfig
+    from STpuppeteer.config import SimulationConfig
 
     if name not in PRESETS:
         msg = f"preset {name!r} is not known; choose one of {sorted(PRESETS)}."

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from .config import SimulationConfig
+    from STpuppeteer.config import SimulationConfig
 
 __all__ = ["SimulationResult"]
 
@@ -44,7 +44,7 @@ class SimulationResult:
 
     def to_anndata(self) -> ad.AnnData:
         """Counts as AnnData: true counts in ``X``, cells in ``obs``, ``gpar_df`` in ``var``."""
-        from .io.anndata import result_to_anndata
+        from STpuppeteer.io.anndata import result_to_anndata
 
         return result_to_anndata(self)
 
@@ -53,7 +53,7 @@ class SimulationResult:
 
         ``options`` go to :func:`STpuppeteer.io.spatialdata.result_to_spatialdata` (``image=``, ``labels=``).
         """
-        from .io.spatialdata import result_to_spatialdata
+        from STpuppeteer.io.spatialdata import result_to_spatialdata
 
         return result_to_spatialdata(self, **options)
 
@@ -62,7 +62,7 @@ class SimulationResult:
 
         ``options`` go to :func:`STpuppeteer.io.xenium.write_xenium` (e.g. ``multimodal=True``).
         """
-        from .io.xenium import write_xenium
+        from STpuppeteer.io.xenium import write_xenium
 
         return write_xenium(self, path, overwrite=overwrite, **options)
 
@@ -71,7 +71,7 @@ class SimulationResult:
 
         ``options`` go to :func:`STpuppeteer.io.merscope.write_merscope` (e.g. ``mosaic_images=False``).
         """
-        from .io.merscope import write_merscope
+        from STpuppeteer.io.merscope import write_merscope
 
         return write_merscope(self, path, overwrite=overwrite, **options)
 
@@ -80,18 +80,18 @@ class SimulationResult:
 
         ``options`` go to :func:`STpuppeteer.io.cosmx.write_cosmx` (e.g. ``composite_images=False``).
         """
-        from .io.cosmx import write_cosmx
+        from STpuppeteer.io.cosmx import write_cosmx
 
         return write_cosmx(self, path, overwrite=overwrite, **options)
 
     def write_h5ad(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write :meth:`to_anndata` to an ``.h5ad`` file."""
-        from .io.anndata import write_h5ad
+        from STpuppeteer.io.anndata import write_h5ad
 
         return write_h5ad(self, path, overwrite=overwrite)
 
     def write_spatialdata(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write :meth:`to_spatialdata` to a ``.zarr`` store."""
-        from .io.spatialdata import write_spatialdata
+        from STpuppeteer.io.spatialdata import write_spatialdata
 
         return write_spatialdata(self, path, overwrite=overwrite)

@@ -12,11 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._random import stage_rng
-from .config import SimulationConfig
-from .genes import generate_gene_parameters
-from .priors import get_hk_gamma_prior, get_marker_gamma_prior, get_silence_gamma_prior, get_theta_gamma_prior
-from .result import SimulationResult
+from STpuppeteer._random import stage_rng
+from STpuppeteer.config import SimulationConfig
+from STpuppeteer.genes import generate_gene_parameters
+from STpuppeteer.priors import (
+    get_hk_gamma_prior,
+    get_marker_gamma_prior,
+    get_silence_gamma_prior,
+    get_theta_gamma_prior,
+)
+from STpuppeteer.result import SimulationResult
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -81,7 +86,7 @@ class SpotlessSimulator:
 
     def generate_cells(self) -> gpd.GeoDataFrame:
         """Stage 2: tissue, cell positions, types, nuclei and cell polygons; sets ``cell_gdf``."""
-        from .tissue import generate_cells
+        from STpuppeteer.tissue import generate_cells
 
         self.cell_gdf = generate_cells(self.config, stage_rng(self.config.seed, "cells"))
         return self.cell_gdf
@@ -92,7 +97,7 @@ class SpotlessSimulator:
         Runs stages 1–2 first if they have not been run. With a ``dask.distributed``
         ``client`` the blocks of cells run as its tasks; the counts are the same.
         """
-        from .expression import generate_counts
+        from STpuppeteer.expression import generate_counts
 
         if self.gpar_df is None:
             self.generate_gene_parameters()
@@ -109,7 +114,7 @@ class SpotlessSimulator:
         Runs stages 1–3 first if they have not been run. With a ``dask.distributed``
         ``client`` the blocks of cells run as its tasks; the molecules are the same.
         """
-        from .transcripts import generate_transcripts
+        from STpuppeteer.transcripts import generate_transcripts
 
         if self.count_array is None:
             self.generate_counts(client=client)

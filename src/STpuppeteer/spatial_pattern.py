@@ -21,10 +21,10 @@ import shapely
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from .positions import uniform_points
+from STpuppeteer.positions import uniform_points
 
 if TYPE_CHECKING:
-    from .config.tissue import PrototypeConfig, TissueConfig
+    from STpuppeteer.config.tissue import PrototypeConfig, TissueConfig
 
 __all__ = ["allocate_counts", "assign_celltypes", "gaussian_fields", "prototype_celltypes"]
 

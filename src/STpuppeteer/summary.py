@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .result import SimulationResult
+    from STpuppeteer.result import SimulationResult
 
 __all__ = ["format_summary", "molecules_per_landed_cell", "summarize", "tissue_area_um2"]
 

@@ -27,17 +27,17 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from ._random import block_rng
-from .config.tissue import check_tissue_consistency, hardcore_distance_um
-from .distributed import local_threads, thread_map
-from .morphology import draw_nucleus_radii, fit_radii, star_polygons
-from .positions import sample_centres, tissue_region
-from .spatial_pattern import assign_celltypes
+from STpuppeteer._random import block_rng
+from STpuppeteer.config.tissue import check_tissue_consistency, hardcore_distance_um
+from STpuppeteer.distributed import local_threads, thread_map
+from STpuppeteer.morphology import draw_nucleus_radii, fit_radii, star_polygons
+from STpuppeteer.positions import sample_centres, tissue_region
+from STpuppeteer.spatial_pattern import assign_celltypes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from .config import SimulationConfig
+    from STpuppeteer.config import SimulationConfig
 
 __all__ = [
     "CELL_COLUMNS",

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._random import block_rng
-from .instrument import FovEfficiency, control_names, draw_qv, tile_key
-from .landing import CellLocator
-from .placement import StarPolygons
+from STpuppeteer._random import block_rng
+from STpuppeteer.instrument import FovEfficiency, control_names, draw_qv, tile_key
+from STpuppeteer.landing import CellLocator
+from STpuppeteer.placement import StarPolygons
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     from dask.distributed import Client
 
-    from .config import SimulationConfig
+    from STpuppeteer.config import SimulationConfig
 
 __all__ = [
     "COMPARTMENTS",
@@ -292,7 +292,7 @@ def generate_transcripts(
     blocks = cell_blocks(len(cell_gdf), config.transcripts.block_size)
     weights = ambient_weights(counts.sum(axis=0, dtype=np.float64), config)
     if client is not None:
-        from .distributed import map_blocks
+        from STpuppeteer.distributed import map_blocks
 
         items = [(start, stop, block_rng(rng, b)) for b, (start, stop) in enumerate(blocks)]
         parts = list(map_blocks(_cell_block_task, items, shared=ctx, client=client, blocks_per_task=blocks_per_task))
@@ -406,7 +406,7 @@ def _code_dtype(n_categories: int) -> type[np.signedinteger]:
 
 
 def _n_threads(config: SimulationConfig) -> int:
-    from .distributed import local_threads
+    from STpuppeteer.distributed import local_threads
 
     return local_threads(config)
 

@@ -15,10 +15,16 @@ from typing import Any, Self
 import yaml
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator, model_validator
 
-from ._base import StrictModel
-from .genes import CelltypePrior, SharedMarkerSet
-from .tissue import MorphologyConfig, NucleusShape, PrototypeConfig, TissueConfig, check_tissue_consistency
-from .transcripts import InstrumentConfig, TranscriptConfig
+from STpuppeteer.config._base import StrictModel
+from STpuppeteer.config.genes import CelltypePrior, SharedMarkerSet
+from STpuppeteer.config.tissue import (
+    MorphologyConfig,
+    NucleusShape,
+    PrototypeConfig,
+    TissueConfig,
+    check_tissue_consistency,
+)
+from STpuppeteer.config.transcripts import InstrumentConfig, TranscriptConfig
 
 __all__ = [
     "CelltypePrior",
@@ -164,7 +170,7 @@ class SimulationConfig(StrictModel):
             for i, p in enumerate(value):
                 _check_probability(f"leakage_by_gene[{i}]", p)
         elif isinstance(value, dict):
-            from ..genes import gene_layout
+            from STpuppeteer.genes import gene_layout
 
             known = set(gene_layout(self).feature_name)
             unknown = sorted(set(value) - known)
@@ -208,7 +214,7 @@ class SimulationConfig(StrictModel):
         **overrides
             Top-level fields (nested ones as dicts) replacing the preset's.
         """
-        from ..presets import preset_config
+        from STpuppeteer.presets import preset_config
 
         return preset_config(name, **overrides)
 

@@ -8,7 +8,7 @@ import yaml
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from . import SimulationConfig
+    from STpuppeteer.config import SimulationConfig
 
 __all__ = ["commented_yaml"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveFloat, field_validator
 
-from ._base import StrictModel
+from STpuppeteer.config._base import StrictModel
 
 __all__ = ["CelltypePrior", "SharedMarkerSet"]
 

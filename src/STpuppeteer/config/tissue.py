@@ -15,7 +15,7 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from ._base import StrictModel
+from STpuppeteer.config._base import StrictModel
 
 __all__ = [
     "MorphologyConfig",

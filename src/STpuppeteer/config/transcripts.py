@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator
 
-from ._base import StrictModel
+from STpuppeteer.config._base import StrictModel
 
 __all__ = ["AmbientGenes", "InstrumentConfig", "TranscriptConfig"]
 

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .atomic import atomic_output_file
-from .observed import count_landed
+from STpuppeteer.io.atomic import atomic_output_file
+from STpuppeteer.io.observed import count_landed
 
 if TYPE_CHECKING:
-    from ..result import SimulationResult
+    from STpuppeteer.result import SimulationResult
 
 __all__ = ["observed_counts", "result_to_anndata", "write_h5ad"]
 

@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .._random import block_rng, stage_rng
-from ._cosmx_constants import (
+from STpuppeteer._random import block_rng, stage_rng
+from STpuppeteer.io._cosmx_constants import (
     CELL_COMPARTMENT,
     DATASET_ID,
     FOV_SIZE_PX,
@@ -57,14 +57,14 @@ from ._cosmx_constants import (
     composite_name,
     labels_name,
 )
-from .atomic import atomic_output_dir
-from .ground_truth import write_ground_truth
-from .manifest import write_manifest
-from .merscope import tissue_bounds, write_csv
-from .observed import observed_controls
+from STpuppeteer.io.atomic import atomic_output_dir
+from STpuppeteer.io.ground_truth import write_ground_truth
+from STpuppeteer.io.manifest import write_manifest
+from STpuppeteer.io.merscope import tissue_bounds, write_csv
+from STpuppeteer.io.observed import observed_controls
 
 if TYPE_CHECKING:
-    from ..result import SimulationResult
+    from STpuppeteer.result import SimulationResult
 
 __all__ = ["FovLayout", "cosmx_feature_names", "write_cosmx"]
 
@@ -302,7 +302,7 @@ def _write_fov_images(
     import imageio.v3 as iio
     import tifffile
 
-    from ..image import PixelGrid, rasterize_labels, render_from_labels
+    from STpuppeteer.image import PixelGrid, rasterize_labels, render_from_labels
 
     labels_dir = folder / CosmxFiles.LABELS_DIR
     images_dir = folder / CosmxFiles.IMAGES_DIR

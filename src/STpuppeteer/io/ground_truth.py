@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .parquet import ParquetStream, write_parquet
+from STpuppeteer.io.parquet import ParquetStream, write_parquet
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     import geopandas as gpd
 
-    from ..result import SimulationResult
+    from STpuppeteer.result import SimulationResult
 
 __all__ = [
     "GROUND_TRUTH_DIR",

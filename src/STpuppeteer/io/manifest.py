@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..config import SimulationConfig
+    from STpuppeteer.config import SimulationConfig
 
 __all__ = ["MANIFEST_NAME", "file_sha256", "write_manifest"]
 
@@ -46,7 +46,7 @@ def write_manifest(folder: Path, config: SimulationConfig, *, fmt: str, extra: d
     -------
     The manifest's path.
     """
-    from .. import __version__
+    from STpuppeteer import __version__
 
     paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder).as_posix() != MANIFEST_NAME)
     # hashlib releases the GIL on large reads: the files are hashed side by side.

@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .._random import block_rng, stage_rng
-from ._merscope_constants import (
+from STpuppeteer._random import block_rng, stage_rng
+from STpuppeteer.io._merscope_constants import (
     BLANK_PREFIX,
     BOUNDARY_TYPE,
     FOV_SIZE_PX,
@@ -51,15 +51,15 @@ from ._merscope_constants import (
     MerscopeTranscriptColumns,
     mosaic_name,
 )
-from .atomic import atomic_output_dir
-from .ground_truth import write_ground_truth
-from .manifest import write_manifest
-from .observed import count_landed, observed_controls
+from STpuppeteer.io.atomic import atomic_output_dir
+from STpuppeteer.io.ground_truth import write_ground_truth
+from STpuppeteer.io.manifest import write_manifest
+from STpuppeteer.io.observed import count_landed, observed_controls
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from ..result import SimulationResult
+    from STpuppeteer.result import SimulationResult
 
 __all__ = ["observed_counts", "tissue_bounds", "write_csv", "write_merscope"]
 
@@ -266,7 +266,7 @@ def _write_mosaics(
     """
     import tifffile
 
-    from ..image import PixelGrid, rasterize_labels, render_from_labels
+    from STpuppeteer.image import PixelGrid, rasterize_labels, render_from_labels
 
     cells = result.cell_gdf
     polygons = np.asarray(cells.geometry.values)

@@ -30,11 +30,11 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from ..placement import StarPolygons
-from ..star_kernels import StarArrays, star_distance
+from STpuppeteer.placement import StarPolygons
+from STpuppeteer.star_kernels import StarArrays, star_distance
 
 if TYPE_CHECKING:
-    from ..cell_store import CellStore
+    from STpuppeteer.cell_store import CellStore
 
 __all__ = ["NearestNucleus", "NucleusArray"]
 

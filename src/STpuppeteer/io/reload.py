@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import SimulationConfig
-from ..result import SimulationResult
-from .ground_truth import GROUND_TRUTH_DIR, read_ground_truth
-from .manifest import MANIFEST_NAME
+from STpuppeteer.config import SimulationConfig
+from STpuppeteer.io.ground_truth import GROUND_TRUTH_DIR, read_ground_truth
+from STpuppeteer.io.manifest import MANIFEST_NAME
+from STpuppeteer.result import SimulationResult
 
 __all__ = ["load_result"]
 

@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._random import stage_rng
-from ..image import XENIUM_PIXEL_SIZE, PixelGrid, rasterize_labels, render_from_labels
-from .atomic import atomic_output_dir
-from .manifest import write_manifest
+from STpuppeteer._random import stage_rng
+from STpuppeteer.image import XENIUM_PIXEL_SIZE, PixelGrid, rasterize_labels, render_from_labels
+from STpuppeteer.io.atomic import atomic_output_dir
+from STpuppeteer.io.manifest import write_manifest
 
 if TYPE_CHECKING:
     import anndata as ad
     import spatialdata
 
-    from ..result import SimulationResult
+    from STpuppeteer.result import SimulationResult
 
 __all__ = ["COORDINATE_SYSTEM", "result_to_spatialdata", "write_spatialdata"]
 
@@ -48,7 +48,7 @@ _PYRAMID_FROM_PX = 4096
 
 def _table(result: SimulationResult) -> ad.AnnData:
     """:func:`~STpuppeteer.io.anndata.result_to_anndata`, annotating the cell shapes."""
-    from .anndata import result_to_anndata
+    from STpuppeteer.io.anndata import result_to_anndata
 
     adata = result_to_anndata(result)
     adata.obs[REGION_KEY] = pd.Categorical([CELL_SHAPES] * adata.n_obs)

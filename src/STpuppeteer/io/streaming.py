@@ -28,19 +28,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import sparse
 
-from .._memory import release_free_memory
-from .._random import block_rng, stage_rng
-from ..distributed import local_threads, thread_map
-from ..image import MAX_PIXELS, PixelGrid, rasterize_labels, render_from_labels
-from . import _xenium_constants as xc
-from .atomic import atomic_output_dir
-from .cell_ids import encode_cell_ids
-from .ground_truth import GROUND_TRUTH_DIR, CellChunk, GroundTruthFiles, _long_counts, write_ground_truth
-from .manifest import write_manifest
-from .nucleus_distance import NearestNucleus
-from .parquet import ParquetStream
-from .wkb import polygon_wkb
-from .xenium import (
+from STpuppeteer._memory import release_free_memory
+from STpuppeteer._random import block_rng, stage_rng
+from STpuppeteer.distributed import local_threads, thread_map
+from STpuppeteer.image import MAX_PIXELS, PixelGrid, rasterize_labels, render_from_labels
+from STpuppeteer.io import _xenium_constants as xc
+from STpuppeteer.io.atomic import atomic_output_dir
+from STpuppeteer.io.cell_ids import encode_cell_ids
+from STpuppeteer.io.ground_truth import GROUND_TRUTH_DIR, CellChunk, GroundTruthFiles, _long_counts, write_ground_truth
+from STpuppeteer.io.manifest import write_manifest
+from STpuppeteer.io.nucleus_distance import NearestNucleus
+from STpuppeteer.io.parquet import ParquetStream
+from STpuppeteer.io.wkb import polygon_wkb
+from STpuppeteer.io.xenium import (
     CellPolygons,
     FeatureMatrixH5,
     _write_boundary_files,
@@ -58,10 +58,10 @@ if TYPE_CHECKING:
 
     from dask.distributed import Client
 
-    from ..cell_store import CellStore
-    from ..config import SimulationConfig
-    from ..expression import CountModel
-    from ..transcripts import MoleculeLabels
+    from STpuppeteer.cell_store import CellStore
+    from STpuppeteer.config import SimulationConfig
+    from STpuppeteer.expression import CountModel
+    from STpuppeteer.transcripts import MoleculeLabels
 
 __all__ = ["AUTO_IMAGE_PIXELS", "simulate_to_xenium"]
 
@@ -195,14 +195,14 @@ def _rows_near(shared: _Shared, start: int, stop: int, box: np.ndarray) -> np.nd
 
 
 def _local_context(shared: _Shared, rows: np.ndarray) -> Any:  # noqa: ANN401 - the stage-4 context
-    from ..transcripts import restrict_context
+    from STpuppeteer.transcripts import restrict_context
 
     geo = shared.store.geometry(rows, thickness=shared.ctx.config.tissue.section_thickness_um)
     return restrict_context(shared.ctx, geo, rows)
 
 
 def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.random.Generator]) -> _Block:
-    from ..transcripts import _cell_block
+    from STpuppeteer.transcripts import _cell_block
 
     start, stop, counts_rng, trs_rng = item
     counts = shared.model.block(start, stop, counts_rng)
@@ -228,7 +228,7 @@ def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.r
 
 def _background_task(shared: _Shared, part: dict[str, np.ndarray]) -> _Block:
     """Locate one part of the background molecules with the cells around it, and tabulate it."""
-    from ..transcripts import locate_part
+    from STpuppeteer.transcripts import locate_part
 
     x, y = part["x"], part["y"]
     rows = _rows_near(shared, 0, 0, np.array([x.min(), y.min(), x.max(), y.max()]))
@@ -293,12 +293,12 @@ def simulate_to_xenium(
     >>> from STpuppeteer import SimulationConfig  # doctest: +SKIP
     >>> simulate_to_xenium(SimulationConfig(n_cells=100_000), "slide_xenium")  # doctest: +SKIP
     """
-    from ..cell_store import CellStore
-    from ..expression import CountModel
-    from ..genes import generate_gene_parameters
-    from ..result import SimulationResult
-    from ..simulation import _as_config
-    from ..transcripts import (
+    from STpuppeteer.cell_store import CellStore
+    from STpuppeteer.expression import CountModel
+    from STpuppeteer.genes import generate_gene_parameters
+    from STpuppeteer.result import SimulationResult
+    from STpuppeteer.simulation import _as_config
+    from STpuppeteer.transcripts import (
         MoleculeLabels,
         ambient_weights,
         cell_blocks,
@@ -351,7 +351,7 @@ def simulate_to_xenium(
         items = [(start, stop, block_rng(counts_rng, b), block_rng(trs_rng, b))
                  for b, (start, stop) in enumerate(cell_blocks(n_cells, config.transcripts.block_size))]
         if client is not None:
-            from ..distributed import map_blocks
+            from STpuppeteer.distributed import map_blocks
 
             window = max_blocks_in_flight or 2 * max(len(client.scheduler_info()["workers"]), 1)
             blocks = map_blocks(_block_task, items, shared=shared, client=client, blocks_per_task=blocks_per_task,
@@ -440,7 +440,7 @@ def simulate_to_xenium(
 
 def _cell_chunk(store: CellStore, rows: np.ndarray) -> CellChunk:
     """Rows of the true cells with their polygons as WKB, straight from the store's coordinates."""
-    from ..tissue import CELL_COLUMNS
+    from STpuppeteer.tissue import CELL_COLUMNS
 
     frame = store.frame.iloc[rows].reset_index(drop=True)
     return CellChunk(frame.drop(columns=["geometry", "nucleus"], errors="ignore"),
@@ -487,7 +487,7 @@ def _summed(rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, *, shape: tu
 
 
 def _possible_features(config: SimulationConfig, labels: MoleculeLabels, n_genes: int) -> list[str]:
-    from ..instrument import control_names
+    from STpuppeteer.instrument import control_names
 
     inst = config.instrument
     rates = (inst.neg_control_probe_rate_per_um2, inst.neg_control_codeword_rate_per_um2,

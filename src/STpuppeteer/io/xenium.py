@@ -26,21 +26,21 @@ import pyarrow as pa
 import shapely
 from scipy import sparse
 
-from .._random import stage_rng
-from ..cell_store import Rings
-from ..image import PixelGrid, rasterize_labels, render_from_labels
-from . import _xenium_constants as xc
-from .atomic import atomic_output_dir
-from .cell_ids import DATASET_SUFFIX, UNASSIGNED, encode_cell_ids
-from .manifest import write_manifest
-from .nucleus_distance import NearestNucleus
-from .observed import count_landed, feature_codes, observed_controls
-from .parquet import ParquetStream, write_parquet
+from STpuppeteer._random import stage_rng
+from STpuppeteer.cell_store import Rings
+from STpuppeteer.image import PixelGrid, rasterize_labels, render_from_labels
+from STpuppeteer.io import _xenium_constants as xc
+from STpuppeteer.io.atomic import atomic_output_dir
+from STpuppeteer.io.cell_ids import DATASET_SUFFIX, UNASSIGNED, encode_cell_ids
+from STpuppeteer.io.manifest import write_manifest
+from STpuppeteer.io.nucleus_distance import NearestNucleus
+from STpuppeteer.io.observed import count_landed, feature_codes, observed_controls
+from STpuppeteer.io.parquet import ParquetStream, write_parquet
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..result import SimulationResult
+    from STpuppeteer.result import SimulationResult
 
 __all__ = [
     "CellPolygons",
@@ -289,7 +289,7 @@ def _strings(values: np.ndarray | pa.Array, index: np.ndarray) -> pa.DictionaryA
 
 
 def _write_specs(folder: Path, result: SimulationResult, n_transcripts: int) -> None:
-    from .. import __version__
+    from STpuppeteer import __version__
 
     n_cells = len(result.cell_gdf)
     specs = {
@@ -604,7 +604,7 @@ def _write_morphology(
 
 def _write_ground_truth(result: SimulationResult, folder: Path) -> None:
     try:
-        from .ground_truth import write_ground_truth
+        from STpuppeteer.io.ground_truth import write_ground_truth
     except ModuleNotFoundError as err:
         if err.name != f"{__package__}.ground_truth":
             raise

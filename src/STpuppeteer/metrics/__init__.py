@@ -9,22 +9,22 @@ segmentation, expression and cell-typing scores; :func:`score_baselines` gives t
 
 from __future__ import annotations
 
-from .assignment import AssignmentScores, contingency, score_assignment
-from .baselines import (
+from STpuppeteer.metrics.assignment import AssignmentScores, contingency, score_assignment
+from STpuppeteer.metrics.baselines import (
     assign_by_polygons,
     expansion_assignment,
     expansion_shapes,
     nucleus_assignment,
     oracle_assignment,
 )
-from .celltyping import adjusted_rand_index, score_labels
-from .expression import count_matrix, exclusive_marker_pairs, mecr, rowwise_pearson
-from .external import run_comseg
-from .inputs import Assignment, Truth, align_assignment, as_truth, read_assignment, read_shapes
-from .matching import f1_at_thresholds, match, over_under_counts
-from .report import format_scores, scores_to_frame
-from .scoring import score, score_baselines, score_cli
-from .segmentation import overlap_areas, score_segmentation
+from STpuppeteer.metrics.celltyping import adjusted_rand_index, score_labels
+from STpuppeteer.metrics.expression import count_matrix, exclusive_marker_pairs, mecr, rowwise_pearson
+from STpuppeteer.metrics.external import run_comseg
+from STpuppeteer.metrics.inputs import Assignment, Truth, align_assignment, as_truth, read_assignment, read_shapes
+from STpuppeteer.metrics.matching import f1_at_thresholds, match, over_under_counts
+from STpuppeteer.metrics.report import format_scores, scores_to_frame
+from STpuppeteer.metrics.scoring import score, score_baselines, score_cli
+from STpuppeteer.metrics.segmentation import overlap_areas, score_segmentation
 
 __all__ = [
     "Assignment",

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .matching import MatchMethod, f1_at_thresholds, match, over_under_counts, pair_ratio
+from STpuppeteer.metrics.matching import MatchMethod, f1_at_thresholds, match, over_under_counts, pair_ratio
 
 __all__ = ["AssignmentScores", "contingency", "score_assignment"]
 

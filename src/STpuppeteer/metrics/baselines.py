@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .inputs import as_truth
+from STpuppeteer.metrics.inputs import as_truth
 
 if TYPE_CHECKING:
     import geopandas as gpd

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .baselines import nucleus_assignment
-from .inputs import as_truth
+from STpuppeteer.metrics.baselines import nucleus_assignment
+from STpuppeteer.metrics.inputs import as_truth
 
 __all__ = ["run_comseg"]
 

@@ -80,7 +80,7 @@ def _from_mapping(parts: Mapping[str, Any]) -> Truth:
 
 def _read_folder(path: Path) -> Truth:
     try:
-        from ..io.ground_truth import read_ground_truth
+        from STpuppeteer.io.ground_truth import read_ground_truth
     except ImportError as err:  # the reader lives in io/, written separately
         msg = f"truth={str(path)!r}: reading a ground_truth/ folder needs STpuppeteer.io.ground_truth."
         raise ValueError(msg) from err

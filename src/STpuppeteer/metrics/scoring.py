@@ -11,18 +11,31 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .assignment import score_assignment
-from .baselines import assign_by_polygons, expansion_assignment, expansion_shapes, nucleus_assignment, oracle_assignment
-from .celltyping import score_labels
-from .expression import count_matrix, exclusive_marker_pairs, mecr, rowwise_pearson
-from .inputs import DEFAULT_UNASSIGNED, align_assignment, as_truth, read_assignment, read_shapes, scored_molecules
-from .report import format_scores
-from .segmentation import score_segmentation
+from STpuppeteer.metrics.assignment import score_assignment
+from STpuppeteer.metrics.baselines import (
+    assign_by_polygons,
+    expansion_assignment,
+    expansion_shapes,
+    nucleus_assignment,
+    oracle_assignment,
+)
+from STpuppeteer.metrics.celltyping import score_labels
+from STpuppeteer.metrics.expression import count_matrix, exclusive_marker_pairs, mecr, rowwise_pearson
+from STpuppeteer.metrics.inputs import (
+    DEFAULT_UNASSIGNED,
+    align_assignment,
+    as_truth,
+    read_assignment,
+    read_shapes,
+    scored_molecules,
+)
+from STpuppeteer.metrics.report import format_scores
+from STpuppeteer.metrics.segmentation import score_segmentation
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from .matching import MatchMethod
+    from STpuppeteer.metrics.matching import MatchMethod
 
 __all__ = ["score", "score_baselines", "score_cli"]
 
@@ -278,7 +291,7 @@ def score_cli(
     )
     print(format_scores(scores))
     if out_json is not None:
-        from ..io.atomic import atomic_output_file
+        from STpuppeteer.io.atomic import atomic_output_file
 
         with atomic_output_file(out_json, overwrite=True) as tmp:
             Path(tmp).write_text(json.dumps(_jsonable(scores), indent=2) + "\n")

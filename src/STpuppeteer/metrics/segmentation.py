@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 import shapely
 
-from .matching import MatchMethod, f1_at_thresholds, over_under_counts, pair_ratio
+from STpuppeteer.metrics.matching import MatchMethod, f1_at_thresholds, over_under_counts, pair_ratio
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -8,19 +8,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 
-from ..priors import (
+from STpuppeteer.plotting.palette import celltype_palette
+from STpuppeteer.priors import (
     get_hk_gamma_prior,
     get_marker_gamma_prior,
     get_silence_gamma_prior,
     get_theta_gamma_prior,
 )
-from .palette import celltype_palette
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from ..config import SimulationConfig
+    from STpuppeteer.config import SimulationConfig
 
 __all__ = ["gene_class", "plot_gene_parameters", "plot_priors"]
 

@@ -9,17 +9,17 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from shapely import box
 
-from ..genes import marker_celltypes
-from ..summary import molecules_per_landed_cell
-from .palette import celltype_palette
-from .tissue import plot_tissue
+from STpuppeteer.genes import marker_celltypes
+from STpuppeteer.plotting.palette import celltype_palette
+from STpuppeteer.plotting.tissue import plot_tissue
+from STpuppeteer.summary import molecules_per_landed_cell
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from matplotlib.figure import Figure
 
-    from ..result import SimulationResult
+    from STpuppeteer.result import SimulationResult
 
 __all__ = ["ORIGIN_COLORS", "default_genes", "plot_overview", "plot_qc"]
 

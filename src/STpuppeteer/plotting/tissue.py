@@ -13,7 +13,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-from .palette import celltype_palette
+from STpuppeteer.plotting.palette import celltype_palette
 
 if TYPE_CHECKING:
     import geopandas as gpd
