@@ -35,7 +35,7 @@ import numpy as np
 def _child(n_cells: int, preset: str, *, workers: int | None, images: bool, seed: int,
            expression_scale: float | None) -> dict[str, float]:
     from STpuppeteer.cell_store import CellStore
-    from STpuppeteer.distributed import dask_client
+    from STpuppeteer._parallel import dask_client
     from STpuppeteer.io.streaming import simulate_to_xenium
     from STpuppeteer.presets import preset_config
 

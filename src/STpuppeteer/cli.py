@@ -196,7 +196,7 @@ def _simulate_and_write(
     args: argparse.Namespace, formats: list[str], *, plot: bool
 ) -> tuple[SimulationResult, Path, list[str], float]:
     """Shared by ``simulate`` and ``demo``: check the target first, run, write, draw."""
-    from STpuppeteer.distributed import dask_client
+    from STpuppeteer._parallel import dask_client
 
     config, out = _load_config(args), _free_out(args)
     start = time.perf_counter()
@@ -210,7 +210,7 @@ def _simulate_and_write(
 
 def _stream(args: argparse.Namespace) -> int:
     """``simulate --stream``: a Xenium bundle written block by block (bounded memory, no summary)."""
-    from STpuppeteer.distributed import dask_client
+    from STpuppeteer._parallel import dask_client
     from STpuppeteer.io.streaming import simulate_to_xenium
 
     formats = _parse_formats(args.format)

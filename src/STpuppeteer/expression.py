@@ -160,7 +160,7 @@ def generate_counts(
     if client is None:
         blocks = (_count_block_task(model, item) for item in items)
     else:
-        from STpuppeteer.distributed import map_blocks
+        from STpuppeteer._parallel import map_blocks
 
         blocks = map_blocks(_count_block_task, items, shared=model, client=client, blocks_per_task=blocks_per_task)
     for (start, stop, _), block in zip(items, blocks, strict=True):

@@ -29,7 +29,7 @@ from scipy.spatial import cKDTree
 
 from STpuppeteer._random import block_rng
 from STpuppeteer.config.tissue import check_tissue_consistency, hardcore_distance_um
-from STpuppeteer.distributed import local_threads, thread_map
+from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer.morphology import draw_nucleus_radii, fit_radii, star_polygons
 from STpuppeteer.positions import sample_centres, tissue_region
 from STpuppeteer.spatial_pattern import assign_celltypes
@@ -300,7 +300,7 @@ def build_tiles(layout: TissueLayout, config: SimulationConfig) -> Iterator[tupl
     """Nuclei and cells of the tissue, tile by tile in cell order.
 
     Tiles are independent (each draws its nuclei from its own key), so they are built on
-    :func:`~STpuppeteer.distributed.local_threads` threads (shapely's set operations
+    :func:`~STpuppeteer._parallel.local_threads` threads (shapely's set operations
     release the GIL), at most a few tiles ahead of the caller.
 
     Parameters

@@ -292,7 +292,7 @@ def generate_transcripts(
     blocks = cell_blocks(len(cell_gdf), config.transcripts.block_size)
     weights = ambient_weights(counts.sum(axis=0, dtype=np.float64), config)
     if client is not None:
-        from STpuppeteer.distributed import map_blocks
+        from STpuppeteer._parallel import map_blocks
 
         items = [(start, stop, block_rng(rng, b)) for b, (start, stop) in enumerate(blocks)]
         parts = list(map_blocks(_cell_block_task, items, shared=ctx, client=client, blocks_per_task=blocks_per_task))
@@ -406,7 +406,7 @@ def _code_dtype(n_categories: int) -> type[np.signedinteger]:
 
 
 def _n_threads(config: SimulationConfig) -> int:
-    from STpuppeteer.distributed import local_threads
+    from STpuppeteer._parallel import local_threads
 
     return local_threads(config)
 

@@ -30,7 +30,7 @@ from scipy import sparse
 
 from STpuppeteer._memory import release_free_memory
 from STpuppeteer._random import block_rng, stage_rng
-from STpuppeteer.distributed import local_threads, thread_map
+from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer.image import MAX_PIXELS, PixelGrid, rasterize_labels, render_from_labels
 from STpuppeteer.io import _xenium_constants as xc
 from STpuppeteer.io.atomic import atomic_output_dir
@@ -351,7 +351,7 @@ def simulate_to_xenium(
         items = [(start, stop, block_rng(counts_rng, b), block_rng(trs_rng, b))
                  for b, (start, stop) in enumerate(cell_blocks(n_cells, config.transcripts.block_size))]
         if client is not None:
-            from STpuppeteer.distributed import map_blocks
+            from STpuppeteer._parallel import map_blocks
 
             window = max_blocks_in_flight or 2 * max(len(client.scheduler_info()["workers"]), 1)
             blocks = map_blocks(_block_task, items, shared=shared, client=client, blocks_per_task=blocks_per_task,

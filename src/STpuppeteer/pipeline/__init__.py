@@ -1,0 +1,1 @@
+"""Drivers: the in-memory simulator and the block-streamed Xenium writer."""

@@ -1,0 +1,1 @@
+"""The stages of the simulation, one module each: (config, inputs, rng) -> output."""
