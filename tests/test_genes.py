@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from STpuppeteer.genes import gene_layout, marker_celltypes
+from STpuppeteer.stages.genes import gene_layout, marker_celltypes
 from STpuppeteer.simulation import SimulationConfig, SpotlessSimulator
 
 # The table printed in the seed tutorial (01_gene_expression_tutorial.txt), 6 decimals.

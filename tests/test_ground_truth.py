@@ -15,7 +15,7 @@ import pytest
 import shapely
 
 from STpuppeteer.config import SimulationConfig
-from STpuppeteer.genes import generate_gene_parameters
+from STpuppeteer.stages.genes import generate_gene_parameters
 from STpuppeteer.io.ground_truth import GROUND_TRUTH_DIR, GroundTruthFiles, read_ground_truth, write_ground_truth
 from STpuppeteer.result import SimulationResult
 

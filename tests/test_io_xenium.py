@@ -13,7 +13,7 @@ import shapely
 from shapely import affinity
 
 from STpuppeteer.config import SimulationConfig
-from STpuppeteer.genes import generate_gene_parameters
+from STpuppeteer.stages.genes import generate_gene_parameters
 from STpuppeteer.io import _xenium_constants as xc
 from STpuppeteer.io.cell_ids import UNASSIGNED, decode_cell_ids, encode_cell_ids
 from STpuppeteer.io.xenium import write_xenium

@@ -14,8 +14,8 @@ import numpy as np
 
 from STpuppeteer._random import stage_rng
 from STpuppeteer.config import SimulationConfig
-from STpuppeteer.genes import generate_gene_parameters
-from STpuppeteer.priors import (
+from STpuppeteer.stages.genes import generate_gene_parameters
+from STpuppeteer.stages.priors import (
     get_hk_gamma_prior,
     get_marker_gamma_prior,
     get_silence_gamma_prior,

@@ -170,7 +170,7 @@ class SimulationConfig(StrictModel):
             for i, p in enumerate(value):
                 _check_probability(f"leakage_by_gene[{i}]", p)
         elif isinstance(value, dict):
-            from STpuppeteer.genes import gene_layout
+            from STpuppeteer.stages.genes import gene_layout
 
             known = set(gene_layout(self).feature_name)
             unknown = sorted(set(value) - known)

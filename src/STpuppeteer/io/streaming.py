@@ -295,7 +295,7 @@ def simulate_to_xenium(
     """
     from STpuppeteer.cell_store import CellStore
     from STpuppeteer.expression import CountModel
-    from STpuppeteer.genes import generate_gene_parameters
+    from STpuppeteer.stages.genes import generate_gene_parameters
     from STpuppeteer.result import SimulationResult
     from STpuppeteer.simulation import _as_config
     from STpuppeteer.transcripts import (

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from STpuppeteer.genes import marker_celltypes
+from STpuppeteer.stages.genes import marker_celltypes
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 
 from STpuppeteer.plotting.palette import celltype_palette
-from STpuppeteer.priors import (
+from STpuppeteer.stages.priors import (
     get_hk_gamma_prior,
     get_marker_gamma_prior,
     get_silence_gamma_prior,

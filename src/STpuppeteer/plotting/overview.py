@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from shapely import box
 
-from STpuppeteer.genes import marker_celltypes
+from STpuppeteer.stages.genes import marker_celltypes
 from STpuppeteer.plotting.palette import celltype_palette
 from STpuppeteer.plotting.tissue import plot_tissue
 from STpuppeteer.summary import molecules_per_landed_cell

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from STpuppeteer.priors import (
+from STpuppeteer.stages.priors import (
     get_hk_gamma_prior,
     get_marker_gamma_prior,
     get_silence_gamma_prior,
