@@ -34,8 +34,8 @@ import numpy as np
 
 def _child(n_cells: int, preset: str, *, workers: int | None, images: bool, seed: int,
            expression_scale: float | None) -> dict[str, float]:
-    from STpuppeteer.cell_store import CellStore
     from STpuppeteer._parallel import dask_client
+    from STpuppeteer.cell_store import CellStore
     from STpuppeteer.io.streaming import simulate_to_xenium
     from STpuppeteer.presets import preset_config
 

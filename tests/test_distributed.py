@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from STpuppeteer import SimulationConfig, SpotlessSimulator
+from STpuppeteer._parallel import dask_client, map_blocks, require_distributed
 from STpuppeteer._random import stage_rng
 from STpuppeteer.cli import build_parser, main
-from STpuppeteer._parallel import dask_client, map_blocks, require_distributed
 from STpuppeteer.expression import generate_counts
 from STpuppeteer.transcripts import generate_transcripts
 

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from STpuppeteer.stages.genes import gene_layout, marker_celltypes
 from STpuppeteer.simulation import SimulationConfig, SpotlessSimulator
+from STpuppeteer.stages.genes import gene_layout, marker_celltypes
 
 # The table printed in the seed tutorial (01_gene_expression_tutorial.txt), 6 decimals.
 TUTORIAL_HEAD = pd.DataFrame(

@@ -15,9 +15,9 @@ import pytest
 import shapely
 
 from STpuppeteer.config import SimulationConfig
-from STpuppeteer.stages.genes import generate_gene_parameters
 from STpuppeteer.io.ground_truth import GROUND_TRUTH_DIR, GroundTruthFiles, read_ground_truth, write_ground_truth
 from STpuppeteer.result import SimulationResult
+from STpuppeteer.stages.genes import generate_gene_parameters
 
 CONTROL_NAMES = ["NegControlProbe_00001", "NegControlProbe_00002", "NegControlCodeword_0500", "UnassignedCodeword_0001"]
 

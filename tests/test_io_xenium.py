@@ -13,11 +13,11 @@ import shapely
 from shapely import affinity
 
 from STpuppeteer.config import SimulationConfig
-from STpuppeteer.stages.genes import generate_gene_parameters
 from STpuppeteer.io import _xenium_constants as xc
 from STpuppeteer.io.cell_ids import UNASSIGNED, decode_cell_ids, encode_cell_ids
 from STpuppeteer.io.xenium import write_xenium
 from STpuppeteer.result import SimulationResult
+from STpuppeteer.stages.genes import generate_gene_parameters
 
 spatialdata_io = pytest.importorskip("spatialdata_io")
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from STpuppeteer._random import stage_rng
 from STpuppeteer.config import SimulationConfig
+from STpuppeteer.result import SimulationResult
 from STpuppeteer.stages.genes import generate_gene_parameters
 from STpuppeteer.stages.priors import (
     get_hk_gamma_prior,
@@ -21,7 +22,6 @@ from STpuppeteer.stages.priors import (
     get_silence_gamma_prior,
     get_theta_gamma_prior,
 )
-from STpuppeteer.result import SimulationResult
 
 if TYPE_CHECKING:
     import geopandas as gpd

@@ -27,9 +27,9 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer._random import block_rng
 from STpuppeteer.config.tissue import check_tissue_consistency, hardcore_distance_um
-from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer.morphology import draw_nucleus_radii, fit_radii, star_polygons
 from STpuppeteer.positions import sample_centres, tissue_region
 from STpuppeteer.spatial_pattern import assign_celltypes

@@ -29,8 +29,8 @@ import pyarrow.parquet as pq
 from scipy import sparse
 
 from STpuppeteer._memory import release_free_memory
-from STpuppeteer._random import block_rng, stage_rng
 from STpuppeteer._parallel import local_threads, thread_map
+from STpuppeteer._random import block_rng, stage_rng
 from STpuppeteer.image import MAX_PIXELS, PixelGrid, rasterize_labels, render_from_labels
 from STpuppeteer.io import _xenium_constants as xc
 from STpuppeteer.io.atomic import atomic_output_dir
@@ -295,9 +295,9 @@ def simulate_to_xenium(
     """
     from STpuppeteer.cell_store import CellStore
     from STpuppeteer.expression import CountModel
-    from STpuppeteer.stages.genes import generate_gene_parameters
     from STpuppeteer.result import SimulationResult
     from STpuppeteer.simulation import _as_config
+    from STpuppeteer.stages.genes import generate_gene_parameters
     from STpuppeteer.transcripts import (
         MoleculeLabels,
         ambient_weights,

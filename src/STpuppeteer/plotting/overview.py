@@ -9,9 +9,9 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from shapely import box
 
-from STpuppeteer.stages.genes import marker_celltypes
 from STpuppeteer.plotting.palette import celltype_palette
 from STpuppeteer.plotting.tissue import plot_tissue
+from STpuppeteer.stages.genes import marker_celltypes
 from STpuppeteer.summary import molecules_per_landed_cell
 
 if TYPE_CHECKING:
