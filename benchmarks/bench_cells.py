@@ -23,7 +23,7 @@ import time
 def _one(n_cells: int, pattern: str, seed: int) -> dict[str, float]:
     from STpuppeteer._random import stage_rng
     from STpuppeteer.config import SimulationConfig
-    from STpuppeteer.tissue import generate_cells
+    from STpuppeteer.stages.tissue import generate_cells
 
     config = SimulationConfig(seed=seed, n_cells=n_cells, n_celltype=5, tissue={"pattern": pattern})
     start = time.perf_counter()

@@ -16,7 +16,7 @@ from STpuppeteer.cell_store import CellStore, Rings
 from STpuppeteer.config import SimulationConfig
 from STpuppeteer.io.ground_truth import write_cells_parquet
 from STpuppeteer.io.streaming import _ROWS_PER_MERGE, _merged_ranges, _Pairs, _PairSpill
-from STpuppeteer.tissue import generate_cells
+from STpuppeteer.stages.tissue import generate_cells
 
 
 @pytest.fixture(scope="module")

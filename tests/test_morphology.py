@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from STpuppeteer.config import MorphologyConfig
-from STpuppeteer.morphology import draw_nucleus_radii, fit_radii, star_area, star_polygons
+from STpuppeteer.stages.morphology import draw_nucleus_radii, fit_radii, star_area, star_polygons
 
 N = 4000
 

@@ -14,10 +14,10 @@ from shapely import affinity
 from STpuppeteer._random import stage_rng
 from STpuppeteer.config import SimulationConfig
 from STpuppeteer.config.tissue import hardcore_distance_um
-from STpuppeteer.morphology import star_polygons
-from STpuppeteer.positions import sample_centres, tissue_region
-from STpuppeteer.spatial_pattern import allocate_counts, assign_celltypes, prototype_celltypes
-from STpuppeteer.tissue import CELL_COLUMNS, generate_cells
+from STpuppeteer.stages.morphology import star_polygons
+from STpuppeteer.stages.positions import sample_centres, tissue_region
+from STpuppeteer.stages.spatial_pattern import allocate_counts, assign_celltypes, prototype_celltypes
+from STpuppeteer.stages.tissue import CELL_COLUMNS, generate_cells
 
 L_MASK = [(0, 0), (1000, 0), (1000, 400), (400, 400), (400, 1000), (0, 1000)]
 PROTOTYPES = [
@@ -320,7 +320,7 @@ def test_config_round_trips_through_yaml(tmp_path, simulated):
 @pytest.mark.parametrize("tile_um", [150.0, 400.0])
 def test_tiled_cells_equal_global_voronoi(monkeypatch, tile_um):
     # Cells built tile by tile (with a halo) equal the global Voronoi cell ∩ reach ∩ tissue.
-    import STpuppeteer.tissue as tissue_module
+    import STpuppeteer.stages.tissue as tissue_module
 
     monkeypatch.setattr(tissue_module, "TILE_UM", tile_um)
     config = _config({"pattern": "mixed", "mask_um": L_MASK}, seed=11, n_cells=1500)
@@ -342,7 +342,7 @@ def test_tiled_cells_equal_global_voronoi(monkeypatch, tile_um):
 
 
 def test_validation_precedes_any_work(monkeypatch):
-    import STpuppeteer.tissue as tissue_module
+    import STpuppeteer.stages.tissue as tissue_module
 
     def _work(*args, **kwargs):
         raise AssertionError("positions were drawn before the config was checked")

@@ -13,7 +13,7 @@ from STpuppeteer._random import stage_rng
 from STpuppeteer.config import SimulationConfig
 from STpuppeteer.plotting.palette import celltype_palette
 from STpuppeteer.plotting.tissue import plot_tissue
-from STpuppeteer.tissue import generate_cells
+from STpuppeteer.stages.tissue import generate_cells
 
 
 @pytest.fixture(scope="module")

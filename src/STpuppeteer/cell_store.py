@@ -5,7 +5,7 @@ Python object) on top of its coordinates; a million cells with their nuclei take
 way. :class:`CellStore` keeps each exterior ring's float64 coordinates in one array with
 offsets (about 1 KB a cell for both polygons) and rebuilds shapely polygons, bit for bit the
 same, only for the rows a block asks for. It is filled tile by tile from
-:func:`~STpuppeteer.tissue.build_tiles`, so the whole tissue is never held as objects.
+:func:`~STpuppeteer.stages.tissue.build_tiles`, so the whole tissue is never held as objects.
 Cells and nuclei have no holes (a Voronoi cell cut by a star-shaped reach is star-shaped), so
 the exterior ring is the whole polygon.
 """
@@ -21,7 +21,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from STpuppeteer.placement import StarPolygons
-from STpuppeteer.tissue import CELL_COLUMNS, build_tiles, cell_frame, tissue_layout
+from STpuppeteer.stages.tissue import CELL_COLUMNS, build_tiles, cell_frame, tissue_layout
 
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
@@ -138,7 +138,7 @@ class CellStore:
 
     @classmethod
     def generate(cls, config: SimulationConfig, rng: np.random.Generator) -> CellStore:
-        """Stage 2 straight into a store: the cells of :func:`~STpuppeteer.tissue.generate_cells`.
+        """Stage 2 straight into a store: the cells of :func:`~STpuppeteer.stages.tissue.generate_cells`.
 
         Parameters
         ----------

@@ -86,7 +86,7 @@ class SpotlessSimulator:
 
     def generate_cells(self) -> gpd.GeoDataFrame:
         """Stage 2: tissue, cell positions, types, nuclei and cell polygons; sets ``cell_gdf``."""
-        from STpuppeteer.tissue import generate_cells
+        from STpuppeteer.stages.tissue import generate_cells
 
         self.cell_gdf = generate_cells(self.config, stage_rng(self.config.seed, "cells"))
         return self.cell_gdf

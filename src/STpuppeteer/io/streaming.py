@@ -440,7 +440,7 @@ def simulate_to_xenium(
 
 def _cell_chunk(store: CellStore, rows: np.ndarray) -> CellChunk:
     """Rows of the true cells with their polygons as WKB, straight from the store's coordinates."""
-    from STpuppeteer.tissue import CELL_COLUMNS
+    from STpuppeteer.stages.tissue import CELL_COLUMNS
 
     frame = store.frame.iloc[rows].reset_index(drop=True)
     return CellChunk(frame.drop(columns=["geometry", "nucleus"], errors="ignore"),

@@ -61,7 +61,7 @@ def plot_tissue(
     Parameters
     ----------
     cell_gdf
-        Cells as made by :func:`STpuppeteer.tissue.generate_cells` (``celltype``, cell
+        Cells as made by :func:`STpuppeteer.stages.tissue.generate_cells` (``celltype``, cell
         polygons as geometry, ``nucleus``); any subset of rows works.
     ax
         Axes to draw on; a new figure when ``None``.
@@ -89,7 +89,7 @@ def plot_tissue(
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> from STpuppeteer.config import SimulationConfig
-    >>> from STpuppeteer.tissue import generate_cells
+    >>> from STpuppeteer.stages.tissue import generate_cells
     >>> cell_gdf = generate_cells(SimulationConfig(n_cells=200), np.random.default_rng(0))
     >>> ax = plot_tissue(cell_gdf)
     """

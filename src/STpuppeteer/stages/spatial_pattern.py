@@ -21,7 +21,7 @@ import shapely
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from STpuppeteer.positions import uniform_points
+from STpuppeteer.stages.positions import uniform_points
 
 if TYPE_CHECKING:
     from STpuppeteer.config.tissue import PrototypeConfig, TissueConfig

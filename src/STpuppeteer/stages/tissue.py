@@ -1,0 +1,391 @@
+"""Stage 2: the tissue — cell positions, cell types in space, nuclei and cell polygons.
+
+:func:`generate_cells` chains the sub-steps, each with its own random stream keyed by a
+fixed name (so changing one sub-step never shifts another's draws):
+
+1. the tissue polygon and blue-noise centres (:mod:`.positions`);
+2. cell types (:mod:`.spatial_pattern`);
+3. nuclei (:mod:`.morphology`), shrunk where needed so each fits inside the disc of half
+   the distance to its nearest neighbour (always inside its Voronoi cell) and the tissue;
+4. cells: Voronoi cell of the centre ∩ nucleus expanded radially by ``max_expansion_um``
+   ∩ the tissue. Each nucleus therefore lies in its own cell and cells never overlap.
+
+Nuclei and cells are built tile by tile (fixed square tiles of ``TILE_UM``; bounded memory),
+each tile's nucleus draws from a generator keyed by the tile's (row, column), and cells are
+numbered tile by tile (rows of tiles from y = 0, left to right).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from STpuppeteer._parallel import local_threads, thread_map
+from STpuppeteer._random import block_rng
+from STpuppeteer.config.tissue import check_tissue_consistency, hardcore_distance_um
+from STpuppeteer.stages.morphology import draw_nucleus_radii, fit_radii, star_polygons
+from STpuppeteer.stages.positions import sample_centres, tissue_region
+from STpuppeteer.stages.spatial_pattern import assign_celltypes
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from STpuppeteer.config import SimulationConfig
+
+__all__ = [
+    "CELL_COLUMNS",
+    "TissueLayout",
+    "build_cell_polygons",
+    "build_tiles",
+    "cell_frame",
+    "generate_cells",
+    "tissue_layout",
+]
+
+#: Columns of ``cell_gdf`` in order (``geometry`` is the cell polygon, ``nucleus`` a second
+#: geometry column; ``nucleus_x``/``nucleus_y`` the nucleus centre = the Voronoi site).
+CELL_COLUMNS = (
+    "cell_id",
+    "celltype",
+    "x",
+    "y",
+    "z",
+    "nucleus_x",
+    "nucleus_y",
+    "nucleus_area",
+    "cell_area",
+    "scale",
+    "leakage_percentage",
+    "geometry",
+    "nucleus",
+)
+
+# Fixed keys of the sub-streams of the "cells" stage generator.
+_STREAM_POSITIONS = 1_000_001
+_STREAM_TYPES = 1_000_002
+_STREAM_NUCLEI = 1_000_003
+_STREAM_Z = 1_000_004
+#: Side of the fixed square tiles (µm) in which nuclei and cells are built; the nucleus
+#: draws of a tile are keyed by its (row, column), so they do not depend on other tiles.
+TILE_UM = 1000.0
+# Nuclei stay this fraction inside the disc that is guaranteed to be in their Voronoi cell.
+_FIT_SAFETY = 0.98
+
+
+def _boundary_distance(region: shapely.Polygon, xy: np.ndarray) -> np.ndarray:
+    if shapely.equals(region, shapely.envelope(region)):
+        x0, y0, x1, y1 = region.bounds
+        return np.minimum.reduce([xy[:, 0] - x0, x1 - xy[:, 0], xy[:, 1] - y0, y1 - xy[:, 1]])
+    return shapely.distance(region.boundary, shapely.points(xy))
+
+
+def _largest_part_at(cells: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    # Clipping to a non-convex tissue can split a cell (or leave slivers): keep the piece
+    # holding the cell's centre. Only a handful of border cells ever get here.
+    out = cells.copy()
+    for i in np.flatnonzero(shapely.get_type_id(cells) != shapely.GeometryType.POLYGON):
+        parts = shapely.get_parts(cells[i])
+        parts = parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON]
+        hit = shapely.contains_xy(parts, *centres[i])
+        out[i] = parts[np.argmax(hit)] if hit.any() else parts[np.argmax(shapely.area(parts))]
+    return out
+
+
+def _tile_order(xy: np.ndarray, tile_um: float) -> np.ndarray:
+    row = np.floor(xy[:, 1] / tile_um).astype(np.int64)
+    col = np.floor(xy[:, 0] / tile_um).astype(np.int64)
+    return np.lexsort((np.arange(len(xy)), col, row))
+
+
+def _tiles(xy: np.ndarray, tile_um: float, halo_um: float) -> Iterator[tuple[tuple[int, int], slice, np.ndarray]]:
+    # xy must be in _tile_order. Yields each non-empty tile's (row, col), the slice of its own
+    # cells and the indices of the other cells within halo_um of the tile.
+    row = np.floor(xy[:, 1] / tile_um).astype(np.int64)
+    col = np.floor(xy[:, 0] / tile_um).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, (np.diff(row) != 0) | (np.diff(col) != 0)])
+    stops = np.r_[starts[1:], len(xy)]
+    where = {(int(row[a]), int(col[a])): slice(int(a), int(b)) for a, b in zip(starts, stops, strict=True)}
+    reach = int(np.ceil(halo_um / tile_um))
+    for (r, c), own in where.items():
+        others = [
+            np.arange(where[(r + dr, c + dc)].start, where[(r + dr, c + dc)].stop)
+            for dr in range(-reach, reach + 1)
+            for dc in range(-reach, reach + 1)
+            if (dr or dc) and (r + dr, c + dc) in where
+        ]
+        near = np.concatenate(others) if others else np.empty(0, dtype=np.int64)
+        x0, y0 = c * tile_um - halo_um, r * tile_um - halo_um
+        x1, y1 = (c + 1) * tile_um + halo_um, (r + 1) * tile_um + halo_um
+        px, py = xy[near, 0], xy[near, 1]
+        yield (r, c), own, near[(px >= x0) & (px <= x1) & (py >= y0) & (py <= y1)]
+
+
+def _voronoi_of_tile(xy: np.ndarray, own: slice, near: np.ndarray, region: shapely.Polygon) -> np.ndarray:
+    # Exact for the tile's own cells once they are cut to their reach: a centre q can only cut
+    # the part of p's cell within R of p if |p - q| < 2R, and R (nucleus radius + expansion)
+    # is at most half the halo, so every such q is in `near`.
+    sites = np.concatenate([xy[own], xy[near]])
+    diagram = shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=region, ordered=True)
+    return shapely.get_parts(diagram)[: own.stop - own.start]
+
+
+def build_cell_polygons(
+    centres: np.ndarray,
+    radii: np.ndarray,
+    voronoi: np.ndarray,
+    region: shapely.Polygon,
+    *,
+    max_expansion_um: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nucleus and cell polygons of a block of cells.
+
+    Parameters
+    ----------
+    centres
+        ``(n, 2)`` nucleus centres (the Voronoi sites), µm.
+    radii
+        ``(n, n_vertices)`` nucleus radii, already fitted inside the Voronoi cells.
+    voronoi
+        ``(n,)`` Voronoi polygons of the centres.
+    region
+        The tissue polygon (prepared for speed).
+    max_expansion_um
+        Largest distance of a cell's boundary from its nucleus.
+
+    Returns
+    -------
+    ``(nuclei, cells)``, two ``(n,)`` arrays of valid polygons.
+    """
+    nuclei = star_polygons(centres, radii)
+    # Radial expansion: every point lies within max_expansion_um of the nucleus (a subset
+    # of the true buffer, equal to it for a circle) and it keeps the vertex count low.
+    reach = star_polygons(centres, radii + max_expansion_um)
+    cells = shapely.intersection(voronoi, reach)
+    x0, y0, x1, y1 = shapely.bounds(cells).T
+    if shapely.equals(region, shapely.envelope(region)):
+        rx0, ry0, rx1, ry1 = region.bounds
+        outside = (x0 < rx0) | (y0 < ry0) | (x1 > rx1) | (y1 > ry1)
+    else:
+        outside = ~shapely.contains(region, cells)
+    if outside.any():
+        cells[outside] = shapely.intersection(cells[outside], region)
+        cells[outside] = _largest_part_at(cells[outside], centres[outside])
+    return nuclei, cells
+
+
+def generate_cells(config: SimulationConfig, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """Stage 2: the tissue's cells with types, nuclei and boundaries.
+
+    Parameters
+    ----------
+    config
+        The simulation config (``n_cells``, ``n_celltype``, ``tissue``, ``morphology``,
+        ``leakage_by_celltype``).
+    rng
+        The stage's generator (:func:`STpuppeteer._random.stage_rng` of ``"cells"``); its
+        sub-streams are derived with :func:`STpuppeteer._random.block_rng`.
+
+    Returns
+    -------
+    ``cell_gdf``: one row per cell with the columns of :data:`CELL_COLUMNS`; the active
+    geometry is the cell polygon, ``nucleus`` holds the nucleus polygon. Coordinates are
+    in µm with the tissue's bounding box starting at (0, 0).
+
+    Examples
+    --------
+    >>> from STpuppeteer.config import SimulationConfig
+    >>> cell_gdf = generate_cells(SimulationConfig(n_cells=300), np.random.default_rng(0))
+    >>> len(cell_gdf), cell_gdf.celltype.value_counts().tolist()
+    (300, [100, 100, 100])
+    """
+    layout = tissue_layout(config, rng)
+    n = layout.n_cells
+    nuclei = np.empty(n, dtype=object)
+    cells = np.empty(n, dtype=object)
+    for own, tile_nuclei, tile_cells in build_tiles(layout, config):
+        nuclei[own], cells[own] = tile_nuclei, tile_cells
+    frame = cell_frame(layout, config, nucleus_area=shapely.area(nuclei), cell_area=shapely.area(cells),
+                       centroid=shapely.get_coordinates(shapely.centroid(cells)))
+    cell_gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(cells, index=frame.index))
+    cell_gdf["nucleus"] = gpd.GeoSeries(nuclei, index=frame.index)
+    return cell_gdf[list(CELL_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class TissueLayout:
+    """What the tissue stage decides for the whole tissue before any polygon is built.
+
+    Centres (hard-core point process) and cell types are global (see ``docs/scale.md``);
+    they cost a few dozen bytes a cell. Polygons are then built tile by tile from it
+    (:func:`build_tiles`), so a caller may keep them in any form it likes.
+
+    Attributes
+    ----------
+    region
+        The tissue polygon.
+    centres
+        ``(n, 2)`` nucleus centres, in cell order (tile by tile).
+    codes
+        Cell-type code of each cell.
+    limit
+        Radius each nucleus must fit in (inside its Voronoi cell and the tissue).
+    halo
+        Width of the halo of other tiles' centres each tile's Voronoi cells need.
+    rng
+        The stage's generator (its keyed sub-streams draw the nuclei and z).
+    """
+
+    region: shapely.Polygon
+    centres: np.ndarray
+    codes: np.ndarray
+    limit: np.ndarray
+    halo: float
+    rng: np.random.Generator
+
+    @property
+    def n_cells(self) -> int:
+        """Number of cells."""
+        return len(self.centres)
+
+
+def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueLayout:
+    """Centres, cell types and nucleus size limits of the whole tissue, cells in tile order.
+
+    Parameters
+    ----------
+    config
+        The simulation config.
+    rng
+        The stage's generator.
+
+    Returns
+    -------
+    The layout.
+    """
+    names = config.celltype_names
+    n = config.n_cells
+    tissue, morphology = config.tissue, config.morphology
+    check_tissue_consistency(tissue, morphology, n_cells=n, celltype_names=names)
+
+    region = tissue_region(tissue, n)
+    min_distance = hardcore_distance_um(tissue, n)
+    centres = sample_centres(
+        region, n, block_rng(rng, _STREAM_POSITIONS), min_distance_um=min_distance, margin_um=0.5 * min_distance
+    )
+    codes = assign_celltypes(centres, region, tissue, block_rng(rng, _STREAM_TYPES), celltype_names=names)
+
+    # Half the nearest-neighbour distance bounds a disc inside the Voronoi cell.
+    if n > 1:
+        nearest = cKDTree(centres).query(centres, k=2)[0][:, 1]
+    else:
+        nearest = np.full(n, np.inf)
+    limit = _FIT_SAFETY * np.minimum(0.5 * nearest, _boundary_distance(region, centres))
+
+    # Cells are numbered tile by tile; each tile's Voronoi cells come from its own centres plus
+    # a halo wide enough that no centre outside it can cut a cell (see _voronoi_of_tile).
+    order = _tile_order(centres, TILE_UM)
+    centres, codes, limit = centres[order], codes[order], limit[order]
+    halo = 2.0 * (float(limit.max(initial=0.0)) + morphology.max_expansion_um) * 1.01 + 1e-6
+    return TissueLayout(region=region, centres=centres, codes=codes, limit=limit, halo=halo, rng=rng)
+
+
+def build_tiles(layout: TissueLayout, config: SimulationConfig) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """Nuclei and cells of the tissue, tile by tile in cell order.
+
+    Tiles are independent (each draws its nuclei from its own key), so they are built on
+    :func:`~STpuppeteer._parallel.local_threads` threads (shapely's set operations
+    release the GIL), at most a few tiles ahead of the caller.
+
+    Parameters
+    ----------
+    layout
+        From :func:`tissue_layout`.
+    config
+        The simulation config.
+
+    Yields
+    ------
+    The tile's rows, its nucleus polygons and its cell polygons.
+    """
+    names = config.celltype_names
+    morphology = config.morphology
+    centres, codes, limit, region = layout.centres, layout.codes, layout.limit, layout.region
+    nuclei_rng = block_rng(layout.rng, _STREAM_NUCLEI)
+    # A prepared geometry caches an index on first use and must not be shared by threads:
+    # each thread prepares its own copy of the region.
+    per_thread = threading.local()
+
+    def own_region() -> shapely.Polygon:
+        if not hasattr(per_thread, "region"):
+            per_thread.region = shapely.from_wkb(shapely.to_wkb(region))
+            shapely.prepare(per_thread.region)
+        return per_thread.region
+
+    def build_tile(tile: tuple[tuple[int, int], slice, np.ndarray]) -> tuple[slice, np.ndarray, np.ndarray]:
+        key, own, near = tile
+        radii = draw_nucleus_radii(codes[own], morphology, block_rng(nuclei_rng, key), celltype_names=names)
+        radii = fit_radii(radii, limit[own])
+        tissue_region = own_region()
+        voronoi = _voronoi_of_tile(centres, own, near, tissue_region)
+        nuclei, cells = build_cell_polygons(
+            centres[own], radii, voronoi, tissue_region, max_expansion_um=morphology.max_expansion_um
+        )
+        return own, nuclei, cells
+
+    n_threads = local_threads(config)
+    yield from thread_map(build_tile, _tiles(centres, TILE_UM, layout.halo), n_threads=n_threads,
+                          window=2 * n_threads)
+
+
+def cell_frame(
+    layout: TissueLayout,
+    config: SimulationConfig,
+    *,
+    nucleus_area: np.ndarray,
+    cell_area: np.ndarray,
+    centroid: np.ndarray,
+) -> pd.DataFrame:
+    """The columns of ``cell_gdf`` other than the polygons, from the layout and the polygons' measures.
+
+    Parameters
+    ----------
+    layout
+        From :func:`tissue_layout`.
+    config
+        The simulation config.
+    nucleus_area, cell_area
+        Areas of the polygons, µm².
+    centroid
+        ``(n, 2)`` centroids of the cell polygons.
+
+    Returns
+    -------
+    The frame, columns in :data:`CELL_COLUMNS` order (without ``geometry`` and ``nucleus``).
+    """
+    names = config.celltype_names
+    n, codes, centres = layout.n_cells, layout.codes, layout.centres
+    type_mean = np.bincount(codes, nucleus_area, len(names)) / np.maximum(np.bincount(codes, minlength=len(names)), 1)
+    leakage = np.array([config.leakage_by_celltype.get(name, 0.0) for name in names])
+    celltype = pd.Categorical.from_codes(codes, categories=names).astype(str)
+    return pd.DataFrame(
+        {
+            "cell_id": np.arange(n, dtype=np.int64),
+            "celltype": np.asarray(celltype, dtype=object),
+            "x": centroid[:, 0],
+            "y": centroid[:, 1],
+            "z": block_rng(layout.rng, _STREAM_Z).uniform(0.0, config.tissue.section_thickness_um, n),
+            "nucleus_x": centres[:, 0],
+            "nucleus_y": centres[:, 1],
+            "nucleus_area": nucleus_area,
+            "cell_area": cell_area,
+            "scale": nucleus_area / type_mean[codes],
+            "leakage_percentage": leakage[codes],
+        }
+    )
