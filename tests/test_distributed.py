@@ -12,7 +12,7 @@ from STpuppeteer import SimulationConfig, SpotlessSimulator
 from STpuppeteer._parallel import dask_client, map_blocks, require_distributed
 from STpuppeteer._random import stage_rng
 from STpuppeteer.cli import build_parser, main
-from STpuppeteer.expression import generate_counts
+from STpuppeteer.stages.counts import generate_counts
 from STpuppeteer.transcripts import generate_transcripts
 
 distributed = pytest.importorskip("dask.distributed")

@@ -4,7 +4,7 @@ import pytest
 
 from STpuppeteer._random import stage_rng
 from STpuppeteer.config import SimulationConfig
-from STpuppeteer.expression import generate_counts
+from STpuppeteer.stages.counts import generate_counts
 
 N_CELLS = 20_000
 THETA = np.array([0.5, 2.0, 8.0])

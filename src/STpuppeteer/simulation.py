@@ -97,7 +97,7 @@ class SpotlessSimulator:
         Runs stages 1–2 first if they have not been run. With a ``dask.distributed``
         ``client`` the blocks of cells run as its tasks; the counts are the same.
         """
-        from STpuppeteer.expression import generate_counts
+        from STpuppeteer.stages.counts import generate_counts
 
         if self.gpar_df is None:
             self.generate_gene_parameters()

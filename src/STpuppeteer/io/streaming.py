@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
     from STpuppeteer.cell_store import CellStore
     from STpuppeteer.config import SimulationConfig
-    from STpuppeteer.expression import CountModel
+    from STpuppeteer.stages.counts import CountModel
     from STpuppeteer.transcripts import MoleculeLabels
 
 __all__ = ["AUTO_IMAGE_PIXELS", "simulate_to_xenium"]
@@ -294,9 +294,9 @@ def simulate_to_xenium(
     >>> simulate_to_xenium(SimulationConfig(n_cells=100_000), "slide_xenium")  # doctest: +SKIP
     """
     from STpuppeteer.cell_store import CellStore
-    from STpuppeteer.expression import CountModel
     from STpuppeteer.result import SimulationResult
     from STpuppeteer.simulation import _as_config
+    from STpuppeteer.stages.counts import CountModel
     from STpuppeteer.stages.genes import generate_gene_parameters
     from STpuppeteer.transcripts import (
         MoleculeLabels,
