@@ -9,7 +9,7 @@ from skimage.filters import gaussian, threshold_otsu
 from skimage.measure import label
 from skimage.morphology import remove_small_objects
 
-from STpuppeteer.image import PixelGrid, rasterize_labels, render_from_labels, render_morphology
+from STpuppeteer.stages.image import PixelGrid, rasterize_labels, render_from_labels, render_morphology
 from test_io_xenium import make_synthetic_result
 
 

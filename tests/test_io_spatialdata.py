@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from STpuppeteer.image import XENIUM_PIXEL_SIZE
 from STpuppeteer.io.spatialdata import result_to_spatialdata, write_spatialdata
+from STpuppeteer.stages.image import XENIUM_PIXEL_SIZE
 from test_io_xenium import full_resolution, make_synthetic_result
 
 spatialdata = pytest.importorskip("spatialdata")

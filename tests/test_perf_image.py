@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from STpuppeteer.image import _linear_knots, _smooth_noise, _upsample
+from STpuppeteer.stages.image import _linear_knots, _smooth_noise, _upsample
 
 
 def _dense_bilinear(coarse: np.ndarray, shape: tuple[int, int], step: float) -> np.ndarray:

@@ -22,9 +22,9 @@ import pandas as pd
 import shapely
 
 from STpuppeteer._random import block_rng
-from STpuppeteer.instrument import FovEfficiency, control_names, draw_qv, tile_key
 from STpuppeteer.landing import CellLocator
 from STpuppeteer.placement import StarPolygons
+from STpuppeteer.stages.instrument import FovEfficiency, control_names, draw_qv, tile_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

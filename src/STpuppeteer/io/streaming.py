@@ -31,7 +31,6 @@ from scipy import sparse
 from STpuppeteer._memory import release_free_memory
 from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer._random import block_rng, stage_rng
-from STpuppeteer.image import MAX_PIXELS, PixelGrid, rasterize_labels, render_from_labels
 from STpuppeteer.io import _xenium_constants as xc
 from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.cell_ids import encode_cell_ids
@@ -52,6 +51,7 @@ from STpuppeteer.io.xenium import (
     transcripts_table,
     xenium_features,
 )
+from STpuppeteer.stages.image import MAX_PIXELS, PixelGrid, rasterize_labels, render_from_labels
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -487,7 +487,7 @@ def _summed(rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, *, shape: tu
 
 
 def _possible_features(config: SimulationConfig, labels: MoleculeLabels, n_genes: int) -> list[str]:
-    from STpuppeteer.instrument import control_names
+    from STpuppeteer.stages.instrument import control_names
 
     inst = config.instrument
     rates = (inst.neg_control_probe_rate_per_um2, inst.neg_control_codeword_rate_per_um2,
