@@ -24,7 +24,7 @@ import numpy as np
 from STpuppeteer._random import stage_rng
 from STpuppeteer.presets import preset_config
 from STpuppeteer.simulation import SpotlessSimulator
-from STpuppeteer.transcripts import CellGeometry
+from STpuppeteer.stages.transcripts import CellGeometry
 
 CPU: dict[str, float] = {}
 

@@ -101,7 +101,7 @@ def test_merged_pairs_equal_a_sparse_sum(tmp_path):
 
 
 def test_geometry_from_the_store_equals_geometry_from_polygons(cells):
-    from STpuppeteer.transcripts import CellGeometry
+    from STpuppeteer.stages.transcripts import CellGeometry
 
     _, cell_gdf, store = cells
     rows = np.sort(np.random.default_rng(2).choice(len(store), 700, replace=False))

@@ -13,7 +13,7 @@ from STpuppeteer._parallel import dask_client, map_blocks, require_distributed
 from STpuppeteer._random import stage_rng
 from STpuppeteer.cli import build_parser, main
 from STpuppeteer.stages.counts import generate_counts
-from STpuppeteer.transcripts import generate_transcripts
+from STpuppeteer.stages.transcripts import generate_transcripts
 
 distributed = pytest.importorskip("dask.distributed")
 

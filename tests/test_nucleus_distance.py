@@ -12,7 +12,7 @@ from STpuppeteer.config import SimulationConfig
 from STpuppeteer.io.nucleus_distance import NearestNucleus
 from STpuppeteer.presets import preset_config
 from STpuppeteer.simulation import simulate
-from STpuppeteer.transcripts import ambient_weights, transcript_context, unlocated_background
+from STpuppeteer.stages.transcripts import ambient_weights, transcript_context, unlocated_background
 
 
 @pytest.fixture(scope="module")

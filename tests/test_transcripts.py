@@ -9,7 +9,7 @@ from STpuppeteer.config import SimulationConfig
 from STpuppeteer.landing import CellLocator
 from STpuppeteer.placement import StarPolygons
 from STpuppeteer.simulation import SpotlessSimulator
-from STpuppeteer.transcripts import (
+from STpuppeteer.stages.transcripts import (
     classify_leakage,
     counts_to_transcript_df,
     generate_transcripts,

@@ -25,7 +25,7 @@ from STpuppeteer.stages.tissue import CELL_COLUMNS, build_tiles, cell_frame, tis
 
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
-    from STpuppeteer.transcripts import CellGeometry
+    from STpuppeteer.stages.transcripts import CellGeometry
 
 __all__ = ["CellStore", "Rings"]
 
@@ -197,7 +197,7 @@ class CellStore:
 
     def geometry(self, rows: np.ndarray, *, thickness: float) -> CellGeometry:
         """Stage 4's geometry of the cells ``rows`` (equal to ``CellGeometry.from_cells(cell_gdf.iloc[rows])``)."""
-        from STpuppeteer.transcripts import CellGeometry
+        from STpuppeteer.stages.transcripts import CellGeometry
 
         return CellGeometry.from_fans(self._fans(self.cells, rows), self._fans(self.nuclei, rows),
                                       z=self.frame["z"].to_numpy()[rows], thickness=thickness)

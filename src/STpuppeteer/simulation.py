@@ -114,7 +114,7 @@ class SpotlessSimulator:
         Runs stages 1–3 first if they have not been run. With a ``dask.distributed``
         ``client`` the blocks of cells run as its tasks; the molecules are the same.
         """
-        from STpuppeteer.transcripts import generate_transcripts
+        from STpuppeteer.stages.transcripts import generate_transcripts
 
         if self.count_array is None:
             self.generate_counts(client=client)

@@ -3,7 +3,7 @@
 :func:`simulate_to_xenium` runs stages 1–2 into a :class:`~STpuppeteer.cell_store.CellStore`
 (the cells' polygons as coordinate arrays, built tile by tile), then draws the counts and
 the molecules of one fixed block of cells at a time (the same blocks and keyed generators as
-:func:`~STpuppeteer.transcripts.generate_transcripts`, so the molecules are identical),
+:func:`~STpuppeteer.stages.transcripts.generate_transcripts`, so the molecules are identical),
 turns each block into rows of ``transcripts.parquet`` and ``ground_truth/molecules.parquet``
 and appends them as Parquet row groups. The blocks run here (a few threads) or as
 ``dask.distributed`` tasks, at most a few blocks ahead of the writer.
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from STpuppeteer.cell_store import CellStore
     from STpuppeteer.config import SimulationConfig
     from STpuppeteer.stages.counts import CountModel
-    from STpuppeteer.transcripts import MoleculeLabels
+    from STpuppeteer.stages.transcripts import MoleculeLabels
 
 __all__ = ["AUTO_IMAGE_PIXELS", "simulate_to_xenium"]
 
@@ -195,14 +195,14 @@ def _rows_near(shared: _Shared, start: int, stop: int, box: np.ndarray) -> np.nd
 
 
 def _local_context(shared: _Shared, rows: np.ndarray) -> Any:  # noqa: ANN401 - the stage-4 context
-    from STpuppeteer.transcripts import restrict_context
+    from STpuppeteer.stages.transcripts import restrict_context
 
     geo = shared.store.geometry(rows, thickness=shared.ctx.config.tissue.section_thickness_um)
     return restrict_context(shared.ctx, geo, rows)
 
 
 def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.random.Generator]) -> _Block:
-    from STpuppeteer.transcripts import _cell_block
+    from STpuppeteer.stages.transcripts import _cell_block
 
     start, stop, counts_rng, trs_rng = item
     counts = shared.model.block(start, stop, counts_rng)
@@ -228,7 +228,7 @@ def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.r
 
 def _background_task(shared: _Shared, part: dict[str, np.ndarray]) -> _Block:
     """Locate one part of the background molecules with the cells around it, and tabulate it."""
-    from STpuppeteer.transcripts import locate_part
+    from STpuppeteer.stages.transcripts import locate_part
 
     x, y = part["x"], part["y"]
     rows = _rows_near(shared, 0, 0, np.array([x.min(), y.min(), x.max(), y.max()]))
@@ -298,7 +298,7 @@ def simulate_to_xenium(
     from STpuppeteer.simulation import _as_config
     from STpuppeteer.stages.counts import CountModel
     from STpuppeteer.stages.genes import generate_gene_parameters
-    from STpuppeteer.transcripts import (
+    from STpuppeteer.stages.transcripts import (
         MoleculeLabels,
         ambient_weights,
         cell_blocks,
