@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import shapely
 
-from STpuppeteer.landing import CellLocator
-from STpuppeteer.placement import StarPolygons
+from STpuppeteer.geometry.locate import CellLocator
+from STpuppeteer.geometry.star import StarPolygons
 
 
 def _star_polygons(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,8 +6,8 @@ import shapely
 
 from STpuppeteer._random import stage_rng
 from STpuppeteer.config import SimulationConfig
-from STpuppeteer.landing import CellLocator
-from STpuppeteer.placement import StarPolygons
+from STpuppeteer.geometry.locate import CellLocator
+from STpuppeteer.geometry.star import StarPolygons
 from STpuppeteer.simulation import SpotlessSimulator
 from STpuppeteer.stages.transcripts import (
     classify_leakage,

@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from STpuppeteer.placement import StarPolygons
+from STpuppeteer.geometry.star import StarPolygons
 from STpuppeteer.stages.tissue import CELL_COLUMNS, build_tiles, cell_frame, tissue_layout
 
 if TYPE_CHECKING:

@@ -159,7 +159,7 @@ def write_cells_parquet(path: str | Path, chunks: Iterable[gpd.GeoDataFrame | Ce
     """The true cells as GeoParquet (polygons in ``geometry`` and ``nucleus``), one row group per chunk.
 
     A chunk is rows of ``cell_gdf`` or a :class:`CellChunk` (its polygons already WKB, e.g.
-    from :func:`~STpuppeteer.io.wkb.polygon_wkb`). The file's schema and GeoParquet
+    from :func:`~STpuppeteer.geometry.wkb.polygon_wkb`). The file's schema and GeoParquet
     metadata are those geopandas writes (without the optional ``bbox``), so a slide's cells
     are written a slice at a time and read back with ``geopandas.read_parquet``.
     """

@@ -31,14 +31,14 @@ from scipy import sparse
 from STpuppeteer._memory import release_free_memory
 from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer._random import block_rng, stage_rng
+from STpuppeteer.geometry.nearest_nucleus import NearestNucleus
+from STpuppeteer.geometry.wkb import polygon_wkb
 from STpuppeteer.io import _xenium_constants as xc
 from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.cell_ids import encode_cell_ids
 from STpuppeteer.io.ground_truth import GROUND_TRUTH_DIR, CellChunk, GroundTruthFiles, _long_counts, write_ground_truth
 from STpuppeteer.io.manifest import write_manifest
-from STpuppeteer.io.nucleus_distance import NearestNucleus
 from STpuppeteer.io.parquet import ParquetStream
-from STpuppeteer.io.wkb import polygon_wkb
 from STpuppeteer.io.xenium import (
     CellPolygons,
     FeatureMatrixH5,

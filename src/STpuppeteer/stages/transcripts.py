@@ -22,8 +22,8 @@ import pandas as pd
 import shapely
 
 from STpuppeteer._random import block_rng
-from STpuppeteer.landing import CellLocator
-from STpuppeteer.placement import StarPolygons
+from STpuppeteer.geometry.locate import CellLocator
+from STpuppeteer.geometry.star import StarPolygons
 from STpuppeteer.stages.instrument import FovEfficiency, control_names, draw_qv, tile_key
 
 if TYPE_CHECKING:

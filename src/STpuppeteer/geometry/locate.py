@@ -2,7 +2,7 @@
 
 Cells are binned by bounding box into a square grid; a point's candidates are the cells
 registered in its grid square whose bounding box holds it, and the exact test is the
-fan-sector test of :class:`~STpuppeteer.placement.StarPolygons` (no per-point geometry
+fan-sector test of :class:`~STpuppeteer.geometry.star.StarPolygons` (no per-point geometry
 objects, no Python loop over points). Cells do not overlap, so at most one candidate holds
 a point (a point exactly on a shared edge goes to the lower row).
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from STpuppeteer.placement import StarPolygons
+from STpuppeteer.geometry.star import StarPolygons
 
 __all__ = ["CellLocator"]
 

@@ -6,7 +6,7 @@ re-indexing arrays and holding the GIL between calls. Here each ring or point is
 loop that releases the GIL, so the blocks of the streamed writer run truly in parallel.
 
 A polygon set is passed to the point kernels as a :class:`StarArrays` tuple (built by
-:meth:`STpuppeteer.placement.StarPolygons.kernel_arrays`): numba takes plain arrays, not the
+:meth:`STpuppeteer.geometry.star.StarPolygons.kernel_arrays`): numba takes plain arrays, not the
 dataclass. Only star rows may be measured here; the caller sends the others to shapely.
 """
 
@@ -27,7 +27,7 @@ KEY_STRIDE = 8.0
 
 
 class StarArrays(NamedTuple):
-    """The arrays of a :class:`~STpuppeteer.placement.StarPolygons` that the kernels read."""
+    """The arrays of a :class:`~STpuppeteer.geometry.star.StarPolygons` that the kernels read."""
 
     cx: np.ndarray
     cy: np.ndarray

@@ -30,8 +30,8 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from STpuppeteer.placement import StarPolygons
-from STpuppeteer.star_kernels import StarArrays, star_distance
+from STpuppeteer.geometry.star import StarPolygons
+from STpuppeteer.geometry.star_kernels import StarArrays, star_distance
 
 if TYPE_CHECKING:
     from STpuppeteer.cell_store import CellStore

@@ -9,7 +9,7 @@ per-row guide tables of equal slices and a short exact scan, which returns what 
 search would, without its ~20 cache-missing steps a point. Sampling and the containment test
 are vectorised numpy over every polygon at once, in chunks whose temporaries stay in cache;
 fanning the rings and the distance to a polygon, whose work per ring or point varies, are
-compiled loops (:mod:`~STpuppeteer.star_kernels`). The rare polygon that
+compiled loops (:mod:`~STpuppeteer.geometry.star_kernels`). The rare polygon that
 is not star-shaped about its centre (or is not a single polygon) falls back on shapely's
 constrained Delaunay triangulation for sampling and ``shapely.contains_xy`` for tests.
 """
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from STpuppeteer.star_kernels import KEY_STRIDE, StarArrays, fan_rings, sector_table, star_distances
+from STpuppeteer.geometry.star_kernels import KEY_STRIDE, StarArrays, fan_rings, sector_table, star_distances
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -419,7 +419,7 @@ class StarPolygons:
         """Euclidean distance from point k to polygon ``rows[k]`` (0 inside or on it).
 
         A star row is measured by the compiled walk of
-        :func:`~STpuppeteer.star_kernels.star_distance` (the point's own edge first, then
+        :func:`~STpuppeteer.geometry.star_kernels.star_distance` (the point's own edge first, then
         edges further round only while they can still be nearer): the same minimum over
         edges as ``shapely.distance``, at a few edges a point. Other rows ask shapely.
 
@@ -452,7 +452,7 @@ class StarPolygons:
 
     @cached_property
     def kernel_arrays(self) -> StarArrays:
-        """The arrays the compiled kernels of :mod:`~STpuppeteer.star_kernels` read."""
+        """The arrays the compiled kernels of :mod:`~STpuppeteer.geometry.star_kernels` read."""
         return StarArrays(
             cx=np.ascontiguousarray(self.centre[:, 0]), cy=np.ascontiguousarray(self.centre[:, 1]),
             theta0=self.theta0, rmin2=self.rmin**2, rmax2=self.rmax**2, start=self.start, key=self.key,
