@@ -36,8 +36,8 @@ def _child(n_cells: int, preset: str, *, workers: int | None, images: bool, seed
            expression_scale: float | None) -> dict[str, float]:
     from STpuppeteer._parallel import dask_client
     from STpuppeteer.cell_store import CellStore
+    from STpuppeteer.config.presets import preset_config
     from STpuppeteer.io.streaming import simulate_to_xenium
-    from STpuppeteer.presets import preset_config
 
     if preset == "default":
         from STpuppeteer import SimulationConfig

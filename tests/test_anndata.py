@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from STpuppeteer.config import SimulationConfig
+from STpuppeteer.config.presets import preset_config
 from STpuppeteer.io.anndata import observed_counts
-from STpuppeteer.presets import preset_config
 from STpuppeteer.simulation import SpotlessSimulator
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from STpuppeteer.config import SimulationConfig
-from STpuppeteer.presets import PRESETS, preset_config
+from STpuppeteer.config.presets import PRESETS, preset_config
 from STpuppeteer.simulation import SpotlessSimulator
 
 

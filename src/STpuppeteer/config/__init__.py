@@ -16,7 +16,7 @@ import yaml
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from STpuppeteer.config._base import StrictModel
-from STpuppeteer.config.genes import CelltypePrior, SharedMarkerSet
+from STpuppeteer.config.panel import CelltypePrior, SharedMarkerSet
 from STpuppeteer.config.tissue import (
     MorphologyConfig,
     NucleusShape,
@@ -214,7 +214,7 @@ class SimulationConfig(StrictModel):
         **overrides
             Top-level fields (nested ones as dicts) replacing the preset's.
         """
-        from STpuppeteer.presets import preset_config
+        from STpuppeteer.config.presets import preset_config
 
         return preset_config(name, **overrides)
 

@@ -5,7 +5,7 @@ overall expression level (``expression_scale``) and the leakage knobs
 (``leakage_by_celltype``, ``leakage_by_gene``, ``leak_dist_factor``) are top-level fields
 of :class:`~STpuppeteer.config.SimulationConfig`; what is here only refines them.
 Every instrument effect is off by default, so a default run records every true molecule
-exactly where it is; the platform presets (:mod:`STpuppeteer.presets`) turn them on.
+exactly where it is; the platform presets (:mod:`STpuppeteer.config.presets`) turn them on.
 """
 
 from __future__ import annotations

@@ -1,0 +1,114 @@
+"""Platform presets: configs whose outputs land in the realism table of DESIGN.md.
+
+A preset is a nested dict of overrides of :class:`~STpuppeteer.config.SimulationConfig`'s
+defaults: it never changes a default itself, so the tutorial's behaviour is untouched.
+Targets (all three presets, per the published Xenium-like figures): 2,000–2,500 cells/mm²,
+~0.8–1.1 molecules/µm², median 150–350 molecules per cell, negative controls ≈ 0.4 % of
+molecules, 5 µm (FFPE) or 10 µm (fresh frozen) sections, leakage ≈ 0.2 (Proseg's default
+diffusion probability). The overall level is set with ``expression_scale`` for the default
+300-gene panel; with another panel size rescale it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from STpuppeteer.config import SimulationConfig
+
+__all__ = ["PRESETS", "preset_config"]
+
+_CONTROLS_04_PERCENT = {
+    # ≈ 0.0036 controls per µm² against ≈ 0.9 molecules per µm²: 0.4 %.
+    "neg_control_probe_rate_per_um2": 0.0018,
+    "neg_control_codeword_rate_per_um2": 0.0012,
+    "unassigned_codeword_rate_per_um2": 0.0006,
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "xenium": {
+        "expression_scale": 4.9,
+        "leakage_by_gene": 0.15,
+        "leak_dist_factor": 0.3,
+        "tissue": {"density_per_mm2": 2300.0, "section_thickness_um": 5.0},
+        "instrument": {
+            "jitter_um": 0.2,
+            "ambient_rate_per_um2": 0.08,
+            **_CONTROLS_04_PERCENT,
+            "detection_efficiency": 0.95,
+            "fov_size_um": 900.0,
+            "fov_efficiency_sd": 0.05,
+            "miscall_rate": 0.005,
+        },
+    },
+    "merscope": {
+        "expression_scale": 5.5,
+        "leakage_by_gene": 0.2,
+        "leak_dist_factor": 0.3,
+        "tissue": {"density_per_mm2": 2200.0, "section_thickness_um": 10.0},
+        "instrument": {
+            "jitter_um": 0.3,
+            "ambient_rate_per_um2": 0.08,
+            **_CONTROLS_04_PERCENT,
+            "detection_efficiency": 0.9,
+            "fov_size_um": 200.0,
+            "fov_efficiency_sd": 0.08,
+            "miscall_rate": 0.01,
+        },
+    },
+    "cosmx": {
+        "expression_scale": 5.1,
+        "leakage_by_gene": 0.2,
+        "leak_dist_factor": 0.35,
+        "tissue": {"density_per_mm2": 2400.0, "section_thickness_um": 5.0},
+        "instrument": {
+            "jitter_um": 0.25,
+            "ambient_rate_per_um2": 0.08,
+            **_CONTROLS_04_PERCENT,
+            "detection_efficiency": 0.9,
+            "fov_size_um": 510.0,
+            "fov_efficiency_sd": 0.1,
+            "miscall_rate": 0.01,
+        },
+    },
+}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def preset_config(name: str, **overrides: Any) -> SimulationConfig:
+    """Config of a platform preset, with overrides.
+
+    Parameters
+    ----------
+    name
+        ``"xenium"``, ``"merscope"`` or ``"cosmx"``.
+    **overrides
+        Fields replacing the preset's; a nested config given as a dict is merged key by key
+        into the preset's (``instrument={"jitter_um": 0}`` keeps the other instrument knobs).
+
+    Returns
+    -------
+    The validated config.
+
+    Examples
+    --------
+    >>> cfg = preset_config("xenium", seed=3, n_cells=500)
+    >>> cfg.tissue.section_thickness_um, cfg.n_cells
+    (5.0, 500)
+    """
+    from STpuppeteer.config import SimulationConfig
+
+    if name not in PRESETS:
+        msg = f"preset {name!r} is not known; choose one of {sorted(PRESETS)}."
+        raise ValueError(msg)
+    return SimulationConfig.model_validate(_merge(PRESETS[name], overrides))
