@@ -6,7 +6,7 @@ Usage::
                                      [--images] [--expression-scale X] [--timeout 600]
 
 Each size runs in its own process (so its peak RSS is its own) through
-:func:`STpuppeteer.io.streaming.simulate_to_xenium`, and prints one row: cells/s,
+:func:`STpuppeteer.pipeline.streamed.simulate_to_xenium`, and prints one row: cells/s,
 molecules/s, the tissue's share of the time, peak RSS, the bundle's size, the random-number
 ceiling (``rng.random`` drawing the 3 uniforms per molecule that placement consumes, in the
 same process, block by block) and the run's speed as a fraction of it, and the load average
@@ -35,9 +35,9 @@ import numpy as np
 def _child(n_cells: int, preset: str, *, workers: int | None, images: bool, seed: int,
            expression_scale: float | None) -> dict[str, float]:
     from STpuppeteer._parallel import dask_client
-    from STpuppeteer.cell_store import CellStore
     from STpuppeteer.config.presets import preset_config
-    from STpuppeteer.io.streaming import simulate_to_xenium
+    from STpuppeteer.pipeline.cell_store import CellStore
+    from STpuppeteer.pipeline.streamed import simulate_to_xenium
 
     if preset == "default":
         from STpuppeteer import SimulationConfig

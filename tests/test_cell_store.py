@@ -12,10 +12,10 @@ import shapely
 from scipy import sparse
 
 from STpuppeteer._random import stage_rng
-from STpuppeteer.cell_store import CellStore, Rings
 from STpuppeteer.config import SimulationConfig
 from STpuppeteer.io.ground_truth import write_cells_parquet
-from STpuppeteer.io.streaming import _ROWS_PER_MERGE, _merged_ranges, _Pairs, _PairSpill
+from STpuppeteer.pipeline.cell_store import CellStore, Rings
+from STpuppeteer.pipeline.streamed import _ROWS_PER_MERGE, _merged_ranges, _Pairs, _PairSpill
 from STpuppeteer.stages.tissue import generate_cells
 
 

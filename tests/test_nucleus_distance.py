@@ -7,10 +7,10 @@ import pytest
 import shapely
 
 from STpuppeteer._random import stage_rng
-from STpuppeteer.cell_store import CellStore
 from STpuppeteer.config import SimulationConfig
 from STpuppeteer.config.presets import preset_config
 from STpuppeteer.geometry.nearest_nucleus import NearestNucleus
+from STpuppeteer.pipeline.cell_store import CellStore
 from STpuppeteer.simulation import simulate
 from STpuppeteer.stages.transcripts import ambient_weights, transcript_context, unlocated_background
 

@@ -75,7 +75,7 @@ def content_digest(path: Path) -> str:
 def write_all_outputs(out: Path) -> dict[str, str]:
     """Simulate two small configs into every format (and the streamed Xenium writer); digest every file."""
     from STpuppeteer import SimulationConfig, simulate
-    from STpuppeteer.io.streaming import simulate_to_xenium
+    from STpuppeteer.pipeline.streamed import simulate_to_xenium
 
     configs = {
         "leaky": SimulationConfig(seed=11, n_cells=150, leakage_by_gene=0.1, leakage_by_celltype={"ct_1": 0.2}),

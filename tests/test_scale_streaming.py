@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from STpuppeteer import SimulationConfig, SpotlessSimulator
-from STpuppeteer.io.streaming import _thread_map, simulate_to_xenium
+from STpuppeteer.pipeline.streamed import _thread_map, simulate_to_xenium
 
 CONFIG = SimulationConfig(
     seed=5,
@@ -129,7 +129,7 @@ def test_thread_map_keeps_order(n_threads, window):
 
 
 def test_background_located_in_small_chunks_is_unchanged(in_memory, tmp_path, monkeypatch):
-    import STpuppeteer.io.streaming as streaming
+    import STpuppeteer.pipeline.streamed as streaming
 
     _, mem = in_memory
     monkeypatch.setattr(streaming, "_BACKGROUND_CHUNK", 97)

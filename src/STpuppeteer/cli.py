@@ -211,7 +211,7 @@ def _simulate_and_write(
 def _stream(args: argparse.Namespace) -> int:
     """``simulate --stream``: a Xenium bundle written block by block (bounded memory, no summary)."""
     from STpuppeteer._parallel import dask_client
-    from STpuppeteer.io.streaming import simulate_to_xenium
+    from STpuppeteer.pipeline.streamed import simulate_to_xenium
 
     formats = _parse_formats(args.format)
     if formats != ["xenium"] or args.plot:

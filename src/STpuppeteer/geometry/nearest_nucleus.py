@@ -15,7 +15,7 @@ molecule farther than the local nuclei's margin from all of them, takes shapely'
 nearest-polygon search among the nuclei around it, widened until certain.
 
 The nuclei come from a *source*: an array of polygons (:class:`NucleusArray`) or a
-:class:`~STpuppeteer.cell_store.CellStore`, which holds a whole slide's polygons as
+:class:`~STpuppeteer.pipeline.cell_store.CellStore`, which holds a whole slide's polygons as
 coordinates and builds shapely polygons only for the rows asked for.
 """
 
@@ -34,7 +34,7 @@ from STpuppeteer.geometry.star import StarPolygons
 from STpuppeteer.geometry.star_kernels import StarArrays, star_distance
 
 if TYPE_CHECKING:
-    from STpuppeteer.cell_store import CellStore
+    from STpuppeteer.pipeline.cell_store import CellStore
 
 __all__ = ["NearestNucleus", "NucleusArray"]
 

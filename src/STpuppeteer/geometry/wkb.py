@@ -1,7 +1,7 @@
 """Well-known binary (WKB) of polygons straight from their ring coordinates.
 
 The streamed writer holds a slide's polygons as coordinate arrays
-(:class:`~STpuppeteer.cell_store.Rings`); building a shapely object per polygon only to
+(:class:`~STpuppeteer.pipeline.cell_store.Rings`); building a shapely object per polygon only to
 serialise it again cost more than the rest of writing the ground truth's cell file. A
 polygon with one ring is a fixed header and its vertices, so the bytes are laid out here
 with numpy, identical to ``shapely.to_wkb`` (little-endian, 2-D) of the same polygon.

@@ -27,7 +27,6 @@ import shapely
 from scipy import sparse
 
 from STpuppeteer._random import stage_rng
-from STpuppeteer.cell_store import Rings
 from STpuppeteer.geometry.nearest_nucleus import NearestNucleus
 from STpuppeteer.io import _xenium_constants as xc
 from STpuppeteer.io.atomic import atomic_output_dir
@@ -35,6 +34,7 @@ from STpuppeteer.io.cell_ids import DATASET_SUFFIX, UNASSIGNED, encode_cell_ids
 from STpuppeteer.io.manifest import write_manifest
 from STpuppeteer.io.observed import count_landed, feature_codes, observed_controls
 from STpuppeteer.io.parquet import ParquetStream, write_parquet
+from STpuppeteer.pipeline.cell_store import Rings
 from STpuppeteer.stages.image import PixelGrid, rasterize_labels, render_from_labels
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ class CellPolygons:
         ``cells(lo, hi)`` gives the polygons of cells ``lo:hi`` (likewise ``nuclei``).
     cell_rings, nucleus_rings
         ``cell_rings(lo, hi)`` gives their exterior rings (vertices and ``(n + 1,)`` offsets,
-        as :meth:`~STpuppeteer.cell_store.Rings.gather`), which the boundary files list,
+        as :meth:`~STpuppeteer.pipeline.cell_store.Rings.gather`), which the boundary files list,
         without polygons where the caller holds coordinates.
     """
 

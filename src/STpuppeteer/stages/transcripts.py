@@ -372,7 +372,7 @@ def restrict_context(ctx: _Context, geo: CellGeometry, rows: np.ndarray) -> _Con
     """The context of just the cells ``rows``, whose geometry is ``geo`` (rows renumbered 0…len(rows)-1).
 
     ``geo`` is built for those cells alone (``CellGeometry.from_cells(cell_gdf.iloc[rows])``,
-    or :meth:`~STpuppeteer.cell_store.CellStore.geometry`). A cell's placement depends only
+    or :meth:`~STpuppeteer.pipeline.cell_store.CellStore.geometry`). A cell's placement depends only
     on its own polygons, and landing only on the polygons that contain a point, so a block
     whose rows include every cell its molecules can reach gets the same molecules as with
     the whole tissue's geometry.
