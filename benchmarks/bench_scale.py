@@ -35,7 +35,7 @@ import numpy as np
 def _child(n_cells: int, preset: str, *, workers: int | None, images: bool, seed: int,
            expression_scale: float | None) -> dict[str, float]:
     from STpuppeteer._parallel import dask_client
-    from STpuppeteer.config.presets import preset_config
+    from STpuppeteer.config import preset_config
     from STpuppeteer.pipeline.cell_store import CellStore
     from STpuppeteer.pipeline.streamed import simulate_to_xenium
 

@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from STpuppeteer._random import stage_rng
-from STpuppeteer.config.presets import preset_config
+from STpuppeteer.config import preset_config
 from STpuppeteer.simulation import SpotlessSimulator
 from STpuppeteer.stages.transcripts import CellGeometry
 

@@ -3,8 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from STpuppeteer.config import SimulationConfig
-from STpuppeteer.config.presets import preset_config
+from STpuppeteer.config import SimulationConfig, preset_config
 from STpuppeteer.io.anndata import observed_counts
 from STpuppeteer.simulation import SpotlessSimulator
 

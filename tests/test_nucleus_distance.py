@@ -7,8 +7,7 @@ import pytest
 import shapely
 
 from STpuppeteer._random import stage_rng
-from STpuppeteer.config import SimulationConfig
-from STpuppeteer.config.presets import preset_config
+from STpuppeteer.config import SimulationConfig, preset_config
 from STpuppeteer.geometry.nearest_nucleus import NearestNucleus
 from STpuppeteer.pipeline.cell_store import CellStore
 from STpuppeteer.simulation import simulate

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from STpuppeteer.config import SimulationConfig
-from STpuppeteer.config.presets import PRESETS, preset_config
+from STpuppeteer.config import PRESETS, SimulationConfig, preset_config
 from STpuppeteer.simulation import SpotlessSimulator
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from STpuppeteer.config import SimulationConfig
+from STpuppeteer.pipeline.simulator import SpotlessSimulator, simulate
 from STpuppeteer.result import SimulationResult
-from STpuppeteer.simulation import SpotlessSimulator, simulate
 
 try:
     __version__ = version("stpuppeteer")

@@ -116,7 +116,7 @@ def run_stages(config: SimulationConfig, *, progress: bool = True, client: Any =
     """
     from tqdm.auto import tqdm
 
-    from STpuppeteer.simulation import SpotlessSimulator
+    from STpuppeteer.pipeline.simulator import SpotlessSimulator
 
     sim = SpotlessSimulator(config)
     stages = [

@@ -1,4 +1,5 @@
-"""Moved to :mod:`STpuppeteer.config.presets`; this path keeps working for older code."""
+"""Moved to :mod:`STpuppeteer.config`; this path keeps working for older code."""
 
-from STpuppeteer.config.presets import *  # noqa: F403
-from STpuppeteer.config.presets import __all__  # noqa: F401
+from STpuppeteer.config import PRESETS, preset_config
+
+__all__ = ["PRESETS", "preset_config"]

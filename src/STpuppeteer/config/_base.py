@@ -1,10 +1,10 @@
-"""Shared base for every configuration model: unknown keys are errors."""
+"""Shared base of every configuration model (unknown keys are errors) and the probability check."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["StrictModel"]
+__all__ = ["StrictModel", "check_probability"]
 
 
 class StrictModel(BaseModel):
@@ -15,3 +15,11 @@ class StrictModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
+
+
+def check_probability(field: str, value: float) -> float:
+    """``value`` as a float if it is a number in [0, 1]; else an error naming ``field``."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not (0.0 <= value <= 1.0):
+        msg = f"{field}={value!r} is not allowed; a probability must be a number in [0, 1]."
+        raise ValueError(msg)
+    return float(value)

@@ -1,12 +1,23 @@
-"""Configuration pieces of the gene-parameter stage beyond the tutorial's flat fields."""
+"""The gene panel as configured, free of randomness.
+
+Per-type prior overrides, shared marker blocks, and the panel's names and classes
+(:func:`gene_layout`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
 from pydantic import Field, PositiveFloat, field_validator
 
 from STpuppeteer.config._base import StrictModel
 
-__all__ = ["CelltypePrior", "SharedMarkerSet"]
+if TYPE_CHECKING:
+    from STpuppeteer.config.simulation import SimulationConfig
+
+__all__ = ["HK_TYPE", "SILENCE_TYPE", "CelltypePrior", "GeneLayout", "SharedMarkerSet", "gene_layout"]
 
 
 class CelltypePrior(StrictModel):
@@ -43,3 +54,73 @@ class SharedMarkerSet(StrictModel):
             msg = f"celltypes={value!r} lists a cell type twice; each must appear once."
             raise ValueError(msg)
         return value
+
+
+HK_TYPE = "hk"
+SILENCE_TYPE = "silence"
+
+
+@dataclass(frozen=True)
+class GeneLayout:
+    """Names and classes of the panel's genes, before any random draw.
+
+    Attributes
+    ----------
+    feature_name
+        Gene names, in panel order.
+    gene_type
+        ``ct_{k}_mkr``, ``{ct_a}_{ct_b}_mkr`` (shared), ``hk`` or ``silence``.
+    marker_of
+        For each gene, the indices of the cell types it is a marker of (empty if none).
+    """
+
+    feature_name: np.ndarray
+    gene_type: np.ndarray
+    marker_of: tuple[tuple[int, ...], ...]
+
+    @property
+    def hk_index(self) -> np.ndarray:
+        """Positions of the housekeeping genes."""
+        return np.flatnonzero(self.gene_type == HK_TYPE)
+
+    def marker_index(self, celltype: int) -> np.ndarray:
+        """Positions of the genes that are markers of cell type ``celltype`` (own or shared)."""
+        return np.array([i for i, cts in enumerate(self.marker_of) if celltype in cts], dtype=np.intp)
+
+
+def gene_layout(config: SimulationConfig) -> GeneLayout:
+    """Lay out the panel (names, classes) from the config; no randomness involved.
+
+    Parameters
+    ----------
+    config
+        The simulation config.
+
+    Returns
+    -------
+    The :class:`GeneLayout` of the panel.
+    """
+    names: list[str] = []
+    types: list[str] = []
+    marker_of: list[tuple[int, ...]] = []
+    for k in range(config.n_celltype):
+        gtype = f"ct_{k}_mkr"
+        names += [f"{gtype}_{i}" for i in range(config.n_markers)]
+        types += [gtype] * config.n_markers
+        marker_of += [(k,)] * config.n_markers
+    for block in config.shared_markers:
+        gtype = "_".join(block.celltypes) + "_mkr"
+        cts = tuple(sorted(int(ct.removeprefix("ct_")) for ct in block.celltypes))
+        names += [f"{gtype}_{i}" for i in range(block.n_genes)]
+        types += [gtype] * block.n_genes
+        marker_of += [cts] * block.n_genes
+    names += [f"{HK_TYPE}_{i}" for i in range(config.n_hk)]
+    types += [HK_TYPE] * config.n_hk
+    names += [f"{SILENCE_TYPE}_{i}" for i in range(config.n_silence)]
+    types += [SILENCE_TYPE] * config.n_silence
+    marker_of += [()] * (config.n_hk + config.n_silence)
+    return GeneLayout(
+        feature_name=np.asarray(names, dtype=object),
+        gene_type=np.asarray(types, dtype=object),
+        marker_of=tuple(marker_of),
+    )

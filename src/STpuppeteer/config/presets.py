@@ -1,7 +1,8 @@
 """Platform presets: configs whose outputs land in the realism table of DESIGN.md.
 
 A preset is a nested dict of overrides of :class:`~STpuppeteer.config.SimulationConfig`'s
-defaults: it never changes a default itself, so the tutorial's behaviour is untouched.
+defaults (data only; :func:`~STpuppeteer.config.preset_config` builds the config): it
+never changes a default itself, so the tutorial's behaviour is untouched.
 Targets (all three presets, per the published Xenium-like figures): 2,000–2,500 cells/mm²,
 ~0.8–1.1 molecules/µm², median 150–350 molecules per cell, negative controls ≈ 0.4 % of
 molecules, 5 µm (FFPE) or 10 µm (fresh frozen) sections, leakage ≈ 0.2 (Proseg's default
@@ -12,12 +13,9 @@ diffusion probability). The overall level is set with ``expression_scale`` for t
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from STpuppeteer.config import SimulationConfig
-
-__all__ = ["PRESETS", "preset_config"]
+__all__ = ["PRESETS", "merge_overrides"]
 
 _CONTROLS_04_PERCENT = {
     # ≈ 0.0036 controls per µm² against ≈ 0.9 molecules per µm²: 0.4 %.
@@ -75,40 +73,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def merge_overrides(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` merged in key by key (nested dicts merged, not replaced)."""
     out = copy.deepcopy(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge_overrides(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def preset_config(name: str, **overrides: Any) -> SimulationConfig:
-    """Config of a platform preset, with overrides.
-
-    Parameters
-    ----------
-    name
-        ``"xenium"``, ``"merscope"`` or ``"cosmx"``.
-    **overrides
-        Fields replacing the preset's; a nested config given as a dict is merged key by key
-        into the preset's (``instrument={"jitter_um": 0}`` keeps the other instrument knobs).
-
-    Returns
-    -------
-    The validated config.
-
-    Examples
-    --------
-    >>> cfg = preset_config("xenium", seed=3, n_cells=500)
-    >>> cfg.tissue.section_thickness_um, cfg.n_cells
-    (5.0, 500)
-    """
-    from STpuppeteer.config import SimulationConfig
-
-    if name not in PRESETS:
-        msg = f"preset {name!r} is not known; choose one of {sorted(PRESETS)}."
-        raise ValueError(msg)
-    return SimulationConfig.model_validate(_merge(PRESETS[name], overrides))

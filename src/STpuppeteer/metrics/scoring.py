@@ -112,7 +112,7 @@ def score(
 
     Examples
     --------
-    >>> from STpuppeteer.simulation import simulate
+    >>> from STpuppeteer.pipeline.simulator import simulate
     >>> from STpuppeteer.metrics import expansion_assignment, oracle_assignment
     >>> result = simulate(seed=0, n_cells=100)
     >>> score(result, assignment=oracle_assignment(result, "source"))["assignment"]["accuracy"]

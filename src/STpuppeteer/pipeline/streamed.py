@@ -293,9 +293,9 @@ def simulate_to_xenium(
     >>> from STpuppeteer import SimulationConfig  # doctest: +SKIP
     >>> simulate_to_xenium(SimulationConfig(n_cells=100_000), "slide_xenium")  # doctest: +SKIP
     """
+    from STpuppeteer.config import as_config
     from STpuppeteer.pipeline.cell_store import CellStore
     from STpuppeteer.result import SimulationResult
-    from STpuppeteer.simulation import _as_config
     from STpuppeteer.stages.counts import CountModel
     from STpuppeteer.stages.genes import generate_gene_parameters
     from STpuppeteer.stages.transcripts import (
@@ -306,7 +306,7 @@ def simulate_to_xenium(
         unlocated_background,
     )
 
-    config = _as_config(config)
+    config = as_config(config)
     gpar_df = generate_gene_parameters(config, np.random.default_rng(config.seed))
     # The cells are kept as coordinates (about 1 KB a cell), not as shapely objects.
     store = CellStore.generate(config, stage_rng(config.seed, "cells"))

@@ -7,12 +7,12 @@ marker blocks (``ct_0_ct_1_mkr_0`` …), then housekeeping genes ``hk_0`` … (g
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from STpuppeteer.config.panel import GeneLayout, gene_layout
 from STpuppeteer.stages.priors import (
     get_hk_gamma_prior,
     get_marker_gamma_prior,
@@ -23,77 +23,7 @@ from STpuppeteer.stages.priors import (
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
 
-__all__ = ["GeneLayout", "gene_layout", "generate_gene_parameters", "marker_celltypes"]
-
-HK_TYPE = "hk"
-SILENCE_TYPE = "silence"
-
-
-@dataclass(frozen=True)
-class GeneLayout:
-    """Names and classes of the panel's genes, before any random draw.
-
-    Attributes
-    ----------
-    feature_name
-        Gene names, in panel order.
-    gene_type
-        ``ct_{k}_mkr``, ``{ct_a}_{ct_b}_mkr`` (shared), ``hk`` or ``silence``.
-    marker_of
-        For each gene, the indices of the cell types it is a marker of (empty if none).
-    """
-
-    feature_name: np.ndarray
-    gene_type: np.ndarray
-    marker_of: tuple[tuple[int, ...], ...]
-
-    @property
-    def hk_index(self) -> np.ndarray:
-        """Positions of the housekeeping genes."""
-        return np.flatnonzero(self.gene_type == HK_TYPE)
-
-    def marker_index(self, celltype: int) -> np.ndarray:
-        """Positions of the genes that are markers of cell type ``celltype`` (own or shared)."""
-        return np.array([i for i, cts in enumerate(self.marker_of) if celltype in cts], dtype=np.intp)
-
-
-def gene_layout(config: SimulationConfig) -> GeneLayout:
-    """Lay out the panel (names, classes) from the config; no randomness involved.
-
-    Parameters
-    ----------
-    config
-        The simulation config.
-
-    Returns
-    -------
-    The :class:`GeneLayout` of the panel.
-    """
-    names: list[str] = []
-    types: list[str] = []
-    marker_of: list[tuple[int, ...]] = []
-    for k in range(config.n_celltype):
-        gtype = f"ct_{k}_mkr"
-        names += [f"{gtype}_{i}" for i in range(config.n_markers)]
-        types += [gtype] * config.n_markers
-        marker_of += [(k,)] * config.n_markers
-    for block in config.shared_markers:
-        gtype = "_".join(block.celltypes) + "_mkr"
-        cts = tuple(sorted(int(ct.removeprefix("ct_")) for ct in block.celltypes))
-        names += [f"{gtype}_{i}" for i in range(block.n_genes)]
-        types += [gtype] * block.n_genes
-        marker_of += [cts] * block.n_genes
-    names += [f"{HK_TYPE}_{i}" for i in range(config.n_hk)]
-    types += [HK_TYPE] * config.n_hk
-    names += [f"{SILENCE_TYPE}_{i}" for i in range(config.n_silence)]
-    types += [SILENCE_TYPE] * config.n_silence
-    marker_of += [()] * (config.n_hk + config.n_silence)
-    return GeneLayout(
-        feature_name=np.asarray(names, dtype=object),
-        gene_type=np.asarray(types, dtype=object),
-        marker_of=tuple(marker_of),
-    )
-
+__all__ = ["generate_gene_parameters", "marker_celltypes"]
 
 def marker_celltypes(gpar_df: pd.DataFrame) -> dict[str, list[str]]:
     """Map each marker gene of ``gpar_df`` to the cell types it marks.
