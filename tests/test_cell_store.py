@@ -13,8 +13,9 @@ from scipy import sparse
 
 from STpuppeteer._random import stage_rng
 from STpuppeteer.config import SimulationConfig
+from STpuppeteer.geometry.rings import Rings
 from STpuppeteer.io.ground_truth import write_cells_parquet
-from STpuppeteer.pipeline.cell_store import CellStore, Rings
+from STpuppeteer.pipeline.cell_store import CellStore
 from STpuppeteer.pipeline.streamed import _ROWS_PER_MERGE, _merged_ranges, _Pairs, _PairSpill
 from STpuppeteer.stages.tissue import generate_cells
 

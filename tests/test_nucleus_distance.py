@@ -55,7 +55,8 @@ def test_store_and_polygon_array_agree():
     hit = shapely.STRtree(cell_gdf.geometry.to_numpy()).query(shapely.points(x, y), predicate="within")
     landed[hit[0]] = hit[1]
     centres = cell_gdf[["nucleus_x", "nucleus_y"]].to_numpy()
-    from_store = NearestNucleus.from_store(store).distance(x, y, landed)
+    lookup = NearestNucleus.from_source(store, centres=store.nucleus_centre, bounds=store.nuclei.bounds())
+    from_store = lookup.distance(x, y, landed)
     from_array = NearestNucleus.build(cell_gdf["nucleus"].to_numpy(), centres).distance(x, y, landed)
     np.testing.assert_array_equal(from_store, from_array)
     np.testing.assert_allclose(from_store, _exact(cell_gdf["nucleus"].to_numpy(), x, y), rtol=0, atol=1e-9)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numba
 import numpy as np
@@ -32,9 +32,6 @@ from scipy.spatial import cKDTree
 
 from STpuppeteer.geometry.star import StarPolygons
 from STpuppeteer.geometry.star_kernels import StarArrays, star_distance
-
-if TYPE_CHECKING:
-    from STpuppeteer.pipeline.cell_store import CellStore
 
 __all__ = ["NearestNucleus", "NucleusArray"]
 
@@ -96,7 +93,7 @@ def _corner_radius(bounds: np.ndarray, centres: np.ndarray) -> np.ndarray:
 class NearestNucleus:
     """Distance (µm) from positions to the nearest nucleus, 0 inside one.
 
-    Build with :meth:`build` (polygons) or :meth:`from_store`; :meth:`distance` works on
+    Build with :meth:`build` (polygons) or :meth:`from_source`; :meth:`distance` works on
     any set of molecules (a block or the whole run) and looks only at the nuclei around them.
 
     Attributes
@@ -120,9 +117,9 @@ class NearestNucleus:
         return cls(source.centres, _corner_radius(shapely.bounds(source.nuclei), source.centres), source)
 
     @classmethod
-    def from_store(cls, store: CellStore) -> NearestNucleus:
-        """The lookup for the nuclei of a cell store (centred on ``nucleus_x``, ``nucleus_y``)."""
-        return cls(store.nucleus_centre, _corner_radius(store.nuclei.bounds(), store.nucleus_centre), store)
+    def from_source(cls, source: NucleusSource, *, centres: np.ndarray, bounds: np.ndarray) -> NearestNucleus:
+        """The lookup for the nuclei of ``source`` (e.g. a cell store), their centres and ``(n, 4)`` bounds."""
+        return cls(centres, _corner_radius(bounds, centres), source)
 
     def distance(self, x: np.ndarray, y: np.ndarray, landed: np.ndarray) -> np.ndarray:
         """Distance of each position to the nearest nucleus boundary (0 inside a nucleus).

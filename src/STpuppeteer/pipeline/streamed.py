@@ -345,7 +345,7 @@ def simulate_to_xenium(
             cell_names=pa.array(np.asarray(cell_codes, dtype=object), type=pa.string()),
             features=features,
             feature_names=gpar_df["feature_name"].to_numpy().astype(str),
-            nearest=NearestNucleus.from_store(store),
+            nearest=NearestNucleus.from_source(store, centres=store.nucleus_centre, bounds=store.nuclei.bounds()),
         )
         n_threads = local_threads(config)
         items = [(start, stop, block_rng(counts_rng, b), block_rng(trs_rng, b))
