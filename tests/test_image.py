@@ -9,7 +9,8 @@ from skimage.filters import gaussian, threshold_otsu
 from skimage.measure import label
 from skimage.morphology import remove_small_objects
 
-from STpuppeteer.stages.image import PixelGrid, rasterize_labels, render_from_labels, render_morphology
+from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
+from STpuppeteer.stages.image import render_from_labels, render_morphology
 from test_io_xenium import make_synthetic_result
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from STpuppeteer.stages.image import XENIUM_PIXEL_SIZE
+
 __all__ = [
     "ANALYSIS_SW_VERSION",
     "CELL_SUMMARY_COLUMNS",
@@ -30,7 +32,7 @@ __all__ = [
 ANALYSIS_SW_VERSION = "xenium-2.0.0.10"
 MAJOR_VERSION = 5
 MINOR_VERSION = 0
-PIXEL_SIZE = 0.2125  # µm per pixel of the morphology images and label masks
+PIXEL_SIZE = XENIUM_PIXEL_SIZE  # µm per pixel of the morphology images and label masks (one value, the image stage's)
 # Xenium counts a molecule in the cell-feature matrix only when its quality score is at least 20.
 QV_THRESHOLD = 20.0
 

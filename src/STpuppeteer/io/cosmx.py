@@ -302,7 +302,8 @@ def _write_fov_images(
     import imageio.v3 as iio
     import tifffile
 
-    from STpuppeteer.stages.image import PixelGrid, rasterize_labels, render_from_labels
+    from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
+    from STpuppeteer.stages.image import render_from_labels
 
     labels_dir = folder / CosmxFiles.LABELS_DIR
     images_dir = folder / CosmxFiles.IMAGES_DIR

@@ -266,7 +266,8 @@ def _write_mosaics(
     """
     import tifffile
 
-    from STpuppeteer.stages.image import PixelGrid, rasterize_labels, render_from_labels
+    from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
+    from STpuppeteer.stages.image import render_from_labels
 
     cells = result.cell_gdf
     polygons = np.asarray(cells.geometry.values)

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from STpuppeteer._random import stage_rng
+from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
 from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.manifest import write_manifest
-from STpuppeteer.stages.image import XENIUM_PIXEL_SIZE, PixelGrid, rasterize_labels, render_from_labels
+from STpuppeteer.stages.image import XENIUM_PIXEL_SIZE, render_from_labels
 
 if TYPE_CHECKING:
     import anndata as ad

@@ -28,6 +28,7 @@ from scipy import sparse
 
 from STpuppeteer._random import stage_rng
 from STpuppeteer.geometry.nearest_nucleus import NearestNucleus
+from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
 from STpuppeteer.geometry.rings import Rings
 from STpuppeteer.io import _xenium_constants as xc
 from STpuppeteer.io.atomic import atomic_output_dir
@@ -35,7 +36,7 @@ from STpuppeteer.io.cell_ids import DATASET_SUFFIX, UNASSIGNED, encode_cell_ids
 from STpuppeteer.io.manifest import write_manifest
 from STpuppeteer.io.observed import count_landed, feature_codes, observed_controls
 from STpuppeteer.io.parquet import ParquetStream, write_parquet
-from STpuppeteer.stages.image import PixelGrid, rasterize_labels, render_from_labels
+from STpuppeteer.stages.image import render_from_labels
 
 if TYPE_CHECKING:
     from collections.abc import Callable

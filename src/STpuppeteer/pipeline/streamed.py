@@ -32,6 +32,7 @@ from STpuppeteer._memory import release_free_memory
 from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer._random import block_rng, stage_rng
 from STpuppeteer.geometry.nearest_nucleus import NearestNucleus
+from STpuppeteer.geometry.raster import MAX_PIXELS, PixelGrid, rasterize_labels
 from STpuppeteer.geometry.wkb import polygon_wkb
 from STpuppeteer.io import _xenium_constants as xc
 from STpuppeteer.io.atomic import atomic_output_dir
@@ -51,7 +52,7 @@ from STpuppeteer.io.xenium import (
     transcripts_table,
     xenium_features,
 )
-from STpuppeteer.stages.image import MAX_PIXELS, PixelGrid, rasterize_labels, render_from_labels
+from STpuppeteer.stages.image import render_from_labels
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
