@@ -24,25 +24,25 @@ import numpy as np
 import shapely
 
 from STpuppeteer.geometry.star_kernels import KEY_STRIDE, StarArrays, fan_rings, sector_table, star_distances
+from STpuppeteer.geometry.star_sampling import StarSampling
+from STpuppeteer.geometry.star_tables import (
+    CHUNK,
+    SECTOR_BINS_PER_TRIANGLE,
+    TWO_PI,
+    bins_per_row,
+    index_type,
+    scan_last,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = ["StarPolygons"]
 
-_TWO_PI = 2.0 * np.pi
 # Angle keys are row * _KEY_STRIDE + angle in [0, 2π]; the stride keeps rows apart.
 _KEY_STRIDE = KEY_STRIDE
-# Guide slices per fan triangle (rounded up to a power of two): more slices settle more points
-# without a scan, at 4 bytes a slice. The sampler's table pays off more than the sector table.
-_GUIDE_BINS_PER_TRIANGLE = 4
-_SECTOR_BINS_PER_TRIANGLE = 2
-# Rows per chunk when the tables are built (their vertices and temporaries stay in cache).
-_ROW_CHUNK = 128
 # Margin (radians) of the sector table's slices: far above the rounding of a point's slice.
 _SECTOR_MARGIN = 1e-9
-# Points per chunk of the fan sampler (its temporaries, ~100 bytes a point, stay in L2).
-_CHUNK = 16384
 
 
 @dataclass(frozen=True)
@@ -57,23 +57,7 @@ class _Triangles:
 
 
 @dataclass(frozen=True)
-class _FanGuide:
-    """Guide table of the fan sampler.
-
-    Row ``i`` splits its area into ``rows[i, 0]`` (a power of two) equal slices;
-    ``guide[start[i] + g]`` is the triangle that slice ``g``'s lower end falls in, so a
-    point's triangle lies between the guide entries of its slice and of the next. ``rows``
-    holds each row's constants side by side (bins, area, base, centre x, centre y): one
-    gather of a row's record costs far less than five gathers.
-    """
-
-    start: np.ndarray
-    guide: np.ndarray
-    rows: np.ndarray
-
-
-@dataclass(frozen=True)
-class StarPolygons:
+class StarPolygons(StarSampling):
     """Fan triangulation of a set of polygons about given centres.
 
     Build with :meth:`from_geometries`. Row ``i`` is the ``i``-th geometry.
@@ -159,13 +143,6 @@ class StarPolygons:
             out[other] = shapely.bounds(self.geoms[other])
         return out
 
-    @cached_property
-    def fan_guide(self) -> _FanGuide:
-        """Guide table of the fan sampler, built on first use (many polygon sets never sample)."""
-        bins, start, guide = _guide_table(self.cum, self.row_base, self.area, self.start, self.star)
-        return _FanGuide(start, guide, np.column_stack([bins, self.area, self.row_base, self.centre]))
-
-    # ------------------------------------------------------------------------------------
     @classmethod
     def from_geometries(cls, geoms: np.ndarray, centre: np.ndarray) -> StarPolygons:
         """Fan every polygon from its centre.
@@ -245,10 +222,10 @@ class StarPolygons:
         fb_rows = np.repeat(np.arange(n), np.diff(fallback.start))
         area = area + np.bincount(fb_rows, weights=fb_area, minlength=n)
         row_base = np.concatenate([[0.0], fan.cum])[start[:-1]]
-        sector_bins = _bins_per_row(start, star, _SECTOR_BINS_PER_TRIANGLE)
+        sector_bins = bins_per_row(start, star, SECTOR_BINS_PER_TRIANGLE)
         sector_start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(sector_bins, out=sector_start[1:])
-        sector_lo = sector_table(fan.key, start, sector_bins, _SECTOR_MARGIN).astype(_index_type(len(fan.key)))
+        sector_lo = sector_table(fan.key, start, sector_bins, _SECTOR_MARGIN).astype(index_type(len(fan.key)))
         sector_bins = sector_bins.astype(np.float64)
         return cls(geoms=geoms, centre=centre, area=area, star=star, vx=fan.vx, vy=fan.vy, rvx=fan.rvx, rvy=fan.rvy,
                    start=start, cum=fan.cum, row_base=row_base, key=fan.key, theta0=fan.theta0, rmax=fan.rmax,
@@ -257,101 +234,6 @@ class StarPolygons:
                    test_rows=np.column_stack([centre, fan.rmin**2, fan.rmax**2, fan.theta0, sector_bins]))
 
     # ------------------------------------------------------------------------------------
-    def sample(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Uniform points, one in each polygon ``rows[k]``.
-
-        Parameters
-        ----------
-        rows
-            Polygon row of each point (polygons of zero area are not allowed).
-        rng
-            Generator; three uniforms per point.
-
-        Returns
-        -------
-        x and y of the points.
-        """
-        rows = np.asarray(rows, dtype=np.intp)
-        u = rng.random((3, len(rows)))
-        x = np.empty(len(rows))
-        y = np.empty(len(rows))
-        star = self.star[rows]
-        if star.all():
-            self._sample_fan(rows, u, x, y)
-        else:
-            self._sample_fan(rows[star], u[:, star], x, y, where=star)
-            self._sample_fallback(rows[~star], u[:, ~star], x, y, where=~star)
-        return x, y
-
-    def _sample_fan(self, rows: np.ndarray, u: np.ndarray, x: np.ndarray, y: np.ndarray, *,
-                    where: np.ndarray | None = None) -> None:
-        n = len(rows)
-        if n == 0:
-            return
-        full = where is None
-        px = x if full else np.empty(n)
-        py = y if full else np.empty(n)
-        # Chunks that keep every temporary in the core's cache: the arithmetic is then bound
-        # by the gathers, not by a dozen passes over memory.
-        for lo in range(0, n, _CHUNK):
-            hi = min(lo + _CHUNK, n)
-            self._sample_fan_chunk(rows[lo:hi], u[:, lo:hi], px[lo:hi], py[lo:hi])
-        if not full:
-            x[where], y[where] = px, py
-
-    def _sample_fan_chunk(self, rows: np.ndarray, u: np.ndarray, px: np.ndarray, py: np.ndarray) -> None:
-        # In place, on the caller's fresh uniforms: this is the hot loop of stage 4. The
-        # triangle is the first j with cum[j] > target (a binary search over the block would
-        # cost ~20 cache-missing steps a point); the guide table narrows it to [j, hi], most
-        # often a single triangle, and a short vectorised scan settles the rest exactly.
-        fan = self.fan_guide
-        rec = np.take(fan.rows, rows, axis=0)
-        bins, area, base, cx, cy = rec.T
-        target = u[0]
-        slot = target * bins  # exact: the bin counts are powers of two
-        k = slot.astype(np.intp)
-        k += fan.start[rows]
-        j = fan.guide[k]
-        k += 1
-        hi = fan.guide[k]
-        target *= area
-        target += base
-        _scan(self.cum, target, j, hi)
-        j1 = j + 1
-        a, b = u[1], u[2]
-        # Indices, not a mask: masked ufuncs and boolean scatters are several times slower.
-        over = np.flatnonzero(a + b > 1.0)
-        a[over] = 1.0 - a[over]
-        b[over] = 1.0 - b[over]
-        tmp = np.empty(len(rows))
-        for out, rv, c in ((px, self.rvx, cx), (py, self.rvy, cy)):
-            np.take(rv, j, out=out)
-            out *= a
-            np.take(rv, j1, out=tmp)
-            tmp *= b
-            out += tmp
-            out += c
-
-    def _sample_fallback(self, rows: np.ndarray, u: np.ndarray, x: np.ndarray, y: np.ndarray, *,
-                         where: np.ndarray) -> None:
-        if len(rows) == 0:
-            return
-        fb = self.fallback
-        lo, hi = fb.start[rows], fb.start[rows + 1]
-        if np.any(hi <= lo):
-            msg = "cannot place molecules in a polygon of zero area (empty or degenerate geometry)."
-            raise ValueError(msg)
-        base = np.where(lo > 0, fb.cum[np.maximum(lo - 1, 0)], 0.0)
-        top = fb.cum[hi - 1]
-        j = np.clip(np.searchsorted(fb.cum, base + u[0] * (top - base), side="right"), lo, hi - 1)
-        r1_, r2_ = u[1], u[2]
-        over = r1_ + r2_ > 1.0
-        r1_ = np.where(over, 1.0 - r1_, r1_)
-        r2_ = np.where(over, 1.0 - r2_, r2_)
-        a, b, c = fb.a[j], fb.b[j], fb.c[j]
-        p = a + r1_[:, None] * (b - a) + r2_[:, None] * (c - a)
-        x[where], y[where] = p[:, 0], p[:, 1]
-
     # ------------------------------------------------------------------------------------
     def contains(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Whether point k lies in polygon ``rows[k]`` (boundary counts as inside).
@@ -371,8 +253,8 @@ class StarPolygons:
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         out = np.zeros(len(rows), dtype=bool)
-        for lo in range(0, len(rows), _CHUNK):
-            hi = min(lo + _CHUNK, len(rows))
+        for lo in range(0, len(rows), CHUNK):
+            hi = min(lo + CHUNK, len(rows))
             out[lo:hi] = self._contains_chunk(rows[lo:hi], x[lo:hi], y[lo:hi])
         return out
 
@@ -389,7 +271,7 @@ class StarPolygons:
         s = np.flatnonzero(star & ~out & (d2 <= rmax2))
         if len(s):
             r = rows[s]
-            phi = np.mod(np.arctan2(dy[s], dx[s]) - theta0[s], _TWO_PI)
+            phi = np.mod(np.arctan2(dy[s], dx[s]) - theta0[s], TWO_PI)
             j = self._sector(r, phi, sector_bins[s])
             j1 = j + 1
             vxj, vyj = self.vx[j], self.vy[j]
@@ -407,11 +289,11 @@ class StarPolygons:
         # gives a lower bound, a short scan finds it exactly.
         t = r * _KEY_STRIDE
         t += phi
-        g = phi * (bins * (1.0 / _TWO_PI))
+        g = phi * (bins * (1.0 / TWO_PI))
         g = np.minimum(g.astype(np.intp), bins.astype(np.intp) - 1)
         g += self.sector_start[r]
         j = self.sector_lo[g].astype(np.intp)
-        _scan_last(self.key, t, j, self.start[r + 1] - 2)
+        scan_last(self.key, t, j, self.start[r + 1] - 2)
         return j
 
     # ------------------------------------------------------------------------------------
@@ -459,141 +341,6 @@ class StarPolygons:
             vx=self.vx, vy=self.vy, sector_bins=self.sector_bins, sector_start=self.sector_start,
             sector_lo=self.sector_lo,
         )
-
-    # ------------------------------------------------------------------------------------
-    def exit_points(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """Points on the boundary, uniform by length, with the outward ray from the centre.
-
-        A point moved any distance along its ray stays outside a star-shaped polygon. For a
-        fallback polygon the point is placed on the circle of radius ``rmax`` about the
-        centre (outside or on the polygon), at a uniform angle.
-
-        Parameters
-        ----------
-        rows
-            Polygon row of each point.
-        rng
-            Generator; two uniforms per point.
-
-        Returns
-        -------
-        x, y of the boundary points and the unit ray directions ux, uy.
-        """
-        rows = np.asarray(rows, dtype=np.intp)
-        u = rng.random((2, len(rows)))
-        out = tuple(np.empty(len(rows)) for _ in range(4))
-        for lo in range(0, len(rows), _CHUNK):
-            hi = min(lo + _CHUNK, len(rows))
-            self._exit_chunk(rows[lo:hi], u[:, lo:hi], *(o[lo:hi] for o in out))
-        return out
-
-    def _exit_chunk(self, rows: np.ndarray, u: np.ndarray, bx: np.ndarray, by: np.ndarray,
-                    ux: np.ndarray, uy: np.ndarray) -> None:
-        if len(rows) == 0:
-            return
-        cx = self.centre[:, 0][rows]
-        cy = self.centre[:, 1][rows]
-        cum = self.cum_len
-        lo, hi = self.start[rows], self.start[rows + 1]
-        base = np.where(lo > 0, cum[np.maximum(lo - 1, 0)], 0.0)
-        top = np.where(hi > lo, cum[np.maximum(hi - 1, 0)], 0.0)
-        target = base + u[0] * (top - base)
-        # Search only the chunk's span of the cumulative lengths (small, cache-resident); the
-        # clip below makes the answer the same as a search of the whole array.
-        r0, r1 = self.start[rows.min()], self.start[rows.max() + 1]
-        j = np.searchsorted(cum[r0:r1], target, side="right")
-        j += r0
-        j = np.clip(j, lo, np.maximum(hi - 2, lo))
-        j = np.minimum(j, max(len(self.vx) - 1, 0))
-        star = self.star[rows]
-        jn = np.where(star, j + 1, j)
-        if len(self.vx):
-            vxj, vyj = self.vx[j], self.vy[j]
-            np.multiply(u[1], self.vx[jn] - vxj, out=bx)
-            bx += vxj
-            np.multiply(u[1], self.vy[jn] - vyj, out=by)
-            by += vyj
-        else:
-            bx[:], by[:] = 0.0, 0.0
-        off = np.flatnonzero(~star)
-        if len(off):
-            # Fallback polygons: a uniform angle on the circle of radius rmax (cos and sin only here).
-            ang = _TWO_PI * u[1, off]
-            radius = self.rmax[rows[off]]
-            bx[off] = cx[off] + radius * np.cos(ang)
-            by[off] = cy[off] + radius * np.sin(ang)
-        dx, dy = bx - cx, by - cy
-        norm = np.hypot(dx, dy)
-        norm = np.where(norm > 0, norm, 1.0)
-        np.divide(dx, norm, out=ux)
-        np.divide(dy, norm, out=uy)
-
-
-def _bins_per_row(start: np.ndarray, star: np.ndarray, per_triangle: int) -> np.ndarray:
-    """Slices per row: a power of two, at least ``per_triangle`` per fan triangle."""
-    n_tri = np.where(star, np.diff(start) - 1, 0)
-    bins = np.ones(len(n_tri), dtype=np.int64)
-    pos = n_tri > 1
-    bins[pos] = per_triangle << np.ceil(np.log2(n_tri[pos])).astype(np.int64)
-    return bins
-
-
-def _index_type(n: int) -> type:
-    return np.int32 if n < np.iinfo(np.int32).max else np.int64
-
-
-def _guide_table(cum: np.ndarray, row_base: np.ndarray, area: np.ndarray, start: np.ndarray,
-                 star: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Guide table of the fan sampler (bins per row, offsets, triangle at each bin edge).
-
-    The edges are computed with the sampler's own arithmetic (``base + (g / bins) * area``,
-    with ``g / bins`` exact), so rounding cannot move a target outside its bin's range.
-    Built row chunk by row chunk: every temporary, and the chunk's span of ``cum`` that the
-    edges are searched in, stays in cache.
-    """
-    n = len(area)
-    bins = _bins_per_row(start, star, _GUIDE_BINS_PER_TRIANGLE)
-    guide_start = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(bins + 1, out=guide_start[1:])
-    guide = np.empty(guide_start[-1], dtype=_index_type(len(cum)))
-    for a in range(0, n, _ROW_CHUNK):
-        b = min(a + _ROW_CHUNK, n)
-        row = np.repeat(np.arange(a, b), bins[a:b] + 1)
-        g = np.arange(guide_start[a], guide_start[b]) - guide_start[row]
-        edge = g / bins[row]
-        edge *= area[row]
-        edge += row_base[row]
-        # An answer beyond the chunk's span is clipped to the row's last triangle anyway.
-        idx = np.searchsorted(cum[start[a]:start[b]], edge, side="right")
-        idx += start[a]
-        np.minimum(idx, np.maximum(start[row + 1] - 2, 0), out=idx)
-        guide[guide_start[a]:guide_start[b]] = idx
-    return bins.astype(np.float64), guide_start, guide
-
-
-def _scan(cum: np.ndarray, target: np.ndarray, j: np.ndarray, hi: np.ndarray) -> None:
-    """Advance ``j`` in place to the first index with ``cum > target``, at most ``hi``."""
-    active = np.flatnonzero(j < hi)
-    while len(active):
-        ja = j[active]
-        step = cum[ja] <= target[active]
-        active = active[step]
-        ja = ja[step] + 1
-        j[active] = ja
-        active = active[ja < hi[active]]
-
-
-def _scan_last(key: np.ndarray, target: np.ndarray, j: np.ndarray, hi: np.ndarray) -> None:
-    """Advance ``j`` in place to the last index with ``key <= target``, at most ``hi``."""
-    active = np.flatnonzero(j < hi)
-    while len(active):
-        nxt = j[active] + 1
-        step = key[nxt] <= target[active]
-        active = active[step]
-        nxt = nxt[step]
-        j[active] = nxt
-        active = active[nxt < hi[active]]
-
 
 def _fallback_triangles(geoms: np.ndarray, mask: np.ndarray) -> _Triangles:
     n = len(geoms)
