@@ -29,8 +29,9 @@ import pyarrow.parquet as pq
 from scipy import sparse
 
 from STpuppeteer._memory import release_free_memory
-from STpuppeteer._parallel import local_threads, thread_map
+from STpuppeteer._parallel import local_threads, map_blocks, thread_map
 from STpuppeteer._random import block_rng, stage_rng
+from STpuppeteer.config import SimulationConfig, as_config
 from STpuppeteer.geometry.nearest_nucleus import NearestNucleus
 from STpuppeteer.geometry.raster import MAX_PIXELS, PixelGrid, rasterize_labels
 from STpuppeteer.geometry.wkb import polygon_wkb
@@ -52,17 +53,29 @@ from STpuppeteer.io.xenium import (
     transcripts_table,
     xenium_features,
 )
+from STpuppeteer.pipeline.cell_store import CellStore
+from STpuppeteer.result import SimulationResult
+from STpuppeteer.stages.counts import CountModel
+from STpuppeteer.stages.genes import generate_gene_parameters
 from STpuppeteer.stages.image import render_from_labels
+from STpuppeteer.stages.instrument import control_names
+from STpuppeteer.stages.tissue import CELL_COLUMNS
+from STpuppeteer.stages.transcripts import (
+    MoleculeLabels,
+    ambient_weights,
+    cell_block_molecules,
+    cell_blocks,
+    leak_reach,
+    locate_part,
+    restrict_context,
+    transcript_context,
+    unlocated_background,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
     from dask.distributed import Client
-
-    from STpuppeteer.config import SimulationConfig
-    from STpuppeteer.pipeline.cell_store import CellStore
-    from STpuppeteer.stages.counts import CountModel
-    from STpuppeteer.stages.transcripts import MoleculeLabels
 
 __all__ = ["AUTO_IMAGE_PIXELS", "simulate_to_xenium"]
 
@@ -196,15 +209,11 @@ def _rows_near(shared: _Shared, start: int, stop: int, box: np.ndarray) -> np.nd
 
 
 def _local_context(shared: _Shared, rows: np.ndarray) -> Any:  # noqa: ANN401 - the stage-4 context
-    from STpuppeteer.stages.transcripts import restrict_context
-
     geo = shared.store.geometry(rows, thickness=shared.ctx.config.tissue.section_thickness_um)
     return restrict_context(shared.ctx, geo, rows)
 
 
 def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.random.Generator]) -> _Block:
-    from STpuppeteer.stages.transcripts import _cell_block
-
     start, stop, counts_rng, trs_rng = item
     counts = shared.model.block(start, stop, counts_rng)
     # The block's own cells and every cell a leaked molecule can reach (the leak distance
@@ -214,7 +223,7 @@ def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.r
     box = np.array([b[:, 0].min() - halo, b[:, 1].min() - halo, b[:, 2].max() + halo, b[:, 3].max() + halo])
     rows = _rows_near(shared, start, stop, box)
     local = _local_context(shared, rows)
-    part = _cell_block(local, 0, stop - start, trs_rng, counts=counts)
+    part = cell_block_molecules(local, 0, stop - start, trs_rng, counts=counts)
     part["row"] = part["row"] + np.int32(start)
     part["landed"] = np.where(part["landed"] >= 0, rows[part["landed"]], -1).astype(np.int32)
     frame, table, observed = _tables(shared, [part])
@@ -229,8 +238,6 @@ def _block_task(shared: _Shared, item: tuple[int, int, np.random.Generator, np.r
 
 def _background_task(shared: _Shared, part: dict[str, np.ndarray]) -> _Block:
     """Locate one part of the background molecules with the cells around it, and tabulate it."""
-    from STpuppeteer.stages.transcripts import locate_part
-
     x, y = part["x"], part["y"]
     rows = _rows_near(shared, 0, 0, np.array([x.min(), y.min(), x.max(), y.max()]))
     located = locate_part(part, _local_context(shared, rows).geo.locator)
@@ -294,19 +301,6 @@ def simulate_to_xenium(
     >>> from STpuppeteer import SimulationConfig  # doctest: +SKIP
     >>> simulate_to_xenium(SimulationConfig(n_cells=100_000), "slide_xenium")  # doctest: +SKIP
     """
-    from STpuppeteer.config import as_config
-    from STpuppeteer.pipeline.cell_store import CellStore
-    from STpuppeteer.result import SimulationResult
-    from STpuppeteer.stages.counts import CountModel
-    from STpuppeteer.stages.genes import generate_gene_parameters
-    from STpuppeteer.stages.transcripts import (
-        MoleculeLabels,
-        ambient_weights,
-        cell_blocks,
-        transcript_context,
-        unlocated_background,
-    )
-
     config = as_config(config)
     gpar_df = generate_gene_parameters(config, np.random.default_rng(config.seed))
     # The cells are kept as coordinates (about 1 KB a cell), not as shapely objects.
@@ -340,7 +334,7 @@ def simulate_to_xenium(
             model=CountModel.build(gpar_df, frame, config=config),
             ctx=transcript_context(frame, gpar_df, trs_rng, config=config, geometry=False, bounds=bounds),
             store=store,
-            reach=_leak_reach(frame["cell_area"].to_numpy(), config),
+            reach=leak_reach(frame["cell_area"].to_numpy(), config=config),
             labels=labels,
             cell_codes=cell_codes,
             cell_names=pa.array(np.asarray(cell_codes, dtype=object), type=pa.string()),
@@ -352,8 +346,6 @@ def simulate_to_xenium(
         items = [(start, stop, block_rng(counts_rng, b), block_rng(trs_rng, b))
                  for b, (start, stop) in enumerate(cell_blocks(n_cells, config.transcripts.block_size))]
         if client is not None:
-            from STpuppeteer._parallel import map_blocks
-
             window = max_blocks_in_flight or 2 * max(len(client.scheduler_info()["workers"]), 1)
             blocks = map_blocks(_block_task, items, shared=shared, client=client, blocks_per_task=blocks_per_task,
                                 max_tasks_in_flight=max(1, window // blocks_per_task))
@@ -441,8 +433,6 @@ def simulate_to_xenium(
 
 def _cell_chunk(store: CellStore, rows: np.ndarray) -> CellChunk:
     """Rows of the true cells with their polygons as WKB, straight from the store's coordinates."""
-    from STpuppeteer.stages.tissue import CELL_COLUMNS
-
     frame = store.frame.iloc[rows].reset_index(drop=True)
     return CellChunk(frame.drop(columns=["geometry", "nucleus"], errors="ignore"),
                      polygon_wkb(*store.cells.gather(rows)), polygon_wkb(*store.nuclei.gather(rows)), CELL_COLUMNS)
@@ -456,12 +446,6 @@ def _write_block(streams: dict[str, ParquetStream], frame: pd.DataFrame, table: 
     streams["trs"].write(table)
     streams["truth"].write(frame)
     return first_id + len(frame)
-
-
-def _leak_reach(cell_area: np.ndarray, config: SimulationConfig) -> np.ndarray:
-    """Farthest a leaked molecule of each cell lands from the cell (µm), with a margin."""
-    radius = np.sqrt(cell_area / np.pi)
-    return 1.01 * config.leak_dist_factor * config.transcripts.leak_max_factor * radius + 1.0
 
 
 def _merged_ranges(read: Callable[[int, int], _Pairs], *, shape: tuple[int, int]) -> Iterator[sparse.csr_matrix]:
@@ -488,8 +472,6 @@ def _summed(rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, *, shape: tu
 
 
 def _possible_features(config: SimulationConfig, labels: MoleculeLabels, n_genes: int) -> list[str]:
-    from STpuppeteer.stages.instrument import control_names
-
     inst = config.instrument
     rates = (inst.neg_control_probe_rate_per_um2, inst.neg_control_codeword_rate_per_um2,
              inst.unassigned_codeword_rate_per_um2)

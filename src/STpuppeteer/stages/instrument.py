@@ -1,4 +1,4 @@
-"""Instrument effects on molecules: control names, per-FOV detection, quality scores, background.
+"""Instrument effects on molecules: control names, per-FOV detection, mis-calls, quality scores, jitter.
 
 Everything here draws from generators keyed by a fixed block (a block of cells, a tile of
 the tissue or a field of view), never by call order.
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTROL_PREFIXES",
     "FovEfficiency",
+    "apply_instrument",
     "control_names",
     "draw_qv",
 ]
@@ -164,3 +165,40 @@ def draw_qv(
     if len(bg):
         qv[bg] = qv_bg
     return np.clip(qv, np.float32(0.0), np.float32(QV_MAX), out=qv)
+
+
+def apply_instrument(
+    part: dict[str, np.ndarray], rng: np.random.Generator, *, config: InstrumentConfig, fov: FovEfficiency, n_genes: int
+) -> dict[str, np.ndarray]:
+    """Detection, mis-calls, quality scores and localisation jitter of one block of true molecules.
+
+    Jitter is drawn last, so switching it on or off leaves the detected and mis-called
+    molecules as they were: runs that differ only in jitter compare like for like. Detection
+    depends on the true position (where the molecule is), not on where it is recorded.
+    """
+    inst = config
+    n = len(part["row"])
+    if not fov.perfect:
+        keep = np.flatnonzero(rng.random(n) < fov.at(part["x"], part["y"]))
+        # One index for every column, and a column shared by two keys (gene, true_gene) taken once.
+        taken: dict[int, np.ndarray] = {}
+        for v in part.values():
+            if id(v) not in taken:
+                taken[id(v)] = v.take(keep)
+        part = {k: taken[id(v)] for k, v in part.items()}
+        n = len(keep)
+    miscalled = np.zeros(n, dtype=bool)
+    if inst.miscall_rate > 0 and n_genes > 1:
+        miscalled = rng.random(n) < inst.miscall_rate
+        shift = rng.integers(1, n_genes, size=int(miscalled.sum()))
+        gene = part["gene"].copy()
+        gene[miscalled] = (gene[miscalled] + shift) % n_genes
+        part["gene"] = gene
+    part["qv"] = draw_qv(miscalled, rng, config=inst)
+    if inst.jitter_um > 0:
+        jit = rng.standard_normal((3, n), dtype=np.float32)
+        jit *= np.float32(inst.jitter_um)
+        part["x"] = part["x"] + jit[0]
+        part["y"] = part["y"] + jit[1]
+        part["z"] = part["z"] + jit[2]
+    return part
