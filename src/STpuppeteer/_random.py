@@ -1,23 +1,69 @@
-"""Random streams: one independent generator per stage, keyed by the stage's name.
+"""Random streams: the one registry of every stream key, and the generators made from them.
 
-Keys are fixed (never derived from call order, worker count or tile order), so a stage's
-draws do not change when other stages are added, skipped or run elsewhere.
+A simulation's seed becomes random numbers only here. Each stage draws from its own
+generator, keyed by the stage's name (:class:`Stage`); within a stage, fixed blocks (a
+block of cells, a tile of the tissue, a field of view) draw from children keyed by the
+block (:class:`Block`, :func:`tile_key`). Keys are fixed, never derived from call order,
+worker count or tile order, so a stage's draws do not change when other stages are added,
+skipped or run elsewhere. The values are part of the output's identity: changing one
+changes every file drawn from it.
 """
 
 from __future__ import annotations
 
 import zlib
+from enum import IntEnum, StrEnum
 
 import numpy as np
 
-__all__ = ["block_rng", "stage_rng"]
+__all__ = ["Block", "Stage", "block_rng", "gene_rng", "stage_rng", "tile_key"]
+
+
+class Stage(StrEnum):
+    """Names of the stage streams (hashed with CRC-32 into the seed sequence's spawn key)."""
+
+    CELLS = "cells"
+    COUNTS = "counts"
+    TRANSCRIPTS = "transcripts"
+    #: The morphology image and label noise of the writers (Xenium, SpatialData).
+    IMAGE = "image"
+    #: The UUIDs in the Xenium morphology image's OME-XML.
+    IMAGE_UUID = "image_uuid"
+    MERSCOPE_MOSAIC = "merscope_mosaic"
+    COSMX_IMAGES = "cosmx_images"
+
+
+class Block(IntEnum):
+    """Block keys of the sub-streams inside a stage (under its :func:`stage_rng`)."""
+
+    #: Stage 4, background molecules: tiles ``tile_key(BACKGROUND_TILES, i, j)``.
+    BACKGROUND_TILES = 1
+    #: Stage 4, per-FOV detection efficiency: ``tile_key(FOV_TILES, i, j)``.
+    FOV_TILES = 2
+    #: Stage 2 (``Stage.CELLS``): the cell centres, the cell types, the nuclei and z.
+    POSITIONS = 1_000_001
+    CELLTYPES = 1_000_002
+    NUCLEI = 1_000_003
+    Z = 1_000_004
+
+
+# Block keys are non-negative; tiles and FOVs may have negative indices.
+_INDEX_OFFSET = 1 << 30
 
 
 def _key(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
-def stage_rng(seed: int, stage: str) -> np.random.Generator:
+def gene_rng(seed: int) -> np.random.Generator:
+    """Generator of stage 1 (the gene parameters): ``np.random.default_rng(seed)`` itself.
+
+    Not a keyed child: that is the stream the seed tutorial's printed table came from.
+    """
+    return np.random.default_rng(seed)
+
+
+def stage_rng(seed: int, stage: Stage | str) -> np.random.Generator:
     """Generator for one stage of the simulation.
 
     Parameters
@@ -25,13 +71,14 @@ def stage_rng(seed: int, stage: str) -> np.random.Generator:
     seed
         The config's seed.
     stage
-        Stage name, e.g. ``"cells"``, ``"counts"``, ``"transcripts"``.
+        A :class:`Stage` (or its string value).
 
     Returns
     -------
     A generator independent of every other stage's.
     """
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(_key(stage),))))
+    stage = Stage(stage)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(_key(stage.value),))))
 
 
 def block_rng(parent: np.random.Generator, block: int | tuple[int, ...]) -> np.random.Generator:
@@ -46,7 +93,7 @@ def block_rng(parent: np.random.Generator, block: int | tuple[int, ...]) -> np.r
     parent
         The stage's generator (from :func:`stage_rng`).
     block
-        The block's index (or indices, e.g. a tile's row and column).
+        The block's index (or indices, e.g. a tile's row and column), or a :class:`Block`.
 
     Returns
     -------
@@ -56,3 +103,8 @@ def block_rng(parent: np.random.Generator, block: int | tuple[int, ...]) -> np.r
     block = (block,) if isinstance(block, int | np.integer) else tuple(block)
     key = (*seq.spawn_key, *(int(b) for b in block))
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seq.entropy, spawn_key=key)))
+
+
+def tile_key(stream: Block, i: int, j: int) -> tuple[int, int, int]:
+    """Block key of tile (i, j) of a tiled stream (indices may be negative)."""
+    return (int(stream), int(i) + _INDEX_OFFSET, int(j) + _INDEX_OFFSET)

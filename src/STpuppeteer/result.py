@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
     from STpuppeteer.config import SimulationConfig
 
+from STpuppeteer._random import Stage, stage_rng
+
 __all__ = ["SimulationResult"]
 
 
@@ -41,6 +43,10 @@ class SimulationResult:
     cell_gdf: gpd.GeoDataFrame
     count_array: np.ndarray
     trs_df: pd.DataFrame
+
+    def stage_rng(self, stage: Stage) -> np.random.Generator:
+        """A fresh generator of ``stage`` for this result's seed (the writers' images draw from it)."""
+        return stage_rng(self.config.seed, stage)
 
     def to_anndata(self) -> ad.AnnData:
         """Counts as AnnData: true counts in ``X``, cells in ``obs``, ``gpar_df`` in ``var``."""

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from STpuppeteer._random import block_rng, stage_rng
+from STpuppeteer._random import Stage, block_rng
 from STpuppeteer.io._cosmx_constants import (
     CELL_COMPARTMENT,
     DATASET_ID,
@@ -315,7 +315,7 @@ def _write_fov_images(
     tree = shapely.STRtree(polygons)
     boxes = layout.boxes()
     corners = layout.corners()
-    parent = stage_rng(result.config.seed, "cosmx_images")
+    parent = result.stage_rng(Stage.COSMX_IMAGES)
     shape = (layout.size_px, layout.size_px)
     for fov, fov_pieces in pieces.groupby("fov", sort=True):
         grid = PixelGrid(x0=corners[fov - 1, 0], y0=corners[fov - 1, 1], pixel_size=layout.pixel_size, shape=shape)

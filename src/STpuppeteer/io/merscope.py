@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from STpuppeteer._random import block_rng, stage_rng
+from STpuppeteer._random import Stage, block_rng
 from STpuppeteer.io._merscope_constants import (
     BLANK_PREFIX,
     BOUNDARY_TYPE,
@@ -273,7 +273,7 @@ def _write_mosaics(
     polygons = np.asarray(cells.geometry.values)
     nuclei = np.asarray(cells["nucleus"].values)
     tree = shapely.STRtree(polygons)
-    parent = stage_rng(result.config.seed, "merscope_mosaic")
+    parent = result.stage_rng(Stage.MERSCOPE_MOSAIC)
     total = np.zeros((2, *shape), dtype=np.float32)
     weight = np.zeros(shape, dtype=np.float32)
     for r0 in range(0, shape[0], FOV_SIZE_PX):

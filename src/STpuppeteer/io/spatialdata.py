@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from STpuppeteer._random import stage_rng
+from STpuppeteer._random import Stage
 from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
 from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.manifest import write_manifest
@@ -128,7 +128,7 @@ def result_to_spatialdata(
                 nucleus_raster,
                 cell_labels=cell_raster,
                 pixel_size=pixel_size,
-                rng=stage_rng(result.config.seed, "image"),
+                rng=result.stage_rng(Stage.IMAGE),
             )
             images[IMAGE] = Image2DModel.parse(
                 pixels,

@@ -26,7 +26,7 @@ import pyarrow as pa
 import shapely
 from scipy import sparse
 
-from STpuppeteer._random import stage_rng
+from STpuppeteer._random import Stage
 from STpuppeteer.geometry.nearest_nucleus import NearestNucleus
 from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
 from STpuppeteer.geometry.rings import Rings
@@ -674,11 +674,11 @@ def write_xenium(
             cell_labels=cell_mask if multimodal else None,
             interior=multimodal,
             pixel_size=grid.pixel_size,
-            rng=stage_rng(result.config.seed, "image"),
+            rng=result.stage_rng(Stage.IMAGE),
         )
         del nucleus_mask, cell_mask
         names = xc.MULTIMODAL_CHANNEL_NAMES if multimodal else xc.MORPHOLOGY_CHANNEL_NAMES
-        _write_morphology(tmp, image, names, rng=stage_rng(result.config.seed, "image_uuid"))
+        _write_morphology(tmp, image, names, rng=result.stage_rng(Stage.IMAGE_UUID))
         del image
         _write_ground_truth(result, tmp)
         write_manifest(tmp, result.config, fmt="xenium")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from STpuppeteer._random import stage_rng
+from STpuppeteer._random import Stage, gene_rng, stage_rng
 from STpuppeteer.config import SimulationConfig, as_config
 from STpuppeteer.result import SimulationResult
 from STpuppeteer.stages.counts import generate_counts
@@ -54,16 +54,14 @@ class SpotlessSimulator:
         done = [n for n in ("gpar_df", "cell_gdf", "count_array", "trs_df") if getattr(self, n) is not None]
         return f"SpotlessSimulator(seed={self.config.seed}, n_cells={self.config.n_cells}, done={done})"
 
-    # Stage 1 draws from default_rng(seed) itself, not a spawned child: that is the stream
-    # the original tutorial's printed table came from.
     def generate_gene_parameters(self) -> pd.DataFrame:
         """Stage 1: draw μ and θ per gene and cell type; sets and returns ``gpar_df``."""
-        self.gpar_df = generate_gene_parameters(self.config, np.random.default_rng(self.config.seed))
+        self.gpar_df = generate_gene_parameters(self.config, gene_rng(self.config.seed))
         return self.gpar_df
 
     def generate_cells(self) -> gpd.GeoDataFrame:
         """Stage 2: tissue, cell positions, types, nuclei and cell polygons; sets ``cell_gdf``."""
-        self.cell_gdf = generate_cells(self.config, stage_rng(self.config.seed, "cells"))
+        self.cell_gdf = generate_cells(self.config, stage_rng(self.config.seed, Stage.CELLS))
         return self.cell_gdf
 
     def generate_counts(self, *, client: Client | None = None) -> np.ndarray:
@@ -77,7 +75,7 @@ class SpotlessSimulator:
         if self.cell_gdf is None:
             self.generate_cells()
         self.count_array = generate_counts(
-            self.gpar_df, self.cell_gdf, stage_rng(self.config.seed, "counts"), config=self.config, client=client
+            self.gpar_df, self.cell_gdf, stage_rng(self.config.seed, Stage.COUNTS), config=self.config, client=client
         )
         return self.count_array
 
@@ -93,7 +91,7 @@ class SpotlessSimulator:
             self.count_array,
             self.cell_gdf,
             self.gpar_df,
-            stage_rng(self.config.seed, "transcripts"),
+            stage_rng(self.config.seed, Stage.TRANSCRIPTS),
             config=self.config,
             client=client,
         )

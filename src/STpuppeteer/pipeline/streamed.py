@@ -30,7 +30,7 @@ from scipy import sparse
 
 from STpuppeteer._memory import release_free_memory
 from STpuppeteer._parallel import local_threads, map_blocks, thread_map
-from STpuppeteer._random import block_rng, stage_rng
+from STpuppeteer._random import Stage, block_rng, gene_rng, stage_rng
 from STpuppeteer.config import SimulationConfig, as_config
 from STpuppeteer.geometry.nearest_nucleus import NearestNucleus
 from STpuppeteer.geometry.raster import MAX_PIXELS, PixelGrid, rasterize_labels
@@ -302,12 +302,12 @@ def simulate_to_xenium(
     >>> simulate_to_xenium(SimulationConfig(n_cells=100_000), "slide_xenium")  # doctest: +SKIP
     """
     config = as_config(config)
-    gpar_df = generate_gene_parameters(config, np.random.default_rng(config.seed))
+    gpar_df = generate_gene_parameters(config, gene_rng(config.seed))
     # The cells are kept as coordinates (about 1 KB a cell), not as shapely objects.
-    store = CellStore.generate(config, stage_rng(config.seed, "cells"))
+    store = CellStore.generate(config, stage_rng(config.seed, Stage.CELLS))
     release_free_memory()  # the tiles' shapely objects, freed but kept by the allocator
     frame = store.frame
-    counts_rng, trs_rng = stage_rng(config.seed, "counts"), stage_rng(config.seed, "transcripts")
+    counts_rng, trs_rng = stage_rng(config.seed, Stage.COUNTS), stage_rng(config.seed, Stage.TRANSCRIPTS)
     n_cells, n_genes = len(frame), len(gpar_df)
     labels = MoleculeLabels.build(frame, gpar_df, config)
     # Every feature a molecule can carry: the genes, and the controls whose rate is not 0.
@@ -411,9 +411,9 @@ def simulate_to_xenium(
                 cell_mask = rasterize_labels(polygons.cells(0, n_cells), grid)
                 _write_cells_zarr(tmp, stand_in, polygons, nucleus_mask, cell_mask)
                 image = render_from_labels(nucleus_mask, cell_labels=None, interior=False,
-                                           pixel_size=grid.pixel_size, rng=stage_rng(config.seed, "image"))
+                                           pixel_size=grid.pixel_size, rng=stage_rng(config.seed, Stage.IMAGE))
                 del nucleus_mask, cell_mask
-                _write_morphology(tmp, image, xc.MORPHOLOGY_CHANNEL_NAMES, rng=stage_rng(config.seed, "image_uuid"))
+                _write_morphology(tmp, image, xc.MORPHOLOGY_CHANNEL_NAMES, rng=stage_rng(config.seed, Stage.IMAGE_UUID))
                 del image
             else:
                 # spatialdata_io opens cells.zarr.zip for the cell ids even without labels: write it

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from STpuppeteer._random import block_rng
+from STpuppeteer._random import Block, block_rng, tile_key
 
 if TYPE_CHECKING:
     from STpuppeteer.config import InstrumentConfig
@@ -27,9 +27,6 @@ __all__ = [
 # Xenium's names of negative controls (spatialdata-io filters on these prefixes).
 CONTROL_PREFIXES = ("NegControlProbe_", "NegControlCodeword_", "UnassignedCodeword_")
 QV_MAX = 40.0
-# Block keys are non-negative; tiles and FOVs may have negative indices.
-_INDEX_OFFSET = 1 << 30
-FOV_STREAM = 2
 # Points per chunk of the per-point FOV lookup.
 _CHUNK = 16384
 
@@ -58,11 +55,6 @@ def control_names(config: InstrumentConfig) -> list[list[str]]:
     return [probe, codeword, unassigned]
 
 
-def tile_key(stream: int, i: int, j: int) -> tuple[int, int, int]:
-    """Block key of tile (i, j) of a stream (indices may be negative)."""
-    return (stream, int(i) + _INDEX_OFFSET, int(j) + _INDEX_OFFSET)
-
-
 @dataclass(frozen=True)
 class FovEfficiency:
     """Detection efficiency of every field of view (square tiles from the origin).
@@ -88,7 +80,7 @@ class FovEfficiency:
         bounds
             Region to cover; points beyond it use the nearest FOV's factor.
         rng
-            The stage generator (each FOV draws from ``block_rng(rng, (2, i, j))``).
+            The stage generator (each FOV draws from ``block_rng(rng, tile_key(Block.FOV_TILES, i, j))``).
 
         Returns
         -------
@@ -101,7 +93,7 @@ class FovEfficiency:
         if config.fov_efficiency_sd > 0:
             for a in range(table.shape[0]):
                 for b in range(table.shape[1]):
-                    draw = block_rng(rng, tile_key(FOV_STREAM, i0 + a, j0 + b)).standard_normal()
+                    draw = block_rng(rng, tile_key(Block.FOV_TILES, i0 + a, j0 + b)).standard_normal()
                     table[a, b] = max(0.0, 1.0 + config.fov_efficiency_sd * draw)
         return cls(config.detection_efficiency, size, i0, j0, table)
 

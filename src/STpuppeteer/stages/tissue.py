@@ -28,7 +28,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from STpuppeteer._parallel import local_threads, thread_map
-from STpuppeteer._random import block_rng
+from STpuppeteer._random import Block, block_rng
 from STpuppeteer.config.tissue import check_tissue_consistency, hardcore_distance_um
 from STpuppeteer.stages.morphology import draw_nucleus_radii, fit_radii, star_polygons
 from STpuppeteer.stages.positions import sample_centres, tissue_region
@@ -68,10 +68,6 @@ CELL_COLUMNS = (
 )
 
 # Fixed keys of the sub-streams of the "cells" stage generator.
-_STREAM_POSITIONS = 1_000_001
-_STREAM_TYPES = 1_000_002
-_STREAM_NUCLEI = 1_000_003
-_STREAM_Z = 1_000_004
 #: Side of the fixed square tiles (µm) in which nuclei and cells are built; the nucleus
 #: draws of a tile are keyed by its (row, column), so they do not depend on other tiles.
 TILE_UM = 1000.0
@@ -277,9 +273,9 @@ def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueL
     region = tissue_region(tissue, n)
     min_distance = hardcore_distance_um(tissue, n)
     centres = sample_centres(
-        region, n, block_rng(rng, _STREAM_POSITIONS), min_distance_um=min_distance, margin_um=0.5 * min_distance
+        region, n, block_rng(rng, Block.POSITIONS), min_distance_um=min_distance, margin_um=0.5 * min_distance
     )
-    codes = assign_celltypes(centres, region, tissue, block_rng(rng, _STREAM_TYPES), celltype_names=names)
+    codes = assign_celltypes(centres, region, tissue, block_rng(rng, Block.CELLTYPES), celltype_names=names)
 
     # Half the nearest-neighbour distance bounds a disc inside the Voronoi cell.
     if n > 1:
@@ -317,7 +313,7 @@ def build_tiles(layout: TissueLayout, config: SimulationConfig) -> Iterator[tupl
     names = config.celltype_names
     morphology = config.morphology
     centres, codes, limit, region = layout.centres, layout.codes, layout.limit, layout.region
-    nuclei_rng = block_rng(layout.rng, _STREAM_NUCLEI)
+    nuclei_rng = block_rng(layout.rng, Block.NUCLEI)
     # A prepared geometry caches an index on first use and must not be shared by threads:
     # each thread prepares its own copy of the region.
     per_thread = threading.local()
@@ -380,7 +376,7 @@ def cell_frame(
             "celltype": np.asarray(celltype, dtype=object),
             "x": centroid[:, 0],
             "y": centroid[:, 1],
-            "z": block_rng(layout.rng, _STREAM_Z).uniform(0.0, config.tissue.section_thickness_um, n),
+            "z": block_rng(layout.rng, Block.Z).uniform(0.0, config.tissue.section_thickness_um, n),
             "nucleus_x": centres[:, 0],
             "nucleus_y": centres[:, 1],
             "nucleus_area": nucleus_area,

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from STpuppeteer._random import block_rng
-from STpuppeteer.stages.instrument import control_names, draw_qv, tile_key
+from STpuppeteer._random import Block, block_rng, tile_key
+from STpuppeteer.stages.instrument import control_names, draw_qv
 from STpuppeteer.stages.transcripts.labels import AMBIENT, CONTROL, compartment_codes
 
 if TYPE_CHECKING:
@@ -17,10 +17,7 @@ if TYPE_CHECKING:
     from STpuppeteer.geometry.locate import CellLocator
     from STpuppeteer.stages.transcripts.context import TranscriptContext
 
-__all__ = ["BACKGROUND_STREAM", "ambient_weights", "background_parts", "locate_part", "unlocated_background"]
-
-
-BACKGROUND_STREAM = 1  # key of the background's FOV tiles under stage 4's generator
+__all__ = ["ambient_weights", "background_parts", "locate_part", "unlocated_background"]
 
 
 def ambient_weights(gene_totals: np.ndarray, config: SimulationConfig) -> np.ndarray:
@@ -71,7 +68,7 @@ def unlocated_background(
             if area <= 0:
                 continue
             # Per tile only the keyed draws; the arithmetic runs once over a part's tiles.
-            trng = block_rng(rng, tile_key(BACKGROUND_STREAM, i, j))
+            trng = block_rng(rng, tile_key(Block.BACKGROUND_TILES, i, j))
             k = trng.poisson(rates * area)
             n = int(k.sum())
             u = trng.random((4, n))
