@@ -15,8 +15,8 @@ from STpuppeteer._random import stage_rng
 from STpuppeteer.config import SimulationConfig
 from STpuppeteer.geometry.rings import Rings
 from STpuppeteer.io.ground_truth import write_cells_parquet
+from STpuppeteer.io.xenium.observed_pairs import ROWS_PER_MERGE, ObservedPairs, PairSpill, merged_ranges
 from STpuppeteer.pipeline.cell_store import CellStore
-from STpuppeteer.pipeline.streamed import _ROWS_PER_MERGE, _merged_ranges, _Pairs, _PairSpill
 from STpuppeteer.stages.tissue import generate_cells
 
 
@@ -82,19 +82,19 @@ def test_merged_pairs_equal_a_sparse_sum(tmp_path):
     for i in range(8):
         rows, cols = rng.integers(0, shape[0], 20_000), rng.integers(0, shape[1], 20_000)
         if i == 7:  # both sides of the range border, and the last cell
-            rows[:4] = [0, _ROWS_PER_MERGE - 1, _ROWS_PER_MERGE, shape[0] - 1]
-        parts.append(_Pairs.of(rows, cols, n_features=shape[1]))
+            rows[:4] = [0, ROWS_PER_MERGE - 1, ROWS_PER_MERGE, shape[0] - 1]
+        parts.append(ObservedPairs.of(rows, cols, n_features=shape[1]))
         dense = dense + sparse.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=shape)
-    spill = _PairSpill(tmp_path / "pairs.parquet")
+    spill = PairSpill(tmp_path / "pairs.parquet")
     for part in parts:
         spill.add(part)
     spill.close()
     # Each row group lies in one merge range (a range reads its own share of every part).
     meta = pq.ParquetFile(spill.path).metadata
-    ranges = [(meta.row_group(g).column(0).statistics.min // _ROWS_PER_MERGE,
-               meta.row_group(g).column(0).statistics.max // _ROWS_PER_MERGE) for g in range(meta.num_row_groups)]
+    ranges = [(meta.row_group(g).column(0).statistics.min // ROWS_PER_MERGE,
+               meta.row_group(g).column(0).statistics.max // ROWS_PER_MERGE) for g in range(meta.num_row_groups)]
     assert all(lo == hi for lo, hi in ranges) and len(ranges) == 2 * len(parts)
-    merged = sparse.vstack(list(_merged_ranges(spill.reader(), shape=shape)), format="csr")
+    merged = sparse.vstack(list(merged_ranges(spill.reader(), shape=shape)), format="csr")
     dense.sort_indices()
     np.testing.assert_array_equal(merged.indptr, dense.indptr)
     np.testing.assert_array_equal(merged.indices, dense.indices)  # sorted within each cell, as Xenium's h5

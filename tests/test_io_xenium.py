@@ -13,8 +13,8 @@ import shapely
 from shapely import affinity
 
 from STpuppeteer.config import SimulationConfig
-from STpuppeteer.io import _xenium_constants as xc
 from STpuppeteer.io.cell_ids import UNASSIGNED, decode_cell_ids, encode_cell_ids
+from STpuppeteer.io.xenium import _constants as xc
 from STpuppeteer.io.xenium import write_xenium
 from STpuppeteer.result import SimulationResult
 from STpuppeteer.stages.genes import generate_gene_parameters
@@ -313,13 +313,13 @@ def test_overwrite_replaces(small, tmp_path):
 
 
 def test_failure_mid_write_leaves_nothing(small, tmp_path, monkeypatch):
-    import STpuppeteer.io.xenium as xenium_module
+    from STpuppeteer.io.xenium import XeniumBundle
 
     def boom(*args, **kwargs):
         msg = "disk full"
         raise OSError(msg)
 
-    monkeypatch.setattr(xenium_module, "_write_morphology", boom)
+    monkeypatch.setattr(XeniumBundle, "write_morphology", boom)
     with pytest.raises(OSError, match="disk full"):
         write_xenium(small, tmp_path / "bundle")
     assert list(tmp_path.iterdir()) == []

@@ -29,8 +29,11 @@ __all__ = [
     "GROUND_TRUTH_DIR",
     "CellChunk",
     "GroundTruthFiles",
+    "long_counts",
     "read_ground_truth",
+    "write_cells_parquet",
     "write_ground_truth",
+    "write_ground_truth_files",
 ]
 
 GROUND_TRUTH_DIR = "ground_truth"
@@ -178,7 +181,8 @@ def write_cells_parquet(path: str | Path, chunks: Iterable[gpd.GeoDataFrame | Ce
         stream.close()
 
 
-def _long_counts(count_array: np.ndarray, cell_ids: np.ndarray, feature_names: np.ndarray) -> pd.DataFrame:
+def long_counts(count_array: np.ndarray, cell_ids: np.ndarray, feature_names: np.ndarray) -> pd.DataFrame:
+    """True counts in long form: one row per (cell, gene) with a count above 0."""
     counts = np.asarray(count_array)
     rows, cols = np.nonzero(counts)
     return pd.DataFrame(
@@ -196,7 +200,6 @@ def write_ground_truth(
     *,
     instrument_cells: pd.DataFrame | None = None,
     instrument_cells_note: str = "",
-    cell_chunks: Iterable[gpd.GeoDataFrame | CellChunk] | None = None,
 ) -> Path:
     """Write ``folder/ground_truth/``: molecules, true polygons, true counts and gene parameters.
 
@@ -211,9 +214,6 @@ def write_ground_truth(
         whose cells are not the true cells, e.g. CosMx cells cut at field-of-view borders).
     instrument_cells_note
         One sentence for the README explaining ``instrument_cells``.
-    cell_chunks
-        The true cells in consecutive slices, when ``result.cell_gdf`` does not hold their
-        polygons (a streamed slide); by default ``result.cell_gdf`` itself.
 
     Returns
     -------
@@ -224,10 +224,6 @@ def write_ground_truth(
     >>> import tempfile  # doctest: +SKIP
     >>> write_ground_truth(result, tempfile.mkdtemp())  # doctest: +SKIP
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        msg = f"folder={str(folder)!r} is not allowed; it must be an existing folder."
-        raise FileNotFoundError(msg)
     cell_ids = result.cell_gdf["cell_id"].to_numpy()
     feature_names = result.gpar_df["feature_name"].to_numpy().astype(str)
     counts = np.asarray(result.count_array)
@@ -237,12 +233,58 @@ def write_ground_truth(
             f"({len(cell_ids)}, {len(feature_names)}) to match cell_gdf and gpar_df."
         )
         raise ValueError(msg)
+    return write_ground_truth_files(
+        folder,
+        gpar_df=result.gpar_df,
+        molecules=result.trs_df,
+        cell_chunks=[result.cell_gdf],
+        true_counts=long_counts(counts, cell_ids, feature_names),
+        instrument_cells=instrument_cells,
+        instrument_cells_note=instrument_cells_note,
+    )
+
+
+def write_ground_truth_files(
+    folder: str | Path,
+    *,
+    gpar_df: pd.DataFrame,
+    molecules: pd.DataFrame,
+    cell_chunks: Iterable[gpd.GeoDataFrame | CellChunk],
+    true_counts: pd.DataFrame,
+    instrument_cells: pd.DataFrame | None = None,
+    instrument_cells_note: str = "",
+) -> Path:
+    """Write ``folder/ground_truth/`` from its parts (a streamed slide gives its cells a slice at a time).
+
+    Parameters
+    ----------
+    folder
+        The (temporary) output folder; it must exist.
+    gpar_df
+        The gene parameters.
+    molecules
+        ``trs_df`` (a streamed writer may put its own file in its place afterwards).
+    cell_chunks
+        The true cells in consecutive slices (rows of ``cell_gdf`` or :class:`CellChunk`).
+    true_counts
+        The true counts in long form (:func:`long_counts`).
+    instrument_cells, instrument_cells_note
+        As for :func:`write_ground_truth`.
+
+    Returns
+    -------
+    The ``ground_truth`` folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        msg = f"folder={str(folder)!r} is not allowed; it must be an existing folder."
+        raise FileNotFoundError(msg)
     out = folder / GROUND_TRUTH_DIR
     out.mkdir()
-    write_parquet(result.trs_df, out / GroundTruthFiles.MOLECULES)
-    write_cells_parquet(out / GroundTruthFiles.CELLS, [result.cell_gdf] if cell_chunks is None else cell_chunks)
-    write_parquet(_long_counts(counts, cell_ids, feature_names), out / GroundTruthFiles.COUNTS)
-    result.gpar_df.reset_index(drop=True).to_parquet(out / GroundTruthFiles.GENES, index=False)
+    write_parquet(molecules, out / GroundTruthFiles.MOLECULES)
+    write_cells_parquet(out / GroundTruthFiles.CELLS, cell_chunks)
+    write_parquet(true_counts, out / GroundTruthFiles.COUNTS)
+    gpar_df.reset_index(drop=True).to_parquet(out / GroundTruthFiles.GENES, index=False)
     readme = _README.format(
         molecules=GroundTruthFiles.MOLECULES,
         cells=GroundTruthFiles.CELLS,

@@ -49,10 +49,12 @@ def control_names(config: InstrumentConfig) -> list[list[str]]:
     >>> [names[0] for names in control_names(InstrumentConfig())]
     ['NegControlProbe_00000', 'NegControlCodeword_0000', 'UnassignedCodeword_0000']
     """
-    probe = [f"NegControlProbe_{i:05d}" for i in range(config.n_neg_control_probes)]
-    codeword = [f"NegControlCodeword_{i:04d}" for i in range(config.n_neg_control_codewords)]
-    unassigned = [f"UnassignedCodeword_{i:04d}" for i in range(config.n_unassigned_codewords)]
-    return [probe, codeword, unassigned]
+    probe, codeword, unassigned = CONTROL_PREFIXES
+    return [
+        [f"{probe}{i:05d}" for i in range(config.n_neg_control_probes)],
+        [f"{codeword}{i:04d}" for i in range(config.n_neg_control_codewords)],
+        [f"{unassigned}{i:04d}" for i in range(config.n_unassigned_codewords)],
+    ]
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ from __future__ import annotations
 from enum import StrEnum
 
 from STpuppeteer.stages.image import XENIUM_PIXEL_SIZE
+from STpuppeteer.stages.instrument import CONTROL_PREFIXES
 
 __all__ = [
     "ANALYSIS_SW_VERSION",
     "CELL_SUMMARY_COLUMNS",
-    "CONTROL_PREFIXES",
+    "CONTROL_FEATURE_TYPES",
     "COUNT_COLUMN_OF_TYPE",
     "GENE_CODEWORD_CATEGORY",
     "GENE_EXPRESSION",
@@ -37,11 +38,13 @@ PIXEL_SIZE = XENIUM_PIXEL_SIZE  # µm per pixel of the morphology images and lab
 QV_THRESHOLD = 20.0
 
 GENE_EXPRESSION = "Gene Expression"
-# feature_name prefix -> (10x feature_type, transcripts.parquet codeword_category)
-CONTROL_PREFIXES = {
-    "NegControlProbe_": ("Negative Control Probe", "negative_control_probe"),
-    "NegControlCodeword_": ("Negative Control Codeword", "negative_control_codeword"),
-    "UnassignedCodeword_": ("Unassigned Codeword", "unassigned_codeword"),
+_PROBE, _CODEWORD, _UNASSIGNED = CONTROL_PREFIXES
+# feature_name prefix -> (10x feature_type, transcripts.parquet codeword_category); the
+# simulated controls' prefixes are the instrument stage's, the last two only occur in real data.
+CONTROL_FEATURE_TYPES = {
+    _PROBE: ("Negative Control Probe", "negative_control_probe"),
+    _CODEWORD: ("Negative Control Codeword", "negative_control_codeword"),
+    _UNASSIGNED: ("Unassigned Codeword", "unassigned_codeword"),
     "DeprecatedCodeword_": ("Deprecated Codeword", "deprecated_codeword"),
     "GenomicControl_": ("Genomic Control", "genomic_control"),
 }
