@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from STpuppeteer.config import SimulationConfig, preset_config
-from STpuppeteer.io.anndata import observed_counts
+from STpuppeteer.io.anndata import observed_gene_counts
 from STpuppeteer.simulation import SpotlessSimulator
 
 
@@ -28,7 +28,7 @@ def test_to_anndata_layout(result):
 
 
 def test_observed_layer_counts_detected_molecules_by_landed_cell(result):
-    obs = observed_counts(result).toarray()
+    obs = observed_gene_counts(result).toarray()
     trs = result.trs_df
     keep = trs[trs["origin"].isin(["cell", "leaked", "ambient"]) & (trs["landed_cell_id"] >= 0)]
     expected = pd.crosstab(keep["landed_cell_id"], keep["feature_name"].astype(str))
@@ -43,7 +43,7 @@ def test_write_h5ad_round_trip_and_overwrite(result, tmp_path):
     assert result.write_h5ad(path) == path
     back = ad.read_h5ad(path)
     np.testing.assert_array_equal(back.X, result.count_array)
-    np.testing.assert_array_equal(back.layers["observed"].toarray(), observed_counts(result).toarray())
+    np.testing.assert_array_equal(back.layers["observed"].toarray(), observed_gene_counts(result).toarray())
     with pytest.raises(FileExistsError):
         result.write_h5ad(path)
     result.write_h5ad(path, overwrite=True)

@@ -256,13 +256,13 @@ def _plot_result(result: SimulationResult, png: Path) -> list[Path]:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from STpuppeteer.io.reload import load_result
+    from STpuppeteer.io.read import read_result
 
     folder = Path(args.dir)
     if not folder.is_dir():
         msg = f"plot {folder}: no such folder."
         raise UserError(msg)
-    result = load_result(folder)
+    result = read_result(folder)
     png = Path(args.out) if args.out else folder / "overview.png"
     written = _plot_result(result, png)
     print("written: " + ", ".join(str(p.resolve()) for p in written))

@@ -1,4 +1,9 @@
-"""The outcome of a simulation: every intermediate and the config that made it."""
+"""The outcome of a simulation: every intermediate and the config that made it.
+
+The writing methods are conveniences over :mod:`STpuppeteer.io` (the layer above), which
+they import when called, as ``AnnData.write_h5ad`` does: the writers need the optional
+``io`` dependencies, and a result must be usable without them.
+"""
 
 from __future__ import annotations
 
@@ -50,54 +55,54 @@ class SimulationResult:
 
     def to_anndata(self) -> ad.AnnData:
         """Counts as AnnData: true counts in ``X``, cells in ``obs``, ``gpar_df`` in ``var``."""
-        from STpuppeteer.io.anndata import result_to_anndata
+        from STpuppeteer import io
 
-        return result_to_anndata(self)
+        return io.to_anndata(self)
 
     def to_spatialdata(self, **options: Any):  # noqa: ANN201 - spatialdata is an optional dependency
         """Points, shapes, table and image as a :class:`spatialdata.SpatialData`.
 
         ``options`` go to :func:`STpuppeteer.io.spatialdata.result_to_spatialdata` (``image=``, ``labels=``).
         """
-        from STpuppeteer.io.spatialdata import result_to_spatialdata
+        from STpuppeteer import io
 
-        return result_to_spatialdata(self, **options)
+        return io.to_spatialdata(self, **options)
 
     def write_xenium(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
         """Write a Xenium-like bundle that ``spatialdata_io.xenium`` reads.
 
         ``options`` go to :func:`STpuppeteer.io.xenium.write_xenium` (e.g. ``multimodal=True``).
         """
-        from STpuppeteer.io.xenium import write_xenium
+        from STpuppeteer import io
 
-        return write_xenium(self, path, overwrite=overwrite, **options)
+        return io.write_xenium(self, path, overwrite=overwrite, **options)
 
     def write_merscope(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
         """Write a MERSCOPE-like folder that ``spatialdata_io.merscope`` reads.
 
         ``options`` go to :func:`STpuppeteer.io.merscope.write_merscope` (e.g. ``mosaic_images=False``).
         """
-        from STpuppeteer.io.merscope import write_merscope
+        from STpuppeteer import io
 
-        return write_merscope(self, path, overwrite=overwrite, **options)
+        return io.write_merscope(self, path, overwrite=overwrite, **options)
 
     def write_cosmx(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
         """Write a CosMx-like folder that ``spatialdata_io.cosmx`` reads.
 
         ``options`` go to :func:`STpuppeteer.io.cosmx.write_cosmx` (e.g. ``composite_images=False``).
         """
-        from STpuppeteer.io.cosmx import write_cosmx
+        from STpuppeteer import io
 
-        return write_cosmx(self, path, overwrite=overwrite, **options)
+        return io.write_cosmx(self, path, overwrite=overwrite, **options)
 
     def write_h5ad(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write :meth:`to_anndata` to an ``.h5ad`` file."""
-        from STpuppeteer.io.anndata import write_h5ad
+        from STpuppeteer import io
 
-        return write_h5ad(self, path, overwrite=overwrite)
+        return io.write_h5ad(self, path, overwrite=overwrite)
 
     def write_spatialdata(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write :meth:`to_spatialdata` to a ``.zarr`` store."""
-        from STpuppeteer.io.spatialdata import write_spatialdata
+        from STpuppeteer import io
 
-        return write_spatialdata(self, path, overwrite=overwrite)
+        return io.write_spatialdata(self, path, overwrite=overwrite)

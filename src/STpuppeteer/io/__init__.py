@@ -1,1 +1,32 @@
-"""Readers, writers and converters: instrument bundles, SpatialData, AnnData."""
+"""Readers and writers: instrument bundles, AnnData, SpatialData, and the ground truth.
+
+Every writer takes a :class:`~STpuppeteer.result.SimulationResult` and creates its folder
+atomically (it appears only once complete). The platforms live in their own modules and
+never import each other; what they share is in :mod:`.tables`, :mod:`.observed`,
+:mod:`.ground_truth`, :mod:`.manifest` and :mod:`.atomic`.
+"""
+
+from __future__ import annotations
+
+from STpuppeteer.io.anndata import result_to_anndata as to_anndata
+from STpuppeteer.io.anndata import write_h5ad
+from STpuppeteer.io.cosmx import write_cosmx
+from STpuppeteer.io.ground_truth import read_ground_truth, write_ground_truth
+from STpuppeteer.io.merscope import write_merscope
+from STpuppeteer.io.read import read_result
+from STpuppeteer.io.spatialdata import result_to_spatialdata as to_spatialdata
+from STpuppeteer.io.spatialdata import write_spatialdata
+from STpuppeteer.io.xenium import write_xenium
+
+__all__ = [
+    "read_ground_truth",
+    "read_result",
+    "to_anndata",
+    "to_spatialdata",
+    "write_cosmx",
+    "write_ground_truth",
+    "write_h5ad",
+    "write_merscope",
+    "write_spatialdata",
+    "write_xenium",
+]

@@ -21,12 +21,12 @@ from STpuppeteer.io.observed import count_landed
 if TYPE_CHECKING:
     from STpuppeteer.result import SimulationResult
 
-__all__ = ["observed_counts", "result_to_anndata", "write_h5ad"]
+__all__ = ["observed_gene_counts", "result_to_anndata", "write_h5ad"]
 
 _GENE_ORIGINS = ("cell", "leaked", "ambient")
 
 
-def observed_counts(result: SimulationResult) -> sp.csr_matrix:
+def observed_gene_counts(result: SimulationResult) -> sp.csr_matrix:
     """Detected gene molecules per landed cell and gene (controls excluded).
 
     Parameters
@@ -86,7 +86,7 @@ def result_to_anndata(result: SimulationResult) -> ad.AnnData:
         var=var,
         uns={"stpuppeteer": {"config": _h5ad_safe(result.config.to_dict()), "seed": int(result.config.seed),
                              "config_json": result.config.model_dump_json()}},
-        layers={"observed": observed_counts(result)},
+        layers={"observed": observed_gene_counts(result)},
         obsm={"spatial": np.column_stack([np.asarray(cells["x"], float), np.asarray(cells["y"], float)])},
     )
     return adata

@@ -58,10 +58,10 @@ from STpuppeteer.io._cosmx_constants import (
     labels_name,
 )
 from STpuppeteer.io.atomic import atomic_output_dir
-from STpuppeteer.io.ground_truth import write_ground_truth
+from STpuppeteer.io.ground_truth import write_ground_truth, write_instrument_cells
 from STpuppeteer.io.manifest import write_manifest
-from STpuppeteer.io.merscope import tissue_bounds, write_csv
 from STpuppeteer.io.observed import observed_controls
+from STpuppeteer.io.tables import tissue_bounds, write_csv
 
 if TYPE_CHECKING:
     from STpuppeteer.result import SimulationResult
@@ -345,6 +345,7 @@ def write_cosmx(
     composite_images: bool = True,
     fov_size_px: int = FOV_SIZE_PX,
     pixel_size: float = PIXEL_SIZE,
+    ground_truth: bool = True,
 ) -> Path:
     """Write a CosMx-like folder that ``spatialdata_io.cosmx`` reads.
 
@@ -364,6 +365,9 @@ def write_cosmx(
         Side of a FOV in pixels (CosMx: 4256).
     pixel_size
         µm per pixel (CosMx: 0.12028).
+    ground_truth
+        Write ``ground_truth/`` inside the folder; without it only ``ground_truth/instrument_cells.parquet``
+        (the CLI writes the rest once beside its bundles).
 
     Returns
     -------
@@ -419,7 +423,11 @@ def write_cosmx(
         write_csv(_metadata(pieces, counts, layout), tmp / f"{dataset_id}_{CosmxFiles.METADATA}")
         write_csv(fov_positions, tmp / f"{dataset_id}_{CosmxFiles.FOV_POSITIONS}")
         write_csv(tx, tmp / f"{dataset_id}_{CosmxFiles.TRANSCRIPTS}")
-        write_ground_truth(result, tmp, instrument_cells=instrument_cells, instrument_cells_note=_INSTRUMENT_CELLS_NOTE)
+        if ground_truth:
+            write_ground_truth(result, tmp, instrument_cells=instrument_cells,
+                               instrument_cells_note=_INSTRUMENT_CELLS_NOTE)
+        else:
+            write_instrument_cells(tmp, instrument_cells, note=_INSTRUMENT_CELLS_NOTE)
         write_manifest(
             tmp,
             result.config,

@@ -34,6 +34,7 @@ __all__ = [
     "write_cells_parquet",
     "write_ground_truth",
     "write_ground_truth_files",
+    "write_instrument_cells",
 ]
 
 GROUND_TRUTH_DIR = "ground_truth"
@@ -292,14 +293,33 @@ def write_ground_truth_files(
         genes=GroundTruthFiles.GENES,
     )
     if instrument_cells is not None:
-        instrument_cells.reset_index(drop=True).to_parquet(out / GroundTruthFiles.INSTRUMENT_CELLS, index=False)
-        readme += _README_INSTRUMENT_CELLS.format(
-            instrument_cells=GroundTruthFiles.INSTRUMENT_CELLS,
-            columns="`, `".join(map(str, instrument_cells.columns)),
-            note=instrument_cells_note,
-        )
+        readme += _write_instrument_cells(out, instrument_cells, note=instrument_cells_note)
     (out / GroundTruthFiles.README).write_text(readme, encoding="utf-8")
     return out
+
+
+def write_instrument_cells(folder: str | Path, instrument_cells: pd.DataFrame, *, note: str) -> Path:
+    """Write only ``folder/ground_truth/instrument_cells.parquet`` (and a README saying so).
+
+    For a bundle whose ground truth is written once elsewhere (the CLI's run folder): the
+    mapping of this bundle's own cells to the true cells is all of the truth it adds.
+    """
+    out = Path(folder) / GROUND_TRUTH_DIR
+    out.mkdir()
+    readme = "# Ground truth of this bundle\n\nThe run's ground truth is in `../../ground_truth/`.\n"
+    readme += _write_instrument_cells(out, instrument_cells, note=note)
+    (out / GroundTruthFiles.README).write_text(readme, encoding="utf-8")
+    return out
+
+
+def _write_instrument_cells(out: Path, instrument_cells: pd.DataFrame, *, note: str) -> str:
+    """Write the instrument cells' table into ``out``; return its README section."""
+    instrument_cells.reset_index(drop=True).to_parquet(out / GroundTruthFiles.INSTRUMENT_CELLS, index=False)
+    return _README_INSTRUMENT_CELLS.format(
+        instrument_cells=GroundTruthFiles.INSTRUMENT_CELLS,
+        columns="`, `".join(map(str, instrument_cells.columns)),
+        note=note,
+    )
 
 
 def read_ground_truth(folder: str | Path) -> dict[str, Any]:

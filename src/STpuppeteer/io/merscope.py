@@ -55,90 +55,17 @@ from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.ground_truth import write_ground_truth
 from STpuppeteer.io.manifest import write_manifest
 from STpuppeteer.io.observed import count_landed, observed_controls
+from STpuppeteer.io.tables import tissue_bounds, write_csv
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
     from STpuppeteer.result import SimulationResult
 
-__all__ = ["observed_counts", "tissue_bounds", "write_csv", "write_merscope"]
+__all__ = ["write_merscope"]
 
-# Decimals of floats in the CSVs: 0.1 nm in µm, 1e-4 px; full repr would double the file size.
-_DECIMALS = 4
 # Rendered around each FOV and blended with its neighbours over twice this width.
 _MOSAIC_MARGIN_PX = 32
-
-
-def write_csv(frame: pd.DataFrame, path: Path, *, index_label: str | None = None) -> None:
-    """Write ``frame`` as CSV through Arrow (an order of magnitude faster than pandas' writer).
-
-    Parameters
-    ----------
-    frame
-        The table; floats are rounded to 4 decimals, categoricals written as their values.
-    path
-        The file.
-    index_label
-        Write the index first under this name (``""`` for an unnamed column); ``None`` drops it.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    out = frame.copy()
-    for name in out.columns:
-        column = out[name]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            out[name] = column.astype(str)
-        elif pd.api.types.is_float_dtype(column.dtype):
-            out[name] = column.round(_DECIMALS)
-    if index_label is not None:
-        out.insert(0, index_label, out.index.to_numpy())
-    table = pa.Table.from_pandas(out, preserve_index=False)
-    pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
-
-
-def observed_counts(trs_df: pd.DataFrame, cell_ids: np.ndarray, feature_names: np.ndarray) -> np.ndarray:
-    """Molecules per cell they landed in and feature: what an instrument's cell-by-gene table counts.
-
-    Parameters
-    ----------
-    trs_df
-        Molecules with ``landed_cell_id`` and ``feature_name``.
-    cell_ids
-        The cells (rows of the result), in order.
-    feature_names
-        The features (columns of the result), in order; other features are not counted.
-
-    Returns
-    -------
-    ``int64`` array ``(len(cell_ids), len(feature_names))``.
-    """
-    return count_landed(trs_df, cell_ids, feature_names).toarray().astype(np.int64)
-
-
-def tissue_bounds(result: SimulationResult) -> tuple[float, float, float, float]:
-    """Whole-µm box around every cell and molecule: ``(xmin, ymin, xmax, ymax)``.
-
-    Parameters
-    ----------
-    result
-        The simulation.
-
-    Returns
-    -------
-    The bounds, rounded outwards to whole µm.
-    """
-    cxmin, cymin, cxmax, cymax = shapely.total_bounds(np.asarray(result.cell_gdf.geometry.values))
-    trs = result.trs_df
-    if len(trs):
-        cxmin, cxmax = min(cxmin, trs["x"].min()), max(cxmax, trs["x"].max())
-        cymin, cymax = min(cymin, trs["y"].min()), max(cymax, trs["y"].max())
-    return (
-        float(math.floor(cxmin)),
-        float(math.floor(cymin)),
-        float(math.floor(cxmax) + 1),
-        float(math.floor(cymax) + 1),
-    )
 
 
 def _fov_index(
@@ -189,7 +116,7 @@ def _cell_tables(
     cells = result.cell_gdf
     cell_ids = cells["cell_id"].to_numpy()
     polygons = np.asarray(cells.geometry.values)
-    counts = observed_counts(result.trs_df, cell_ids, features)
+    counts = count_landed(result.trs_df, cell_ids, features).toarray().astype(np.int64)
     centroid = shapely.centroid(polygons)
     cx, cy = shapely.get_x(centroid), shapely.get_y(centroid)
     bounds = shapely.bounds(polygons)
@@ -309,6 +236,7 @@ def write_merscope(
     overwrite: bool = False,
     mosaic_images: bool = True,
     pixel_size: float = MOSAIC_PIXEL_SIZE,
+    ground_truth: bool = True,
 ) -> Path:
     """Write a MERSCOPE-like region folder that ``spatialdata_io.merscope`` reads.
 
@@ -326,6 +254,8 @@ def write_merscope(
     pixel_size
         µm per mosaic pixel; it sets the µm → pixel transform, the fields of view
         (2048 pixels wide) and the transcripts' ``x``, ``y``.
+    ground_truth
+        Write ``ground_truth/`` inside the folder (the CLI writes it once beside its bundles).
 
     Returns
     -------
@@ -362,6 +292,7 @@ def write_merscope(
         _boundaries(result).to_parquet(tmp / MerscopeFiles.BOUNDARIES, index=False)
         if mosaic_images:
             _write_mosaics(result, images_dir, x0=xmin, y0=ymin, shape=shape, pixel_size=pixel_size)
-        write_ground_truth(result, tmp)
+        if ground_truth:
+            write_ground_truth(result, tmp)
         write_manifest(tmp, result.config, fmt="merscope", extra={"pixel_size_um": pixel_size})
     return Path(path).expanduser().absolute()

@@ -10,10 +10,10 @@ from STpuppeteer.io.ground_truth import GROUND_TRUTH_DIR, read_ground_truth
 from STpuppeteer.io.manifest import MANIFEST_NAME
 from STpuppeteer.result import SimulationResult
 
-__all__ = ["load_result"]
+__all__ = ["read_result"]
 
 
-def load_result(folder: str | Path) -> SimulationResult:
+def read_result(folder: str | Path) -> SimulationResult:
     """Read the truth and the config of a written folder back into a :class:`SimulationResult`.
 
     Parameters
