@@ -51,6 +51,24 @@ def test_simulate_writes_formats_truth_and_manifest(run_dir):
     assert not [p for p in run_dir.parent.iterdir() if p.name.startswith(".")], "no temporary folders left"
 
 
+def test_ground_truth_is_written_once_per_run(tmp_path):
+    out = tmp_path / "run"
+    proc = stp("simulate", "--n-cells", "60", "--out", str(out), "--format", "xenium,merscope,cosmx", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("molecules.parquet")) == [
+        "ground_truth/molecules.parquet"
+    ]
+    # CosMx's cells are cut at field-of-view borders: its mapping to the true cells stays with it.
+    assert (out / "cosmx" / "ground_truth" / "instrument_cells.parquet").is_file()
+    assert not (out / "xenium" / "ground_truth").exists() and not (out / "merscope" / "ground_truth").exists()
+    from STpuppeteer.io import read_ground_truth
+
+    truth = read_ground_truth(out / "cosmx")
+    assert len(truth["trs_df"]) == len(read_ground_truth(out)["trs_df"])
+    assert truth["instrument_cells"] is not None
+    assert len(read_ground_truth(out / "xenium")["trs_df"]) == len(truth["trs_df"])
+
+
 def test_existing_output_is_refused(run_dir):
     before = sorted(p.name for p in run_dir.iterdir())
     proc = stp("simulate", "--n-cells", "50", "--out", str(run_dir), "--quiet")
@@ -152,4 +170,4 @@ def test_stream_writes_the_same_molecules_as_simulate(run_dir, tmp_path):
     in_memory = pd.read_parquet(run_dir / "xenium" / "transcripts.parquet").drop(columns="codeword_index")
     pd.testing.assert_frame_equal(streamed, in_memory)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "ground_truth" / "molecules.parquet"),
-                                  pd.read_parquet(run_dir / "xenium" / "ground_truth" / "molecules.parquet"))
+                                  pd.read_parquet(run_dir / "ground_truth" / "molecules.parquet"))

@@ -160,10 +160,12 @@ def write_outputs(
     from STpuppeteer.io.ground_truth import write_ground_truth
     from STpuppeteer.io.manifest import write_manifest
 
+    # The run's ground truth is written once, at the top; the bundles do not repeat it (CosMx
+    # keeps only its instrument-cell mapping, which the others do not have).
     writers = {
-        "xenium": result.write_xenium,
-        "merscope": result.write_merscope,
-        "cosmx": result.write_cosmx,
+        "xenium": partial(result.write_xenium, ground_truth=False),
+        "merscope": partial(result.write_merscope, ground_truth=False),
+        "cosmx": partial(result.write_cosmx, ground_truth=False),
         "spatialdata": result.write_spatialdata,
         "h5ad": result.write_h5ad,
     }

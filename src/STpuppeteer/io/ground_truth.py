@@ -328,7 +328,8 @@ def read_ground_truth(folder: str | Path) -> dict[str, Any]:
     Parameters
     ----------
     folder
-        A bundle written by STpuppeteer, or its ``ground_truth`` folder.
+        A bundle written by STpuppeteer, or its ``ground_truth`` folder. A bundle inside a
+        run folder of ``stpuppeteer simulate`` reads the run's ground truth.
 
     Returns
     -------
@@ -340,8 +341,14 @@ def read_ground_truth(folder: str | Path) -> dict[str, Any]:
     import geopandas as gpd
 
     folder = Path(folder)
-    if (folder / GROUND_TRUTH_DIR).is_dir():
-        folder = folder / GROUND_TRUTH_DIR
+    bundle = folder.parent if folder.name == GROUND_TRUTH_DIR else folder
+    own = bundle / GROUND_TRUTH_DIR if (bundle / GROUND_TRUTH_DIR).is_dir() else folder
+    folder = own
+    # A bundle the CLI wrote keeps only its own part (CosMx's instrument cells); the run's
+    # ground truth is one level up, beside the bundles.
+    run_truth = bundle.parent / GROUND_TRUTH_DIR
+    if not (folder / GroundTruthFiles.MOLECULES).is_file() and (run_truth / GroundTruthFiles.MOLECULES).is_file():
+        folder = run_truth
     if not (folder / GroundTruthFiles.MOLECULES).is_file():
         msg = f"folder={str(folder)!r} holds no {GroundTruthFiles.MOLECULES}; expected a ground_truth folder."
         raise FileNotFoundError(msg)
@@ -361,7 +368,7 @@ def read_ground_truth(folder: str | Path) -> dict[str, Any]:
         raise ValueError(msg)
     count_array = np.zeros((len(cell_ids), len(feature_names)), dtype=np.int64)
     count_array[rows, cols] = long["count"].to_numpy()
-    instrument_path = folder / GroundTruthFiles.INSTRUMENT_CELLS
+    instrument_path = own / GroundTruthFiles.INSTRUMENT_CELLS
     return {
         "trs_df": trs_df,
         "cell_gdf": cell_gdf,
