@@ -12,9 +12,9 @@ need the optional ``io`` extra.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from STpuppeteer._version import __version__
 from STpuppeteer.config import SimulationConfig
 from STpuppeteer.pipeline.simulator import SpotlessSimulator, simulate
 from STpuppeteer.result import SimulationResult
@@ -23,11 +23,6 @@ if TYPE_CHECKING:
     from STpuppeteer import io, metrics
     from STpuppeteer import plotting as pl
     from STpuppeteer.pipeline.streamed import simulate_to_xenium
-
-try:
-    __version__ = version("stpuppeteer")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "SimulationConfig",

@@ -1,17 +1,22 @@
 """The outcome of a simulation: every intermediate and the config that made it.
 
-The writing methods are conveniences over :mod:`STpuppeteer.io` (the layer above), which
-they import when called, as ``AnnData.write_h5ad`` does: the writers need the optional
-``io`` dependencies, and a result must be usable without them.
+The writing methods are conveniences over :mod:`STpuppeteer.io`, the layer above this one.
+They load it by name when called (as pandas loads its plotting backend): the writers need
+the optional ``io`` dependencies, a result must be usable without them, and the layers
+keep importing downwards only.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from STpuppeteer._random import Stage, stage_rng
+
 if TYPE_CHECKING:
     from pathlib import Path
+    from types import ModuleType
 
     import anndata as ad
     import geopandas as gpd
@@ -20,9 +25,15 @@ if TYPE_CHECKING:
 
     from STpuppeteer.config import SimulationConfig
 
-from STpuppeteer._random import Stage, stage_rng
 
 __all__ = ["SimulationResult"]
+
+_IO_LAYER = "STpuppeteer.io"
+
+
+def _io() -> ModuleType:
+    """The io layer (imported on first use)."""
+    return importlib.import_module(_IO_LAYER)
 
 
 @dataclass
@@ -55,54 +66,40 @@ class SimulationResult:
 
     def to_anndata(self) -> ad.AnnData:
         """Counts as AnnData: true counts in ``X``, cells in ``obs``, ``gpar_df`` in ``var``."""
-        from STpuppeteer import io
-
-        return io.to_anndata(self)
+        return _io().to_anndata(self)
 
     def to_spatialdata(self, **options: Any):  # noqa: ANN201 - spatialdata is an optional dependency
         """Points, shapes, table and image as a :class:`spatialdata.SpatialData`.
 
         ``options`` go to :func:`STpuppeteer.io.spatialdata.result_to_spatialdata` (``image=``, ``labels=``).
         """
-        from STpuppeteer import io
-
-        return io.to_spatialdata(self, **options)
+        return _io().to_spatialdata(self, **options)
 
     def write_xenium(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
         """Write a Xenium-like bundle that ``spatialdata_io.xenium`` reads.
 
         ``options`` go to :func:`STpuppeteer.io.xenium.write_xenium` (e.g. ``multimodal=True``).
         """
-        from STpuppeteer import io
-
-        return io.write_xenium(self, path, overwrite=overwrite, **options)
+        return _io().write_xenium(self, path, overwrite=overwrite, **options)
 
     def write_merscope(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
         """Write a MERSCOPE-like folder that ``spatialdata_io.merscope`` reads.
 
         ``options`` go to :func:`STpuppeteer.io.merscope.write_merscope` (e.g. ``mosaic_images=False``).
         """
-        from STpuppeteer import io
-
-        return io.write_merscope(self, path, overwrite=overwrite, **options)
+        return _io().write_merscope(self, path, overwrite=overwrite, **options)
 
     def write_cosmx(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
         """Write a CosMx-like folder that ``spatialdata_io.cosmx`` reads.
 
         ``options`` go to :func:`STpuppeteer.io.cosmx.write_cosmx` (e.g. ``composite_images=False``).
         """
-        from STpuppeteer import io
-
-        return io.write_cosmx(self, path, overwrite=overwrite, **options)
+        return _io().write_cosmx(self, path, overwrite=overwrite, **options)
 
     def write_h5ad(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write :meth:`to_anndata` to an ``.h5ad`` file."""
-        from STpuppeteer import io
-
-        return io.write_h5ad(self, path, overwrite=overwrite)
+        return _io().write_h5ad(self, path, overwrite=overwrite)
 
     def write_spatialdata(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write :meth:`to_spatialdata` to a ``.zarr`` store."""
-        from STpuppeteer import io
-
-        return io.write_spatialdata(self, path, overwrite=overwrite)
+        return _io().write_spatialdata(self, path, overwrite=overwrite)

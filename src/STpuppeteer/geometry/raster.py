@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
-from skimage.draw import polygon as fill_polygon
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -161,6 +160,8 @@ def _rasterize_overlapping(
     rows: np.ndarray, cols: np.ndarray, ring_of: np.ndarray, labels: np.ndarray, shape: tuple[int, int]
 ) -> np.ndarray:
     """Exact fill for overlapping polygons, one C call per polygon; the later one wins."""
+    from skimage.draw import polygon as fill_polygon  # the io extra; only overlapping polygons need it
+
     out = np.zeros(shape, dtype=np.uint32)
     bounds = np.searchsorted(ring_of, np.arange(len(labels) + 1))
     for i, (first, last) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):

@@ -39,6 +39,7 @@ import pandas as pd
 import shapely
 
 from STpuppeteer._random import Stage, block_rng
+from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
 from STpuppeteer.io._cosmx_constants import (
     CELL_COMPARTMENT,
     DATASET_ID,
@@ -62,6 +63,7 @@ from STpuppeteer.io.ground_truth import write_ground_truth, write_instrument_cel
 from STpuppeteer.io.manifest import write_manifest
 from STpuppeteer.io.observed import observed_controls
 from STpuppeteer.io.tables import tissue_bounds, write_csv
+from STpuppeteer.stages.image import render_from_labels
 
 if TYPE_CHECKING:
     from STpuppeteer.result import SimulationResult
@@ -301,9 +303,6 @@ def _write_fov_images(
 ) -> None:
     import imageio.v3 as iio
     import tifffile
-
-    from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
-    from STpuppeteer.stages.image import render_from_labels
 
     labels_dir = folder / CosmxFiles.LABELS_DIR
     images_dir = folder / CosmxFiles.IMAGES_DIR

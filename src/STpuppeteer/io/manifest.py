@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from STpuppeteer._version import __version__
+
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
 
@@ -46,8 +48,6 @@ def write_manifest(folder: Path, config: SimulationConfig, *, fmt: str, extra: d
     -------
     The manifest's path.
     """
-    from STpuppeteer import __version__
-
     paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder).as_posix() != MANIFEST_NAME)
     # hashlib releases the GIL on large reads: the files are hashed side by side.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:

@@ -35,6 +35,7 @@ import pandas as pd
 import shapely
 
 from STpuppeteer._random import Stage, block_rng
+from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
 from STpuppeteer.io._merscope_constants import (
     BLANK_PREFIX,
     BOUNDARY_TYPE,
@@ -56,6 +57,7 @@ from STpuppeteer.io.ground_truth import write_ground_truth
 from STpuppeteer.io.manifest import write_manifest
 from STpuppeteer.io.observed import count_landed, observed_controls
 from STpuppeteer.io.tables import tissue_bounds, write_csv
+from STpuppeteer.stages.image import render_from_labels
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -192,9 +194,6 @@ def _write_mosaics(
     meets the next one's.
     """
     import tifffile
-
-    from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
-    from STpuppeteer.stages.image import render_from_labels
 
     cells = result.cell_gdf
     polygons = np.asarray(cells.geometry.values)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from STpuppeteer._random import Stage
 from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
+from STpuppeteer.io.anndata import result_to_anndata
 from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.manifest import write_manifest
 from STpuppeteer.stages.image import XENIUM_PIXEL_SIZE, render_from_labels
@@ -49,8 +50,6 @@ _PYRAMID_FROM_PX = 4096
 
 def _table(result: SimulationResult) -> ad.AnnData:
     """:func:`~STpuppeteer.io.anndata.result_to_anndata`, annotating the cell shapes."""
-    from STpuppeteer.io.anndata import result_to_anndata
-
     adata = result_to_anndata(result)
     adata.obs[REGION_KEY] = pd.Categorical([CELL_SHAPES] * adata.n_obs)
     return adata

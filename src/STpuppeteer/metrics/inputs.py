@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from STpuppeteer.io.ground_truth import read_ground_truth
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -79,13 +81,7 @@ def _from_mapping(parts: Mapping[str, Any]) -> Truth:
 
 
 def _read_folder(path: Path) -> Truth:
-    try:
-        from STpuppeteer.io.ground_truth import read_ground_truth
-    except ImportError as err:  # the reader lives in io/, written separately
-        msg = f"truth={str(path)!r}: reading a ground_truth/ folder needs STpuppeteer.io.ground_truth."
-        raise ValueError(msg) from err
-    folder = path / "ground_truth" if (path / "ground_truth").is_dir() else path
-    return _from_mapping(read_ground_truth(folder))
+    return _from_mapping(read_ground_truth(path))
 
 
 def as_truth(truth: Any) -> Truth:

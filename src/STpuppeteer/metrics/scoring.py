@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from STpuppeteer.io.atomic import atomic_output_file
 from STpuppeteer.metrics.assignment import score_assignment
 from STpuppeteer.metrics.baselines import (
     assign_by_polygons,
@@ -291,8 +292,6 @@ def score_cli(
     )
     print(format_scores(scores))
     if out_json is not None:
-        from STpuppeteer.io.atomic import atomic_output_file
-
         with atomic_output_file(out_json, overwrite=True) as tmp:
             Path(tmp).write_text(json.dumps(_jsonable(scores), indent=2) + "\n")
     return scores

@@ -23,11 +23,10 @@ from scipy.spatial import cKDTree
 from STpuppeteer.geometry.rings import Rings
 from STpuppeteer.geometry.star import StarPolygons
 from STpuppeteer.stages.tissue import CELL_COLUMNS, build_tiles, cell_frame, tissue_layout
+from STpuppeteer.stages.transcripts import CellGeometry
 
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
-    from STpuppeteer.stages.transcripts import CellGeometry
-
 __all__ = ["CellStore"]
 
 
@@ -126,8 +125,6 @@ class CellStore:
 
     def geometry(self, rows: np.ndarray, *, thickness: float) -> CellGeometry:
         """Stage 4's geometry of the cells ``rows`` (equal to ``CellGeometry.from_cells(cell_gdf.iloc[rows])``)."""
-        from STpuppeteer.stages.transcripts import CellGeometry
-
         return CellGeometry.from_fans(self._fans(self.cells, rows), self._fans(self.nuclei, rows),
                                       z=self.frame["z"].to_numpy()[rows], thickness=thickness)
 

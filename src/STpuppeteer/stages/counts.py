@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from STpuppeteer._parallel import map_blocks
 from STpuppeteer._random import block_rng
 
 if TYPE_CHECKING:
@@ -160,8 +161,6 @@ def generate_counts(
     if client is None:
         blocks = (_count_block_task(model, item) for item in items)
     else:
-        from STpuppeteer._parallel import map_blocks
-
         blocks = map_blocks(_count_block_task, items, shared=model, client=client, blocks_per_task=blocks_per_task)
     for (start, stop, _), block in zip(items, blocks, strict=True):
         counts[start:stop] = block

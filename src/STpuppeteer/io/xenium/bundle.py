@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from STpuppeteer._version import __version__
 from STpuppeteer.io.cell_ids import DATASET_SUFFIX, encode_cell_ids
 from STpuppeteer.io.parquet import write_parquet
 from STpuppeteer.io.xenium import _constants as xc
@@ -79,8 +80,6 @@ class XeniumBundle:
 
     def write_specs(self, n_transcripts: int) -> None:
         """``experiment.xenium`` (``n_transcripts``: molecules in ``transcripts.parquet``)."""
-        from STpuppeteer import __version__
-
         n_cells = len(self)
         specs = {
             "major_version": xc.MAJOR_VERSION,
