@@ -10,7 +10,6 @@ so ``x_µm / p`` is the pixel coordinate when the grid starts at the origin (as 
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +17,7 @@ import shapely
 from scipy import ndimage
 
 from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
+from STpuppeteer.stages.image_noise import UPSAMPLE_BAND_PIXELS, low_frequency_noise, smooth_noise
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -42,71 +42,6 @@ _INTERIOR_PROTEIN_PEAK = 800.0
 _INTERIOR_PROTEIN_POSITIVE = 0.3  # fraction of cells expressing the protein stain's targets
 _PSF_SIGMA_UM = 0.35
 _READ_NOISE = 4.0
-# Smooth noise fields are filtered on a grid this many times finer than σ, then interpolated.
-_COARSE_PER_SIGMA = 2.0
-_UPSAMPLE_BAND_PIXELS = 1 << 16
-
-
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma_px: float) -> np.ndarray:
-    """Gaussian random field of unit variance and correlation length ``sigma_px``.
-
-    For a long correlation length the white noise is drawn and filtered on a grid
-    ``sigma_px / _COARSE_PER_SIGMA`` pixels apart and interpolated back: the filter's cost
-    grows with σ² per pixel, the interpolation's does not, and the field is just as smooth.
-    """
-    step = int(sigma_px // _COARSE_PER_SIGMA)
-    if step < 2:
-        field = ndimage.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), sigma_px)
-    else:
-        coarse_shape = tuple(math.ceil(n / step) + 2 for n in shape)
-        coarse = ndimage.gaussian_filter(rng.standard_normal(coarse_shape, dtype=np.float32), sigma_px / step)
-        field = _upsample(coarse, shape, step)
-    field /= max(_std(field), 1e-12)
-    return field
-
-
-def _std(field: np.ndarray) -> float:
-    """Standard deviation of a smooth field from every 4th pixel each way (a 16th of the work)."""
-    return float(field[::4, ::4].std(dtype=np.float64))
-
-
-def _linear_knots(n: int, n_coarse: int, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Left knot and weight of the right knot of linear interpolation, knots ``step`` pixels apart."""
-    t = (np.arange(n) + 0.5) / step
-    i0 = np.minimum(np.floor(t).astype(np.int64), n_coarse - 2)
-    return i0, (t - i0).astype(np.float32)
-
-
-def _upsample(coarse: np.ndarray, shape: tuple[int, int], step: float) -> np.ndarray:
-    """Bilinear interpolation of knots ``step`` pixels apart to ``shape``, one axis after the other.
-
-    Each pixel reads two knots per axis, so this is a few gathers per pixel (a dense weight
-    matrix product would cost the number of knots per pixel).
-    """
-    r0, rf = _linear_knots(shape[0], coarse.shape[0], step)
-    c0, cf = _linear_knots(shape[1], coarse.shape[1], step)
-    rows = coarse[r0] * (1 - rf)[:, None]
-    rows += coarse[r0 + 1] * rf[:, None]
-    out = np.empty(shape, dtype=np.float32)
-    c1, cw = c0 + 1, 1 - cf
-    # Row bands that stay in cache.
-    band = max(1, _UPSAMPLE_BAND_PIXELS // max(shape[1], 1))
-    for lo in range(0, shape[0], band):
-        part = out[lo:lo + band]
-        np.take(rows[lo:lo + band], c0, axis=1, out=part)
-        part *= cw
-        part += rows[lo:lo + band][:, c1] * cf
-    return out
-
-
-def _low_frequency_noise(rng: np.random.Generator, shape: tuple[int, int], scale_px: float) -> np.ndarray:
-    """Unit-variance field varying over ``scale_px`` pixels: coarse knots, bilinearly interpolated."""
-    coarse_shape = tuple(math.ceil(n / scale_px) + 2 for n in shape)
-    coarse = rng.standard_normal(coarse_shape).astype(np.float32)
-    field = _upsample(coarse, shape, scale_px)
-    field -= np.float32(field[::4, ::4].mean(dtype=np.float64))
-    field /= max(_std(field), 1e-12)
-    return field
 
 
 def _boundary_mask(cell_labels: np.ndarray) -> np.ndarray:
@@ -132,10 +67,10 @@ def _finish(signal: np.ndarray, rng: np.random.Generator, *, pixel_size: float) 
     fraction of a Poisson draw.
     """
     blurred = ndimage.gaussian_filter(signal, _PSF_SIGMA_UM / pixel_size)
-    background = _low_frequency_noise(rng, signal.shape, _AUTOFLUORESCENCE_SCALE_UM / pixel_size)
+    background = low_frequency_noise(rng, signal.shape, _AUTOFLUORESCENCE_SCALE_UM / pixel_size)
     out = np.empty(signal.shape, dtype=np.uint16)
     # Row bands that stay in cache through the dozen per-pixel steps.
-    band = max(1, _UPSAMPLE_BAND_PIXELS // max(signal.shape[1], 1))
+    band = max(1, UPSAMPLE_BAND_PIXELS // max(signal.shape[1], 1))
     for lo in range(0, signal.shape[0], band):
         expected = background[lo:lo + band]
         expected *= np.float32(_BACKGROUND * _AUTOFLUORESCENCE_CV)
@@ -172,11 +107,11 @@ def _interior_stains(
     cytoplasm = (cell_labels > 0) & (nucleus_labels == 0)
     rna = _INTERIOR_RNA_PEAK * _per_cell(rng, n_cells, 0.3)[cell_labels]
     rna *= np.where(cytoplasm, np.float32(1.0), np.float32(_INTERIOR_RNA_NUCLEAR))
-    rna *= np.clip(1 + 0.5 * _smooth_noise(rng, cell_labels.shape, 0.3 / pixel_size), 0.0, None)
+    rna *= np.clip(1 + 0.5 * smooth_noise(rng, cell_labels.shape, 0.3 / pixel_size), 0.0, None)
     positive = rng.uniform(size=n_cells + 1) < _INTERIOR_PROTEIN_POSITIVE
     level = np.where(positive, np.float32(1.0), np.float32(0.1)) * _per_cell(rng, n_cells, 0.4)
     protein = _INTERIOR_PROTEIN_PEAK * level.astype(np.float32)[cell_labels]
-    protein *= np.clip(1 + 0.3 * _smooth_noise(rng, cell_labels.shape, 1.0 / pixel_size), 0.0, None)
+    protein *= np.clip(1 + 0.3 * smooth_noise(rng, cell_labels.shape, 1.0 / pixel_size), 0.0, None)
     return [rna, protein]
 
 
@@ -216,7 +151,7 @@ def render_from_labels(
     shape = nucleus_labels.shape
     inside = nucleus_labels > 0
     brightness = _NUCLEUS_PEAK * _per_cell(rng, int(nucleus_labels.max(initial=0)), _NUCLEUS_BRIGHTNESS_SD)
-    texture = _smooth_noise(rng, shape, _CHROMATIN_SCALE_UM / pixel_size)
+    texture = smooth_noise(rng, shape, _CHROMATIN_SCALE_UM / pixel_size)
     dapi = brightness[nucleus_labels] * np.clip(1 + _CHROMATIN_SD * texture, 0.1, None)
     dapi[~inside] = 0.0
     channels = [_finish(dapi, rng, pixel_size=pixel_size)]
@@ -229,7 +164,7 @@ def render_from_labels(
         edge = ndimage.binary_dilation(edge, iterations=width_px - 1) if width_px > 1 else edge
         edge &= cell_labels > 0
         membrane = np.where(edge, np.float32(_MEMBRANE_PEAK), np.float32(0.0))
-        membrane *= np.clip(1 + 0.3 * _smooth_noise(rng, shape, 1.0 / pixel_size), 0.1, None)
+        membrane *= np.clip(1 + 0.3 * smooth_noise(rng, shape, 1.0 / pixel_size), 0.1, None)
         channels.append(_finish(membrane, rng, pixel_size=pixel_size))
     if interior:
         for stain in _interior_stains(nucleus_labels, cell_labels, pixel_size=pixel_size, rng=rng):

@@ -4,125 +4,21 @@ from __future__ import annotations
 
 import json
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import shapely
-from shapely import affinity
 
-from STpuppeteer.config import SimulationConfig
 from STpuppeteer.io.cell_ids import UNASSIGNED, decode_cell_ids, encode_cell_ids
 from STpuppeteer.io.xenium import _constants as xc
 from STpuppeteer.io.xenium import write_xenium
-from STpuppeteer.result import SimulationResult
-from STpuppeteer.stages.genes import generate_gene_parameters
+from synthetic_result import full_resolution, make_synthetic_result
 
 spatialdata_io = pytest.importorskip("spatialdata_io")
 
-CONTROL_NAMES = ["NegControlProbe_00001", "NegControlProbe_00002", "NegControlCodeword_0500", "UnassignedCodeword_0001"]
-
-
-def make_synthetic_result(seed: int = 0, *, n_rows: int = 8, n_cols: int = 10) -> SimulationResult:
-    """A small hand-built SimulationResult: touching hexagonal cells with elliptical nuclei.
-
-    It stands in for the real stages while they are being written: the writers need only the
-    data contract (columns of ``cell_gdf`` and ``trs_df``), not how the data were drawn.
-    """
-    rng = np.random.default_rng(seed)
-    spacing = 12.0
-    radius = spacing / np.sqrt(3)  # hexagon circumradius so neighbours share edges
-    rr, cc = np.meshgrid(np.arange(n_rows), np.arange(n_cols), indexing="ij")
-    cx = 20.0 + cc.ravel() * spacing + (rr.ravel() % 2) * spacing / 2
-    cy = 20.0 + rr.ravel() * spacing * np.sqrt(3) / 2
-    n_cells = cx.size
-    angles = np.deg2rad(np.arange(6) * 60 + 30)
-    hexes = shapely.polygons(
-        np.stack([cx[:, None] + radius * np.cos(angles), cy[:, None] + radius * np.sin(angles)], axis=-1)
-    )
-    nuclei = [
-        affinity.rotate(affinity.scale(shapely.Point(x, y).buffer(3.0), xfact=a, yfact=1 / a), theta, origin=(x, y))
-        for x, y, a, theta in zip(cx, cy, rng.uniform(1.0, 1.4, n_cells), rng.uniform(0, 180, n_cells), strict=True)
-    ]
-    config = SimulationConfig(seed=seed, n_cells=n_cells, n_genes=30, n_markers=4)
-    gpar_df = generate_gene_parameters(config, np.random.default_rng(seed))
-    celltypes = rng.choice(config.celltype_names, size=n_cells)
-    cell_gdf = gpd.GeoDataFrame(
-        {
-            "cell_id": np.arange(n_cells) * 3 + 7,  # ids need not be 0..n-1
-            "celltype": celltypes,
-            "x": cx,
-            "y": cy,
-            "z": np.full(n_cells, 5.0),
-            "nucleus_area": shapely.area(nuclei),
-            "cell_area": shapely.area(hexes),
-            "scale": np.ones(n_cells),
-            "leakage_percentage": np.full(n_cells, 0.1),
-            "nucleus": gpd.GeoSeries(nuclei),
-        },
-        geometry=hexes,
-    )
-    count_array = rng.poisson(3.0, size=(n_cells, len(gpar_df)))
-    src, gene = np.nonzero(count_array)
-    src, gene = np.repeat(src, count_array[src, gene]), np.repeat(gene, count_array[src, gene])
-    r = np.sqrt(rng.uniform(0, 1, src.size)) * 5.0
-    phi = rng.uniform(0, 2 * np.pi, src.size)
-    x, y = cx[src] + r * np.cos(phi), cy[src] + r * np.sin(phi)
-    leaked = rng.uniform(size=src.size) < 0.1
-    x[leaked] += rng.choice([-1, 1], leaked.sum()) * 8.0
-    n_ambient, n_control = 60, 40
-    xmax, ymax = cx.max() + 15, cy.max() + 15
-    x = np.concatenate([x, rng.uniform(0, xmax, n_ambient + n_control)])
-    y = np.concatenate([y, rng.uniform(0, ymax, n_ambient + n_control)])
-    n = x.size
-    points = shapely.points(x, y)
-    landed = np.full(n, -1)
-    pt, cell = shapely.STRtree(hexes).query(points, predicate="within")
-    landed[pt] = cell_gdf["cell_id"].to_numpy()[cell]
-    in_nucleus = np.zeros(n, dtype=bool)
-    pt, _ = shapely.STRtree(np.asarray(nuclei)).query(points, predicate="within")
-    in_nucleus[pt] = True
-    names = np.concatenate(
-        [
-            gpar_df["feature_name"].to_numpy()[gene],
-            gpar_df["feature_name"].to_numpy()[rng.integers(0, len(gpar_df), n_ambient)],
-            rng.choice(CONTROL_NAMES, n_control),
-        ]
-    )
-    source = np.concatenate([cell_gdf["cell_id"].to_numpy()[src], np.full(n_ambient + n_control, -1)])
-    origin = np.concatenate(
-        [np.where(leaked, "leaked", "cell"), np.full(n_ambient, "ambient"), np.full(n_control, "control")]
-    )
-    trs_df = pd.DataFrame(
-        {
-            "transcript_id": np.arange(n, dtype=np.int64) + 1000,
-            "x": x,
-            "y": y,
-            "z": rng.uniform(0, 10, n),
-            "feature_name": names,
-            "cell_id": source,
-            "celltype": np.concatenate([celltypes[src], np.full(n_ambient + n_control, "")]),
-            "origin": origin,
-            "landed_cell_id": landed,
-            "compartment": np.where(in_nucleus, "nucleus", np.where(landed >= 0, "cytoplasm", "extracellular")),
-            "overlaps_nucleus": in_nucleus,
-            "qv": rng.uniform(10, 40, n),
-        }
-    )
-    return SimulationResult(config=config, gpar_df=gpar_df, cell_gdf=cell_gdf, count_array=count_array, trs_df=trs_df)
-
-
 def read_xenium(path):
     return spatialdata_io.xenium(path)
-
-
-def full_resolution(element) -> np.ndarray:
-    """The full-resolution level of a (possibly multiscale) raster element, as numpy."""
-    from spatialdata import get_pyramid_levels
-    from xarray import DataTree
-
-    return np.asarray(get_pyramid_levels(element, n=0) if isinstance(element, DataTree) else element)
 
 
 @pytest.fixture(scope="module")

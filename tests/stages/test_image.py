@@ -11,7 +11,7 @@ from skimage.morphology import remove_small_objects
 
 from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
 from STpuppeteer.stages.image import render_from_labels, render_morphology
-from test_io_xenium import make_synthetic_result
+from synthetic_result import make_synthetic_result
 
 
 @pytest.fixture(scope="module", params=["synthetic", "simulated"])

@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from STpuppeteer.stages.image import _linear_knots, _smooth_noise, _upsample
+from STpuppeteer.stages.image_noise import linear_knots, smooth_noise, upsample
 
 
 def _dense_bilinear(coarse: np.ndarray, shape: tuple[int, int], step: float) -> np.ndarray:
     """Bilinear interpolation as two dense weight-matrix products (the plain formula)."""
     mats = []
     for n, n_coarse in zip(shape, coarse.shape, strict=True):
-        i0, frac = _linear_knots(n, n_coarse, step)
+        i0, frac = linear_knots(n, n_coarse, step)
         w = np.zeros((n, n_coarse), dtype=np.float32)
         w[np.arange(n), i0] = 1 - frac
         w[np.arange(n), i0 + 1] = frac
@@ -30,7 +30,7 @@ def test_upsample_equals_dense_bilinear(step: float) -> None:
     shape = (123, 301)
     coarse_shape = tuple(int(np.ceil(n / step)) + 2 for n in shape)
     coarse = np.random.default_rng(0).standard_normal(coarse_shape).astype(np.float32)
-    np.testing.assert_allclose(_upsample(coarse, shape, step), _dense_bilinear(coarse, shape, step),
+    np.testing.assert_allclose(upsample(coarse, shape, step), _dense_bilinear(coarse, shape, step),
                                rtol=0, atol=1e-5)
 
 
@@ -39,7 +39,7 @@ def test_smooth_noise_unit_variance_and_gaussian_correlation(sigma: float) -> No
     # Gaussian-filtered white noise has correlation exp(-d²/4σ²) at lag d. About 1200²/(4πσ²)
     # independent patches (≥ 1,600) give the correlation a standard error below 0.01 at
     # σ = 8.3; the coarse grid widens the kernel by ~2 %, well inside 0.04.
-    field = _smooth_noise(np.random.default_rng(1), (1200, 1200), sigma)
+    field = smooth_noise(np.random.default_rng(1), (1200, 1200), sigma)
     lag = round(sigma)
     r = np.corrcoef(field[:, :-lag].ravel(), field[:, lag:].ravel())[0, 1]
     assert abs(r - np.exp(-lag**2 / (4 * sigma**2))) < 0.04

@@ -9,7 +9,7 @@ import pytest
 
 from STpuppeteer.io.spatialdata import result_to_spatialdata, write_spatialdata
 from STpuppeteer.stages.image import XENIUM_PIXEL_SIZE
-from test_io_xenium import full_resolution, make_synthetic_result
+from synthetic_result import full_resolution, make_synthetic_result
 
 spatialdata = pytest.importorskip("spatialdata")
 

@@ -19,7 +19,7 @@ from STpuppeteer.io.ground_truth import read_ground_truth
 from STpuppeteer.io.manifest import MANIFEST_NAME
 from STpuppeteer.result import SimulationResult
 from STpuppeteer.simulation import SpotlessSimulator
-from test_ground_truth import make_result
+from synthetic_result import make_result
 
 # spatialdata_io.merscope passes AnnData's deprecated ``dtype=`` itself; nothing we write changes that.
 pytestmark = pytest.mark.filterwarnings("ignore:The dtype argument is deprecated:FutureWarning")

@@ -3,7 +3,7 @@
 The digests in ``data/output_digests.json`` were computed before the package was
 reorganised into layers (issue 14); a refactor that changes any byte of any output fails
 here. A deliberate change of output regenerates them with
-``python tests/test_output_identity.py --update`` and says why in its commit.
+``python tests/pipeline/test_output_identity.py --update`` and says why in its commit.
 
 Three things change between reruns without changing content, so they are digested by
 content instead of bytes: ``manifest.json`` (its time stamp, and the checksums and
@@ -105,7 +105,7 @@ def test_outputs_equal_the_recorded_digests(tmp_path):
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--update"]:
-        sys.exit("usage: python tests/test_output_identity.py --update")
+        sys.exit("usage: python tests/pipeline/test_output_identity.py --update")
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -9,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from STpuppeteer import SimulationConfig, SpotlessSimulator
-from STpuppeteer.pipeline.streamed import _thread_map, simulate_to_xenium
+from STpuppeteer._parallel import thread_map
+from STpuppeteer.pipeline.streamed import simulate_to_xenium
 
 CONFIG = SimulationConfig(
     seed=5,
@@ -125,7 +128,7 @@ def _offset(shared: int, item: int) -> int:
 
 @pytest.mark.parametrize(("n_threads", "window"), [(1, 1), (2, 1), (3, 2), (2, 10)])
 def test_thread_map_keeps_order(n_threads, window):
-    assert list(_thread_map(_offset, range(7), shared=10, n_threads=n_threads, window=window)) == list(range(10, 17))
+    assert list(thread_map(partial(_offset, 10), range(7), n_threads=n_threads, window=window)) == list(range(10, 17))
 
 
 def test_background_located_in_small_chunks_is_unchanged(in_memory, tmp_path, monkeypatch):
