@@ -1,4 +1,8 @@
-"""``manifest.json``: what made an output folder and a checksum of every file in it."""
+"""``manifest.json``: what made an output folder and a checksum of every file in it.
+
+It records no time stamp (the folder's own time says when it was written): the same config
+and seed give the same manifest, byte for byte, as they give the same files.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import json
 import os
 import platform
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +61,6 @@ def write_manifest(folder: Path, config: SimulationConfig, *, fmt: str, extra: d
         "format": fmt,
         "stpuppeteer_version": __version__,
         "python": platform.python_version(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed": config.seed,
         "config": config.to_dict(),
         "files": files,

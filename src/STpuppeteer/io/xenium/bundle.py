@@ -9,6 +9,7 @@ bundle is made once.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from STpuppeteer._version import __version__
+from STpuppeteer.io.archive import zip_folder
 from STpuppeteer.io.cell_ids import DATASET_SUFFIX, encode_cell_ids
 from STpuppeteer.io.parquet import write_parquet
 from STpuppeteer.io.xenium import _constants as xc
@@ -168,9 +170,10 @@ class XeniumBundle:
             ]
         )
         chunks = (min(4096, nucleus_mask.shape[0]), min(4096, nucleus_mask.shape[1]))
-        store = zarr.storage.ZipStore(self.folder / _F.CELLS_ZARR, mode="w")
+        # Written as a folder, then zipped with fixed time stamps: the same cells give the same bytes.
+        staging = self.folder / f"_{_F.CELLS_ZARR}.staging"
         try:
-            root = zarr.open_group(store, mode="w", zarr_format=2)
+            root = zarr.open_group(zarr.storage.LocalStore(staging), mode="w", zarr_format=2)
             root.create_array(
                 xc.ZARR_CELL_ID, data=np.column_stack([ids, np.full(n, DATASET_SUFFIX, dtype=np.uint32)])
             )
@@ -183,8 +186,9 @@ class XeniumBundle:
             polygon_sets = root.create_group(xc.ZARR_POLYGON_SETS)
             for key in (xc.ZARR_NUCLEUS_MASK, xc.ZARR_CELL_MASK):
                 polygon_sets.create_group(key).create_array("cell_index", data=np.arange(n, dtype=np.uint32))
+            zip_folder(staging, self.folder / _F.CELLS_ZARR)
         finally:
-            store.close()
+            shutil.rmtree(staging, ignore_errors=True)
 
     def write_morphology(
         self, image: np.ndarray, *, channel_names: tuple[str, ...], rng: np.random.Generator

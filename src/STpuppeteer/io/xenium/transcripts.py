@@ -51,14 +51,19 @@ def _strings(values: np.ndarray | pa.Array, index: np.ndarray) -> pa.DictionaryA
 
     Parquet writes a dictionary array's indices and dictionary as they are, where a plain
     string array would be hashed value by value; the dictionary holds only the values used,
-    so a block's cell ids do not carry every cell of the slide.
+    so a block's cell ids do not carry every cell of the slide. Its values are distinct
+    (repeated ones, e.g. every gene's codeword category, are merged in order of first
+    appearance): a dictionary with repeats made the Parquet writer's bytes vary between
+    processes.
     """
     if not isinstance(values, pa.Array):
         values = pa.array(np.asarray(values, dtype=object), type=pa.string())
     used = np.zeros(len(values), dtype=bool)
     used[index] = True
     codes = np.cumsum(used, dtype=np.int32) - 1
-    return pa.DictionaryArray.from_arrays(pa.array(codes[index]), values.take(pa.array(np.flatnonzero(used))))
+    distinct = values.take(pa.array(np.flatnonzero(used))).dictionary_encode()
+    remap = distinct.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    return pa.DictionaryArray.from_arrays(pa.array(remap[codes[index]]), distinct.dictionary)
 
 
 def transcripts_table(
