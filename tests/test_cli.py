@@ -171,3 +171,57 @@ def test_stream_writes_the_same_molecules_as_simulate(run_dir, tmp_path):
     pd.testing.assert_frame_equal(streamed, in_memory)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "ground_truth" / "molecules.parquet"),
                                   pd.read_parquet(run_dir / "ground_truth" / "molecules.parquet"))
+
+
+def test_out_as_the_current_folder_is_refused_and_nothing_is_deleted(tmp_path):
+    box = tmp_path / "box"
+    box.mkdir()
+    (box / "notes.txt").write_text("mine")
+    for out in (".", ".."):
+        proc = stp("simulate", "--n-cells", "20", "--out", out, "--overwrite", "--quiet", cwd=box)
+        assert_one_line_error(proc, "current folder or one of its ancestors")
+    assert (box / "notes.txt").read_text() == "mine"
+
+
+def test_overwrite_refuses_a_folder_stpuppeteer_did_not_write(tmp_path):
+    other = tmp_path / "data"
+    other.mkdir()
+    (other / "raw.csv").write_text("1,2\n")
+    proc = stp("simulate", "--n-cells", "20", "--out", str(other), "--overwrite", "--quiet")
+    assert_one_line_error(proc, "not a folder STpuppeteer wrote")
+    assert (other / "raw.csv").is_file()
+
+
+def _wait_for_temporary(parent: Path, proc: subprocess.Popen, timeout: float = 120.0) -> Path:
+    import time
+
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        found = [p for p in parent.iterdir() if p.name.startswith(".run.tmp-")]
+        if found and any(found[0].iterdir()):
+            return found[0]
+        assert proc.poll() is None, "the run ended before it was interrupted"
+        time.sleep(0.05)
+    raise AssertionError("no temporary folder appeared")
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
+def test_a_run_killed_while_writing_leaves_no_output_and_the_rerun_cleans_up(tmp_path, signal_name):
+    import signal
+
+    args = [sys.executable, "-m", "STpuppeteer", "simulate", "--n-cells", "4000", "--out", str(tmp_path / "run"),
+            "--format", "xenium,merscope,cosmx,h5ad", "--quiet"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_temporary(tmp_path, proc)
+    proc.send_signal(getattr(signal, signal_name))
+    _, stderr = proc.communicate(timeout=120)
+    assert not (tmp_path / "run").exists()
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".run.")]
+    if signal_name == "SIGINT":
+        assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+        assert "interrupted" in stderr and left == []
+    else:
+        assert proc.returncode == -signal.SIGKILL and len(left) == 1  # nothing can clean up after SIGKILL
+        proc = stp("clean", str(tmp_path))
+        assert proc.returncode == 0 and "1 stale temporary" in proc.stdout, proc.stdout + proc.stderr
+        assert [p for p in tmp_path.iterdir() if p.name.startswith(".run.")] == []

@@ -1,4 +1,4 @@
-"""Command line: ``stpuppeteer simulate | config | plot | score | demo``.
+"""Command line: ``stpuppeteer simulate | config | plot | score | clean | demo``.
 
 Every failure the user can cause (bad arguments, invalid config, existing output) ends
 with one line on stderr and exit code 2, never a traceback.
@@ -186,11 +186,21 @@ def write_outputs(
 
 
 def _free_out(args: argparse.Namespace) -> Path:
-    """``--out``, refused if it exists (unless ``--overwrite``) before anything is simulated."""
+    """``--out``, checked before anything is simulated.
+
+    Refused if it exists (unless ``--overwrite``, and then only a folder STpuppeteer wrote),
+    and never the current folder, one of its ancestors, the home folder or a root.
+    """
+    from STpuppeteer.io.atomic import check_folder_target
+
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         msg = f"--out {out} already exists; pass --overwrite to replace it."
         raise UserError(msg)
+    try:
+        check_folder_target(out, overwrite=args.overwrite)
+    except FileExistsError as err:
+        raise UserError(f"--out {out}: {err}") from None
     return out
 
 
@@ -290,6 +300,21 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- clean
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from STpuppeteer.io.atomic import remove_stale_temporaries
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        msg = f"{folder}: no such folder."
+        raise UserError(msg)
+    removed = remove_stale_temporaries(folder)
+    for path in removed:
+        print(f"removed {path}")
+    print(f"stpuppeteer clean: {len(removed)} stale temporary folder(s) removed from {folder.resolve()}")
+    return 0
+
+
 # --------------------------------------------------------------------------- demo
 def _cmd_demo(args: argparse.Namespace) -> int:
     from STpuppeteer.summary import format_summary, summarize
@@ -361,6 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
     p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("clean", help="remove what killed runs left (hidden temporary folders of dead processes)")
+    p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the folder holding the outputs (default: .)")
+    p.set_defaults(func=_cmd_clean)
 
     p = sub.add_parser("demo", help="simulate the default Xenium-like tile into a folder")
     _add_config_args(p, default_preset="xenium")
