@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import partial
 
 import h5py
@@ -141,3 +142,14 @@ def test_background_located_in_small_chunks_is_unchanged(in_memory, tmp_path, mo
     a = pd.read_parquet(mem / "ground_truth/molecules.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(out / "ground_truth/molecules.parquet"), a)
     assert (a["origin"].isin(["ambient", "control"]) & (a["landed_cell_id"] >= 0)).sum() > 50
+
+
+def test_a_slide_too_large_for_images_streams_without_them_by_default(tmp_path):
+    # 60 cells spread over ~40 mm²: a whole-slide raster of ~9·10⁸ pixels, beyond the raster limit.
+    sparse_slide = SimulationConfig(seed=2, n_cells=60, tissue={"density_per_mm2": 1.5})
+    out = simulate_to_xenium(sparse_slide, tmp_path / "slide")
+    assert json.loads((out / "manifest.json").read_text())["images"] is False
+    assert not (out / "morphology_focus").exists()
+    with pytest.raises(ValueError, match="images=True asks for a"):
+        simulate_to_xenium(sparse_slide, tmp_path / "forced", images=True)
+    assert not (tmp_path / "forced").exists()

@@ -16,6 +16,7 @@ local geometry; it does not grow with the number of molecules. See ``docs/scale.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -319,10 +320,18 @@ def _possible_controls(config: SimulationConfig) -> list[str]:
 
 
 def _image_grid(bounds: np.ndarray, *, images: bool | None) -> PixelGrid | None:
-    """The whole-slide pixel grid from the origin to the cells' ``[xmin, ymin, xmax, ymax]``, or ``None``."""
+    """The whole-slide pixel grid from the origin to the cells' ``[xmin, ymin, xmax, ymax]``, or ``None``.
+
+    ``images=None`` draws them only up to :data:`AUTO_IMAGE_PIXELS` pixels (the size is
+    checked before any grid is built); ``images=True`` beyond the raster limit is refused.
+    """
     if images is False:
         return None
-    grid = PixelGrid.from_bounds((0.0, 0.0, float(bounds[2]), float(bounds[3])), pixel_size=xc.PIXEL_SIZE)
-    if images is None and float(np.prod(grid.shape)) > min(AUTO_IMAGE_PIXELS, MAX_PIXELS):
+    n_pixels = math.ceil(float(bounds[2]) / xc.PIXEL_SIZE) * math.ceil(float(bounds[3]) / xc.PIXEL_SIZE)
+    if images is None and n_pixels > min(AUTO_IMAGE_PIXELS, MAX_PIXELS):
         return None
-    return grid
+    if n_pixels > MAX_PIXELS:
+        msg = (f"images=True asks for a {n_pixels:.2e}-pixel whole-slide raster, more than the {MAX_PIXELS:.0e} "
+               "allowed in memory; pass images=None (drawn only when small enough) or images=False.")
+        raise ValueError(msg)
+    return PixelGrid.from_bounds((0.0, 0.0, float(bounds[2]), float(bounds[3])), pixel_size=xc.PIXEL_SIZE)
