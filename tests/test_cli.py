@@ -225,3 +225,11 @@ def test_a_run_killed_while_writing_leaves_no_output_and_the_rerun_cleans_up(tmp
         proc = stp("clean", str(tmp_path))
         assert proc.returncode == 0 and "1 stale temporary" in proc.stdout, proc.stdout + proc.stderr
         assert [p for p in tmp_path.iterdir() if p.name.startswith(".run.")] == []
+
+
+@pytest.mark.parametrize(("address", "needle"), [("not an address", "is not an address"),
+                                                 ("tcp://127.0.0.1:9", "no Dask scheduler answered")])
+def test_a_bad_or_unreachable_scheduler_is_one_line_naming_the_flag(tmp_path, address, needle):
+    proc = stp("simulate", "--n-cells", "20", "--out", str(tmp_path / "o"), "--scheduler", address, "--quiet")
+    assert_one_line_error(proc, "--scheduler", needle)
+    assert not (tmp_path / "o").exists()

@@ -12,6 +12,7 @@ imported only when a client is asked for.
 from __future__ import annotations
 
 import os
+import re
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
 
 __all__ = ["dask_client", "local_threads", "map_blocks", "require_distributed", "thread_map"]
+
+# [protocol://]host:port, or a scheduler file's protocol alone is not enough.
+_SCHEDULER_ADDRESS = re.compile(r"^([a-z][a-z0-9+.-]*://)?[^\s:/]+(:\d+)?$")
+_CONNECT_TIMEOUT_S = 10
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -111,7 +116,17 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None) -> 
         return
     dd = require_distributed()
     if scheduler is not None:
-        with dd.Client(scheduler) as client:
+        if not _SCHEDULER_ADDRESS.match(scheduler):
+            msg = (f"scheduler={scheduler!r} (CLI: --scheduler) is not an address; "
+                   "expected e.g. tcp://10.0.0.1:8786 or 10.0.0.1:8786.")
+            raise ValueError(msg)
+        try:
+            client = dd.Client(scheduler, timeout=_CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as err:
+            msg = (f"scheduler={scheduler!r} (CLI: --scheduler): no Dask scheduler answered within "
+                   f"{_CONNECT_TIMEOUT_S} s ({type(err).__name__}); is it running and reachable?")
+            raise ConnectionError(msg) from None
+        with client:
             yield client
         return
     if workers < 1:

@@ -413,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (UserError, ValidationError, ValueError, TypeError, FileExistsError, FileNotFoundError,
-            NotADirectoryError, KeyError, ModuleNotFoundError) as err:
+            NotADirectoryError, KeyError, ModuleNotFoundError, ConnectionError) as err:
         print(f"stpuppeteer {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
