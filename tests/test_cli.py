@@ -233,3 +233,9 @@ def test_a_bad_or_unreachable_scheduler_is_one_line_naming_the_flag(tmp_path, ad
     proc = stp("simulate", "--n-cells", "20", "--out", str(tmp_path / "o"), "--scheduler", address, "--quiet")
     assert_one_line_error(proc, "--scheduler", needle)
     assert not (tmp_path / "o").exists()
+
+
+def test_an_over_long_output_name_is_one_line(tmp_path):
+    proc = stp("simulate", "--n-cells", "20", "--out", str(tmp_path / ("x" * 300)), "--quiet")
+    assert_one_line_error(proc, "File name too long")
+    assert list(tmp_path.iterdir()) == []

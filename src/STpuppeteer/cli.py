@@ -412,8 +412,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, ValidationError, ValueError, TypeError, FileExistsError, FileNotFoundError,
-            NotADirectoryError, KeyError, ModuleNotFoundError, ConnectionError) as err:
+    # OSError covers what the filesystem refuses (existing, missing or read-only targets, a
+    # full disk, an over-long name) and an unreachable scheduler: each is one line too.
+    except (UserError, ValidationError, ValueError, TypeError, KeyError, ModuleNotFoundError, OSError) as err:
         print(f"stpuppeteer {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
