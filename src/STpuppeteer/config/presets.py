@@ -28,7 +28,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "xenium": {
         "expression_scale": 4.9,
         "leakage_by_gene": 0.15,
-        "leak_dist_factor": 0.3,
+        "leak_dist_factor": 1.05,
         "tissue": {"density_per_mm2": 2300.0, "section_thickness_um": 5.0},
         "instrument": {
             "jitter_um": 0.2,
@@ -43,7 +43,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "merscope": {
         "expression_scale": 5.5,
         "leakage_by_gene": 0.2,
-        "leak_dist_factor": 0.3,
+        "leak_dist_factor": 1.05,
         "tissue": {"density_per_mm2": 2200.0, "section_thickness_um": 10.0},
         "instrument": {
             "jitter_um": 0.3,
@@ -58,7 +58,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cosmx": {
         "expression_scale": 5.1,
         "leakage_by_gene": 0.2,
-        "leak_dist_factor": 0.35,
+        "leak_dist_factor": 1.23,
         "tissue": {"density_per_mm2": 2400.0, "section_thickness_um": 5.0},
         "instrument": {
             "jitter_um": 0.25,

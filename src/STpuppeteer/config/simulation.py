@@ -76,7 +76,9 @@ class SimulationConfig(StrictModel):
         default_factory=dict, description="per-cell-type leakage probability {ct_k: p}, default 0"
     )
     leak_dist_factor: PositiveFloat = Field(
-        0.3, description="scale of the leak distance, in units of the cell's equivalent radius"
+        1.05,
+        description="reach of the leak halo, in units of the cell's equivalent radius: distances beyond the "
+        "boundary are exponential with scale reach / -ln(0.03), so 97 % of leaked molecules land within it",
     )
     # --- step 3: counts ----------------------------------------------------------------
     expression_scale: PositiveFloat = Field(

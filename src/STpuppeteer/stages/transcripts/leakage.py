@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,7 +11,11 @@ import pandas as pd
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
 
-__all__ = ["classify_leakage", "draw_leaks", "leak_distances", "leak_probability", "leak_reach"]
+__all__ = ["LEAK_REACH_SCALES", "classify_leakage", "draw_leaks", "leak_distances", "leak_probability", "leak_reach"]
+
+#: −ln(0.03) ≈ 3.5066: the reach of the leak halo in units of the exponential's scale, so that
+#: 97 % of leaked molecules land within the reach (``leak_dist_factor`` × the equivalent radius).
+LEAK_REACH_SCALES = -math.log(0.03)
 
 
 def leak_probability(cell_leakage: np.ndarray, gene_leakage: np.ndarray) -> np.ndarray:
@@ -74,20 +79,22 @@ def classify_leakage(
 def leak_distances(radius: np.ndarray, u: np.ndarray, *, config: SimulationConfig) -> np.ndarray:
     """Distance beyond the boundary of each leaked molecule (µm), from one uniform each.
 
-    Exponential with scale ``leak_dist_factor`` × the cell's equivalent radius, truncated at
-    ``transcripts.leak_max_factor`` scales (inverse CDF), and at least 1e-6 µm so a leaked
-    molecule is never on its cell's boundary.
+    The halo reaches R = ``leak_dist_factor`` × the cell's equivalent radius; distances are
+    exponential with scale R / −ln(0.03) (so 97 % land within R), truncated at
+    ``transcripts.leak_max_factor`` × R (inverse CDF; the default 3 cuts off a mass of
+    0.03³ ≈ 2.7·10⁻⁵), and at least 1e-6 µm so a leaked molecule is never on its cell's boundary.
     """
-    scale = config.leak_dist_factor * radius
-    cut = config.transcripts.leak_max_factor
+    scale = config.leak_dist_factor * radius / LEAK_REACH_SCALES
+    cut = config.transcripts.leak_max_factor * LEAK_REACH_SCALES
     return np.maximum(-scale * np.log1p(-u * -np.expm1(-cut)), 1e-6)
 
 
 def leak_reach(cell_area: np.ndarray, *, config: SimulationConfig) -> np.ndarray:
     """Farthest a leaked molecule of each cell lands from the cell (µm), with a margin.
 
-    A block whose geometry holds every cell within this reach of its own cells gets the
-    same molecules as with the whole tissue's geometry.
+    That is the truncation, ``transcripts.leak_max_factor`` reaches of ``leak_dist_factor`` ×
+    the equivalent radius, plus 1 % and 1 µm. A block whose geometry holds every cell within
+    this reach of its own cells gets the same molecules as with the whole tissue's geometry.
     """
     radius = np.sqrt(cell_area / np.pi)
     return 1.01 * config.leak_dist_factor * config.transcripts.leak_max_factor * radius + 1.0
