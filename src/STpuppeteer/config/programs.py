@@ -208,7 +208,9 @@ def resolve_cell_type_specs(
             "every type (weights, normalised to sum to 1) or for none (equal shares)."
         )
         raise ValueError(msg)
-    total = sum(p for p in given.values() if p is not None)
+    total = math.fsum(p for p in given.values() if p is not None)
+    if math.isclose(total, 1.0, rel_tol=0, abs_tol=1e-9):
+        total = 1.0  # already fractions: kept as given, so a config read back is the same config
     if not missing and total <= 0:
         msg = f"cell_type_specs: the proportions {given} sum to {total}; at least one must be > 0."
         raise ValueError(msg)
