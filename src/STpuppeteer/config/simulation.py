@@ -60,7 +60,6 @@ __all__ = ["ExpressionModel", "SimulationConfig", "as_config", "preset_config"]
 ExpressionModel = Literal["priors", "programs"]
 
 
-
 class SimulationConfig(StrictModel):
     """Every parameter of a simulation, the seed included.
 
