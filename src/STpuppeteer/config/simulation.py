@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from STpuppeteer.config._base import StrictModel, check_probability
+from STpuppeteer.config._base import StrictModel, check_probability, unwrapped_fields
 from STpuppeteer.config.instrument import InstrumentConfig
 from STpuppeteer.config.panel import CelltypePrior, SharedMarkerSet, gene_layout
 from STpuppeteer.config.presets import PRESETS, merge_overrides
@@ -162,7 +162,7 @@ class SimulationConfig(StrictModel):
             return {}
         if not isinstance(value, dict):
             msg = f"leakage_by_celltype={value!r} is not allowed; expected a mapping {{cell type: probability}}."
-            raise ValueError(msg)  # noqa: TRY004 - pydantic turns ValueError into a ValidationError
+            raise ValueError(msg)
         return {k: check_probability(f"leakage_by_celltype[{k!r}]", v) for k, v in value.items()}
 
     @field_validator("celltype_names", "extra_genes")
@@ -372,7 +372,7 @@ class SimulationConfig(StrictModel):
         >>> cfg.expression_model, cfg.n_genes, cfg.celltype_names
         ('programs', 22, ['ct_0', 'ct_1', 'ct_2'])
         """
-        data = _unwrapped(data, source="from_dict")
+        data = unwrapped_fields(data, source="from_dict")
         fields = shorthand_program_fields(data)
         return cls.model_validate(data if fields is None else fields)
 
@@ -397,27 +397,7 @@ class SimulationConfig(StrictModel):
         if not isinstance(data, dict):
             msg = f"{path}: a config must be a YAML mapping of fields, got {type(data).__name__}."
             raise ValueError(msg)
-        return cls.from_dict(_unwrapped(data, source=str(path)))
-
-
-def _unwrapped(data: Mapping[str, Any], *, source: str) -> dict[str, Any]:
-    """The fields of a config given flat or as ``{"simulation": {...fields}}``."""
-    if not isinstance(data, dict):
-        data = dict(data)
-    if "simulation" not in data:
-        return data
-    others = sorted(k for k in data if k != "simulation")
-    if others:
-        msg = (
-            f"{source}: a config wrapped in 'simulation:' must have nothing beside it; found {others} "
-            "(move them inside 'simulation:')."
-        )
-        raise ValueError(msg)
-    inner = data["simulation"]
-    if not isinstance(inner, dict):
-        msg = f"{source}: 'simulation:' must hold a mapping of config fields, got {type(inner).__name__}."
-        raise ValueError(msg)  # noqa: TRY004 - a config error, reported like every other
-    return inner
+        return cls.from_dict(unwrapped_fields(data, source=str(path)))
 
 
 def preset_config(name: str, **overrides: Any) -> SimulationConfig:
