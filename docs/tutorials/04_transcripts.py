@@ -126,9 +126,10 @@ plt.show()
 #
 # A molecule leaks if either cause acts, independently: p = 1 − (1 − p_cell)(1 − p_gene).
 # A leaked molecule is moved along the ray from its nucleus centre through a random point of
-# the cell boundary, to a distance beyond the boundary drawn from an exponential of scale
-# `leak_dist_factor` × the cell's equivalent radius, cut at `transcripts.leak_max_factor`
-# scales. It is labelled `origin="leaked"`; `landed_cell_id` says in which cell it landed
+# the cell boundary, to a distance beyond the boundary drawn from an exponential. The halo
+# reaches `leak_dist_factor` × the cell's equivalent radius (default 1.05): the exponential's
+# scale is that reach / −ln(0.03), so 97 % of leaked molecules land within it, and distances
+# are cut at `transcripts.leak_max_factor` (3) reaches. It is labelled `origin="leaked"`; `landed_cell_id` says in which cell it landed
 # (−1 if in none) — the contamination a segmentation will count in the wrong cell.
 hk_genes = [g for g in result.gpar_df["feature_name"] if g.startswith("hk_")]
 leaky_cfg = SimulationConfig(seed=4, n_cells=N_CELLS, expression_scale=3.0,
@@ -163,11 +164,11 @@ print(f"leaked molecules: median {np.median(dist):.2f} µm outside their cell; {
 stay = ltrs[~is_leaked]
 assert (stay["landed_cell_id"] == stay["cell_id"]).all()
 
-far = SpotlessSimulator(leaky_cfg.model_copy(update={"leak_dist_factor": 0.8})).run().trs_df
+far = SpotlessSimulator(leaky_cfg.model_copy(update={"leak_dist_factor": 2.8})).run().trs_df
 far_lk = far[far["origin"] == "leaked"]
 far_dist = shapely.distance(shapely.points(far_lk["x"].to_numpy(), far_lk["y"].to_numpy()),
                             leaky.cell_gdf.geometry.to_numpy()[far_lk["cell_id"]])
-print(f"leak_dist_factor 0.3 → 0.8: median distance {np.median(dist):.2f} → {np.median(far_dist):.2f} µm")
+print(f"leak_dist_factor 1.05 → 2.8: median distance {np.median(dist):.2f} → {np.median(far_dist):.2f} µm")
 assert np.median(far_dist) > 2 * np.median(dist)
 
 window = leaky.cell_gdf[(leaky.cell_gdf["x"] < 110) & (leaky.cell_gdf["y"] < 110)]
@@ -181,8 +182,8 @@ for origin in ("cell", "leaked"):
 axs[0].legend(markerscale=3, loc="upper right", fontsize=8)
 axs[0].set_title("ct_1 cells leak 30 %, housekeeping genes 20 %")
 bins = np.linspace(0, max(dist.max(), far_dist.max()), 50)
-axs[1].hist(dist, bins=bins, alpha=0.6, label="leak_dist_factor = 0.3", density=True)
-axs[1].hist(far_dist, bins=bins, alpha=0.6, label="leak_dist_factor = 0.8", density=True)
+axs[1].hist(dist, bins=bins, alpha=0.6, label="leak_dist_factor = 1.05", density=True)
+axs[1].hist(far_dist, bins=bins, alpha=0.6, label="leak_dist_factor = 2.8", density=True)
 axs[1].set_xlabel("distance of a leaked molecule from its source cell (µm)")
 axs[1].set_ylabel("density")
 axs[1].legend()

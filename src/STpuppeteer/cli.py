@@ -32,7 +32,9 @@ FORMAT_PATHS = {
     "spatialdata": "simulation.zarr",
     "h5ad": "simulation.h5ad",
 }
-PRESETS = ("default", "xenium", "merscope", "cosmx")
+PRESETS = ("default", "xenium", "merscope", "cosmx", "breast_programs")
+# The expression models, and the preset each starts from when no --preset or --config is given.
+MODELS = {"priors": "default", "programs": "breast_programs"}
 
 
 class UserError(Exception):
@@ -63,25 +65,35 @@ def _load_config(args: argparse.Namespace) -> SimulationConfig:
         overrides["seed"] = args.seed
     if getattr(args, "n_cells", None) is not None:
         overrides["n_cells"] = args.n_cells
+    model = getattr(args, "model", None)
     if getattr(args, "config", None):
         path = Path(args.config)
         if not path.is_file():
             msg = f"--config {path}: no such file."
             raise UserError(msg)
         base = SimulationConfig.from_yaml(path)
-        return SimulationConfig.model_validate({**base.model_dump(), **overrides})
-    preset = getattr(args, "preset", None) or "default"
-    if preset == "default":
-        return SimulationConfig(**overrides)
-    return SimulationConfig.from_preset(preset, **overrides)
+        config = SimulationConfig.model_validate({**base.model_dump(), **overrides})
+    else:
+        preset = getattr(args, "preset", None) or MODELS[model or "priors"]
+        if preset == "default":
+            config = SimulationConfig(**overrides)
+        else:
+            config = SimulationConfig.from_preset(preset, **overrides)
+    if model is not None and config.expression_model != model:
+        source = f"--config {args.config}" if getattr(args, "config", None) else f"--preset {args.preset}"
+        msg = (f"--model {model}: {source} is a config of the {config.expression_model} model "
+               f"(the presets of the program model: {[p for p in PRESETS if p.endswith('_programs')]}).")
+        raise UserError(msg)
+    return config
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
     from STpuppeteer.config.commented import commented_yaml
 
     config = _load_config(args)
+    preset = args.preset or MODELS[args.model or "priors"]
     header = (
-        f"STpuppeteer config (preset: {args.preset or 'default'}). Edit and run:\n"
+        f"STpuppeteer config ({config.expression_model} model, preset: {preset}). Edit and run:\n"
         "  stpuppeteer simulate --config THIS.yaml --out DIR"
     )
     sys.stdout.write(commented_yaml(config, header=header))
@@ -335,6 +347,11 @@ def _add_config_args(parser: argparse.ArgumentParser, *, default_preset: str | N
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--config", metavar="FILE.yaml", help="a config file (see `stpuppeteer config`)")
     source.add_argument("--preset", choices=PRESETS, default=default_preset, help="a platform preset")
+    parser.add_argument(
+        "--model", choices=tuple(MODELS),
+        help="expression model: 'priors' (the seed's gamma priors, cell types ct_k) or 'programs' (gene programs, "
+             "named cell types; default preset breast_programs)",
+    )
     parser.add_argument("--seed", type=int, help="override the config's seed")
     parser.add_argument("--n-cells", type=int, help="override the number of cells")
 

@@ -192,6 +192,7 @@ def test_existing_folder_needs_overwrite(synthetic: SimulationResult, tmp_path: 
     target = tmp_path / "cosmx"
     target.mkdir()
     (target / "old.txt").write_text("old")
+    (target / "manifest.json").write_text("{}")  # a folder STpuppeteer wrote (only those are replaced)
     with pytest.raises(FileExistsError, match="overwrite=True"):
         synthetic.write_cosmx(target)
     assert (target / "old.txt").exists()

@@ -184,6 +184,7 @@ def test_existing_folder_needs_overwrite(synthetic: SimulationResult, tmp_path: 
     target = tmp_path / "run" / "region_0"
     target.mkdir(parents=True)
     (target / "old.txt").write_text("old")
+    (target / "manifest.json").write_text("{}")  # a folder STpuppeteer wrote (only those are replaced)
     with pytest.raises(FileExistsError, match="overwrite=True"):
         merscope_writer.write_merscope(synthetic, target, mosaic_images=False)
     assert (target / "old.txt").exists()

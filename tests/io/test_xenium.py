@@ -203,6 +203,7 @@ def test_overwrite_replaces(small, tmp_path):
     out = tmp_path / "b"
     out.mkdir()
     (out / "stale.txt").write_text("old")
+    (out / "manifest.json").write_text("{}")  # a folder STpuppeteer wrote (only those are replaced)
     write_xenium(small, out, overwrite=True)
     assert not (out / "stale.txt").exists()
     assert (out / "transcripts.parquet").exists()

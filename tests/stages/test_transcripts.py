@@ -126,6 +126,22 @@ def test_leak_distance_is_bounded_by_the_truncation(leaky):
     assert dist.min() > 0
 
 
+@pytest.mark.parametrize(("factor", "cut"), [(1.05, 3.0), (2.0, 1.5)])
+def test_leak_halo_holds_97_percent_within_its_reach(factor, cut):
+    """Upstream semantics: the halo reaches factor × radius and 97 % of leaked molecules land within it."""
+    from STpuppeteer.stages.transcripts.leakage import leak_distances, leak_reach
+
+    cfg = SimulationConfig(leak_dist_factor=factor, transcripts={"leak_max_factor": cut})
+    n = 200_000
+    radius = np.full(n, 4.0)
+    dist = leak_distances(radius, np.random.default_rng(3).random(n), config=cfg)
+    within = (dist <= factor * radius).mean()
+    expected = 0.97 / (1 - 0.03**cut)  # the exponential, truncated at cut reaches
+    assert abs(within - expected) < 5 * np.sqrt(expected * (1 - expected) / n)
+    assert dist.max() <= cut * factor * 4.0
+    assert (leak_reach(np.pi * radius[:1] ** 2, config=cfg) > cut * factor * 4.0).all()
+
+
 def test_molecules_per_cell_and_gene_equal_true_counts(leaky):
     trs = leaky.trs_df
     true = trs[trs["origin"].isin(["cell", "leaked"])]
@@ -370,10 +386,10 @@ def test_classify_leakage_union_rule(p_cell, p_gene):
     trs = counts_to_transcript_df(np.array([[n // 2, n // 2]]), [5], ["a", "b"])
     cells = pd.DataFrame({"cell_id": [5], "leakage_percentage": [p_cell]})
     genes = pd.DataFrame({"feature_name": ["a", "b"], "gene_leakage": [p_gene, 0.0]})
-    out = classify_leakage(trs, cells, genes, np.random.default_rng(0))
-    assert "leaked" not in trs.columns
-    a = out.loc[out["feature_name"] == "a", "leaked"]
-    b = out.loc[out["feature_name"] == "b", "leaked"]
+    leaked = classify_leakage(trs, cells, genes, np.random.default_rng(0))
+    assert leaked.dtype == bool and leaked.shape == (len(trs),)
+    a = leaked[(trs["feature_name"] == "a").to_numpy()]
+    b = leaked[(trs["feature_name"] == "b").to_numpy()]
     for got, p in [(a, 1 - (1 - p_cell) * (1 - p_gene)), (b, p_cell)]:
         assert abs(got.mean() - p) < 5 * np.sqrt(p * (1 - p) / len(got)) + 1e-12
 

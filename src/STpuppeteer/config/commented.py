@@ -13,14 +13,18 @@ if TYPE_CHECKING:
 __all__ = ["commented_yaml"]
 
 
-def _scalar(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+def _scalar(value: Any) -> str:  # noqa: ANN401 - any YAML-able value
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False)
+    return text.strip().removesuffix("...").strip()
 
 
-def _lines(model: BaseModel, indent: int) -> list[str]:
+def _fields(model: BaseModel, indent: int, *, keep: set[str] | None = None) -> list[str]:
+    """``name: value`` lines of a model's fields (nested models and collections of them as blocks)."""
     pad = "  " * indent
     out: list[str] = []
     for name, field in type(model).model_fields.items():
+        if keep is not None and name not in keep:
+            continue
         value = getattr(model, name)
         if field.description:
             out.append(f"{pad}# {field.description}")
@@ -29,19 +33,34 @@ def _lines(model: BaseModel, indent: int) -> list[str]:
             if doc and not field.description:
                 out.append(f"{pad}# {doc[0]}")
             out.append(f"{pad}{name}:")
-            out += _lines(value, indent + 1)
+            out += _fields(value, indent + 1)
+        elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
+            # A list of models (programs, prototypes): one block per item.
+            out.append(f"{pad}{name}:")
+            for item in value:
+                lines = _values(item, indent + 2)
+                out += [f"{pad}  - {lines[0].lstrip()}", *lines[1:]]
+        elif isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
+            # A mapping of models (cell_type_specs): one block per key.
+            out.append(f"{pad}{name}:")
+            for key, item in value.items():
+                out.append(f"{pad}  {_scalar(key)}:")
+                out += _values(item, indent + 2)
         else:
-            dumped = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-            if isinstance(dumped, list) and dumped and isinstance(dumped[0], BaseModel):
-                dumped = [v.model_dump(mode="json") for v in dumped]
-            if isinstance(dumped, dict):
-                dumped = {k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v for k, v in dumped.items()}
-            out.append(f"{pad}{name}: {_scalar(dumped)}")
+            out.append(f"{pad}{name}: {_scalar(value)}")
     return out
+
+
+def _values(model: BaseModel, indent: int) -> list[str]:
+    """``name: value`` lines of a model's fields without comments (items of a list or mapping)."""
+    pad = "  " * indent
+    return [f"{pad}{k}: {_scalar(v)}" for k, v in model.model_dump(mode="json").items()]
 
 
 def commented_yaml(config: SimulationConfig, *, header: str | None = None) -> str:
     """Render ``config`` as YAML that :meth:`SimulationConfig.from_yaml` reads back, with comments.
+
+    Only the fields of the config's expression model are written (as :meth:`SimulationConfig.to_dict`).
 
     Parameters
     ----------
@@ -55,5 +74,5 @@ def commented_yaml(config: SimulationConfig, *, header: str | None = None) -> st
     The YAML text.
     """
     lines = [f"# {line}" for line in (header or "").splitlines()]
-    lines += _lines(config, 0)
+    lines += _fields(config, 0, keep=set(config.to_dict()))
     return "\n".join(lines) + "\n"

@@ -7,17 +7,23 @@ Per-type prior overrides, shared marker blocks, and the panel's names and classe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from pydantic import Field, PositiveFloat, field_validator
 
 from STpuppeteer.config._base import StrictModel
 
-if TYPE_CHECKING:
-    from STpuppeteer.config.simulation import SimulationConfig
-
-__all__ = ["HK_TYPE", "SILENCE_TYPE", "CelltypePrior", "GeneLayout", "SharedMarkerSet", "gene_layout"]
+__all__ = [
+    "HK_TYPE",
+    "SILENCE_TYPE",
+    "CelltypePrior",
+    "GeneLayout",
+    "PanelConfig",
+    "SharedMarkerSet",
+    "gene_layout",
+    "gene_leakage",
+]
 
 
 class CelltypePrior(StrictModel):
@@ -40,8 +46,9 @@ class CelltypePrior(StrictModel):
 class SharedMarkerSet(StrictModel):
     """A block of marker genes expressed (marker prior) in several cell types at once.
 
-    The genes are named ``{ct_a}_{ct_b}_..._mkr_{i}`` with gene_type ``{ct_a}_{ct_b}_..._mkr``
-    and sit after the per-type markers, before the housekeeping genes.
+    The genes are named ``ct_{a}_ct_{b}_..._mkr_{i}`` with gene_type ``ct_{a}_ct_{b}_..._mkr``
+    (a, b the types' positions in ``celltype_names``, in the order listed) and sit after the
+    per-type markers, before the housekeeping genes.
     """
 
     celltypes: list[str] = Field(min_length=2, description="cell type names, e.g. ['ct_0', 'ct_1']")
@@ -69,7 +76,8 @@ class GeneLayout:
     feature_name
         Gene names, in panel order.
     gene_type
-        ``ct_{k}_mkr``, ``{ct_a}_{ct_b}_mkr`` (shared), ``hk`` or ``silence``.
+        ``ct_{k}_mkr``, ``ct_{a}_ct_{b}_mkr`` (shared), ``hk`` or ``silence``; k is the type's
+        position in ``celltype_names`` (gene names do not change when the types are named).
     marker_of
         For each gene, the indices of the cell types it is a marker of (empty if none).
     """
@@ -88,7 +96,19 @@ class GeneLayout:
         return np.array([i for i, cts in enumerate(self.marker_of) if celltype in cts], dtype=np.intp)
 
 
-def gene_layout(config: SimulationConfig) -> GeneLayout:
+class PanelConfig(Protocol):
+    """What the panel's layout reads of a config (a :class:`~STpuppeteer.config.SimulationConfig`)."""
+
+    n_celltype: int
+    n_markers: int
+    n_hk: int
+    n_silence: int
+    celltype_names: list[str]
+    shared_markers: list[SharedMarkerSet]
+    leakage_by_gene: float | list[float] | dict[str, float] | None
+
+
+def gene_layout(config: PanelConfig) -> GeneLayout:
     """Lay out the panel (names, classes) from the config; no randomness involved.
 
     Parameters
@@ -108,9 +128,10 @@ def gene_layout(config: SimulationConfig) -> GeneLayout:
         names += [f"{gtype}_{i}" for i in range(config.n_markers)]
         types += [gtype] * config.n_markers
         marker_of += [(k,)] * config.n_markers
+    position = {name: k for k, name in enumerate(config.celltype_names)}
     for block in config.shared_markers:
-        gtype = "_".join(block.celltypes) + "_mkr"
-        cts = tuple(sorted(int(ct.removeprefix("ct_")) for ct in block.celltypes))
+        gtype = "_".join(f"ct_{position[ct]}" for ct in block.celltypes) + "_mkr"
+        cts = tuple(sorted(position[ct] for ct in block.celltypes))
         names += [f"{gtype}_{i}" for i in range(block.n_genes)]
         types += [gtype] * block.n_genes
         marker_of += [cts] * block.n_genes
@@ -124,3 +145,20 @@ def gene_layout(config: SimulationConfig) -> GeneLayout:
         gene_type=np.asarray(types, dtype=object),
         marker_of=tuple(marker_of),
     )
+
+
+def gene_leakage(config: PanelConfig, feature_names: np.ndarray | list[str]) -> np.ndarray:
+    """Per-gene leakage probability p_gene of ``feature_names`` from ``config.leakage_by_gene``.
+
+    ``None``: 0 everywhere; one value: that value everywhere; a list: one value per gene in panel
+    order; ``{gene: p}``: ``p`` for the named genes, 0 for the others.
+    """
+    value = config.leakage_by_gene
+    n = len(feature_names)
+    if value is None:
+        return np.zeros(n)
+    if isinstance(value, list):
+        return np.asarray(value, dtype=float)
+    if isinstance(value, dict):
+        return np.array([float(value.get(g, 0.0)) for g in feature_names], dtype=float)
+    return np.full(n, float(value))

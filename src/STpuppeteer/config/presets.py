@@ -8,14 +8,21 @@ Targets (all three presets, per the published Xenium-like figures): 2,000–2,50
 molecules, 5 µm (FFPE) or 10 µm (fresh frozen) sections, leakage ≈ 0.2 (Proseg's default
 diffusion probability). The overall level is set with ``expression_scale`` for the default
 300-gene panel; with another panel size rescale it.
+
+Program-model presets are tissues: ``"breast_programs"`` is the data file
+``breast_programs.yaml`` beside this module (seven named breast cell types from twelve gene
+programs over 35 marker genes) on the Xenium preset's tissue and instrument settings.
 """
 
 from __future__ import annotations
 
 import copy
+from importlib import resources
 from typing import Any
 
-__all__ = ["PRESETS", "merge_overrides"]
+import yaml
+
+__all__ = ["PRESETS", "PROGRAM_PRESETS", "merge_overrides"]
 
 _CONTROLS_04_PERCENT = {
     # ≈ 0.0036 controls per µm² against ≈ 0.9 molecules per µm²: 0.4 %.
@@ -28,7 +35,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "xenium": {
         "expression_scale": 4.9,
         "leakage_by_gene": 0.15,
-        "leak_dist_factor": 0.3,
+        "leak_dist_factor": 1.05,
         "tissue": {"density_per_mm2": 2300.0, "section_thickness_um": 5.0},
         "instrument": {
             "jitter_um": 0.2,
@@ -43,7 +50,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "merscope": {
         "expression_scale": 5.5,
         "leakage_by_gene": 0.2,
-        "leak_dist_factor": 0.3,
+        "leak_dist_factor": 1.05,
         "tissue": {"density_per_mm2": 2200.0, "section_thickness_um": 10.0},
         "instrument": {
             "jitter_um": 0.3,
@@ -58,7 +65,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cosmx": {
         "expression_scale": 5.1,
         "leakage_by_gene": 0.2,
-        "leak_dist_factor": 0.35,
+        "leak_dist_factor": 1.23,
         "tissue": {"density_per_mm2": 2400.0, "section_thickness_um": 5.0},
         "instrument": {
             "jitter_um": 0.25,
@@ -73,6 +80,17 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _program_preset(filename: str, platform: str) -> dict[str, Any]:
+    """A tissue's program config (a YAML file of this package) on a platform preset's tissue and instrument."""
+    tissue = yaml.safe_load(resources.files("STpuppeteer.config").joinpath(filename).read_text(encoding="utf-8"))
+    base = {key: PRESETS[platform][key] for key in ("tissue", "instrument")}
+    return merge_overrides(base, tissue)
+
+
+#: Presets of the program model (also in :data:`PRESETS`): name → (data file, platform).
+PROGRAM_PRESETS = {"breast_programs": ("breast_programs.yaml", "xenium")}
+
+
 def merge_overrides(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """``base`` with ``over`` merged in key by key (nested dicts merged, not replaced)."""
     out = copy.deepcopy(base)
@@ -82,3 +100,6 @@ def merge_overrides(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+PRESETS.update({name: _program_preset(*source) for name, source in PROGRAM_PRESETS.items()})

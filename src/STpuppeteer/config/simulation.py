@@ -4,21 +4,47 @@ The tutorial's flat fields (``seed``, ``n_genes``, ``marker_mu`` …) stay flat;
 of later stages live in nested models (``tissue``, ``morphology``, ``transcripts``,
 ``instrument``). Everything is validated on construction and on assignment, and unknown
 keys are refused.
+
+Two expression models share the config (``expression_model``): the seed's gamma priors
+(``"priors"``: markers, housekeeping and silent genes of cell types ``ct_k``) and the program
+model (``"programs"``, chosen by giving ``programs`` and ``cell_type_specs``: cell types named
+freely, built from gene programs; ``docs/model_programs.md``). Each model's own fields must stay
+at their defaults in the other, and a config serialises only the fields of its model.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import yaml
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
-from STpuppeteer.config._base import StrictModel, check_probability
+from STpuppeteer.config._base import StrictModel, check_probability, unwrapped_fields
 from STpuppeteer.config.instrument import InstrumentConfig
 from STpuppeteer.config.panel import CelltypePrior, SharedMarkerSet, gene_layout
 from STpuppeteer.config.presets import PRESETS, merge_overrides
+from STpuppeteer.config.programs import (
+    PRIOR_FIELDS,
+    PROGRAM_DERIVED,
+    PROGRAM_FIELDS,
+    CellTypeSpec,
+    ProgramSpec,
+    changed_fields,
+    program_gene_names,
+    resolve_program_model,
+    shorthand_program_fields,
+)
 from STpuppeteer.config.tissue import (
     MorphologyConfig,
     TissueConfig,
@@ -26,7 +52,12 @@ from STpuppeteer.config.tissue import (
 )
 from STpuppeteer.config.transcripts import TranscriptConfig
 
-__all__ = ["SimulationConfig", "as_config", "preset_config"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["ExpressionModel", "SimulationConfig", "as_config", "preset_config"]
+
+ExpressionModel = Literal["priors", "programs"]
 
 
 class SimulationConfig(StrictModel):
@@ -45,7 +76,10 @@ class SimulationConfig(StrictModel):
     seed: NonNegativeInt = Field(0, description="seed of every random draw in the simulation")
     n_cells: PositiveInt = Field(2000, description="number of cells")
     # --- step 1: gene parameters -------------------------------------------------------
-    n_celltype: PositiveInt = Field(3, description="number of cell types, named ct_0 … ct_{n-1}")
+    n_celltype: PositiveInt = Field(3, description="number of cell types, named ct_0 … ct_{n-1} by default")
+    celltype_names: list[str] | None = Field(
+        None, description="names of the cell types (default ct_0 … ct_{n-1}); given, n_celltype follows"
+    )
     n_genes: PositiveInt = Field(300, description="panel size (genes, excluding control probes)")
     n_markers: NonNegativeInt = Field(50, description="marker genes per cell type")
     n_silence: NonNegativeInt = Field(0, description="genes silent in every cell type")
@@ -71,12 +105,34 @@ class SimulationConfig(StrictModel):
     leakage_by_gene: float | list[float] | dict[str, float] | None = Field(
         None, description="per-gene leakage probability: one value, a list per gene, or {gene: p}"
     )
+    # --- step 1, program model (docs/model_programs.md) -------------------------------
+    expression_baseline: float = Field(
+        0.05, ge=0, description="μ0: mean molecules per cell of every gene before the programs add theirs"
+    )
+    overdispersion_cv: PositiveFloat = Field(
+        0.5, description="φ0: coefficient of variation of a gene's expression at a mean of 1 molecule"
+    )
+    overdispersion_exponent: float = Field(
+        0.3, ge=0, le=1, description="α: the CV at mean m is φ0·m^-α (0: one CV for every mean)"
+    )
+    programs: list[ProgramSpec] = Field(
+        default_factory=list, description="gene programs: [{name, loading: {gene: weight ≥ 0}, description}]"
+    )
+    cell_type_specs: dict[str, CellTypeSpec] = Field(
+        default_factory=dict,
+        description="cell types by name: {name: {proportion, program_activations, activation_sd}}",
+    )
+    extra_genes: list[str] = Field(
+        default_factory=list, description="panel genes after the loading genes (no program needs to load them)"
+    )
     # --- leakage of molecules out of their cell (steps 2 and 4) --------------------------
     leakage_by_celltype: dict[str, float] = Field(
-        default_factory=dict, description="per-cell-type leakage probability {ct_k: p}, default 0"
+        default_factory=dict, description="per-cell-type leakage probability {cell type: p}, default 0"
     )
     leak_dist_factor: PositiveFloat = Field(
-        0.3, description="scale of the leak distance, in units of the cell's equivalent radius"
+        1.05,
+        description="reach of the leak halo, in units of the cell's equivalent radius: distances beyond the "
+        "boundary are exponential with scale reach / -ln(0.03), so 97 % of leaked molecules land within it",
     )
     # --- step 3: counts ----------------------------------------------------------------
     expression_scale: PositiveFloat = Field(
@@ -90,7 +146,8 @@ class SimulationConfig(StrictModel):
 
     # ---------------------------------------------------------------------------------
     @field_validator("marker_mu", "marker_cv", "silence_mu", "silence_cv", "hk_mu", "hk_cv",
-                     "theta_alpha", "theta_rate", "leak_dist_factor", "expression_scale")
+                     "theta_alpha", "theta_rate", "leak_dist_factor", "expression_scale", "expression_baseline",
+                     "overdispersion_cv", "overdispersion_exponent")
     @classmethod
     def _finite(cls, value: float, info: Any) -> float:
         if not math.isfinite(value):
@@ -98,13 +155,91 @@ class SimulationConfig(StrictModel):
             raise ValueError(msg)
         return value
 
-    @field_validator("leakage_by_celltype")
+    @field_validator("leakage_by_celltype", mode="before")
     @classmethod
-    def _leak_ct_probabilities(cls, value: dict[str, float]) -> dict[str, float]:
+    def _leak_ct_probabilities(cls, value: dict[str, float] | None) -> dict[str, float]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            msg = f"leakage_by_celltype={value!r} is not allowed; expected a mapping {{cell type: probability}}."
+            raise ValueError(msg)
         return {k: check_probability(f"leakage_by_celltype[{k!r}]", v) for k, v in value.items()}
+
+    @field_validator("celltype_names", "extra_genes")
+    @classmethod
+    def _names(cls, value: list[str] | None, info: Any) -> list[str] | None:
+        if value is None:
+            return None
+        blank = [v for v in value if not v.strip()]
+        twice = sorted({v for v in value if value.count(v) > 1})
+        if blank or twice:
+            msg = f"{info.field_name}={value!r} is not allowed; names must be non-empty and unique (twice: {twice})."
+            raise ValueError(msg)
+        return value
+
+    @field_validator("programs")
+    @classmethod
+    def _unique_programs(cls, value: list[ProgramSpec]) -> list[ProgramSpec]:
+        names = [p.name for p in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            msg = f"programs has names {twice} more than once; program names must be unique."
+            raise ValueError(msg)
+        return value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
+        if self.expression_model == "programs":
+            self._resolve_programs()
+        else:
+            self._resolve_priors()
+        names = set(self.celltype_names)
+        for field, keys in (
+            ("celltype_priors", self.celltype_priors),
+            ("leakage_by_celltype", self.leakage_by_celltype),
+        ):
+            unknown = sorted(set(keys) - names)
+            if unknown:
+                msg = f"{field} has unknown cell types {unknown}; allowed are {self.celltype_names}."
+                raise ValueError(msg)
+        for i, block in enumerate(self.shared_markers):
+            unknown = sorted(set(block.celltypes) - names)
+            if unknown:
+                msg = (
+                    f"shared_markers[{i}].celltypes has unknown cell types {unknown}; "
+                    f"allowed are {self.celltype_names}."
+                )
+                raise ValueError(msg)
+        self._check_leakage_by_gene()
+        check_tissue_consistency(
+            self.tissue, self.morphology, n_cells=self.n_cells, celltype_names=self.celltype_names,
+            proportions=self.celltype_proportions,
+        )
+        return self
+
+    def _resolve_programs(self) -> None:
+        """Program model: check it, then write the derived cell types and counts (not user-set fields)."""
+        self.__dict__.update(resolve_program_model(self))
+
+    def _resolve_priors(self) -> None:
+        """Prior model: refuse program-only knobs, name the cell types, check the panel's size."""
+        on = changed_fields(self, PROGRAM_FIELDS)
+        if on:
+            msg = (
+                f"{on} only apply to the program model; give programs and cell_type_specs (both) to use it, "
+                "or leave these unset."
+            )
+            raise ValueError(msg)
+        if "celltype_names" in self.model_fields_set and self.celltype_names is not None:
+            if "n_celltype" in self.model_fields_set and self.n_celltype != len(self.celltype_names):
+                msg = (
+                    f"n_celltype={self.n_celltype} disagrees with celltype_names ({len(self.celltype_names)} "
+                    "names); give one of them, or both in agreement."
+                )
+                raise ValueError(msg)
+            self.__dict__["n_celltype"] = len(self.celltype_names)
+        else:
+            self.__dict__["celltype_names"] = [f"ct_{k}" for k in range(self.n_celltype)]
         n_marker_genes = self.n_celltype * self.n_markers + sum(s.n_genes for s in self.shared_markers)
         if n_marker_genes + self.n_silence > self.n_genes:
             msg = (
@@ -114,28 +249,6 @@ class SimulationConfig(StrictModel):
                 f"= {n_marker_genes + self.n_silence} genes are needed; n_genes must be at least that."
             )
             raise ValueError(msg)
-        names = set(self.celltype_names)
-        for field, keys in (
-            ("celltype_priors", self.celltype_priors),
-            ("leakage_by_celltype", self.leakage_by_celltype),
-        ):
-            unknown = sorted(set(keys) - names)
-            if unknown:
-                msg = f"{field} has unknown cell types {unknown}; allowed are {sorted(names)}."
-                raise ValueError(msg)
-        for i, block in enumerate(self.shared_markers):
-            unknown = sorted(set(block.celltypes) - names)
-            if unknown:
-                msg = (
-                    f"shared_markers[{i}].celltypes has unknown cell types {unknown}; "
-                    f"allowed are {sorted(names)}."
-                )
-                raise ValueError(msg)
-        self._check_leakage_by_gene()
-        check_tissue_consistency(
-            self.tissue, self.morphology, n_cells=self.n_cells, celltype_names=self.celltype_names
-        )
-        return self
 
     def _check_leakage_by_gene(self) -> None:
         value = self.leakage_by_gene
@@ -151,7 +264,7 @@ class SimulationConfig(StrictModel):
             for i, p in enumerate(value):
                 check_probability(f"leakage_by_gene[{i}]", p)
         elif isinstance(value, dict):
-            known = set(gene_layout(self).feature_name)
+            known = set(self.resolve_gene_names())
             unknown = sorted(set(value) - known)
             if unknown:
                 msg = f"leakage_by_gene names unknown genes {unknown[:5]}; keys must be feature names of the panel."
@@ -163,17 +276,62 @@ class SimulationConfig(StrictModel):
 
     # ---------------------------------------------------------------------------------
     @property
-    def celltype_names(self) -> list[str]:
-        """Names of the cell types, ``ct_0`` … ``ct_{n_celltype-1}``."""
-        return [f"ct_{k}" for k in range(self.n_celltype)]
+    def expression_model(self) -> ExpressionModel:
+        """``"programs"`` when ``programs`` and ``cell_type_specs`` are given, else ``"priors"``."""
+        return "programs" if self.programs or self.cell_type_specs else "priors"
+
+    @property
+    def celltype_proportions(self) -> list[float] | None:
+        """Fraction of cells per cell type, in ``celltype_names`` order (``None``: equal shares)."""
+        if self.expression_model == "programs":
+            return [spec.proportion for spec in self.cell_type_specs.values()]
+        return self.tissue.proportions
+
+    @property
+    def ambient_rate_per_um2(self) -> float:
+        """Ambient molecules per µm² (``instrument.ambient_rate_per_um2``, readable here)."""
+        return self.instrument.ambient_rate_per_um2
+
+    def resolve_gene_names(self) -> list[str]:
+        """The panel's genes in ``gpar_df`` / ``count_array`` order.
+
+        Program model: the genes of the loadings in order of first appearance, then the
+        ``extra_genes`` not among them. Prior model: markers, shared markers, housekeeping,
+        silent genes (:func:`~STpuppeteer.config.panel.gene_layout`).
+
+        Examples
+        --------
+        >>> cfg = SimulationConfig(programs=[{"name": "p", "loading": {"B": 1, "A": 2}}],
+        ...                        cell_type_specs={"T cell": {"program_activations": {"p": 1.0}}})
+        >>> cfg.resolve_gene_names(), cfg.n_genes, cfg.celltype_names
+        (['B', 'A'], 2, ['T cell'])
+        """
+        if self.expression_model == "programs":
+            return program_gene_names(self.programs, self.extra_genes)
+        return [str(g) for g in gene_layout(self).feature_name]
 
     @property
     def n_hk(self) -> int:
-        """Number of housekeeping genes (the panel left after markers and silent genes)."""
+        """Number of housekeeping genes (the panel left after markers and silent genes; 0 with programs)."""
+        if self.expression_model == "programs":
+            return 0
         n_marker_genes = self.n_celltype * self.n_markers + sum(s.n_genes for s in self.shared_markers)
         return self.n_genes - n_marker_genes - self.n_silence
 
     # --- serialisation ------------------------------------------------------------------
+    @model_serializer(mode="wrap")
+    def _own_model_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Only the fields of the config's expression model (the others are at their defaults),
+        # so a prior-model config serialises exactly as before the program model existed.
+        data = handler(self)
+        if self.expression_model == "programs":
+            drop = set(PRIOR_FIELDS + PROGRAM_DERIVED)
+        else:
+            drop = set(PROGRAM_FIELDS)
+            if self.celltype_names == [f"ct_{k}" for k in range(self.n_celltype)]:
+                drop.add("celltype_names")
+        return {k: v for k, v in data.items() if k not in drop}
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python dictionary of every field (JSON/YAML-safe)."""
         return self.model_dump(mode="json")
@@ -196,13 +354,37 @@ class SimulationConfig(StrictModel):
         return preset_config(name, **overrides)
 
     @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SimulationConfig:
+        """A config from a mapping of its fields, or from the program shorthand.
+
+        Parameters
+        ----------
+        data
+            Config fields, flat or wrapped in a top-level ``simulation:`` key; or the shorthand
+            ``{n_cells, n_celltype, n_programs, n_genes_per_program, n_hk_genes, seed}`` of a
+            synthetic program config (see
+            :func:`~STpuppeteer.config.programs.shorthand_program_fields`), other fields beside it.
+
+        Examples
+        --------
+        >>> cfg = SimulationConfig.from_dict({"n_celltype": 3, "n_programs": 4, "n_genes_per_program": 5,
+        ...                                   "n_hk_genes": 2})
+        >>> cfg.expression_model, cfg.n_genes, cfg.celltype_names
+        ('programs', 22, ['ct_0', 'ct_1', 'ct_2'])
+        """
+        data = unwrapped_fields(data, source="from_dict")
+        fields = shorthand_program_fields(data)
+        return cls.model_validate(data if fields is None else fields)
+
+    @classmethod
     def from_yaml(cls, path: str | Path) -> SimulationConfig:
         """Read a config from YAML; unknown or misspelled keys are refused.
 
         Parameters
         ----------
         path
-            A YAML file holding a mapping of config fields.
+            A YAML file holding a mapping of config fields (or the ``from_dict`` shorthand),
+            flat or wrapped in a top-level ``simulation:`` key.
         """
         path = Path(path)
         try:
@@ -215,7 +397,7 @@ class SimulationConfig(StrictModel):
         if not isinstance(data, dict):
             msg = f"{path}: a config must be a YAML mapping of fields, got {type(data).__name__}."
             raise ValueError(msg)
-        return cls.model_validate(data)
+        return cls.from_dict(unwrapped_fields(data, source=str(path)))
 
 
 def preset_config(name: str, **overrides: Any) -> SimulationConfig:
@@ -250,7 +432,7 @@ def as_config(config: SimulationConfig | dict[str, Any] | str | Path) -> Simulat
     if isinstance(config, SimulationConfig):
         return config
     if isinstance(config, dict):
-        return SimulationConfig.model_validate(config)
+        return SimulationConfig.from_dict(config)
     if isinstance(config, str | Path):
         return SimulationConfig.from_yaml(config)
     msg = f"config={config!r} is not allowed; pass a SimulationConfig, a dict of fields or a YAML path."

@@ -45,7 +45,7 @@ class PrototypeConfig(StrictModel):
     """
 
     kind: PrototypeKind
-    celltype: str = Field(description="type of the cluster, of the ring or of the chain, e.g. 'ct_1'")
+    celltype: str = Field(description="type of the cluster, of the ring or of the chain, e.g. 'ct_1' or 'T cell'")
     n_instances: int = Field(1, gt=0, description="how many copies to place")
     radius_um: float = Field(60.0, gt=0, description="cluster radius / ring inner radius, µm")
     width_um: float = Field(25.0, gt=0, description="ring width / chain width, µm")
@@ -88,7 +88,9 @@ class TissueConfig(StrictModel):
     section_thickness_um: float = Field(10.0, gt=0, description="z range of the section, µm")
     # --- cell types in space -------------------------------------------------------------
     proportions: list[float] | None = Field(
-        None, description="fraction of cells per cell type (ct_0, ct_1 …); None = equal; must sum to 1"
+        None,
+        description="fraction of cells per cell type (ct_0, ct_1 …); None = equal; must sum to 1 "
+        "(program model: cell_type_specs[name].proportion instead)",
     )
     pattern: SpatialPattern = "mixed"
     domain_length_um: float = Field(
@@ -168,7 +170,7 @@ class MorphologyConfig(StrictModel):
     n_vertices: int = Field(32, ge=16, le=128, description="vertices of each nucleus polygon")
     max_expansion_um: float = Field(6.0, ge=0, description="cell = Voronoi ∩ nucleus expanded by this, µm")
     celltype_shapes: dict[str, NucleusShape] = Field(
-        default_factory=dict, description="per-cell-type overrides of the nucleus shape, keyed 'ct_k'"
+        default_factory=dict, description="per-cell-type overrides of the nucleus shape, keyed by cell type"
     )
 
     def shape_of(self, celltype: str) -> tuple[float, float, float, float]:
@@ -200,7 +202,12 @@ def hardcore_distance_um(tissue: TissueConfig, n_cells: int) -> float:
 
 
 def check_tissue_consistency(
-    tissue: TissueConfig, morphology: MorphologyConfig, *, n_cells: int, celltype_names: list[str]
+    tissue: TissueConfig,
+    morphology: MorphologyConfig,
+    *,
+    n_cells: int,
+    celltype_names: list[str],
+    proportions: list[float] | None = None,
 ) -> None:
     """Refuse tissue configs that cannot work, before any simulation is done.
 
@@ -211,7 +218,9 @@ def check_tissue_consistency(
     n_cells
         Number of cells.
     celltype_names
-        ``ct_0`` … of the simulation.
+        The cell types of the simulation (``ct_0`` … or free-text names).
+    proportions
+        Fraction of cells per type, if not ``tissue.proportions`` (the program model's).
 
     Raises
     ------
@@ -220,6 +229,8 @@ def check_tissue_consistency(
     """
     names = list(celltype_names)
     known = set(names)
+    if proportions is not None:
+        tissue = tissue.model_copy(update={"proportions": list(proportions)})
     if tissue.proportions is not None and len(tissue.proportions) != len(names):
         msg = (
             f"tissue.proportions has {len(tissue.proportions)} values; it needs one per cell type "

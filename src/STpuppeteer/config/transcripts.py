@@ -27,7 +27,7 @@ class TranscriptConfig(StrictModel):
         default_factory=dict, description="per-gene override of nuclear_fraction {feature_name: p}"
     )
     leak_max_factor: float = Field(
-        3.0, gt=0, description="leak distances are truncated at this many leak-distance scales"
+        3.0, gt=0, description="leak distances are truncated at this many reaches (leak_dist_factor × radius)"
     )
     block_size: PositiveInt = Field(
         4096, description="cells per random block; fixed so that any split of the work gives the same molecules"

@@ -62,6 +62,12 @@ def result_to_anndata(result: SimulationResult) -> ad.AnnData:
     ``uns['stpuppeteer']`` = ``{"config": ..., "seed": ..., "config_json": ...}`` (the dict
     without ``None`` entries, which h5ad cannot store; the JSON string is the exact config), layer ``observed`` and
     ``obsm['spatial']`` = cell centroids (x, y).
+
+    Cell types keep their names in ``obs``. Stores cannot hold every name as a key, so a
+    ``var`` column named after a free-text cell type or program (``"Fibroblast / CAF_mu"``) is
+    renamed to letters, digits, ``_``, ``-`` and ``.`` (``"Fibroblast___CAF_mu"``; SpatialData's
+    rule), the original names listed in ``uns['stpuppeteer']['var_columns']``, and a ``/`` in
+    a key of the config dict becomes ``_`` (``config_json`` keeps the exact names).
     """
     import geopandas as gpd
     from shapely import Geometry
@@ -79,26 +85,57 @@ def result_to_anndata(result: SimulationResult) -> ad.AnnData:
     var = result.gpar_df.set_index("feature_name", drop=False)
     var.index = var.index.astype(str)
     var.index.name = None
-    var["gene_type"] = var["gene_type"].astype("category")
+    if "gene_type" in var.columns:
+        var["gene_type"] = var["gene_type"].astype("category")
+    uns = {"config": _h5ad_safe(result.config.to_dict()), "seed": int(result.config.seed),
+           "config_json": result.config.model_dump_json()}
+    safe = _safe_columns(list(var.columns))
+    if safe != list(var.columns):
+        uns["var_columns"] = {"name": safe, "original": [str(c) for c in var.columns]}
+        var.columns = safe
     adata = ad.AnnData(
         X=np.asarray(result.count_array).astype(np.int32, copy=False),
         obs=obs,
         var=var,
-        uns={"stpuppeteer": {"config": _h5ad_safe(result.config.to_dict()), "seed": int(result.config.seed),
-                             "config_json": result.config.model_dump_json()}},
+        uns={"stpuppeteer": uns},
         layers={"observed": observed_gene_counts(result)},
         obsm={"spatial": np.column_stack([np.asarray(cells["x"], float), np.asarray(cells["y"], float)])},
     )
     return adata
 
 
+def _safe_columns(names: list[str]) -> list[str]:
+    """Column names a store accepts: other characters become ``_``, repeats (any case) get ``-2``, ``-3`` …."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        safe = "".join(c if c.isalnum() or c in "_-." else "_" for c in str(name)).lstrip(".") or "column"
+        if safe.startswith("__"):
+            safe = "x" + safe
+        base, i = safe, 1
+        while safe.lower() in seen:
+            i += 1
+            safe = f"{base}-{i}"
+        seen.add(safe.lower())
+        out.append(safe)
+    return out
+
+
 def _h5ad_safe(value: object) -> object:
-    """Drop ``None`` and empty containers (h5ad cannot store them); keep the rest."""
+    """Drop ``None`` and empty containers (h5ad cannot store them); keep the rest storable.
+
+    A ``/`` in a key becomes ``_``, and a list of mappings (``programs``) a mapping keyed
+    ``"0"``, ``"1"`` … (a store holds lists of numbers or strings only).
+    """
     if isinstance(value, dict):
-        out = {k: _h5ad_safe(v) for k, v in value.items()}
+        out = {str(k).replace("/", "_"): _h5ad_safe(v) for k, v in value.items()}
         return {k: v for k, v in out.items() if v is not None}
     if isinstance(value, list | tuple):
-        return None if len(value) == 0 else [_h5ad_safe(v) for v in value]
+        if len(value) == 0:
+            return None
+        if any(isinstance(v, dict) for v in value):
+            return _h5ad_safe({str(i): v for i, v in enumerate(value)})
+        return [_h5ad_safe(v) for v in value]
     return value
 
 

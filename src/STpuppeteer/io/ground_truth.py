@@ -96,6 +96,13 @@ The gene parameters (`gpar_df`): `feature_name`, `gene_type`, per cell type `ct_
 and `ct_k_mu`, and `gene_leakage`. Its row order is the gene order of `count_array`.
 """
 
+_README_PROGRAMS = """
+This simulation used the program model (`docs/model_programs.md`), so `{genes}` holds instead:
+`feature_name`, `gene_type` (the program loading the gene most, or `baseline`),
+`expression_baseline` (μ0), one loading column per program (named after it), per cell type
+`{{celltype}}_mu` (the expected count at size factor 1) and `gene_leakage`.
+"""
+
 _README_INSTRUMENT_CELLS = """
 ## `{instrument_cells}`
 How the instrument's cells map to the true cells: `{columns}`. {note}
@@ -292,6 +299,8 @@ def write_ground_truth_files(
         counts=GroundTruthFiles.COUNTS,
         genes=GroundTruthFiles.GENES,
     )
+    if "expression_baseline" in gpar_df.columns:
+        readme += _README_PROGRAMS.format(genes=GroundTruthFiles.GENES)
     if instrument_cells is not None:
         readme += _write_instrument_cells(out, instrument_cells, note=instrument_cells_note)
     (out / GroundTruthFiles.README).write_text(readme, encoding="utf-8")

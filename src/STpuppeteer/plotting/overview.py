@@ -27,9 +27,21 @@ ORIGIN_COLORS = {"cell": "#2b6cb0", "leaked": "#e53e3e", "ambient": "#805ad5", "
 
 
 def default_genes(result: SimulationResult, *, per_celltype: int = 1) -> list[str]:
-    """The most expressed marker(s) of each cell type: genes whose molecules show the types apart."""
+    """The most expressed marker(s) of each cell type: genes whose molecules show the types apart.
+
+    Prior model: the type's own markers; program model: the genes marking the type
+    (:func:`~STpuppeteer.stages.genes.marker_celltypes`), the ones marking it alone first.
+    """
     gpar_df = result.gpar_df
-    genes = []
+    genes: list[str] = []
+    if result.config.expression_model == "programs":
+        markers = marker_celltypes(gpar_df)
+        for ct in result.config.celltype_names:
+            own = gpar_df[gpar_df["feature_name"].isin([g for g, types in markers.items() if ct in types])]
+            alone = own["feature_name"].map(lambda g: len(markers[g]) == 1)
+            ranked = own.assign(alone=alone).sort_values(["alone", f"{ct}_mu"], ascending=False)
+            genes += [g for g in ranked["feature_name"] if g not in genes][:per_celltype]
+        return genes
     for ct in result.config.celltype_names:
         own = gpar_df[gpar_df["gene_type"] == f"{ct}_mkr"]
         genes += list(own.nlargest(per_celltype, f"{ct}_mu")["feature_name"])
@@ -72,11 +84,11 @@ def plot_overview(
     """
     rng = np.random.default_rng(rng)
     genes = list(genes) if genes is not None else default_genes(result)
-    palette = celltype_palette(result.config.n_celltype)
+    palette = celltype_palette(result.config.celltype_names)
     trs_df = result.trs_df
     fig, (ax_t, ax_g, ax_z) = plt.subplots(1, 3, figsize=(18, 6.2))
 
-    plot_tissue(result.cell_gdf, ax=ax_t)
+    plot_tissue(result.cell_gdf, ax=ax_t, palette=palette)
     ax_t.set_title(f"{len(result.cell_gdf):,} cells by type")
     bounds = _zoom_box(result, zoom_um)
     for ax in (ax_t, ax_g):
@@ -103,7 +115,7 @@ def plot_overview(
 
     window = box(*bounds)
     near = result.cell_gdf[result.cell_gdf.geometry.intersects(window)]
-    plot_tissue(near, ax=ax_z, alpha=0.35, scale_bar_um=20)
+    plot_tissue(near, ax=ax_z, alpha=0.35, scale_bar_um=20, palette=palette)
     x, y = trs_df["x"].to_numpy(), trs_df["y"].to_numpy()
     inside = (x >= bounds[0]) & (x <= bounds[2]) & (y >= bounds[1]) & (y <= bounds[3])
     origin = trs_df["origin"].to_numpy()
@@ -151,8 +163,7 @@ def plot_qc(result: SimulationResult) -> Figure:
     axs[0].legend(fontsize=8)
 
     per_gene = trs_df.loc[gene_rows, "feature_name"].value_counts()
-    gene_type = result.gpar_df.set_index("feature_name")["gene_type"]
-    is_marker = gene_type.reindex(per_gene.index).fillna("").str.endswith("_mkr").to_numpy()
+    is_marker = per_gene.index.isin(list(marker_celltypes(result.gpar_df)))
     logbins = np.logspace(np.log10(max(per_gene.min(), 1)), np.log10(max(per_gene.max(), 10)), 40)
     axs[1].hist(per_gene[is_marker], bins=logbins, alpha=0.6, label="markers")
     axs[1].hist(per_gene[~is_marker], bins=logbins, alpha=0.6, label="other genes")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib as mpl
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["celltype_palette"]
 
@@ -10,18 +15,25 @@ __all__ = ["celltype_palette"]
 _TUTORIAL_COLORS = ["#49997c", "#1ebecd", "#ae3918"]
 
 
-def celltype_palette(n_celltype: int) -> dict[str, str]:
-    """Colour per cell type name ``ct_0`` … ``ct_{n-1}``.
+def celltype_palette(celltypes: int | Sequence[str]) -> dict[str, str]:
+    """Colour per cell type, in order: the tutorial's three colours, then tab20's.
 
     Parameters
     ----------
-    n_celltype
-        Number of cell types.
+    celltypes
+        The cell type names in order (``config.celltype_names``), or their number for
+        ``ct_0`` … ``ct_{n-1}``.
 
     Returns
     -------
     ``{"ct_0": "#49997c", ...}``.
+
+    Examples
+    --------
+    >>> celltype_palette(["Fibroblast / CAF", "T cell"])["T cell"]
+    '#1ebecd'
     """
+    names = [f"ct_{k}" for k in range(celltypes)] if isinstance(celltypes, int) else [str(c) for c in celltypes]
     extra = [mpl.colors.to_hex(c) for c in mpl.colormaps["tab20"].colors]
     colors = _TUTORIAL_COLORS + [c for c in extra if c not in _TUTORIAL_COLORS]
-    return {f"ct_{k}": colors[k % len(colors)] for k in range(n_celltype)}
+    return {name: colors[k % len(colors)] for k, name in enumerate(names)}

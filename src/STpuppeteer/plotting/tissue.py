@@ -38,11 +38,11 @@ def _nice_length(span: float) -> float:
 
 
 def _palette_for(names: np.ndarray) -> dict[str, str]:
-    indices = [int(m.group(1)) for name in set(names) if (m := re.fullmatch(r"ct_(\d+)", str(name)))]
-    palette = celltype_palette(max(indices, default=-1) + 1)
-    for name in sorted(set(map(str, names)) - set(palette)):
-        palette[name] = "#999999"
-    return palette
+    unique = sorted(set(map(str, names)))
+    indices = [int(m.group(1)) for name in unique if (m := re.fullmatch(r"ct_(\d+)", name))]
+    if len(indices) < len(unique):  # named cell types: colours in sorted order
+        return celltype_palette(unique)
+    return celltype_palette(max(indices, default=-1) + 1)
 
 
 def plot_tissue(

@@ -7,8 +7,10 @@ For cell c of type t and gene g::
 
 so E[Y_cg] = s_c μ_gt E and Var[Y_cg] = m + m²/θ_gt with m = s_c μ_gt E (E is the config's
 ``expression_scale``, the overall expression-level knob; s_c the cell's ``scale``).
-Draws are made block by block of cells, each block from its own generator keyed by the
-block's index, so any split of the cells over workers gives the same counts.
+With the program model the counts come from the programs instead
+(:mod:`STpuppeteer.stages.programs`). Either way :class:`CountModel` holds what the blocks
+share: draws are made block by block of cells, each block from its own generator keyed by
+the block's index, so any split of the cells over workers gives the same counts.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 
 from STpuppeteer._parallel import map_blocks
 from STpuppeteer._random import block_rng
+from STpuppeteer.stages.programs import ProgramArrays, draw_program_counts, program_celltype_codes
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 
     from STpuppeteer.config import SimulationConfig
 
-__all__ = ["CountModel", "celltype_codes", "generate_counts", "nb_parameters"]
+__all__ = ["CountModel", "PriorCountModel", "ProgramCountModel", "celltype_codes", "generate_counts", "nb_parameters"]
 
 
 def celltype_codes(cell_gdf: pd.DataFrame, gpar_df: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -81,24 +84,56 @@ def nb_parameters(
     return theta, mu, codes
 
 
+def _scale(cell_gdf: pd.DataFrame) -> np.ndarray:
+    scale = np.asarray(cell_gdf["scale"], dtype=float)
+    if np.any(~np.isfinite(scale) | (scale < 0)):
+        msg = "cell_gdf['scale'] has negative or non-finite values; size factors must be finite and ≥ 0."
+        raise ValueError(msg)
+    return scale
+
+
 @dataclass(frozen=True)
 class CountModel:
-    """What every block of cells needs to draw its counts: θ and μ per type, each cell's type and size."""
+    """What every block of cells needs to draw its counts: each cell's type code and size factor.
 
-    theta: np.ndarray
-    mu: np.ndarray
+    :meth:`build` gives the variant of the config's expression model, :class:`PriorCountModel`
+    or :class:`ProgramCountModel`; both draw a block of cells with :meth:`block`.
+    """
+
     codes: np.ndarray
     scale: np.ndarray
 
     @classmethod
     def build(cls, gpar_df: pd.DataFrame, cell_gdf: pd.DataFrame, *, config: SimulationConfig) -> CountModel:
-        """From the gene parameters, the cells (``celltype``, ``scale``) and ``expression_scale``."""
+        """From the gene parameters, the cells (``celltype``, ``scale``) and the config."""
+        if config.expression_model == "programs":
+            arrays = ProgramArrays.from_config(config, gpar_df)
+            codes = program_celltype_codes(cell_gdf, arrays.celltypes)
+            return ProgramCountModel(codes=codes, scale=_scale(cell_gdf), arrays=arrays)
         theta, mu, codes = nb_parameters(gpar_df, cell_gdf, expression_scale=config.expression_scale)
-        scale = np.asarray(cell_gdf["scale"], dtype=float)
-        if np.any(~np.isfinite(scale) | (scale < 0)):
-            msg = "cell_gdf['scale'] has negative or non-finite values; size factors must be finite and ≥ 0."
-            raise ValueError(msg)
-        return cls(theta=theta, mu=mu, codes=codes, scale=scale)
+        return PriorCountModel(codes=codes, scale=_scale(cell_gdf), theta=theta, mu=mu)
+
+    @property
+    def n_genes(self) -> int:
+        """Genes per cell (columns of a block)."""
+        raise NotImplementedError
+
+    def block(self, start: int, stop: int, rng: np.random.Generator) -> np.ndarray:
+        """Counts of cells ``start:stop`` (int32, cells × genes) from the block's own generator."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class PriorCountModel(CountModel):
+    """The prior model's blocks: θ and μ per type (a negative binomial per cell and gene)."""
+
+    theta: np.ndarray
+    mu: np.ndarray
+
+    @property
+    def n_genes(self) -> int:
+        """Genes per cell."""
+        return self.mu.shape[1]
 
     def block(self, start: int, stop: int, rng: np.random.Generator) -> np.ndarray:
         """Counts of cells ``start:stop`` (int32, cells × genes) from the block's own generator."""
@@ -106,6 +141,23 @@ class CountModel:
         mean = self.mu[self.codes[start:stop]] * self.scale[start:stop, None]
         lam = rng.standard_gamma(th) * (mean / th)
         return rng.poisson(lam).astype(np.int32, copy=False)
+
+
+@dataclass(frozen=True)
+class ProgramCountModel(CountModel):
+    """The program model's blocks: loadings and activations (see ``stages.programs.draw_program_counts``)."""
+
+    arrays: ProgramArrays
+
+    @property
+    def n_genes(self) -> int:
+        """Genes per cell."""
+        return self.arrays.loadings.shape[0]
+
+    def block(self, start: int, stop: int, rng: np.random.Generator) -> np.ndarray:
+        """Counts of cells ``start:stop`` (int32, cells × genes) from the block's own generator."""
+        counts = draw_program_counts(self.arrays, self.codes[start:stop], self.scale[start:stop], rng)
+        return counts.astype(np.int32, copy=False)
 
 
 def _count_block_task(model: CountModel, item: tuple[int, int, np.random.Generator]) -> np.ndarray:
@@ -127,7 +179,8 @@ def generate_counts(
     Parameters
     ----------
     gpar_df
-        Gene parameters (stage 1): ``ct_{k}_theta`` and ``ct_{k}_mu`` columns.
+        Gene parameters (stage 1): ``ct_{k}_theta`` and ``ct_{k}_mu`` columns (program model:
+        the baseline and the loadings, :func:`~STpuppeteer.stages.programs.build_program_gpar_df`).
     cell_gdf
         Cells (stage 2): ``celltype`` and ``scale`` columns, rows in ``cell_id`` order.
     rng
@@ -154,7 +207,7 @@ def generate_counts(
     (3, 2)
     """
     model = CountModel.build(gpar_df, cell_gdf, config=config)
-    n_cells, n_genes = len(model.codes), model.mu.shape[1]
+    n_cells, n_genes = len(model.codes), model.n_genes
     counts = np.empty((n_cells, n_genes), dtype=np.int32)
     size = config.transcripts.block_size
     items = [(start, min(start + size, n_cells), block_rng(rng, b)) for b, start in enumerate(range(0, n_cells, size))]

@@ -12,21 +12,27 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from STpuppeteer.config.panel import GeneLayout, gene_layout
+from STpuppeteer.config.panel import gene_layout, gene_leakage
 from STpuppeteer.stages.priors import (
     get_hk_gamma_prior,
     get_marker_gamma_prior,
     get_silence_gamma_prior,
     get_theta_gamma_prior,
 )
+from STpuppeteer.stages.programs import PROGRAM_BASELINE, build_program_gpar_df, program_markers
 
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
 
-__all__ = ["generate_gene_parameters", "marker_celltypes"]
+__all__ = ["celltypes_of", "generate_gene_parameters", "marker_celltypes"]
+
 
 def marker_celltypes(gpar_df: pd.DataFrame) -> dict[str, list[str]]:
     """Map each marker gene of ``gpar_df`` to the cell types it marks.
+
+    Prior model: the genes of gene_type ``ct_{k}_mkr`` (and shared ``ct_{a}_ct_{b}_mkr``),
+    k naming the k-th cell type of the ``{type}_mu`` columns. Program model (a table with
+    ``expression_baseline``): see :func:`~STpuppeteer.stages.programs.program_markers`.
 
     Parameters
     ----------
@@ -35,31 +41,29 @@ def marker_celltypes(gpar_df: pd.DataFrame) -> dict[str, list[str]]:
 
     Returns
     -------
-    ``{feature_name: ["ct_0", ...]}`` for every marker gene (own or shared).
+    ``{feature_name: [cell type, ...]}`` for every marker gene (own or shared).
     """
+    if PROGRAM_BASELINE in gpar_df.columns:
+        return program_markers(gpar_df)
+    names = celltypes_of(gpar_df)
     out: dict[str, list[str]] = {}
     for name, gtype in zip(gpar_df["feature_name"], gpar_df["gene_type"], strict=True):
         if gtype.endswith("_mkr"):
             parts = gtype.removesuffix("_mkr").split("_")
-            out[name] = [f"ct_{p}" for p in parts if p != "ct"]
+            out[name] = [names[int(p)] if int(p) < len(names) else f"ct_{p}" for p in parts if p != "ct"]
     return out
 
 
-def _gene_leakage(config: SimulationConfig, layout: GeneLayout) -> np.ndarray:
-    value = config.leakage_by_gene
-    n = len(layout.feature_name)
-    if value is None:
-        return np.zeros(n)
-    if isinstance(value, list):
-        return np.asarray(value, dtype=float)
-    if isinstance(value, dict):
-        series = pd.Series(value, dtype=float)
-        return series.reindex(layout.feature_name, fill_value=0.0).to_numpy()
-    return np.full(n, float(value))
+def celltypes_of(gpar_df: pd.DataFrame) -> list[str]:
+    """The cell types of a gene parameter table, in order: the ``{type}_mu`` columns."""
+    return [c.removesuffix("_mu") for c in gpar_df.columns if c.endswith("_mu")]
 
 
 def generate_gene_parameters(config: SimulationConfig, rng: np.random.Generator) -> pd.DataFrame:
     """Draw μ and θ for every gene and cell type from the config's Gamma priors.
+
+    With the program model the table is :func:`~STpuppeteer.stages.programs.build_program_gpar_df`
+    instead (no draws: ``rng`` is not used).
 
     For each cell type k in order: θ of all genes from the θ prior, μ of all genes from
     the silence prior, μ of the housekeeping genes from the hk prior, μ of k's markers
@@ -79,6 +83,8 @@ def generate_gene_parameters(config: SimulationConfig, rng: np.random.Generator)
     ``gpar_df`` with columns ``feature_name``, ``gene_type``, ``ct_{k}_theta``,
     ``ct_{k}_mu`` for each cell type, ``gene_leakage``.
     """
+    if config.expression_model == "programs":
+        return build_program_gpar_df(config)
     layout = gene_layout(config)
     n_genes = len(layout.feature_name)
     hk_index = layout.hk_index
@@ -108,5 +114,5 @@ def generate_gene_parameters(config: SimulationConfig, rng: np.random.Generator)
     for k, ct in enumerate(config.celltype_names):
         columns[f"{ct}_theta"] = theta[:, k]
         columns[f"{ct}_mu"] = mu[:, k]
-    columns["gene_leakage"] = _gene_leakage(config, layout)
+    columns["gene_leakage"] = gene_leakage(config, layout.feature_name)
     return pd.DataFrame(columns)

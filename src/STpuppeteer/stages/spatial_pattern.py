@@ -220,6 +220,7 @@ def assign_celltypes(
     rng: np.random.Generator,
     *,
     celltype_names: list[str],
+    proportions: list[float] | None = None,
 ) -> np.ndarray:
     """Cell-type code (index into ``celltype_names``) of every cell.
 
@@ -234,7 +235,9 @@ def assign_celltypes(
     rng
         Source of randomness.
     celltype_names
-        ``ct_0`` …
+        ``ct_0`` … (or free-text names).
+    proportions
+        Fraction of cells per type; ``None``: ``tissue.proportions`` (``None`` there: equal).
 
     Returns
     -------
@@ -246,7 +249,9 @@ def assign_celltypes(
         If prototypes claimed more cells of a type than its proportion allows.
     """
     n, k = len(xy), len(celltype_names)
-    fractions = np.full(k, 1.0 / k) if tissue.proportions is None else np.asarray(tissue.proportions)
+    if proportions is None:
+        proportions = tissue.proportions
+    fractions = np.full(k, 1.0 / k) if proportions is None else np.asarray(proportions, dtype=float)
     counts = allocate_counts(n, fractions)
 
     label = prototype_celltypes(xy, region, tissue.prototypes, rng, celltype_names=celltype_names)

@@ -268,14 +268,16 @@ def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueL
     names = config.celltype_names
     n = config.n_cells
     tissue, morphology = config.tissue, config.morphology
-    check_tissue_consistency(tissue, morphology, n_cells=n, celltype_names=names)
+    proportions = config.celltype_proportions
+    check_tissue_consistency(tissue, morphology, n_cells=n, celltype_names=names, proportions=proportions)
 
     region = tissue_region(tissue, n)
     min_distance = hardcore_distance_um(tissue, n)
     centres = sample_centres(
         region, n, block_rng(rng, Block.POSITIONS), min_distance_um=min_distance, margin_um=0.5 * min_distance
     )
-    codes = assign_celltypes(centres, region, tissue, block_rng(rng, Block.CELLTYPES), celltype_names=names)
+    codes = assign_celltypes(centres, region, tissue, block_rng(rng, Block.CELLTYPES), celltype_names=names,
+                             proportions=proportions)
 
     # Half the nearest-neighbour distance bounds a disc inside the Voronoi cell.
     if n > 1:
