@@ -5,8 +5,9 @@
 >>> result.write_xenium("sim_xenium")  # doctest: +SKIP
 
 Namespaces: ``stp.io`` (readers and writers), ``stp.metrics`` (scoring), ``stp.pl``
-(figures). They, and ``stp.simulate_to_xenium``, are imported on first use: the writers
-need the optional ``io`` extra.
+(figures). Every name here is imported on first use: ``import STpuppeteer`` (and so the
+command line's ``--help`` and its refusals) stays fast, and the writers, which need the
+optional ``io`` extra, load only when asked for.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from STpuppeteer._version import __version__
-from STpuppeteer.config import SimulationConfig
-from STpuppeteer.pipeline.simulator import SpotlessSimulator, simulate
-from STpuppeteer.result import SimulationResult
 
 if TYPE_CHECKING:
     from STpuppeteer import io, metrics
     from STpuppeteer import plotting as pl
+    from STpuppeteer.config import SimulationConfig
+    from STpuppeteer.pipeline.simulator import SpotlessSimulator, simulate
     from STpuppeteer.pipeline.streamed import simulate_to_xenium
+    from STpuppeteer.result import SimulationResult
 
 __all__ = [
     "SimulationConfig",
@@ -37,12 +38,23 @@ __all__ = [
 ]
 
 _NAMESPACES = {"io": "STpuppeteer.io", "metrics": "STpuppeteer.metrics", "pl": "STpuppeteer.plotting"}
+_NAMES = {
+    "SimulationConfig": "STpuppeteer.config",
+    "SimulationResult": "STpuppeteer.result",
+    "SpotlessSimulator": "STpuppeteer.pipeline.simulator",
+    "simulate": "STpuppeteer.pipeline.simulator",
+    "simulate_to_xenium": "STpuppeteer.pipeline.streamed",
+}
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401 - a module or a function
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - a module, a class or a function
     if name in _NAMESPACES:
         return importlib.import_module(_NAMESPACES[name])
-    if name == "simulate_to_xenium":  # it writes a bundle, so it needs the io extra too
-        return importlib.import_module("STpuppeteer.pipeline.streamed").simulate_to_xenium
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
     msg = f"module 'STpuppeteer' has no attribute {name!r}"
     raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

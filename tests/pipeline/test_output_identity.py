@@ -99,7 +99,7 @@ def write_all_outputs(out: Path) -> dict[str, str]:
 def _cli_run(out: Path, hash_seed: str, *extra: str) -> dict[str, str]:
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
     proc = subprocess.run(
-        [sys.executable, "-m", "STpuppeteer", "simulate", "--preset", "xenium", "--n-cells", "120", "--seed", "4",
+        [sys.executable, "-m", "STpuppeteer", "simulate", "--preset", "xenium", "--n-cells", "60", "--seed", "4",
          "--out", str(out), "--quiet", *extra],
         env=env, capture_output=True, text=True, timeout=600, check=False,
     )
