@@ -119,7 +119,7 @@ def test_leakage_by_gene_is_checked_against_the_program_genes():
     ("fields", "needles"),
     [
         ({"expression_baseline": -0.1}, ["expression_baseline", "greater than or equal to 0"]),
-        ({"overdispersion_cv": 0}, ["overdispersion_cv", "greater than 0"]),
+        ({"overdispersion_cv": 0}, ["overdispersion_cv", "greater than or equal to 0.001"]),
         ({"overdispersion_cv": math.inf}, ["overdispersion_cv", "finite"]),
         ({"overdispersion_exponent": 1.5}, ["overdispersion_exponent", "less than or equal to 1"]),
         ({"programs": [*PROGRAMS, PROGRAMS[0]]}, ["programs", "'epi'", "unique"]),

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from STpuppeteer.simulation import SimulationConfig, SpotlessSimulator
-from STpuppeteer.stages.genes import gene_layout, marker_celltypes
+from STpuppeteer.stages.genes import gene_layout, generate_gene_parameters, marker_celltypes
 
 # The table printed in the seed tutorial (01_gene_expression_tutorial.txt), 6 decimals.
 TUTORIAL_HEAD = pd.DataFrame(
@@ -164,3 +164,14 @@ def test_layout_needs_no_randomness():
     assert len(layout.feature_name) == 40
     assert list(layout.hk_index) == list(range(12, 37))
     assert list(layout.marker_index(1)) == [4, 5, 6, 7]
+
+
+def test_theta_is_floored_so_a_single_count_cannot_overflow():
+    from STpuppeteer.stages.genes import MIN_THETA
+
+    # a θ prior of mean 10⁻⁴ draws most θ far below 10⁻³ (counts of variance m²/θ would reach m·10⁶)
+    cfg = SimulationConfig(n_genes=200, n_markers=10, theta_alpha=0.05, theta_rate=500.0)
+    gpar = generate_gene_parameters(cfg, np.random.default_rng(0))
+    theta = gpar[[c for c in gpar.columns if c.endswith("_theta")]].to_numpy()
+    assert theta.min() == MIN_THETA == 1e-3
+    assert (theta == MIN_THETA).mean() > 0.5

@@ -352,3 +352,14 @@ def test_validation_precedes_any_work(monkeypatch):
     with pytest.raises(ValueError, match="too big for the density"):
         config = SimulationConfig(n_cells=10_000_000, n_celltype=3, tissue={"density_per_mm2": 30000})
         generate_cells(config, stage_rng(0, "cells"))
+
+
+@pytest.mark.parametrize("n_cells", [1, 2, 3, 4])
+def test_tiny_tissues_give_every_cell_a_nucleus_and_a_finite_size_factor(n_cells):
+    # 2 cells on ~900 µm²: the boundary margin (half the hard-core distance) left less than half
+    # the tissue, the centres were clipped onto its edge, a nucleus shrank to area 0 and its size
+    # factor was 0/0 (seeds 3 and 5 of n_cells=2).
+    for seed in range(8):
+        cells = generate_cells(SimulationConfig(seed=seed, n_cells=n_cells), stage_rng(seed, "cells"))
+        assert (cells["nucleus_area"] > 1.0).all(), (seed, cells["nucleus_area"].tolist())
+        assert np.isfinite(cells["scale"]).all() and (cells["scale"] > 0).all()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import BaseModel
+
+from STpuppeteer.config._yaml import dump_yaml
 
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
@@ -14,7 +15,7 @@ __all__ = ["commented_yaml"]
 
 
 def _scalar(value: Any) -> str:  # noqa: ANN401 - any YAML-able value
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False)
+    text = dump_yaml(value, default_flow_style=True, width=10_000, sort_keys=False)
     return text.strip().removesuffix("...").strip()
 
 

@@ -7,16 +7,21 @@ so a default run records every true molecule exactly where it is; the platform p
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field
 
-from STpuppeteer.config._base import StrictModel
+from STpuppeteer.config._base import MAX_CONTROL_NAMES, Int, Real, StrictModel
 
-__all__ = ["AmbientGenes", "InstrumentConfig"]
+__all__ = ["AmbientGenes", "InstrumentConfig", "MAX_RATE_PER_UM2"]
 
 AmbientGenes = Literal["expression", "uniform"]
+
+#: Largest background rate, molecules per µm²: ten times the density of every molecule a real
+#: section shows (about 1 per µm²).
+MAX_RATE_PER_UM2 = 10.0
+_RATE = f"; 0 to {MAX_RATE_PER_UM2:g} (ten times all molecules of a real section, ~1 per µm²)"
+_QV = "; 0 to 40 (Phred-like, the range the instruments report)"
 
 
 class InstrumentConfig(StrictModel):
@@ -26,34 +31,57 @@ class InstrumentConfig(StrictModel):
     probes and codewords are named as Xenium names them.
     """
 
-    jitter_um: float = Field(0.0, ge=0, description="s.d. of the localisation error in x, y and z, µm")
-    ambient_rate_per_um2: float = Field(0.0, ge=0, description="ambient (free-floating) molecules per µm²")
+    jitter_um: Real = Field(
+        0.0, ge=0, le=10,
+        description="s.d. of the localisation error in x, y and z, µm; 0 to 10 (instruments: 0.1–0.5; 10 blurs "
+        "a molecule over a whole cell)",
+    )
+    ambient_rate_per_um2: Real = Field(
+        0.0, ge=0, le=MAX_RATE_PER_UM2, description="ambient (free-floating) molecules per µm²" + _RATE
+    )
     ambient_genes: AmbientGenes = Field(
         "expression", description="gene of an ambient molecule: 'expression' (∝ total counts) or 'uniform'"
     )
-    neg_control_probe_rate_per_um2: float = Field(0.0, ge=0, description="NegControlProbe_* per µm²")
-    neg_control_codeword_rate_per_um2: float = Field(0.0, ge=0, description="NegControlCodeword_* per µm²")
-    unassigned_codeword_rate_per_um2: float = Field(0.0, ge=0, description="UnassignedCodeword_* per µm²")
-    n_neg_control_probes: PositiveInt = Field(20, description="number of NegControlProbe_* names")
-    n_neg_control_codewords: PositiveInt = Field(41, description="number of NegControlCodeword_* names")
-    n_unassigned_codewords: PositiveInt = Field(100, description="number of UnassignedCodeword_* names")
-    detection_efficiency: float = Field(1.0, gt=0, le=1, description="probability a true molecule is detected")
-    fov_size_um: float = Field(250.0, gt=0, description="side of a square field of view (tile), µm")
-    fov_efficiency_sd: float = Field(
-        0.0, ge=0, description="s.d. of a per-FOV multiplicative factor on detection_efficiency (0: none)"
+    neg_control_probe_rate_per_um2: Real = Field(
+        0.0, ge=0, le=MAX_RATE_PER_UM2, description="NegControlProbe_* per µm²" + _RATE
     )
-    miscall_rate: float = Field(0.0, ge=0, le=1, description="probability a detected molecule gets a wrong gene")
-    qv_mean: float = Field(35.0, ge=0, le=40, description="mean quality score of correctly decoded molecules")
-    qv_sd: float = Field(4.0, ge=0, description="s.d. of that quality score")
-    qv_background_mean: float = Field(
-        18.0, ge=0, le=40, description="mean quality score of ambient, control and mis-called molecules"
+    neg_control_codeword_rate_per_um2: Real = Field(
+        0.0, ge=0, le=MAX_RATE_PER_UM2, description="NegControlCodeword_* per µm²" + _RATE
     )
-    qv_background_sd: float = Field(8.0, ge=0, description="s.d. of the background quality score")
-
-    @field_validator("*")
-    @classmethod
-    def _finite(cls, value: object, info: object) -> object:
-        if isinstance(value, float) and not math.isfinite(value):
-            msg = f"{info.field_name}={value!r} is not allowed; expected a finite number."  # type: ignore[attr-defined]
-            raise ValueError(msg)
-        return value
+    unassigned_codeword_rate_per_um2: Real = Field(
+        0.0, ge=0, le=MAX_RATE_PER_UM2, description="UnassignedCodeword_* per µm²" + _RATE
+    )
+    n_neg_control_probes: Int = Field(
+        20, ge=1, le=MAX_CONTROL_NAMES,
+        description=f"number of NegControlProbe_* names; 1 to {MAX_CONTROL_NAMES:,} (panels: tens)",
+    )
+    n_neg_control_codewords: Int = Field(
+        41, ge=1, le=MAX_CONTROL_NAMES,
+        description=f"number of NegControlCodeword_* names; 1 to {MAX_CONTROL_NAMES:,} (panels: tens)",
+    )
+    n_unassigned_codewords: Int = Field(
+        100, ge=1, le=MAX_CONTROL_NAMES,
+        description=f"number of UnassignedCodeword_* names; 1 to {MAX_CONTROL_NAMES:,} (panels: hundreds)",
+    )
+    detection_efficiency: Real = Field(
+        1.0, gt=0, le=1, description="probability a true molecule is detected; in (0, 1]"
+    )
+    fov_size_um: Real = Field(
+        250.0, ge=10, le=10_000,
+        description="side of a square field of view (tile), µm; 10 to 10,000 (instruments: 200–1,000); the "
+        "config refuses more than a million FOVs over the tissue",
+    )
+    fov_efficiency_sd: Real = Field(
+        0.0, ge=0, le=1,
+        description="s.d. of a per-FOV multiplicative factor on detection_efficiency (0: none); 0 to 1 (the "
+        "factor is clipped at 0, so larger values only switch FOVs off)",
+    )
+    miscall_rate: Real = Field(
+        0.0, ge=0, le=1, description="probability a detected molecule gets a wrong gene; in [0, 1]"
+    )
+    qv_mean: Real = Field(35.0, ge=0, le=40, description="mean quality score of correctly decoded molecules" + _QV)
+    qv_sd: Real = Field(4.0, ge=0, le=40, description="s.d. of that quality score" + _QV)
+    qv_background_mean: Real = Field(
+        18.0, ge=0, le=40, description="mean quality score of ambient, control and mis-called molecules" + _QV
+    )
+    qv_background_sd: Real = Field(8.0, ge=0, le=40, description="s.d. of the background quality score" + _QV)

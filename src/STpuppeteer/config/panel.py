@@ -10,12 +10,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from pydantic import Field, PositiveFloat, field_validator
+from pydantic import Field, field_validator
 
-from STpuppeteer.config._base import StrictModel
+from STpuppeteer.config._base import MAX_GENE_MEAN, MAX_GENES, Int, Name, Real, StrictModel
 
 __all__ = [
+    "CV_RANGE",
     "HK_TYPE",
+    "MEAN_RANGE",
+    "THETA_ALPHA_RANGE",
+    "THETA_RATE_RANGE",
     "SILENCE_TYPE",
     "CelltypePrior",
     "GeneLayout",
@@ -26,6 +30,31 @@ __all__ = [
 ]
 
 
+#: Means of the μ priors, molecules per cell: 10⁻⁶ (a gene never seen in a million cells) to
+#: :data:`~STpuppeteer.config._base.MAX_GENE_MEAN`.
+MEAN_RANGE = (1e-6, MAX_GENE_MEAN)
+#: CVs of the μ priors: the Gamma's shape 1/CV² stays between 0.01 and 10⁶, where draws keep their mean.
+CV_RANGE = (1e-3, 10.0)
+#: Shape of the θ prior: 0.01 to 10⁴ (with the rate, θ's mean lies in 10⁻⁵ … 10⁷).
+THETA_ALPHA_RANGE = (1e-2, 1e4)
+#: Rate of the θ prior: 10⁻³ to 10³.
+THETA_RATE_RANGE = (1e-3, 1e3)
+
+_MEAN = f"; {MEAN_RANGE[0]:g} to {MEAN_RANGE[1]:g} molecules per cell"
+_CV = f"; {CV_RANGE[0]:g} to {CV_RANGE[1]:g} (the Gamma's shape 1/CV² is computable and keeps its mean)"
+_ALPHA = f"; {THETA_ALPHA_RANGE[0]:g} to {THETA_ALPHA_RANGE[1]:g}"
+_RATE = f"; {THETA_RATE_RANGE[0]:g} to {THETA_RATE_RANGE[1]:g}"
+
+
+def prior_field(default: float | None, kind: str, description: str) -> object:
+    """A ``Field`` of a prior's parameter (``kind``: mean, cv, alpha or rate) with its bounds in the description."""
+    low, high, unit = {
+        "mean": (*MEAN_RANGE, _MEAN), "cv": (*CV_RANGE, _CV), "alpha": (*THETA_ALPHA_RANGE, _ALPHA),
+        "rate": (*THETA_RATE_RANGE, _RATE),
+    }[kind]
+    return Field(default, ge=low, le=high, description=description + unit)
+
+
 class CelltypePrior(StrictModel):
     """Per-cell-type overrides of the gene priors; ``None`` keeps the global value.
 
@@ -33,14 +62,14 @@ class CelltypePrior(StrictModel):
     order of draws, so a config without overrides reproduces the tutorial bit for bit.
     """
 
-    marker_mu: PositiveFloat | None = None
-    marker_cv: PositiveFloat | None = None
-    silence_mu: PositiveFloat | None = None
-    silence_cv: PositiveFloat | None = None
-    hk_mu: PositiveFloat | None = None
-    hk_cv: PositiveFloat | None = None
-    theta_alpha: PositiveFloat | None = None
-    theta_rate: PositiveFloat | None = None
+    marker_mu: Real | None = prior_field(None, "mean", "mean of the marker μ prior in this type")
+    marker_cv: Real | None = prior_field(None, "cv", "CV of the marker μ prior in this type")
+    silence_mu: Real | None = prior_field(None, "mean", "mean of the silence μ prior in this type")
+    silence_cv: Real | None = prior_field(None, "cv", "CV of the silence μ prior in this type")
+    hk_mu: Real | None = prior_field(None, "mean", "mean of the housekeeping μ prior in this type")
+    hk_cv: Real | None = prior_field(None, "cv", "CV of the housekeeping μ prior in this type")
+    theta_alpha: Real | None = prior_field(None, "alpha", "shape of the θ prior in this type")
+    theta_rate: Real | None = prior_field(None, "rate", "rate of the θ prior in this type")
 
 
 class SharedMarkerSet(StrictModel):
@@ -51,8 +80,8 @@ class SharedMarkerSet(StrictModel):
     per-type markers, before the housekeeping genes.
     """
 
-    celltypes: list[str] = Field(min_length=2, description="cell type names, e.g. ['ct_0', 'ct_1']")
-    n_genes: int = Field(gt=0, description="number of genes in the block")
+    celltypes: list[Name] = Field(min_length=2, description="cell type names, e.g. ['ct_0', 'ct_1']")
+    n_genes: Int = Field(ge=1, le=MAX_GENES, description=f"number of genes in the block; 1 to {MAX_GENES:,}")
 
     @field_validator("celltypes")
     @classmethod

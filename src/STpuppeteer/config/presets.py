@@ -20,7 +20,7 @@ import copy
 from importlib import resources
 from typing import Any
 
-import yaml
+from STpuppeteer.config._yaml import load_yaml
 
 __all__ = ["PRESETS", "PROGRAM_PRESETS", "merge_overrides"]
 
@@ -82,7 +82,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def _program_preset(filename: str, platform: str) -> dict[str, Any]:
     """A tissue's program config (a YAML file of this package) on a platform preset's tissue and instrument."""
-    tissue = yaml.safe_load(resources.files("STpuppeteer.config").joinpath(filename).read_text(encoding="utf-8"))
+    tissue = load_yaml(resources.files("STpuppeteer.config").joinpath(filename).read_text(encoding="utf-8"))
     base = {key: PRESETS[platform][key] for key in ("tissue", "instrument")}
     return merge_overrides(base, tissue)
 

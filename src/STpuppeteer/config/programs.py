@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
-from STpuppeteer.config._base import StrictModel
+from STpuppeteer.config._base import MAX_CELLTYPES, MAX_GENE_MEAN, MAX_GENES, Real, StrictModel, check_name
 from STpuppeteer.config.tissue import TissueConfig
 
 __all__ = [
@@ -54,20 +54,31 @@ RESERVED_COLUMNS = ("feature_name", "gene_type", "expression_baseline", "gene_le
 #: The keys of the ``from_dict`` shorthand (any one of the last three selects it).
 SHORTHAND_KEYS = ("n_cells", "n_celltype", "n_programs", "n_genes_per_program", "n_hk_genes", "seed")
 _SHORTHAND_MARKERS = ("n_programs", "n_genes_per_program", "n_hk_genes")
+#: Most programs of a config.
+MAX_PROGRAMS = 1_000
+#: Largest activation of a program (mean or s.d.), in units of its loadings.
+MAX_ACTIVATION = 1_000.0
+#: Largest proportion weight of a cell type (weights are normalised over the types).
+MAX_PROPORTION_WEIGHT = 1e6
+#: Longest program description, characters.
+MAX_DESCRIPTION_LENGTH = 10_000
 
 
-def _finite(field: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+def _finite(field: str, value: float, *, low: float = -math.inf, high: float = math.inf) -> float:
+    if isinstance(value, bool | np.bool_):
+        msg = f"{field}={value!r} is not allowed; a boolean is not a number."
+        raise ValueError(msg)
+    if not isinstance(value, int | float | np.integer | np.floating) or not math.isfinite(value):
         msg = f"{field}={value!r} is not allowed; expected a finite number."
+        raise ValueError(msg)
+    if not low <= value <= high:
+        msg = f"{field}={value!r} is not allowed; expected a number from {low:g} to {high:g}."
         raise ValueError(msg)
     return float(value)
 
 
 def _name(field: str, value: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        msg = f"{field}={value!r} is not allowed; a name must be a non-empty string."
-        raise ValueError(msg)
-    return value
+    return check_name(field, value)
 
 
 class ProgramSpec(StrictModel):
@@ -81,9 +92,14 @@ class ProgramSpec(StrictModel):
 
     name: str = Field(description="unique name of the program (a column of the program gpar_df)")
     loading: dict[str, float] = Field(
-        min_length=1, description="{gene: weight ≥ 0}: molecules per cell added per unit of activation"
+        min_length=1,
+        description=f"{{gene: weight}}: molecules per cell added per unit of activation; 0 to {MAX_GENE_MEAN:g}",
     )
-    description: str | None = Field(None, description="free text, e.g. the biology the program stands for")
+    description: str | None = Field(
+        None, max_length=MAX_DESCRIPTION_LENGTH,
+        description=f"free text, e.g. the biology the program stands for; at most {MAX_DESCRIPTION_LENGTH:,} "
+        "characters, no NUL",
+    )
 
     @field_validator("name")
     @classmethod
@@ -97,10 +113,16 @@ class ProgramSpec(StrictModel):
             raise ValueError(msg)
         return value
 
-    @field_validator("loading")
+    @field_validator("loading", mode="before")
     @classmethod
-    def _loading(cls, value: dict[str, float], info: Any) -> dict[str, float]:
+    def _loading(cls, value: object, info: Any) -> object:
+        # Before pydantic's own conversion, which would read ``true`` as 1.0.
+        if not isinstance(value, dict):
+            return value
         name = info.data.get("name", "?")
+        if len(value) > MAX_GENES:
+            msg = f"programs[{name!r}].loading has {len(value):,} genes; a panel has at most {MAX_GENES:,}."
+            raise ValueError(msg)
         out = {}
         for gene, weight in value.items():
             _name(f"programs[{name!r}].loading key", gene)
@@ -108,8 +130,22 @@ class ProgramSpec(StrictModel):
             if weight < 0:
                 msg = f"programs[{name!r}].loading[{gene!r}]={weight!r} is not allowed; a loading must be ≥ 0."
                 raise ValueError(msg)
+            if weight > MAX_GENE_MEAN:
+                msg = (
+                    f"programs[{name!r}].loading[{gene!r}]={weight!r} is not allowed; a loading is molecules per "
+                    f"cell per unit of activation, at most {MAX_GENE_MEAN:g}."
+                )
+                raise ValueError(msg)
             out[gene] = weight
         return out
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            msg = "programs[].description holds a NUL character; stores cannot hold it."
+            raise ValueError(msg)
+        return value
 
 
 class CellTypeSpec(StrictModel):
@@ -125,36 +161,45 @@ class CellTypeSpec(StrictModel):
     0.2
     """
 
-    proportion: float | None = Field(
-        None, ge=0, description="share of the cells (weights normalised over the types; omitted everywhere: equal)"
+    proportion: Real | None = Field(
+        None, ge=0, le=MAX_PROPORTION_WEIGHT,
+        description="share of the cells (weights normalised over the types; omitted everywhere: equal); "
+        f"0 to {MAX_PROPORTION_WEIGHT:g}",
     )
     program_activations: dict[str, float] | list[float] = Field(
-        default_factory=dict, description="{program: mean activation}, or a list in program order; unlisted: 0"
+        default_factory=dict,
+        description="{program: mean activation}, or a list in program order; unlisted: 0; each within "
+        f"±{MAX_ACTIVATION:g}",
     )
     activation_sd: float | dict[str, float] = Field(
-        0.0, description="s.d. of the activations around their means: one value, or {program: sd}"
+        0.0, description=f"s.d. of the activations around their means: one value, or {{program: sd}}; 0 to "
+        f"{MAX_ACTIVATION:g}",
     )
 
-    @field_validator("proportion")
+    @field_validator("program_activations", mode="before")
     @classmethod
-    def _proportion(cls, value: float | None) -> float | None:
-        return None if value is None else _finite("cell_type_specs[].proportion", value)
+    def _activations(cls, value: object) -> object:
+        # Before pydantic's own conversion, which would read ``true`` as 1.0.
+        bound = {"low": -MAX_ACTIVATION, "high": MAX_ACTIVATION}
+        if isinstance(value, list | tuple):
+            return [_finite(f"program_activations[{i}]", v, **bound) for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            return {k: _finite(f"program_activations[{k!r}]", v, **bound) for k, v in value.items()}
+        return value
 
-    @field_validator("program_activations")
+    @field_validator("activation_sd", mode="before")
     @classmethod
-    def _activations(cls, value: dict[str, float] | list[float]) -> dict[str, float] | list[float]:
-        if isinstance(value, list):
-            return [_finite(f"program_activations[{i}]", v) for i, v in enumerate(value)]
-        return {k: _finite(f"program_activations[{k!r}]", v) for k, v in value.items()}
-
-    @field_validator("activation_sd")
-    @classmethod
-    def _sd(cls, value: float | dict[str, float]) -> float | dict[str, float]:
+    def _sd(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            value = _finite("activation_sd", value)
         items = value.items() if isinstance(value, dict) else [(None, value)]
         for key, sd in items:
             field = "activation_sd" if key is None else f"activation_sd[{key!r}]"
             if _finite(field, sd) < 0:
                 msg = f"{field}={sd!r} is not allowed; a standard deviation must be ≥ 0."
+                raise ValueError(msg)
+            if sd > MAX_ACTIVATION:
+                msg = f"{field}={sd!r} is not allowed; a standard deviation may be at most {MAX_ACTIVATION:g}."
                 raise ValueError(msg)
         return {k: float(v) for k, v in value.items()} if isinstance(value, dict) else float(value)
 
@@ -288,9 +333,20 @@ def resolve_program_model(config: ProgramModelConfig) -> dict[str, Any]:
             "of the cell types are cell_type_specs[name].proportion."
         )
         raise ValueError(msg)
+    for field, count, most in (("programs", len(config.programs), MAX_PROGRAMS),
+                               ("cell_type_specs", len(config.cell_type_specs), MAX_CELLTYPES)):
+        if count > most:
+            msg = f"{field} has {count:,} entries; at most {most:,} are allowed."
+            raise ValueError(msg)
     specs = resolve_cell_type_specs(config.cell_type_specs, config.programs)
     names = list(specs)
     n_genes = len(program_gene_names(config.programs, config.extra_genes))
+    if n_genes > MAX_GENES:
+        msg = (
+            f"the programs and extra_genes name {n_genes:,} genes; a panel has at most {MAX_GENES:,} "
+            "(a whole transcriptome)."
+        )
+        raise ValueError(msg)
     given = config.model_fields_set
     for field, value, derived in (("n_celltype", config.n_celltype, len(names)), ("n_genes", config.n_genes, n_genes)):
         if field in given and value != derived:
@@ -339,13 +395,20 @@ def shorthand_program_fields(data: dict[str, Any]) -> dict[str, Any] | None:
         raise ValueError(msg)
     rest = {k: v for k, v in data.items() if k not in SHORTHAND_KEYS}
     counts = {}
-    for key, default, low in (("n_celltype", 3, 1), ("n_programs", 3, 1), ("n_genes_per_program", 10, 1),
-                              ("n_hk_genes", 0, 0)):
+    for key, default, low, high in (("n_celltype", 3, 1, MAX_CELLTYPES), ("n_programs", 3, 1, MAX_PROGRAMS),
+                                    ("n_genes_per_program", 10, 1, MAX_GENES), ("n_hk_genes", 0, 0, MAX_GENES)):
         value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            msg = f"from_dict shorthand: {key}={value!r} is not allowed; expected an integer ≥ {low}."
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            msg = f"from_dict shorthand: {key}={value!r} is not allowed; expected an integer from {low} to {high:,}."
             raise ValueError(msg)
         counts[key] = value
+    n_genes = counts["n_programs"] * counts["n_genes_per_program"] + counts["n_hk_genes"]
+    if n_genes > MAX_GENES:
+        msg = (
+            f"from_dict shorthand: n_programs × n_genes_per_program + n_hk_genes = {n_genes:,} genes; a panel has "
+            f"at most {MAX_GENES:,}."
+        )
+        raise ValueError(msg)
     n_types, n_programs = counts["n_celltype"], counts["n_programs"]
     if n_programs < n_types:
         msg = (

@@ -14,25 +14,38 @@ at their defaults in the other, and a config serialises only the fields of its m
 
 from __future__ import annotations
 
-import math
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 import yaml
 from pydantic import (
     Field,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
     model_validator,
 )
 
-from STpuppeteer.config._base import StrictModel, check_probability, unwrapped_fields
+from STpuppeteer.config._base import (
+    MAX_CELLS,
+    MAX_CELLTYPES,
+    MAX_GENE_MEAN,
+    MAX_GENES,
+    MAX_SEED,
+    Flag,
+    Int,
+    Name,
+    Real,
+    StrictModel,
+    check_name,
+    check_probability,
+    unwrapped_fields,
+)
+from STpuppeteer.config._yaml import dump_yaml, load_yaml
+from STpuppeteer.config.budget import check_budget
 from STpuppeteer.config.instrument import InstrumentConfig
-from STpuppeteer.config.panel import CelltypePrior, SharedMarkerSet, gene_layout
+from STpuppeteer.config.panel import CelltypePrior, SharedMarkerSet, gene_layout, prior_field
 from STpuppeteer.config.presets import PRESETS, merge_overrides
 from STpuppeteer.config.programs import (
     PRIOR_FIELDS,
@@ -73,47 +86,67 @@ class SimulationConfig(StrictModel):
     """
 
     # --- run --------------------------------------------------------------------------
-    seed: NonNegativeInt = Field(0, description="seed of every random draw in the simulation")
-    n_cells: PositiveInt = Field(2000, description="number of cells")
-    # --- step 1: gene parameters -------------------------------------------------------
-    n_celltype: PositiveInt = Field(3, description="number of cell types, named ct_0 … ct_{n-1} by default")
-    celltype_names: list[str] | None = Field(
-        None, description="names of the cell types (default ct_0 … ct_{n-1}); given, n_celltype follows"
+    seed: Int = Field(
+        0, ge=0, le=MAX_SEED,
+        description="seed of every random draw in the simulation; 0 to 2⁶³−1 (stored as a 64-bit integer)",
     )
-    n_genes: PositiveInt = Field(300, description="panel size (genes, excluding control probes)")
-    n_markers: NonNegativeInt = Field(50, description="marker genes per cell type")
-    n_silence: NonNegativeInt = Field(0, description="genes silent in every cell type")
-    marker_mu: PositiveFloat = Field(0.75, description="mean of the marker μ prior")
-    marker_cv: PositiveFloat = Field(0.6, description="CV of the marker μ prior")
-    silence_mu: PositiveFloat = Field(0.05, description="mean of the silence μ prior")
-    silence_cv: PositiveFloat = Field(1.0, description="CV of the silence μ prior")
-    hk_mu: PositiveFloat = Field(0.2, description="mean of the housekeeping μ prior")
-    hk_cv: PositiveFloat = Field(0.3, description="CV of the housekeeping μ prior")
-    theta_alpha: PositiveFloat = Field(2.0, description="shape of the θ prior")
-    theta_rate: PositiveFloat = Field(1.0, description="rate of the θ prior (mean θ = alpha / rate)")
-    shared_theta: bool = Field(
+    n_cells: Int = Field(
+        2000, gt=0, le=MAX_CELLS,
+        description=f"number of cells; 1 to {MAX_CELLS:,} (a whole slide holds ~10⁶; beyond ~10⁵ use the "
+        "streamed driver)",
+    )
+    # --- step 1: gene parameters -------------------------------------------------------
+    n_celltype: Int = Field(
+        3, gt=0, le=MAX_CELLTYPES,
+        description=f"number of cell types, named ct_0 … ct_{{n-1}} by default; 1 to {MAX_CELLTYPES:,}",
+    )
+    celltype_names: list[Name] | None = Field(
+        None, max_length=MAX_CELLTYPES,
+        description="names of the cell types (default ct_0 … ct_{n-1}); given, n_celltype follows",
+    )
+    n_genes: Int = Field(
+        300, gt=0, le=MAX_GENES,
+        description=f"panel size (genes, excluding control probes); 1 to {MAX_GENES:,} (a whole transcriptome)",
+    )
+    n_markers: Int = Field(50, ge=0, le=MAX_GENES, description=f"marker genes per cell type; 0 to {MAX_GENES:,}")
+    n_silence: Int = Field(
+        0, ge=0, le=MAX_GENES, description=f"genes silent in every cell type; 0 to {MAX_GENES:,}"
+    )
+    marker_mu: Real = prior_field(0.75, "mean", "mean of the marker μ prior")
+    marker_cv: Real = prior_field(0.6, "cv", "CV of the marker μ prior")
+    silence_mu: Real = prior_field(0.05, "mean", "mean of the silence μ prior")
+    silence_cv: Real = prior_field(1.0, "cv", "CV of the silence μ prior")
+    hk_mu: Real = prior_field(0.2, "mean", "mean of the housekeeping μ prior")
+    hk_cv: Real = prior_field(0.3, "cv", "CV of the housekeeping μ prior")
+    theta_alpha: Real = prior_field(2.0, "alpha", "shape of the θ prior")
+    theta_rate: Real = prior_field(1.0, "rate", "rate of the θ prior (mean θ = alpha / rate)")
+    shared_theta: Flag = Field(
         default=False,
         description="draw one θ per gene shared by all cell types (plate diagram's θ_g) "
         "instead of one per gene per cell type",
     )
-    celltype_priors: dict[str, CelltypePrior] = Field(
+    celltype_priors: dict[Name, CelltypePrior] = Field(
         default_factory=dict, description="per-cell-type overrides of the priors, keyed 'ct_k'"
     )
     shared_markers: list[SharedMarkerSet] = Field(
-        default_factory=list, description="marker blocks expressed in several cell types"
+        default_factory=list, max_length=MAX_GENES, description="marker blocks expressed in several cell types"
     )
-    leakage_by_gene: float | list[float] | dict[str, float] | None = Field(
-        None, description="per-gene leakage probability: one value, a list per gene, or {gene: p}"
+    leakage_by_gene: Real | list[Real] | dict[Name, Real] | None = Field(
+        None, description="per-gene leakage probability in [0, 1]: one value, a list per gene, or {gene: p}"
     )
     # --- step 1, program model (docs/model_programs.md) -------------------------------
-    expression_baseline: float = Field(
-        0.05, ge=0, description="μ0: mean molecules per cell of every gene before the programs add theirs"
+    expression_baseline: Real = Field(
+        0.05, ge=0, le=MAX_GENE_MEAN,
+        description=f"μ0: mean molecules per cell of every gene before the programs add theirs; 0 to "
+        f"{MAX_GENE_MEAN:g}",
     )
-    overdispersion_cv: PositiveFloat = Field(
-        0.5, description="φ0: coefficient of variation of a gene's expression at a mean of 1 molecule"
+    overdispersion_cv: Real = Field(
+        0.5, ge=1e-3, le=10,
+        description="φ0: coefficient of variation of a gene's expression at a mean of 1 molecule; 0.001 to 10 "
+        "(the Gamma's shape 1/CV² stays computable)",
     )
-    overdispersion_exponent: float = Field(
-        0.3, ge=0, le=1, description="α: the CV at mean m is φ0·m^-α (0: one CV for every mean)"
+    overdispersion_exponent: Real = Field(
+        0.3, ge=0, le=1, description="α: the CV at mean m is φ0·m^-α (0: one CV for every mean); 0 to 1"
     )
     programs: list[ProgramSpec] = Field(
         default_factory=list, description="gene programs: [{name, loading: {gene: weight ≥ 0}, description}]"
@@ -123,20 +156,24 @@ class SimulationConfig(StrictModel):
         description="cell types by name: {name: {proportion, program_activations, activation_sd}}",
     )
     extra_genes: list[str] = Field(
-        default_factory=list, description="panel genes after the loading genes (no program needs to load them)"
+        default_factory=list, max_length=MAX_GENES,
+        description="panel genes after the loading genes (no program needs to load them)",
     )
     # --- leakage of molecules out of their cell (steps 2 and 4) --------------------------
     leakage_by_celltype: dict[str, float] = Field(
         default_factory=dict, description="per-cell-type leakage probability {cell type: p}, default 0"
     )
-    leak_dist_factor: PositiveFloat = Field(
-        1.05,
+    leak_dist_factor: Real = Field(
+        1.05, ge=0.01, le=10,
         description="reach of the leak halo, in units of the cell's equivalent radius: distances beyond the "
-        "boundary are exponential with scale reach / -ln(0.03), so 97 % of leaked molecules land within it",
+        "boundary are exponential with scale reach / -ln(0.03), so 97 % of leaked molecules land within it; "
+        "0.01 to 10 (mRNA diffuses a few µm before fixation, not across ten cells)",
     )
     # --- step 3: counts ----------------------------------------------------------------
-    expression_scale: PositiveFloat = Field(
-        1.0, description="multiplies every μ when drawing counts (overall molecules per cell)"
+    expression_scale: Real = Field(
+        1.0, ge=1e-6, le=1e4,
+        description="multiplies every μ when drawing counts (overall molecules per cell); 10⁻⁶ to 10⁴ (the "
+        "config also refuses more than 10⁵ expected molecules in a cell)",
     )
     # --- nested stage configs ----------------------------------------------------------
     tissue: TissueConfig = Field(default_factory=TissueConfig)
@@ -145,16 +182,6 @@ class SimulationConfig(StrictModel):
     instrument: InstrumentConfig = Field(default_factory=InstrumentConfig)
 
     # ---------------------------------------------------------------------------------
-    @field_validator("marker_mu", "marker_cv", "silence_mu", "silence_cv", "hk_mu", "hk_cv",
-                     "theta_alpha", "theta_rate", "leak_dist_factor", "expression_scale", "expression_baseline",
-                     "overdispersion_cv", "overdispersion_exponent")
-    @classmethod
-    def _finite(cls, value: float, info: Any) -> float:
-        if not math.isfinite(value):
-            msg = f"{info.field_name}={value!r} is not allowed; expected a finite positive number."
-            raise ValueError(msg)
-        return value
-
     @field_validator("leakage_by_celltype", mode="before")
     @classmethod
     def _leak_ct_probabilities(cls, value: dict[str, float] | None) -> dict[str, float]:
@@ -171,7 +198,10 @@ class SimulationConfig(StrictModel):
         if value is None:
             return None
         blank = [v for v in value if not v.strip()]
-        twice = sorted({v for v in value if value.count(v) > 1})
+        for i, v in enumerate(value):
+            if v.strip():
+                check_name(f"{info.field_name}[{i}]", v)
+        twice = sorted({v for v, n in Counter(value).items() if n > 1})
         if blank or twice:
             msg = f"{info.field_name}={value!r} is not allowed; names must be non-empty and unique (twice: {twice})."
             raise ValueError(msg)
@@ -215,6 +245,7 @@ class SimulationConfig(StrictModel):
             self.tissue, self.morphology, n_cells=self.n_cells, celltype_names=self.celltype_names,
             proportions=self.celltype_proportions,
         )
+        check_budget(self)
         return self
 
     def _resolve_programs(self) -> None:
@@ -337,8 +368,8 @@ class SimulationConfig(StrictModel):
         return self.model_dump(mode="json")
 
     def to_yaml(self, path: str | Path) -> None:
-        """Write the config to a YAML file that :meth:`from_yaml` reads back identically."""
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        """Write the config to a YAML file that :meth:`from_yaml` (and ``yaml.safe_load``) reads back identically."""
+        Path(path).write_text(dump_yaml(self.to_dict(), sort_keys=False))
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> SimulationConfig:
@@ -380,17 +411,38 @@ class SimulationConfig(StrictModel):
     def from_yaml(cls, path: str | Path) -> SimulationConfig:
         """Read a config from YAML; unknown or misspelled keys are refused.
 
+        The file is UTF-8 text read by the YAML 1.2 core schema, not PyYAML's YAML 1.1: ``060``
+        is 60 (not octal 48), ``1e3`` is the number 1000, ``yes``/``no``/``on``/``off`` are text
+        (booleans are ``true``/``false``), ``1:30`` and dates are text. A key given twice in a
+        mapping is an error naming the key and its lines (YAML 1.1 kept the last silently). See
+        :func:`~STpuppeteer.config._yaml.load_yaml`.
+
         Parameters
         ----------
         path
             A YAML file holding a mapping of config fields (or the ``from_dict`` shorthand),
             flat or wrapped in a top-level ``simulation:`` key.
+
+        Raises
+        ------
+        ValueError
+            In one line naming the file: not UTF-8 text, not YAML, a repeated key, not a mapping;
+            or a :class:`pydantic.ValidationError` naming the field.
         """
         path = Path(path)
+        raw = path.read_bytes()
         try:
-            data = yaml.safe_load(path.read_text())
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            msg = (
+                f"{path}: not a UTF-8 text file (byte {raw[err.start]:#04x} at offset {err.start}); a config is "
+                "YAML text in UTF-8."
+            )
+            raise ValueError(msg) from None
+        try:
+            data = load_yaml(text)
         except yaml.YAMLError as err:
-            msg = f"{path}: not valid YAML ({err})."
+            msg = f"{path}: not valid YAML ({' '.join(str(err).split())})."
             raise ValueError(msg) from None
         if data is None:
             data = {}

@@ -15,7 +15,7 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from STpuppeteer.config._base import StrictModel
+from STpuppeteer.config._base import MAX_EXTENT_UM, Flag, Int, Name, Real, StrictModel
 
 __all__ = [
     "MorphologyConfig",
@@ -25,10 +25,15 @@ __all__ = [
     "check_tissue_consistency",
     "hardcore_distance_um",
     "tissue_area_um2",
+    "tissue_extent_um",
 ]
 
 SpatialPattern = Literal["mixed", "domains", "layers"]
 PrototypeKind = Literal["cluster", "ring", "chain"]
+
+#: Most vertices of a tissue mask.
+MAX_MASK_VERTICES = 100_000
+_LENGTH = f"; 1 to {MAX_EXTENT_UM:,.0f} µm (a structure smaller than a cell is none; the slide's extent)"
 
 # A nucleus' relative radius perturbation is clipped to ±this (keeps the polygon star-convex
 # with radii bounded away from 0); feasibility checks assume the worst case.
@@ -45,16 +50,20 @@ class PrototypeConfig(StrictModel):
     """
 
     kind: PrototypeKind
-    celltype: str = Field(description="type of the cluster, of the ring or of the chain, e.g. 'ct_1' or 'T cell'")
-    n_instances: int = Field(1, gt=0, description="how many copies to place")
-    radius_um: float = Field(60.0, gt=0, description="cluster radius / ring inner radius, µm")
-    width_um: float = Field(25.0, gt=0, description="ring width / chain width, µm")
-    length_um: float = Field(500.0, gt=0, description="chain length, µm")
-    tortuosity: float = Field(
-        0.15, ge=0, le=1.5, description="chain: s.d. of the turning angle (radians) per 10 µm of length"
+    celltype: Name = Field(description="type of the cluster, of the ring or of the chain, e.g. 'ct_1' or 'T cell'")
+    n_instances: Int = Field(
+        1, ge=1, le=10_000, description="how many copies to place; 1 to 10,000 (more is a pattern, not a prototype)"
     )
-    core_celltype: str | None = Field(None, description="ring: type filling the disc inside the ring")
-    purity: float = Field(1.0, ge=0, le=1, description="probability that a cell inside takes the type")
+    radius_um: Real = Field(
+        60.0, ge=1, le=MAX_EXTENT_UM, description="cluster radius / ring inner radius, µm" + _LENGTH
+    )
+    width_um: Real = Field(25.0, ge=1, le=MAX_EXTENT_UM, description="ring width / chain width, µm" + _LENGTH)
+    length_um: Real = Field(500.0, ge=1, le=MAX_EXTENT_UM, description="chain length, µm" + _LENGTH)
+    tortuosity: Real = Field(
+        0.15, ge=0, le=1.5, description="chain: s.d. of the turning angle (radians) per 10 µm of length; 0 to 1.5"
+    )
+    core_celltype: Name | None = Field(None, description="ring: type filling the disc inside the ring")
+    purity: Real = Field(1.0, ge=0, le=1, description="probability that a cell inside takes the type; in [0, 1]")
 
     @model_validator(mode="after")
     def _core_only_for_rings(self) -> Self:
@@ -68,51 +77,61 @@ class TissueConfig(StrictModel):
     """Tissue region, cell density and the spatial pattern of cell types."""
 
     # --- region and positions ------------------------------------------------------------
-    density_per_mm2: float = Field(2200.0, gt=0, description="cells per mm² (Xenium-like: 2,000–2,500)")
-    aspect_ratio: float = Field(1.0, gt=0, description="width / height of the rectangular tissue")
-    mask_um: list[tuple[float, float]] | None = Field(
-        None, description="polygon (x, y) vertices of the tissue, µm; None = a rectangle"
+    density_per_mm2: Real = Field(
+        2200.0, ge=1, le=100_000,
+        description="cells per mm² (Xenium-like: 2,000–2,500); 1 to 100,000 (a sparse smear to ten µm² a cell)",
     )
-    fit_mask_to_density: bool = Field(
+    aspect_ratio: Real = Field(
+        1.0, ge=0.01, le=100, description="width / height of the rectangular tissue; 0.01 to 100 (a strip)"
+    )
+    mask_um: list[tuple[Real, Real]] | None = Field(
+        None,
+        description=f"polygon (x, y) vertices of the tissue, µm; None = a rectangle; 3 to {MAX_MASK_VERTICES:,} "
+        f"vertices, coordinates within ±{MAX_EXTENT_UM:,.0f} µm",
+    )
+    fit_mask_to_density: Flag = Field(
         default=True,
         description="rescale the mask (same shape) so its area is n_cells / density; "
         "False keeps its µm coordinates and the density becomes n_cells / its area",
     )
-    min_distance_ratio: float = Field(
+    min_distance_ratio: Real = Field(
         0.7,
         gt=0,
         le=0.85,
         description="hard-core distance between cell centres, as a fraction of the hexagonal "
-        "lattice spacing at the density (0 → Poisson-like, 0.85 → nearly a lattice)",
+        "lattice spacing at the density (0 → Poisson-like, 0.85 → nearly a lattice); in (0, 0.85]",
     )
-    section_thickness_um: float = Field(10.0, gt=0, description="z range of the section, µm")
+    section_thickness_um: Real = Field(
+        10.0, ge=0.1, le=1000,
+        description="z range of the section, µm; 0.1 to 1,000 (sections: 5 FFPE, 10 fresh frozen; thick "
+        "sections for 3D: hundreds)",
+    )
     # --- cell types in space -------------------------------------------------------------
-    proportions: list[float] | None = Field(
+    proportions: list[Real] | None = Field(
         None,
         description="fraction of cells per cell type (ct_0, ct_1 …); None = equal; must sum to 1 "
         "(program model: cell_type_specs[name].proportion instead)",
     )
     pattern: SpatialPattern = "mixed"
-    domain_length_um: float = Field(
-        150.0, gt=0, description="correlation length of the random fields of 'domains' and of layer wobble, µm"
+    domain_length_um: Real = Field(
+        150.0, ge=1, le=MAX_EXTENT_UM,
+        description="correlation length of the random fields of 'domains' and of layer wobble, µm" + _LENGTH,
     )
-    layer_angle_deg: float = Field(90.0, description="direction along which layers are stacked (90 = along y)")
-    layer_wobble_um: float = Field(0.0, ge=0, description="amplitude of the waviness of layer boundaries, µm")
-    layer_order: list[str] | None = Field(None, description="cell types from the first layer to the last")
-    fuzziness: float = Field(
-        0.0, ge=0, le=1, description="fraction of cells typed at random, ignoring the pattern"
+    layer_angle_deg: Real = Field(
+        90.0, ge=-360, le=360, description="direction along which layers are stacked (90 = along y), degrees; "
+        "-360 to 360",
+    )
+    layer_wobble_um: Real = Field(
+        0.0, ge=0, le=MAX_EXTENT_UM,
+        description=f"amplitude of the waviness of layer boundaries, µm; 0 to {MAX_EXTENT_UM:,.0f} (the slide)",
+    )
+    layer_order: list[Name] | None = Field(None, description="cell types from the first layer to the last")
+    fuzziness: Real = Field(
+        0.0, ge=0, le=1, description="fraction of cells typed at random, ignoring the pattern; in [0, 1]"
     )
     prototypes: list[PrototypeConfig] = Field(
         default_factory=list, description="clusters, rings and chains placed on top of the pattern"
     )
-
-    @field_validator("density_per_mm2", "aspect_ratio", "domain_length_um", "section_thickness_um")
-    @classmethod
-    def _finite(cls, value: float, info: object) -> float:
-        if not math.isfinite(value):
-            msg = f"tissue.{info.field_name}={value!r} is not allowed; expected a finite positive number."  # type: ignore[attr-defined]
-            raise ValueError(msg)
-        return value
 
     @field_validator("proportions")
     @classmethod
@@ -134,6 +153,16 @@ class TissueConfig(StrictModel):
         if len(value) < 3 or not all(math.isfinite(c) for xy in value for c in xy):
             msg = f"tissue.mask_um has {len(value)} vertices; a polygon needs at least 3 finite (x, y) pairs."
             raise ValueError(msg)
+        if len(value) > MAX_MASK_VERTICES:
+            msg = f"tissue.mask_um has {len(value):,} vertices; at most {MAX_MASK_VERTICES:,} are allowed."
+            raise ValueError(msg)
+        far = max(abs(c) for xy in value for c in xy)
+        if far > MAX_EXTENT_UM:
+            msg = (
+                f"tissue.mask_um has a coordinate {far:.6g} µm from the origin; coordinates must lie within "
+                f"±{MAX_EXTENT_UM:,.0f} µm (10 cm, beyond any slide)."
+            )
+            raise ValueError(msg)
         polygon = shapely.Polygon(value)
         if not polygon.is_valid or polygon.area <= 0:
             reason = shapely.is_valid_reason(polygon)
@@ -142,13 +171,21 @@ class TissueConfig(StrictModel):
         return value
 
 
+#: Largest mean nucleus area, µm² (a nucleus of ~110 µm diameter; giant cells reach a few thousand µm²).
+MAX_NUCLEUS_AREA_UM2 = 10_000.0
+_AREA = f"mean nucleus area, µm²; 1 to {MAX_NUCLEUS_AREA_UM2:,.0f} (lymphocytes ~30, hepatocytes ~60, giant cells ~10³)"
+_AREA_CV = "coefficient of variation of nucleus area; 0 to 2 (where its Gamma stays computable)"
+_ELONGATION = "mean ratio of major to minor axis; 1 to 5"
+_ROUGHNESS = "relative s.d. of the radius from harmonics; 0 to 0.3 (keeps the outline star-shaped)"
+
+
 class NucleusShape(StrictModel):
     """Per-cell-type overrides of the nucleus shape; ``None`` keeps the global value."""
 
-    nucleus_area_mean_um2: float | None = Field(None, gt=0)
-    nucleus_area_cv: float | None = Field(None, ge=0, le=2)
-    elongation_mean: float | None = Field(None, ge=1, le=5)
-    roughness: float | None = Field(None, ge=0, le=0.3)
+    nucleus_area_mean_um2: Real | None = Field(None, ge=1, le=MAX_NUCLEUS_AREA_UM2, description=_AREA)
+    nucleus_area_cv: Real | None = Field(None, ge=0, le=2, description=_AREA_CV)
+    elongation_mean: Real | None = Field(None, ge=1, le=5, description=_ELONGATION)
+    roughness: Real | None = Field(None, ge=0, le=0.3, description=_ROUGHNESS)
 
 
 class MorphologyConfig(StrictModel):
@@ -161,15 +198,19 @@ class MorphologyConfig(StrictModel):
     nucleus centre ∩ the nucleus expanded radially by ``max_expansion_um`` ∩ the tissue.
     """
 
-    nucleus_area_mean_um2: float = Field(50.0, gt=0, description="mean nucleus area, µm²")
-    nucleus_area_cv: float = Field(0.3, ge=0, le=2, description="coefficient of variation of nucleus area")
-    elongation_mean: float = Field(1.4, ge=1, le=5, description="mean ratio of major to minor axis")
-    elongation_cv: float = Field(0.5, ge=0, le=3, description="CV of (elongation − 1)")
-    roughness: float = Field(0.05, ge=0, le=0.3, description="relative s.d. of the radius from harmonics")
-    n_harmonics: int = Field(5, ge=2, le=12, description="highest Fourier mode of the boundary perturbation")
-    n_vertices: int = Field(32, ge=16, le=128, description="vertices of each nucleus polygon")
-    max_expansion_um: float = Field(6.0, ge=0, description="cell = Voronoi ∩ nucleus expanded by this, µm")
-    celltype_shapes: dict[str, NucleusShape] = Field(
+    nucleus_area_mean_um2: Real = Field(50.0, ge=1, le=MAX_NUCLEUS_AREA_UM2, description=_AREA)
+    nucleus_area_cv: Real = Field(0.3, ge=0, le=2, description=_AREA_CV)
+    elongation_mean: Real = Field(1.4, ge=1, le=5, description=_ELONGATION)
+    elongation_cv: Real = Field(0.5, ge=0, le=3, description="CV of (elongation − 1); 0 to 3")
+    roughness: Real = Field(0.05, ge=0, le=0.3, description=_ROUGHNESS)
+    n_harmonics: Int = Field(5, ge=2, le=12, description="highest Fourier mode of the boundary perturbation; 2 to 12")
+    n_vertices: Int = Field(32, ge=16, le=128, description="vertices of each nucleus polygon; 16 to 128")
+    max_expansion_um: Real = Field(
+        6.0, ge=0, le=100,
+        description="cell = Voronoi ∩ nucleus expanded by this, µm; 0 to 100 (cytoplasm reaches tens of µm "
+        "beyond the nucleus; the work per cell grows with its square)",
+    )
+    celltype_shapes: dict[Name, NucleusShape] = Field(
         default_factory=dict, description="per-cell-type overrides of the nucleus shape, keyed by cell type"
     )
 
@@ -192,6 +233,20 @@ def tissue_area_um2(tissue: TissueConfig, n_cells: int) -> float:
 
         return float(shapely.Polygon(tissue.mask_um).area)
     return n_cells / tissue.density_per_mm2 * 1e6
+
+
+def tissue_extent_um(tissue: TissueConfig, n_cells: int) -> tuple[float, float]:
+    """Width and height of the tissue's bounding box, µm (as ``stages.positions.tissue_region`` lays it out)."""
+    area = tissue_area_um2(tissue, n_cells)
+    if tissue.mask_um is None:
+        width = math.sqrt(area * tissue.aspect_ratio)
+        return width, area / width
+    import shapely
+
+    polygon = shapely.Polygon(tissue.mask_um)
+    x0, y0, x1, y1 = polygon.bounds
+    factor = math.sqrt(area / polygon.area) if tissue.fit_mask_to_density else 1.0
+    return (x1 - x0) * factor, (y1 - y0) * factor
 
 
 def hardcore_distance_um(tissue: TissueConfig, n_cells: int) -> float:
@@ -249,8 +304,26 @@ def check_tissue_consistency(
     if unknown:
         msg = f"morphology.celltype_shapes has unknown cell types {unknown}; allowed are {names}."
         raise ValueError(msg)
+    _check_extent(tissue, n_cells=n_cells)
     _check_nuclei_fit(tissue, morphology, n_cells=n_cells, names=names)
     _check_prototypes_fit(tissue, n_cells=n_cells, names=names)
+
+
+def _check_extent(tissue: TissueConfig, *, n_cells: int) -> None:
+    # The tissue must fit on a slide: beyond it float32 coordinates of the instrument files lose
+    # precision, and every tiled stage (fields, FOVs, tiles) grows with the extent.
+    width, height = tissue_extent_um(tissue, n_cells)
+    if max(width, height) > MAX_EXTENT_UM:
+        source = (
+            "tissue.mask_um (not fitted)" if tissue.mask_um is not None and not tissue.fit_mask_to_density
+            else f"n_cells={n_cells} at tissue.density_per_mm2={tissue.density_per_mm2:g}"
+            + ("" if tissue.mask_um is not None else f" and tissue.aspect_ratio={tissue.aspect_ratio:g}")
+        )
+        msg = (
+            f"the tissue would be {width:,.0f} × {height:,.0f} µm ({source}); each side may be at most "
+            f"{MAX_EXTENT_UM:,.0f} µm (10 cm): use fewer cells, a higher density or an aspect ratio nearer 1."
+        )
+        raise ValueError(msg)
 
 
 def _check_nuclei_fit(tissue: TissueConfig, morphology: MorphologyConfig, *, n_cells: int, names: list[str]) -> None:

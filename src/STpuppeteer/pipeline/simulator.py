@@ -14,6 +14,7 @@ import numpy as np
 
 from STpuppeteer._random import Stage, gene_rng, stage_rng
 from STpuppeteer.config import SimulationConfig, as_config
+from STpuppeteer.config.budget import check_memory
 from STpuppeteer.result import SimulationResult
 from STpuppeteer.stages.counts import generate_counts
 from STpuppeteer.stages.genes import generate_gene_parameters
@@ -109,7 +110,16 @@ class SpotlessSimulator:
         Returns
         -------
         The :class:`SimulationResult`.
+
+        Raises
+        ------
+        MemoryError
+            Before any stage runs, if the run would need more memory than the machine has
+            (:func:`~STpuppeteer.config.budget.check_memory`; the streamed driver
+            :func:`~STpuppeteer.simulate_to_xenium` holds only blocks).
         """
+        if self.gpar_df is None:
+            check_memory(self.config)
         if self.trs_df is None:
             self.generate_transcripts(client=client)
         return SimulationResult(

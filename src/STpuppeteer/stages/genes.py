@@ -24,7 +24,13 @@ from STpuppeteer.stages.programs import PROGRAM_BASELINE, build_program_gpar_df,
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
 
-__all__ = ["celltypes_of", "generate_gene_parameters", "marker_celltypes"]
+__all__ = ["MIN_THETA", "celltypes_of", "generate_gene_parameters", "marker_celltypes"]
+
+#: Smallest θ a gene gets: draws below are raised to it. At θ = 10⁻³ a count's variance is already
+#: m + 1000 m²; a smaller θ lets a single Gamma–Poisson draw reach m/θ molecules (10⁹ and more),
+#: which no run can hold. Draws of the default prior (shape 2, rate 1) fall below it about once in
+#: two million.
+MIN_THETA = 1e-3
 
 
 def marker_celltypes(gpar_df: pd.DataFrame) -> dict[str, list[str]]:
@@ -70,6 +76,7 @@ def generate_gene_parameters(config: SimulationConfig, rng: np.random.Generator)
     (own, then shared blocks) from the marker prior. This order reproduces the original
     tutorial's table draw for draw; per-cell-type prior overrides change distributions,
     not draws. With ``shared_theta`` one θ per gene is drawn first and used for all types.
+    θ below :data:`MIN_THETA` is raised to it.
 
     Parameters
     ----------
@@ -110,6 +117,7 @@ def generate_gene_parameters(config: SimulationConfig, rng: np.random.Generator)
         if len(shared_idx):
             mu[shared_idx, k] = marker_prior.rvs(len(shared_idx), random_state=rng)
 
+    np.maximum(theta, MIN_THETA, out=theta)
     columns: dict[str, np.ndarray] = {"feature_name": layout.feature_name, "gene_type": layout.gene_type}
     for k, ct in enumerate(config.celltype_names):
         columns[f"{ct}_theta"] = theta[:, k]

@@ -27,6 +27,8 @@ __all__ = ["sample_centres", "tissue_region", "uniform_points"]
 # and come back in the next sweep.
 _PUSH_MARGIN = 1.05
 _MAX_SWEEPS = 60
+# How many times the boundary margin may be halved to fit a small region (margin / 64 at the least).
+_MARGIN_HALVINGS = 6
 
 
 def tissue_region(tissue: TissueConfig, n_cells: int) -> shapely.Polygon:
@@ -169,11 +171,14 @@ def sample_centres(
     (2200, 2)
     """
     inner = region
-    if margin_um > 0:
-        shrunk = shapely.buffer(region, -margin_um)
-        # A sliver of a region narrower than the margin keeps its centres on the full region.
+    # A region too small or thin for the margin (a few cells, a sliver) takes the largest of
+    # margin/2, margin/4 … that leaves it half its area: centres on the boundary itself would
+    # leave their nuclei no room at all.
+    for margin in margin_um / 2.0 ** np.arange(_MARGIN_HALVINGS + 1) if margin_um > 0 else ():
+        shrunk = shapely.buffer(region, -margin)
         if isinstance(shrunk, shapely.Polygon) and shrunk.area > 0.5 * region.area:
             inner = shrunk
+            break
     xy = _jittered_grid(inner, n_cells, rng)
     if min_distance_um <= 0 or n_cells < 2:
         return xy
