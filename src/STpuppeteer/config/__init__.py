@@ -7,10 +7,11 @@ configures the stage of the same name (``config/tissue.py`` → ``stages/tissue.
 from __future__ import annotations
 
 from STpuppeteer.config.instrument import InstrumentConfig
+from STpuppeteer.config.make import as_config, preset_config
 from STpuppeteer.config.panel import CelltypePrior, GeneLayout, SharedMarkerSet, gene_layout
 from STpuppeteer.config.presets import PRESETS
 from STpuppeteer.config.programs import CellTypeSpec, ProgramSpec
-from STpuppeteer.config.simulation import SimulationConfig, as_config, preset_config
+from STpuppeteer.config.simulation import SimulationConfig
 from STpuppeteer.config.tissue import MorphologyConfig, NucleusShape, PrototypeConfig, TissueConfig
 from STpuppeteer.config.transcripts import TranscriptConfig
 

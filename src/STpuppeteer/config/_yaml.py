@@ -21,11 +21,14 @@ it writes read back the same with :func:`load_yaml` and with ``yaml.safe_load``.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-__all__ = ["DuplicateKeyError", "dump_yaml", "load_yaml"]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["DuplicateKeyError", "dump_yaml", "load_yaml", "read_yaml_mapping"]
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -194,3 +197,33 @@ def dump_yaml(data: Any, **kwargs: Any) -> str:  # noqa: ANN401
     "a: '1e3'\nb: 'yes'\nc: 1.5\n"
     """
     return yaml.dump(data, Dumper=_BothDumper, **kwargs)
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """The mapping a YAML config file holds (``{}`` for an empty file), by :func:`load_yaml`'s rules.
+
+    Raises
+    ------
+    ValueError
+        In one line naming the file: not UTF-8 text, not YAML, a repeated key, not a mapping.
+    """
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        msg = (
+            f"{path}: not a UTF-8 text file (byte {raw[err.start]:#04x} at offset {err.start}); a config is "
+            "YAML text in UTF-8."
+        )
+        raise ValueError(msg) from None
+    try:
+        data = load_yaml(text)
+    except yaml.YAMLError as err:
+        msg = f"{path}: not valid YAML ({' '.join(str(err).split())})."
+        raise ValueError(msg) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        msg = f"{path}: a config must be a YAML mapping of fields, got {type(data).__name__}."
+        raise ValueError(msg)
+    return data

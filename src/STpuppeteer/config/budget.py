@@ -18,15 +18,16 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from STpuppeteer.config.tissue import tissue_extent_um
-
-if TYPE_CHECKING:
-    from STpuppeteer.config.simulation import SimulationConfig
+from STpuppeteer.config.instrument import InstrumentConfig
+from STpuppeteer.config.panel import CelltypePrior, SharedMarkerSet
+from STpuppeteer.config.programs import CellTypeSpec, ProgramSpec
+from STpuppeteer.config.tissue import TissueConfig, tissue_extent_um
 
 __all__ = [
     "BYTES_PER_CELL",
+    "CostedConfig",
     "BYTES_PER_MOLECULE",
     "MAX_FOVS",
     "MAX_MOLECULES",
@@ -93,7 +94,27 @@ class ResourceEstimate:
         return 4.0 * self.n_cells * self.n_genes + BYTES_PER_CELL * self.n_cells + BYTES_PER_MOLECULE * self.molecules
 
 
-def _prior_means(config: SimulationConfig) -> list[float]:
+class CostedConfig(Protocol):
+    """What the estimates read of a config (a :class:`~STpuppeteer.config.SimulationConfig`)."""
+
+    n_cells: int
+    n_genes: int
+    n_markers: int
+    n_hk: int
+    celltype_names: list[str]
+    celltype_priors: dict[str, CelltypePrior]
+    shared_markers: list[SharedMarkerSet]
+    expression_scale: float
+    expression_model: str
+    expression_baseline: float
+    programs: list[ProgramSpec]
+    cell_type_specs: dict[str, CellTypeSpec]
+    celltype_proportions: list[float] | None
+    tissue: TissueConfig
+    instrument: InstrumentConfig
+
+
+def _prior_means(config: CostedConfig) -> list[float]:
     """Expected molecules per cell of each type in the prior model (μ prior means × expression_scale)."""
     out = []
     for name in config.celltype_names:
@@ -111,7 +132,7 @@ def _prior_means(config: SimulationConfig) -> list[float]:
     return out
 
 
-def _program_means(config: SimulationConfig) -> list[float]:
+def _program_means(config: CostedConfig) -> list[float]:
     """Upper estimate of the expected molecules per cell of each type in the program model.
 
     Σ_g E[max(μ0 + W z, ε)] ≤ n_genes·max(μ0, ε) + Σ_p (max(μ_kp, 0) + σ_kp) Σ_g W_gp.
@@ -132,7 +153,7 @@ def _program_means(config: SimulationConfig) -> list[float]:
     return out
 
 
-def estimate_resources(config: SimulationConfig) -> ResourceEstimate:
+def estimate_resources(config: CostedConfig) -> ResourceEstimate:
     """The expected molecules, extent and fields of view of ``config`` (no draws).
 
     Examples
@@ -157,13 +178,13 @@ def estimate_resources(config: SimulationConfig) -> ResourceEstimate:
     )
 
 
-def _expression_fields(config: SimulationConfig) -> str:
+def _expression_fields(config: CostedConfig) -> str:
     if config.expression_model == "programs":
         return "expression_baseline, the programs' loadings or the cell types' program_activations"
     return "expression_scale, marker_mu, hk_mu, silence_mu or the number of genes"
 
 
-def check_budget(config: SimulationConfig) -> ResourceEstimate:
+def check_budget(config: CostedConfig) -> ResourceEstimate:
     """Refuse a config no machine can run; its estimate otherwise.
 
     Raises
@@ -205,7 +226,7 @@ def physical_memory_bytes() -> int | None:
         return None
 
 
-def check_memory(config: SimulationConfig, *, available_bytes: int | None = None) -> ResourceEstimate:
+def check_memory(config: CostedConfig, *, available_bytes: int | None = None) -> ResourceEstimate:
     """Refuse an in-memory run that needs more memory than the machine has.
 
     Parameters
@@ -234,7 +255,7 @@ def check_memory(config: SimulationConfig, *, available_bytes: int | None = None
     return est
 
 
-def raster_pixels(config: SimulationConfig, *, pixel_size: float) -> float:
+def raster_pixels(config: CostedConfig, *, pixel_size: float) -> float:
     """Pixels of a whole-tissue raster at ``pixel_size`` µm (the bounding box, plus 5 % for leaked molecules)."""
     width, height = tissue_extent_um(config.tissue, config.n_cells)
     return (1.05 * width / pixel_size) * (1.05 * height / pixel_size)

@@ -18,7 +18,6 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-import yaml
 from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
@@ -42,7 +41,7 @@ from STpuppeteer.config._base import (
     check_probability,
     unwrapped_fields,
 )
-from STpuppeteer.config._yaml import dump_yaml, load_yaml
+from STpuppeteer.config._yaml import dump_yaml, read_yaml_mapping
 from STpuppeteer.config.budget import check_budget
 from STpuppeteer.config.instrument import InstrumentConfig
 from STpuppeteer.config.panel import CelltypePrior, SharedMarkerSet, gene_layout, prior_field
@@ -68,7 +67,7 @@ from STpuppeteer.config.transcripts import TranscriptConfig
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ExpressionModel", "SimulationConfig", "as_config", "preset_config"]
+__all__ = ["ExpressionModel", "SimulationConfig"]
 
 ExpressionModel = Literal["priors", "programs"]
 
@@ -380,9 +379,19 @@ class SimulationConfig(StrictModel):
         name
             The preset's name.
         **overrides
-            Top-level fields (nested ones as dicts) replacing the preset's.
+            Top-level fields (nested ones as dicts) replacing the preset's; a nested config
+            given as a dict is merged key by key into the preset's.
+
+        Examples
+        --------
+        >>> cfg = SimulationConfig.from_preset("xenium", seed=3, n_cells=500)
+        >>> cfg.tissue.section_thickness_um, cfg.n_cells
+        (5.0, 500)
         """
-        return preset_config(name, **overrides)
+        if name not in PRESETS:
+            msg = f"preset {name!r} is not known; choose one of {sorted(PRESETS)}."
+            raise ValueError(msg)
+        return cls.model_validate(merge_overrides(PRESETS[name], overrides))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SimulationConfig:
@@ -430,62 +439,5 @@ class SimulationConfig(StrictModel):
             or a :class:`pydantic.ValidationError` naming the field.
         """
         path = Path(path)
-        raw = path.read_bytes()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            msg = (
-                f"{path}: not a UTF-8 text file (byte {raw[err.start]:#04x} at offset {err.start}); a config is "
-                "YAML text in UTF-8."
-            )
-            raise ValueError(msg) from None
-        try:
-            data = load_yaml(text)
-        except yaml.YAMLError as err:
-            msg = f"{path}: not valid YAML ({' '.join(str(err).split())})."
-            raise ValueError(msg) from None
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            msg = f"{path}: a config must be a YAML mapping of fields, got {type(data).__name__}."
-            raise ValueError(msg)
+        data = read_yaml_mapping(path)
         return cls.from_dict(unwrapped_fields(data, source=str(path)))
-
-
-def preset_config(name: str, **overrides: Any) -> SimulationConfig:
-    """Config of a platform preset, with overrides.
-
-    Parameters
-    ----------
-    name
-        ``"xenium"``, ``"merscope"`` or ``"cosmx"``.
-    **overrides
-        Fields replacing the preset's; a nested config given as a dict is merged key by key
-        into the preset's (``instrument={"jitter_um": 0}`` keeps the other instrument knobs).
-
-    Returns
-    -------
-    The validated config.
-
-    Examples
-    --------
-    >>> cfg = preset_config("xenium", seed=3, n_cells=500)
-    >>> cfg.tissue.section_thickness_um, cfg.n_cells
-    (5.0, 500)
-    """
-    if name not in PRESETS:
-        msg = f"preset {name!r} is not known; choose one of {sorted(PRESETS)}."
-        raise ValueError(msg)
-    return SimulationConfig.model_validate(merge_overrides(PRESETS[name], overrides))
-
-
-def as_config(config: SimulationConfig | dict[str, Any] | str | Path) -> SimulationConfig:
-    """A validated config from a config, a dict of its fields or the path of a YAML file."""
-    if isinstance(config, SimulationConfig):
-        return config
-    if isinstance(config, dict):
-        return SimulationConfig.from_dict(config)
-    if isinstance(config, str | Path):
-        return SimulationConfig.from_yaml(config)
-    msg = f"config={config!r} is not allowed; pass a SimulationConfig, a dict of fields or a YAML path."
-    raise TypeError(msg)
