@@ -35,7 +35,7 @@ import pandas as pd
 import shapely
 
 from STpuppeteer._random import Stage, block_rng
-from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
+from STpuppeteer.geometry.raster import MAX_PIXELS, PixelGrid, rasterize_labels
 from STpuppeteer.io._merscope_constants import (
     BLANK_PREFIX,
     BOUNDARY_TYPE,
@@ -271,6 +271,13 @@ def write_merscope(
         raise ValueError(msg)
     xmin, ymin, xmax, ymax = tissue_bounds(result)
     shape = (math.ceil((ymax - ymin) / pixel_size), math.ceil((xmax - xmin) / pixel_size))
+    if mosaic_images and shape[0] * shape[1] > MAX_PIXELS:
+        msg = (
+            f"MERSCOPE format: the mosaics of this {xmax - xmin:,.0f} × {ymax - ymin:,.0f} µm tissue at "
+            f"{pixel_size} µm per pixel would be {shape[0]} × {shape[1]} pixels, more than the {MAX_PIXELS:.0e} "
+            "allowed in memory; pass mosaic_images=False, a larger pixel_size, or simulate a smaller tissue."
+        )
+        raise ValueError(msg)
     n_fov_cols = math.ceil(shape[1] / FOV_SIZE_PX)
     transform = np.array([[1 / pixel_size, 0, -xmin / pixel_size], [0, 1 / pixel_size, -ymin / pixel_size], [0, 0, 1]])
     genes = result.gpar_df["feature_name"].astype(str).to_numpy()
