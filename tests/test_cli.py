@@ -108,6 +108,13 @@ def test_config_prints_a_commented_config_that_reads_back(tmp_path):
         (["frobnicate"], ["frobnicate"]),
         (["simulate", "--out", "x", "--stream", "--format", "xenium,h5ad"], ["--stream", "xenium,h5ad"]),
         (["simulate", "--out", "x", "--stream", "--format", "xenium", "--plot"], ["--stream", "--plot"]),
+        # refused before simulating: a format that cannot hold the run names itself and the fix
+        (["simulate", "--n-cells", "1", "--out", "x", "--format", "xenium,cosmx"],
+         ["--format cosmx", "n_cells=1", "--n-cells 3"]),
+        (["simulate", "--n-cells", "200000", "--out", "x", "--format", "h5ad,xenium"],
+         ["--format xenium", "pixels", "density_per_mm2", "--stream"]),
+        (["simulate", "--n-cells", "30000", "--out", "x", "--format", "merscope"], ["--format merscope", "pixels"]),
+        (["simulate", "--n-cells", "1000000000000000000", "--out", "x"], ["n_cells", "less than or equal to"]),
     ],
 )
 def test_bad_input_gives_one_clear_line(args, needles, tmp_path):
@@ -239,3 +246,23 @@ def test_an_over_long_output_name_is_one_line(tmp_path):
     proc = stp("simulate", "--n-cells", "20", "--out", str(tmp_path / ("x" * 300)), "--quiet")
     assert_one_line_error(proc, "File name too long")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "content", [bytes(range(256)) * 8, "n_cells: 100\nceltype_names: [Zelltyp ä]\n".encode("latin-1")],
+    ids=["binary", "latin-1"],
+)
+def test_a_binary_or_latin1_config_is_one_line_naming_the_file(tmp_path, content):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    proc = stp("simulate", "--config", str(path), "--out", str(tmp_path / "o"))
+    assert_one_line_error(proc, str(path), "not a UTF-8 text file")
+
+
+def test_a_run_larger_than_memory_is_one_line_before_any_stage(tmp_path):
+    # 10⁷ cells × 30,000 genes: a 1.2 TB count matrix on any machine
+    path = tmp_path / "huge.yaml"
+    path.write_text("n_cells: 10000000\nn_genes: 30000\nn_markers: 1\nn_silence: 29000\nsilence_mu: 0.000001\n"
+                    "hk_mu: 0.001\n")
+    proc = stp("simulate", "--config", str(path), "--out", str(tmp_path / "o"), "--format", "h5ad")
+    assert_one_line_error(proc, "GB in memory", "lower n_cells", "--stream")

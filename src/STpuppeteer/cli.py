@@ -128,8 +128,10 @@ def run_stages(config: SimulationConfig, *, progress: bool = True, client: Any =
     """
     from tqdm.auto import tqdm
 
+    from STpuppeteer.config.budget import check_memory
     from STpuppeteer.pipeline.simulator import SpotlessSimulator
 
+    check_memory(config)
     sim = SpotlessSimulator(config)
     stages = [
         ("gene parameters", sim.generate_gene_parameters),
@@ -197,6 +199,38 @@ def write_outputs(
     return written
 
 
+def _check_formats_fit(config: SimulationConfig, formats: list[str]) -> None:
+    """Refuse, before simulating, a format that cannot hold this run (whole-tissue images too large, CosMx's FOVs)."""
+    from STpuppeteer.config.budget import raster_pixels
+    from STpuppeteer.config.tissue import tissue_extent_um
+    from STpuppeteer.geometry.raster import MAX_PIXELS
+    from STpuppeteer.io._cosmx_constants import MIN_CELLS_PER_FOV
+    from STpuppeteer.io._merscope_constants import MOSAIC_PIXEL_SIZE
+    from STpuppeteer.io.xenium._constants import PIXEL_SIZE as XENIUM_PIXEL_SIZE
+
+    if "cosmx" in formats and config.n_cells < MIN_CELLS_PER_FOV:
+        msg = (
+            f"--format cosmx: a CosMx bundle needs a field of view holding {MIN_CELLS_PER_FOV} cells or more "
+            f"(spatialdata_io.cosmx places each one from its cells), and n_cells={config.n_cells}; use "
+            f"--n-cells {MIN_CELLS_PER_FOV} or more, or leave cosmx out of --format."
+        )
+        raise UserError(msg)
+    pixel_sizes = {"xenium": XENIUM_PIXEL_SIZE, "spatialdata": XENIUM_PIXEL_SIZE, "merscope": MOSAIC_PIXEL_SIZE}
+    for fmt in formats:
+        if fmt not in pixel_sizes:
+            continue
+        n_pixels = raster_pixels(config, pixel_size=pixel_sizes[fmt])
+        if n_pixels > MAX_PIXELS:
+            width, height = tissue_extent_um(config.tissue, config.n_cells)
+            stream = "; --stream writes Xenium without images at this size" if fmt == "xenium" else ""
+            msg = (
+                f"--format {fmt}: the whole-tissue image of this {width:,.0f} × {height:,.0f} µm tissue would have "
+                f"about {n_pixels:.2g} pixels at {pixel_sizes[fmt]} µm, more than the {MAX_PIXELS:.0e} allowed in "
+                f"memory; lower n_cells or raise tissue.density_per_mm2, or leave {fmt} out of --format{stream}."
+            )
+            raise UserError(msg)
+
+
 def _free_out(args: argparse.Namespace) -> Path:
     """``--out``, checked before anything is simulated.
 
@@ -222,7 +256,9 @@ def _simulate_and_write(
     """Shared by ``simulate`` and ``demo``: check the target first, run, write, draw."""
     from STpuppeteer._parallel import dask_client
 
-    config, out = _load_config(args), _free_out(args)
+    config = _load_config(args)
+    _check_formats_fit(config, formats)
+    out = _free_out(args)
     start = time.perf_counter()
     with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
         result = run_stages(config, progress=not args.quiet, client=client)
@@ -431,7 +467,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     # OSError covers what the filesystem refuses (existing, missing or read-only targets, a
     # full disk, an over-long name) and an unreachable scheduler: each is one line too.
-    except (UserError, ValidationError, ValueError, TypeError, KeyError, ModuleNotFoundError, OSError) as err:
+    except (UserError, ValidationError, ValueError, TypeError, KeyError, ModuleNotFoundError, OSError,
+            MemoryError) as err:
         print(f"stpuppeteer {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -183,3 +183,9 @@ def test_every_preset_and_the_defaults_are_within_bounds():
     SimulationConfig()
     for name in PRESETS:
         preset_config(name)
+
+
+def test_a_name_may_have_200_bytes_of_utf8():
+    SimulationConfig(celltype_names=["é" * 100, "b", "c"], n_cells=50)
+    with pytest.raises(ValidationError, match="202 bytes long in UTF-8"):
+        SimulationConfig(celltype_names=["é" * 101, "b", "c"], n_cells=50)

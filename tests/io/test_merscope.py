@@ -197,3 +197,9 @@ def test_bad_pixel_size(synthetic: SimulationResult, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="pixel_size"):
         merscope_writer.write_merscope(synthetic, tmp_path / "x", pixel_size=0.0)
     assert not (tmp_path / "x").exists()
+
+
+def test_mosaics_beyond_the_raster_limit_are_refused_before_writing(synthetic, tmp_path):
+    with pytest.raises(ValueError, match=r"MERSCOPE format: the mosaics .* mosaic_images=False"):
+        _write(synthetic, tmp_path, pixel_size=0.002)  # 79 × 63 µm: 1.2e9 pixels
+    assert not (tmp_path / "run" / "region_0").exists()

@@ -359,7 +359,7 @@ def test_tiny_tissues_give_every_cell_a_nucleus_and_a_finite_size_factor(n_cells
     # 2 cells on ~900 µm²: the boundary margin (half the hard-core distance) left less than half
     # the tissue, the centres were clipped onto its edge, a nucleus shrank to area 0 and its size
     # factor was 0/0 (seeds 3 and 5 of n_cells=2).
-    for seed in range(8):
+    for seed in (0, 1, 3, 5):
         cells = generate_cells(SimulationConfig(seed=seed, n_cells=n_cells), stage_rng(seed, "cells"))
         assert (cells["nucleus_area"] > 1.0).all(), (seed, cells["nucleus_area"].tolist())
         assert np.isfinite(cells["scale"]).all() and (cells["scale"] > 0).all()

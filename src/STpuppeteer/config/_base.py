@@ -53,8 +53,9 @@ MAX_CONTROL_NAMES = 100_000
 MAX_EXTENT_UM = 100_000.0
 #: Largest mean molecules of one gene per cell (the most abundant mRNAs reach ~10⁴ copies per cell).
 MAX_GENE_MEAN = 10_000.0
-#: Longest name (cell type, gene, program) in characters.
-MAX_NAME_LENGTH = 256
+#: Longest name (cell type, gene, program), bytes of UTF-8: a name becomes part of file names in
+#: Zarr stores (``{type}_theta``), and file systems allow 255 bytes.
+MAX_NAME_LENGTH = 200
 
 
 class StrictModel(BaseModel):
@@ -113,7 +114,7 @@ Flag = StrictBool
 
 
 def check_name(field: str, value: object) -> str:
-    """``value`` if it is a usable name: non-empty text of printable characters, at most 256 of them.
+    """``value`` if it is a usable name: non-empty text of printable characters, at most 200 bytes of UTF-8.
 
     Control characters (tab, newline, NUL …) are refused: they break the instrument formats'
     tab- and comma-separated files and cannot be HDF5 or Zarr keys; so are ``.`` and ``..``,
@@ -129,8 +130,11 @@ def check_name(field: str, value: object) -> str:
     if value.strip() in (".", ".."):
         msg = f"{field}={value!r} is not allowed; '.' and '..' cannot name anything in a store."
         raise ValueError(msg)
-    if len(value) > MAX_NAME_LENGTH:
-        msg = f"{field} is {len(value)} characters long; a name may have at most {MAX_NAME_LENGTH}."
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_NAME_LENGTH:
+        msg = (
+            f"{field}={value[:40]!r}… is {len(value.encode('utf-8', 'surrogatepass'))} bytes long in UTF-8; a name "
+            f"may have at most {MAX_NAME_LENGTH} (it becomes part of file names in Zarr stores)."
+        )
         raise ValueError(msg)
     return value
 

@@ -124,11 +124,18 @@ def _safe_columns(names: list[str]) -> list[str]:
 def _h5ad_safe(value: object) -> object:
     """Drop ``None`` and empty containers (h5ad cannot store them); keep the rest storable.
 
-    A ``/`` in a key becomes ``_``, and a list of mappings (``programs``) a mapping keyed
+    A ``/`` in a key becomes ``_`` (a key that then repeats another gets ``-2``, ``-3`` …), and a
+    list of mappings (``programs``) a mapping keyed
     ``"0"``, ``"1"`` … (a store holds lists of numbers or strings only).
     """
     if isinstance(value, dict):
-        out = {str(k).replace("/", "_"): _h5ad_safe(v) for k, v in value.items()}
+        out: dict[str, object] = {}
+        for k, v in value.items():
+            key, base, i = str(k).replace("/", "_"), str(k).replace("/", "_"), 1
+            while key in out:  # "a/b" beside "a_b": both kept, the second as "a_b-2"
+                i += 1
+                key = f"{base}-{i}"
+            out[key] = _h5ad_safe(v)
         return {k: v for k, v in out.items() if v is not None}
     if isinstance(value, list | tuple):
         if len(value) == 0:

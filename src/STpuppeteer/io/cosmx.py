@@ -395,7 +395,13 @@ def write_cosmx(
     names = pd.Series(np.r_[genes, cosmx_feature_names(controls)], index=np.r_[genes, controls])
     pieces = _cell_pieces(result, layout)
     if pieces.empty:
-        msg = f"no field of view holds {MIN_CELLS_PER_FOV} cells or more; the reader could not place any FOV."
+        fov_um = fov_size_px * pixel_size
+        msg = (
+            f"CosMx format: no field of view ({fov_um:.0f} µm square) holds {MIN_CELLS_PER_FOV} cells or more "
+            f"(this run has {len(result.cell_gdf)} cells), and spatialdata_io.cosmx places each field of view from "
+            f"its cells; simulate at least {MIN_CELLS_PER_FOV} cells (n_cells) at a density that puts "
+            f"{MIN_CELLS_PER_FOV} in a field of view (tissue.density_per_mm2), or write another format."
+        )
         raise ValueError(msg)
     tx, piece_of_tx = _transcripts(result, pieces, layout, names)
     counts = _counts(tx, piece_of_tx, len(pieces), names.to_numpy())

@@ -35,7 +35,7 @@ import pandas as pd
 import shapely
 
 from STpuppeteer._random import Stage, block_rng
-from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
+from STpuppeteer.geometry.raster import MAX_PIXELS, PixelGrid, rasterize_labels
 from STpuppeteer.io._merscope_constants import (
     BLANK_PREFIX,
     BOUNDARY_TYPE,
@@ -56,7 +56,7 @@ from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.ground_truth import write_ground_truth
 from STpuppeteer.io.manifest import write_manifest
 from STpuppeteer.io.observed import count_landed, observed_controls
-from STpuppeteer.io.tables import tissue_bounds, write_csv
+from STpuppeteer.io.tables import tissue_bounds, with_placeholder_molecule, write_csv
 from STpuppeteer.stages.image import render_from_labels
 
 if TYPE_CHECKING:
@@ -269,8 +269,17 @@ def write_merscope(
     if not pixel_size > 0:
         msg = f"pixel_size={pixel_size!r} is not allowed; it must be a positive number of µm."
         raise ValueError(msg)
+    truth = result
+    result = with_placeholder_molecule(result)  # the reader cannot read a table without rows
     xmin, ymin, xmax, ymax = tissue_bounds(result)
     shape = (math.ceil((ymax - ymin) / pixel_size), math.ceil((xmax - xmin) / pixel_size))
+    if mosaic_images and shape[0] * shape[1] > MAX_PIXELS:
+        msg = (
+            f"MERSCOPE format: the mosaics of this {xmax - xmin:,.0f} × {ymax - ymin:,.0f} µm tissue at "
+            f"{pixel_size} µm per pixel would be {shape[0]} × {shape[1]} pixels, more than the {MAX_PIXELS:.0e} "
+            "allowed in memory; pass mosaic_images=False, a larger pixel_size, or simulate a smaller tissue."
+        )
+        raise ValueError(msg)
     n_fov_cols = math.ceil(shape[1] / FOV_SIZE_PX)
     transform = np.array([[1 / pixel_size, 0, -xmin / pixel_size], [0, 1 / pixel_size, -ymin / pixel_size], [0, 0, 1]])
     genes = result.gpar_df["feature_name"].astype(str).to_numpy()
@@ -292,6 +301,7 @@ def write_merscope(
         if mosaic_images:
             _write_mosaics(result, images_dir, x0=xmin, y0=ymin, shape=shape, pixel_size=pixel_size)
         if ground_truth:
-            write_ground_truth(result, tmp)
-        write_manifest(tmp, result.config, fmt="merscope", extra={"pixel_size_um": pixel_size})
+            write_ground_truth(truth, tmp)
+        extra = {"pixel_size_um": pixel_size} | ({} if len(truth.trs_df) else {"placeholder_transcript": True})
+        write_manifest(tmp, result.config, fmt="merscope", extra=extra)
     return Path(path).expanduser().absolute()

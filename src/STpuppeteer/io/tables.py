@@ -14,7 +14,11 @@ if TYPE_CHECKING:
 
     from STpuppeteer.result import SimulationResult
 
-__all__ = ["tissue_bounds", "write_csv"]
+__all__ = ["PLACEHOLDER_FEATURE", "placeholder_molecules", "tissue_bounds", "with_placeholder_molecule", "write_csv"]
+
+#: Feature of the one row the Xenium and MERSCOPE transcript tables get when a run has no
+#: molecule (an unassigned codeword, as the instrument names one that decodes to no gene).
+PLACEHOLDER_FEATURE = "UnassignedCodeword_no_molecules"
 
 # Decimals of floats in the CSVs: 0.1 nm in µm, 1e-4 px; full repr would double the file size.
 _DECIMALS = 4
@@ -71,3 +75,35 @@ def tissue_bounds(result: SimulationResult) -> tuple[float, float, float, float]
         float(math.floor(cxmax) + 1),
         float(math.floor(cymax) + 1),
     )
+
+
+def with_placeholder_molecule(result: SimulationResult) -> SimulationResult:
+    """``result`` itself, or, if it has no molecule, a copy whose ``trs_df`` holds one placeholder row.
+
+    ``spatialdata_io.xenium`` and ``spatialdata_io.merscope`` cannot read a transcript table
+    without rows (the one reads its first row to find the strings' encoding, the other infers
+    no numeric column from an empty CSV). The placeholder is no molecule: the truth has none, it
+    lies at the tissue's corner (0, 0, 0) in no cell, its feature is :data:`PLACEHOLDER_FEATURE`
+    (a control, never a gene) and its quality 0, so the cell × gene counts (quality ≥ 20, genes)
+    leave it out. Manifests record ``"placeholder_transcript": true``.
+    """
+    import dataclasses
+
+    if len(result.trs_df):
+        return result
+    return dataclasses.replace(result, trs_df=placeholder_molecules(result.trs_df))
+
+
+def placeholder_molecules(template: pd.DataFrame) -> pd.DataFrame:
+    """The placeholder row of :func:`with_placeholder_molecule`, with the columns and dtypes of ``template``."""
+    trs = template
+    values = {
+        "transcript_id": 0, "x": 0.0, "y": 0.0, "z": 0.0, "feature_name": PLACEHOLDER_FEATURE, "cell_id": -1,
+        "celltype": "none", "origin": "control", "landed_cell_id": -1, "compartment": "extracellular",
+        "overlaps_nucleus": False, "qv": 0.0, "true_feature_name": PLACEHOLDER_FEATURE,
+    }
+    row = pd.DataFrame({c: [values.get(c)] for c in trs.columns})
+    for column in trs.columns:
+        dtype = trs[column].dtype
+        row[column] = row[column].astype("category" if isinstance(dtype, pd.CategoricalDtype) else dtype)
+    return row

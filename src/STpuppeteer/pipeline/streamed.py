@@ -16,6 +16,7 @@ local geometry; it does not grow with the number of molecules. See ``docs/scale.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,7 +39,16 @@ from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.cell_ids import encode_cell_ids
 from STpuppeteer.io.ground_truth import CellChunk, long_counts, write_ground_truth_files
 from STpuppeteer.io.manifest import write_manifest
-from STpuppeteer.io.xenium import CellPolygons, MoleculeRows, XeniumBundle, XeniumStream, feature_table, tabulate
+from STpuppeteer.io.tables import PLACEHOLDER_FEATURE
+from STpuppeteer.io.xenium import (
+    CellPolygons,
+    MoleculeRows,
+    XeniumBundle,
+    XeniumStream,
+    feature_table,
+    tabulate,
+    transcripts_table,
+)
 from STpuppeteer.io.xenium import _constants as xc
 from STpuppeteer.pipeline.cell_store import CellStore
 from STpuppeteer.stages.counts import CountModel
@@ -264,6 +274,8 @@ def simulate_to_xenium(
                 del rows
                 if i % _TRIM_EVERY == _TRIM_EVERY - 1:
                     release_free_memory()
+            if stream.n_written == 0:
+                bundle = _write_placeholder(stream, bundle, shared, fov_size=config.instrument.fov_size_um)
         del shared
         release_free_memory()
 
@@ -300,8 +312,23 @@ def simulate_to_xenium(
             for done in beside:
                 done.result()
         stream.place()
-        write_manifest(tmp, config, fmt="xenium", extra={"streamed": True, "images": grid is not None})
+        extra = {"streamed": True, "images": grid is not None} | (
+            {} if stream.n_written else {"placeholder_transcript": True})
+        write_manifest(tmp, config, fmt="xenium", extra=extra)
     return Path(path).expanduser().absolute()
+
+
+def _write_placeholder(stream: XeniumStream, bundle: XeniumBundle, shared: _Shared, *, fov_size: float) -> XeniumBundle:
+    """A run without molecules: one placeholder row in ``transcripts.parquet`` (``io.tables``), its feature added."""
+    names = bundle.features["feature_name"].to_numpy().astype(str)
+    features = feature_table(pd.Index(names[: bundle.n_genes]),
+                             np.sort(np.append(names[bundle.n_genes:], PLACEHOLDER_FEATURE)))
+    frame = pd.DataFrame({"transcript_id": np.zeros(1, np.int64), "x": [0.0], "y": [0.0], "z": [0.0], "qv": [0.0],
+                          "feature_name": [PLACEHOLDER_FEATURE]})
+    table = transcripts_table(frame, np.array([-1]), shared.cell_names, features, nearest=shared.nearest,
+                              fov_size=fov_size)
+    stream.write_placeholder(table, n_features=len(features))
+    return dataclasses.replace(bundle, features=features)
 
 
 def _cell_chunk(store: CellStore, rows: np.ndarray) -> CellChunk:

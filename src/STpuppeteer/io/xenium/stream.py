@@ -110,6 +110,14 @@ class XeniumStream:
         self.observed.add(rows.observed)
         self.n_written += len(ids)
 
+    def write_placeholder(self, table: pa.Table, *, n_features: int) -> None:
+        """Write the placeholder row of a run without molecules (``transcripts.parquet`` only; no molecule).
+
+        ``n_features``: the features once the placeholder's is added.
+        """
+        self.streams["trs"].write(table)
+        self.shape = (self.shape[0], n_features)
+
     def close(self) -> None:
         """Finish every stream (before the observed counts are read back)."""
         for stream in self.streams.values():

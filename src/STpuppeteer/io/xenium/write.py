@@ -15,6 +15,7 @@ from STpuppeteer.geometry.raster import rasterize_labels
 from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.ground_truth import write_ground_truth
 from STpuppeteer.io.manifest import write_manifest
+from STpuppeteer.io.tables import with_placeholder_molecule
 from STpuppeteer.io.xenium import _constants as xc
 from STpuppeteer.io.xenium.bundle import XeniumBundle
 from STpuppeteer.io.xenium.features import xenium_features, xenium_observed_counts
@@ -82,6 +83,8 @@ def write_xenium(
     >>> out = simulate(seed=0, n_cells=300).write_xenium("sim_xenium")  # doctest: +SKIP
     >>> import spatialdata_io; sdata = spatialdata_io.xenium(out)  # doctest: +SKIP
     """
+    truth = result
+    result = with_placeholder_molecule(result)  # the reader cannot read a table without rows
     cell_gdf = result.cell_gdf
     cells = single_polygons(np.asarray(cell_gdf.geometry.values))
     nuclei = single_polygons(np.asarray(cell_gdf["nucleus"].values))
@@ -101,7 +104,7 @@ def write_xenium(
         )
         nucleus_mask = rasterize_labels(nuclei, grid)
         cell_mask = rasterize_labels(cells, grid)
-        bundle.write_specs(len(trs))
+        bundle.write_specs(len(truth.trs_df))
         landed = pd.Index(bundle.cell_ids).get_indexer(trs["landed_cell_id"].to_numpy())
         bundle.write_transcripts(
             transcripts_table(
@@ -126,6 +129,10 @@ def write_xenium(
         bundle.write_morphology(image, channel_names=names, rng=result.stage_rng(Stage.IMAGE_UUID))
         del image
         if ground_truth:
-            write_ground_truth(result, tmp)
-        write_manifest(tmp, result.config, fmt="xenium")
+            write_ground_truth(truth, tmp)
+        write_manifest(tmp, result.config, fmt="xenium", extra=_placeholder_note(truth))
     return Path(path).expanduser().absolute()
+
+
+def _placeholder_note(result: SimulationResult) -> dict[str, bool] | None:
+    return None if len(result.trs_df) else {"placeholder_transcript": True}
