@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,7 +21,7 @@ from STpuppeteer.simulation import (
     sample_counts_program_model,
 )
 from STpuppeteer.stages.counts import CountModel, ProgramCountModel, generate_counts
-from STpuppeteer.stages.programs import MIN_MEAN
+from STpuppeteer.stages.programs import MIN_MEAN, ProgramArrays
 
 CV0, ALPHA, MU0 = 0.5, 0.3, 0.05
 PROGRAMS = [
@@ -217,3 +219,17 @@ def test_leakage_never_for_molecules_without_a_cell_and_unknown_ids_are_refused(
         classify_leakage(trs, pd.concat([cells, cells]), None, 0)
     empty = classify_leakage(trs.iloc[:0], cells, None, 0)
     assert empty.shape == (0,) and empty.dtype == bool
+
+
+@pytest.mark.parametrize("sd", [1e-160, 1e-300, 5e-324])
+def test_vanishing_activation_spread_gives_the_limit_without_numpy_warnings(sd):
+    # Found by the random-config property test: σ ~ 1e-300 overflowed c = (ε − a)/b and underflowed b².
+    cfg = SimulationConfig(
+        programs=[{"name": "p", "loading": {"A": 1e3, "B": 1e-300}}],
+        cell_type_specs={"T": {"program_activations": {"p": 1.0}, "activation_sd": sd}},
+    )
+    arrays = ProgramArrays.from_config(cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = arrays.expected_mean()
+    np.testing.assert_allclose(got, arrays.mean_at_activation(), rtol=1e-12)

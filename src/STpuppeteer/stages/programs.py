@@ -133,9 +133,11 @@ class ProgramArrays:
         μ0 + W z is normal with mean a = μ0 + W μ_k and s.d. b = √(Σ_p W_gp² σ_kp²), so the
         clipped mean is ε Φ(c) + a (1 − Φ(c)) + b φ(c) with c = (ε − a)/b (b = 0: max(a, ε)).
         """
-        a = self.baseline + self.act_mean @ self.loadings.T
-        b = np.sqrt(self.act_sd**2 @ (self.loadings**2).T)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # A vanishing spread (b ~ 1e-300) overflows c and underflows b²; both limits are right
+        # (Φ(±inf) is 0 or 1, and b = 0 takes the max(a, ε) branch), so numpy need not warn.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            a = self.baseline + self.act_mean @ self.loadings.T
+            b = np.sqrt(self.act_sd**2 @ (self.loadings**2).T)
             c = (MIN_MEAN - a) / b
             clipped = MIN_MEAN * stats.norm.cdf(c) + a * stats.norm.sf(c) + b * stats.norm.pdf(c)
         return np.where(b > 0, clipped, np.maximum(a, MIN_MEAN))
