@@ -266,3 +266,12 @@ def test_a_run_larger_than_memory_is_one_line_before_any_stage(tmp_path):
                     "hk_mu: 0.001\n")
     proc = stp("simulate", "--config", str(path), "--out", str(tmp_path / "o"), "--format", "h5ad")
     assert_one_line_error(proc, "GB in memory", "lower n_cells", "--stream")
+
+
+def test_xenium_with_non_ascii_gene_names_is_one_line_naming_the_format(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("n_cells: 20\nprograms: [{name: p, loading: {Génè: 3, B: 2}}]\n"
+                    "cell_type_specs: {T: {program_activations: {p: 1.0}}}\n", encoding="utf-8")
+    proc = stp("simulate", "--config", str(path), "--out", str(tmp_path / "o"), "--format", "xenium")
+    assert_one_line_error(proc, "--format xenium", "Génè", "not ASCII")
+    assert not (tmp_path / "o").exists()

@@ -207,6 +207,7 @@ def _check_formats_fit(config: SimulationConfig, formats: list[str]) -> None:
     from STpuppeteer.io._cosmx_constants import MIN_CELLS_PER_FOV
     from STpuppeteer.io._merscope_constants import MOSAIC_PIXEL_SIZE
     from STpuppeteer.io.xenium._constants import PIXEL_SIZE as XENIUM_PIXEL_SIZE
+    from STpuppeteer.io.xenium.features import check_ascii_genes
 
     if "cosmx" in formats and config.n_cells < MIN_CELLS_PER_FOV:
         msg = (
@@ -215,6 +216,11 @@ def _check_formats_fit(config: SimulationConfig, formats: list[str]) -> None:
             f"--n-cells {MIN_CELLS_PER_FOV} or more, or leave cosmx out of --format."
         )
         raise UserError(msg)
+    if "xenium" in formats:
+        try:
+            check_ascii_genes(config.resolve_gene_names())
+        except ValueError as err:
+            raise UserError(f"--format xenium: {err}") from None
     pixel_sizes = {"xenium": XENIUM_PIXEL_SIZE, "spatialdata": XENIUM_PIXEL_SIZE, "merscope": MOSAIC_PIXEL_SIZE}
     for fmt in formats:
         if fmt not in pixel_sizes:

@@ -241,3 +241,19 @@ def test_cell_id_codes_round_trip():
         encode_cell_ids(np.array([-2]))
     with pytest.raises(ValueError, match="malformed"):
         decode_cell_ids(np.array(["aaaaqaaa-1"]))
+
+
+def test_non_ascii_gene_names_are_refused_before_writing_and_other_formats_keep_them(tmp_path):
+    # Found by the random-config property test: 'Génè' passed the config, then crashed in h5py.
+    from STpuppeteer.config import SimulationConfig
+    from STpuppeteer.pipeline.simulator import simulate
+    from STpuppeteer.pipeline.streamed import simulate_to_xenium
+
+    cfg = SimulationConfig(n_cells=30, programs=[{"name": "p", "loading": {"Génè": 3, "B": 2}}],
+                           cell_type_specs={"T": {"program_activations": {"p": 1.0}}})
+    result = simulate(cfg)
+    for write in (lambda out: write_xenium(result, out), lambda out: simulate_to_xenium(cfg, out, images=False)):
+        with pytest.raises(ValueError, match=r"gene names \['Génè'\].*not ASCII.*another format"):
+            write(tmp_path / "x")
+        assert not (tmp_path / "x").exists()
+    assert list(result.to_anndata().var_names) == ["Génè", "B"]

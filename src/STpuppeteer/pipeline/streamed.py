@@ -45,6 +45,7 @@ from STpuppeteer.io.xenium import (
     MoleculeRows,
     XeniumBundle,
     XeniumStream,
+    check_ascii_genes,
     feature_table,
     tabulate,
     transcripts_table,
@@ -206,6 +207,7 @@ def simulate_to_xenium(
     """
     config = as_config(config)
     gpar_df = generate_gene_parameters(config, gene_rng(config.seed))
+    check_ascii_genes(gpar_df["feature_name"])  # before the cells, the costly part
     # The cells are kept as coordinates (about 1 KB a cell), not as shapely objects.
     store = CellStore.generate(config, stage_rng(config.seed, Stage.CELLS))
     release_free_memory()  # the tiles' shapely objects, freed but kept by the allocator

@@ -8,7 +8,13 @@ writer of the bundle's files, which the block-streamed driver shares through
 from __future__ import annotations
 
 from STpuppeteer.io.xenium.bundle import XeniumBundle
-from STpuppeteer.io.xenium.features import cell_totals, feature_table, xenium_features, xenium_observed_counts
+from STpuppeteer.io.xenium.features import (
+    cell_totals,
+    check_ascii_genes,
+    feature_table,
+    xenium_features,
+    xenium_observed_counts,
+)
 from STpuppeteer.io.xenium.images import xenium_grid
 from STpuppeteer.io.xenium.matrix import FeatureMatrixH5
 from STpuppeteer.io.xenium.polygons import CellPolygons
@@ -23,6 +29,7 @@ __all__ = [
     "XeniumBundle",
     "XeniumStream",
     "cell_totals",
+    "check_ascii_genes",
     "feature_table",
     "tabulate",
     "transcripts_table",

@@ -16,8 +16,29 @@ if TYPE_CHECKING:
 
 _C = xc.XeniumCellColumns
 
-__all__ = ["cell_totals", "feature_table", "xenium_features", "xenium_observed_counts"]
+__all__ = ["cell_totals", "check_ascii_genes", "feature_table", "xenium_features", "xenium_observed_counts"]
 
+
+def check_ascii_genes(genes: pd.Index | list[str] | np.ndarray) -> None:
+    """Refuse gene names a Xenium bundle cannot hold: ``cell_feature_matrix.h5`` stores ASCII bytes.
+
+    10x's HDF5 matrix keeps feature names as fixed-width ASCII strings, and readers of it
+    (``spatialdata_io.xenium``, ``scanpy.read_10x_h5``) decode them as such. A config may name
+    genes in any script; the other formats (h5ad, SpatialData, MERSCOPE, CosMx) keep them.
+
+    Raises
+    ------
+    ValueError
+        Naming the first few non-ASCII gene names and the way out.
+    """
+    bad = [str(g) for g in genes if not str(g).isascii()]
+    if bad:
+        msg = (
+            f"gene names {bad[:3]} ({len(bad)} in all) are not ASCII; a Xenium bundle stores feature names as "
+            "ASCII bytes (cell_feature_matrix.h5). Rename them, or write another format (h5ad, spatialdata, "
+            "merscope, cosmx)."
+        )
+        raise ValueError(msg)
 
 
 def xenium_features(result: SimulationResult) -> pd.DataFrame:
@@ -53,6 +74,7 @@ def feature_table(genes: pd.Index | list[str], controls: list[str] | np.ndarray)
     ``codeword_index``.
     """
     genes = list(genes)
+    check_ascii_genes(genes)
     types, categories = [], []
     for name in controls:
         match = [v for prefix, v in xc.CONTROL_FEATURE_TYPES.items() if name.startswith(prefix)]
