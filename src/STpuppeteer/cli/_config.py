@@ -1,0 +1,84 @@
+"""The config a command runs: from --config, --preset or --model, with --seed and --n-cells."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from STpuppeteer.cli._errors import UserError
+
+if TYPE_CHECKING:
+    from STpuppeteer.config import SimulationConfig
+
+__all__ = ["MODELS", "PRESETS", "add_config_args", "add_dask_args", "cmd_config", "load_config"]
+
+PRESETS = ("default", "xenium", "merscope", "cosmx", "breast_programs")
+# The expression models, and the preset each starts from when no --preset or --config is given.
+MODELS = {"priors": "default", "programs": "breast_programs"}
+
+
+def load_config(args: argparse.Namespace) -> SimulationConfig:
+    from STpuppeteer.config import SimulationConfig
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "seed", None) is not None:
+        overrides["seed"] = args.seed
+    if getattr(args, "n_cells", None) is not None:
+        overrides["n_cells"] = args.n_cells
+    model = getattr(args, "model", None)
+    if getattr(args, "config", None):
+        path = Path(args.config)
+        if not path.is_file():
+            msg = f"--config {path}: no such file."
+            raise UserError(msg)
+        base = SimulationConfig.from_yaml(path)
+        config = SimulationConfig.model_validate({**base.model_dump(), **overrides})
+    else:
+        preset = getattr(args, "preset", None) or MODELS[model or "priors"]
+        if preset == "default":
+            config = SimulationConfig(**overrides)
+        else:
+            config = SimulationConfig.from_preset(preset, **overrides)
+    if model is not None and config.expression_model != model:
+        source = f"--config {args.config}" if getattr(args, "config", None) else f"--preset {args.preset}"
+        msg = (f"--model {model}: {source} is a config of the {config.expression_model} model "
+               f"(the presets of the program model: {[p for p in PRESETS if p.endswith('_programs')]}).")
+        raise UserError(msg)
+    return config
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """``stpuppeteer config``: print the chosen config, every field commented."""
+    from STpuppeteer.config.commented import commented_yaml
+
+    config = load_config(args)
+    preset = args.preset or MODELS[args.model or "priors"]
+    header = (
+        f"STpuppeteer config ({config.expression_model} model, preset: {preset}). Edit and run:\n"
+        "  stpuppeteer simulate --config THIS.yaml --out DIR"
+    )
+    sys.stdout.write(commented_yaml(config, header=header))
+    return 0
+
+
+def add_config_args(parser: argparse.ArgumentParser, *, default_preset: str | None = None) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", metavar="FILE.yaml", help="a config file (see `stpuppeteer config`)")
+    source.add_argument("--preset", choices=PRESETS, default=default_preset, help="a platform preset")
+    parser.add_argument(
+        "--model", choices=tuple(MODELS),
+        help="expression model: 'priors' (the seed's gamma priors, cell types ct_k) or 'programs' (gene programs, "
+             "named cell types; default preset breast_programs)",
+    )
+    parser.add_argument("--seed", type=int, help="override the config's seed")
+    parser.add_argument("--n-cells", type=int, help="override the number of cells")
+
+
+def add_dask_args(parser: argparse.ArgumentParser) -> None:
+    dask = parser.add_mutually_exclusive_group()
+    dask.add_argument("--workers", type=int, metavar="N",
+                      help="run the cell blocks on a local Dask cluster of N processes (needs dask[distributed])")
+    dask.add_argument("--scheduler", metavar="ADDRESS",
+                      help="run the cell blocks on a running Dask scheduler, e.g. tcp://host:8786")

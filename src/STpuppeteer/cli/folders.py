@@ -1,0 +1,61 @@
+"""``stpuppeteer plot | score | clean``: commands on folders that a run wrote."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from STpuppeteer.cli._errors import UserError
+from STpuppeteer.cli.simulate import plot_result
+
+__all__ = ["cmd_clean", "cmd_plot", "cmd_score"]
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """``stpuppeteer plot DIR``: the overview and QC panels of a written run."""
+    from STpuppeteer.io.read import read_result
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        msg = f"plot {folder}: no such folder."
+        raise UserError(msg)
+    result = read_result(folder)
+    png = Path(args.out) if args.out else folder / "overview.png"
+    written = plot_result(result, png)
+    print("written: " + ", ".join(str(p.resolve()) for p in written))
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """``stpuppeteer score``: a method's assignment or polygons against the run's truth."""
+    from STpuppeteer.metrics import score_cli
+
+    for name in ("truth", "pred", "pred_shapes"):
+        value = getattr(args, name)
+        if value is not None and not Path(value).exists():
+            msg = f"--{name.replace('_', '-')} {value}: no such file or folder."
+            raise UserError(msg)
+    if args.pred is None and args.pred_shapes is None:
+        msg = "give --pred (molecule → cell table), --pred-shapes (polygons), or both."
+        raise UserError(msg)
+    kwargs: dict[str, Any] = {"cell_col": args.cell_col, "transcript_col": args.transcript_col}
+    if args.unassigned:
+        kwargs["unassigned"] = tuple(args.unassigned)
+    score_cli(args.truth, args.pred, args.pred_shapes, out_json=args.json, **kwargs)
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    """``stpuppeteer clean DIR``: remove the hidden temporaries of killed runs."""
+    from STpuppeteer.io.atomic import remove_stale_temporaries
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        msg = f"{folder}: no such folder."
+        raise UserError(msg)
+    removed = remove_stale_temporaries(folder)
+    for path in removed:
+        print(f"removed {path}")
+    print(f"stpuppeteer clean: {len(removed)} stale temporary folder(s) removed from {folder.resolve()}")
+    return 0

@@ -1,0 +1,263 @@
+"""``stpuppeteer simulate`` and ``demo``: check the target, run the stages, write the formats."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from STpuppeteer.cli._config import load_config
+from STpuppeteer.cli._errors import UserError
+
+if TYPE_CHECKING:
+    from STpuppeteer.config import SimulationConfig
+    from STpuppeteer.result import SimulationResult
+
+__all__ = ["FORMATS", "FORMAT_PATHS", "cmd_demo", "cmd_simulate", "plot_result", "run_stages", "write_outputs"]
+
+FORMATS = ("xenium", "merscope", "cosmx", "spatialdata", "h5ad")
+# Where each format goes inside the --out folder.
+FORMAT_PATHS = {
+    "xenium": "xenium",
+    "merscope": "merscope",
+    "cosmx": "cosmx",
+    "spatialdata": "simulation.zarr",
+    "h5ad": "simulation.h5ad",
+}
+
+
+def parse_formats(text: str) -> list[str]:
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        msg = f"--format {text!r}: unknown format(s) {unknown}; choose from {', '.join(FORMATS)}."
+        raise UserError(msg)
+    return list(dict.fromkeys(formats))
+
+
+def run_stages(config: SimulationConfig, *, progress: bool = True, client: Any = None) -> SimulationResult:  # noqa: ANN401
+    """Run every stage with a progress bar (shown on a terminal only).
+
+    Parameters
+    ----------
+    config
+        The validated config.
+    progress
+        Show the bar (it is also hidden when stderr is not a terminal).
+    client
+        A ``dask.distributed.Client`` for the blocks of stages 3–4 (same result as without).
+
+    Returns
+    -------
+    The simulation result.
+    """
+    from tqdm.auto import tqdm
+
+    from STpuppeteer.config.budget import check_memory
+    from STpuppeteer.pipeline.simulator import SpotlessSimulator
+
+    check_memory(config)
+    sim = SpotlessSimulator(config)
+    stages = [
+        ("gene parameters", sim.generate_gene_parameters),
+        ("cells", sim.generate_cells),
+        ("counts", partial(sim.generate_counts, client=client)),
+        ("transcripts", partial(sim.generate_transcripts, client=client)),
+    ]
+    with tqdm(stages, desc="simulating", unit="stage", disable=None if progress else True) as bar:
+        for name, stage in bar:
+            bar.set_postfix_str(name)
+            stage()
+    return sim.run()
+
+
+def write_outputs(
+    result: SimulationResult, out: Path, formats: list[str], *, overwrite: bool = False, progress: bool = True
+) -> list[str]:
+    """Write the chosen formats, the ground truth and the config into ``out``, atomically.
+
+    Parameters
+    ----------
+    result
+        The simulation result.
+    out
+        The output folder; refused if it exists unless ``overwrite``.
+    formats
+        Subset of ``FORMATS``.
+    overwrite
+        Replace an existing ``out``.
+    progress
+        Show a progress bar on a terminal.
+
+    Returns
+    -------
+    The written paths, relative to ``out``.
+    """
+    from tqdm.auto import tqdm
+
+    from STpuppeteer.io.atomic import atomic_output_dir
+    from STpuppeteer.io.ground_truth import write_ground_truth
+    from STpuppeteer.io.manifest import write_manifest
+
+    # The run's ground truth is written once, at the top; the bundles do not repeat it (CosMx
+    # keeps only its instrument-cell mapping, which the others do not have).
+    writers = {
+        "xenium": partial(result.write_xenium, ground_truth=False),
+        "merscope": partial(result.write_merscope, ground_truth=False),
+        "cosmx": partial(result.write_cosmx, ground_truth=False),
+        "spatialdata": result.write_spatialdata,
+        "h5ad": result.write_h5ad,
+    }
+    written = []
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+        result.config.to_yaml(tmp / "config.yaml")
+        written.append("config.yaml")
+        write_ground_truth(result, tmp)
+        written.append("ground_truth/")
+        with tqdm(formats, desc="writing", unit="format", disable=None if progress else True) as bar:
+            for fmt in bar:
+                bar.set_postfix_str(fmt)
+                writers[fmt](tmp / FORMAT_PATHS[fmt])
+                written.append(FORMAT_PATHS[fmt] + ("/" if (tmp / FORMAT_PATHS[fmt]).is_dir() else ""))
+        write_manifest(tmp, result.config, fmt="stpuppeteer-run", extra={"formats": formats})
+        written.append("manifest.json")
+    return written
+
+
+def check_formats_fit(config: SimulationConfig, formats: list[str]) -> None:
+    """Refuse, before simulating, a format that cannot hold this run (whole-tissue images too large, CosMx's FOVs)."""
+    from STpuppeteer.config.budget import raster_pixels
+    from STpuppeteer.config.tissue import tissue_extent_um
+    from STpuppeteer.geometry.raster import MAX_PIXELS
+    from STpuppeteer.io._cosmx_constants import MIN_CELLS_PER_FOV
+    from STpuppeteer.io._merscope_constants import MOSAIC_PIXEL_SIZE
+    from STpuppeteer.io.xenium._constants import PIXEL_SIZE as XENIUM_PIXEL_SIZE
+    from STpuppeteer.io.xenium.features import check_ascii_genes
+
+    if "cosmx" in formats and config.n_cells < MIN_CELLS_PER_FOV:
+        msg = (
+            f"--format cosmx: a CosMx bundle needs a field of view holding {MIN_CELLS_PER_FOV} cells or more "
+            f"(spatialdata_io.cosmx places each one from its cells), and n_cells={config.n_cells}; use "
+            f"--n-cells {MIN_CELLS_PER_FOV} or more, or leave cosmx out of --format."
+        )
+        raise UserError(msg)
+    if "xenium" in formats:
+        try:
+            check_ascii_genes(config.resolve_gene_names())
+        except ValueError as err:
+            raise UserError(f"--format xenium: {err}") from None
+    pixel_sizes = {"xenium": XENIUM_PIXEL_SIZE, "spatialdata": XENIUM_PIXEL_SIZE, "merscope": MOSAIC_PIXEL_SIZE}
+    for fmt in formats:
+        if fmt not in pixel_sizes:
+            continue
+        n_pixels = raster_pixels(config, pixel_size=pixel_sizes[fmt])
+        if n_pixels > MAX_PIXELS:
+            width, height = tissue_extent_um(config.tissue, config.n_cells)
+            stream = "; --stream writes Xenium without images at this size" if fmt == "xenium" else ""
+            msg = (
+                f"--format {fmt}: the whole-tissue image of this {width:,.0f} × {height:,.0f} µm tissue would have "
+                f"about {n_pixels:.2g} pixels at {pixel_sizes[fmt]} µm, more than the {MAX_PIXELS:.0e} allowed in "
+                f"memory; lower n_cells or raise tissue.density_per_mm2, or leave {fmt} out of --format{stream}."
+            )
+            raise UserError(msg)
+
+
+def free_out(args: argparse.Namespace) -> Path:
+    """``--out``, checked before anything is simulated.
+
+    Refused if it exists (unless ``--overwrite``, and then only a folder STpuppeteer wrote),
+    and never the current folder, one of its ancestors, the home folder or a root.
+    """
+    from STpuppeteer.io.atomic import check_folder_target
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        msg = f"--out {out} already exists; pass --overwrite to replace it."
+        raise UserError(msg)
+    try:
+        check_folder_target(out, overwrite=args.overwrite)
+    except FileExistsError as err:
+        raise UserError(f"--out {out}: {err}") from None
+    return out
+
+
+def simulate_and_write(
+    args: argparse.Namespace, formats: list[str], *, plot: bool
+) -> tuple[SimulationResult, Path, list[str], float]:
+    """Shared by ``simulate`` and ``demo``: check the target first, run, write, draw."""
+    from STpuppeteer._parallel import dask_client
+
+    config = load_config(args)
+    check_formats_fit(config, formats)
+    out = free_out(args)
+    start = time.perf_counter()
+    with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
+        result = run_stages(config, progress=not args.quiet, client=client)
+    files = write_outputs(result, out, formats, overwrite=args.overwrite, progress=not args.quiet)
+    if plot:
+        files += [p.name for p in plot_result(result, out / "overview.png")]
+    return result, out, files, time.perf_counter() - start
+
+
+def stream(args: argparse.Namespace) -> int:
+    """``simulate --stream``: a Xenium bundle written block by block (bounded memory, no summary)."""
+    from STpuppeteer._parallel import dask_client
+    from STpuppeteer.pipeline.streamed import simulate_to_xenium
+
+    formats = parse_formats(args.format)
+    if formats != ["xenium"] or args.plot:
+        msg = (f"--stream writes one Xenium bundle block by block; it is not allowed with --format {args.format}"
+               f"{' or --plot' if args.plot else ''} (use --format xenium, without --plot).")
+        raise UserError(msg)
+    config, out = load_config(args), free_out(args)
+    start = time.perf_counter()
+    with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
+        path = simulate_to_xenium(config, out, client=client, overwrite=args.overwrite)
+    print(f"STpuppeteer: streamed seed {config.seed} ({config.n_cells:,} cells) in "
+          f"{time.perf_counter() - start:.1f} s → {path}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """``stpuppeteer simulate``: run in memory and write the formats, or stream a Xenium bundle."""
+    from STpuppeteer.summary import format_summary, summarize
+
+    if args.stream:
+        return stream(args)
+    result, out, files, elapsed = simulate_and_write(args, parse_formats(args.format), plot=args.plot)
+    print(f"STpuppeteer: simulated seed {result.config.seed} in {elapsed:.1f} s → {out.resolve()}")
+    print(format_summary(summarize(result), files=[str(out / f) for f in files]))
+    return 0
+
+
+def plot_result(result: SimulationResult, png: Path) -> list[Path]:
+    """Write the overview to ``png`` and the QC panels beside it (``qc.png``, or ``<stem>_qc.png``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from STpuppeteer.plotting.overview import plot_overview, plot_qc
+
+    qc = png.with_name("qc.png" if png.stem == "overview" else f"{png.stem}_qc{png.suffix}")
+    plot_overview(result).savefig(png, dpi=130, bbox_inches="tight")
+    plot_qc(result).savefig(qc, dpi=110, bbox_inches="tight")
+    plt.close("all")
+    return [png, qc]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``stpuppeteer demo``: the Xenium-like tile, its h5ad and pictures, and how to open them."""
+    from STpuppeteer.summary import format_summary, summarize
+
+    result, out, files, elapsed = simulate_and_write(args, ["xenium", "h5ad"], plot=True)
+    print(f"STpuppeteer demo: a {result.config.n_cells:,}-cell Xenium-like tile in {elapsed:.1f} s")
+    print(format_summary(summarize(result), files=[str((out / f).resolve()) for f in files]))
+    print(
+        "Open it with:  import spatialdata_io; spatialdata_io.xenium("
+        f"{str((out / 'xenium').resolve())!r})\n"
+        f"Look at:      {(out / 'overview.png').resolve()}"
+    )
+    return 0
