@@ -1,0 +1,200 @@
+"""Negative-binomial mean and dispersion per cell type and gene, size-factor aware, dispersions shrunk.
+
+The model is the simulator's (``docs/model_genes.md``): a cell c of type t with size factor
+s_c has y_cg ~ NB(mean s_c μ_tg, dispersion θ_tg), Var = m + m²/θ. Write φ = 1/θ.
+
+Estimators, and why:
+
+- **Size factors.** With nucleus areas, s_c = nucleus area / mean nucleus area of the cell's
+  type, which is exactly the simulator's ``scale``, so μ means what the simulator means by it.
+  Without areas, the library size over its type's mean (the usual scRNA-seq normalisation).
+- **Mean**: μ̂ = Σ_c y_cg / Σ_c s_c over the type's cells: unbiased under any dispersion, the
+  Poisson MLE, closed form, and one sparse product for all genes.
+- **Dispersion**: the method of moments with offsets. With S = Σ s, Q = Σ (y − s μ̂)² has
+  E[Q] = μ A + μ² φ B, A = S − Σs²/S, B = Σs² − 2Σs³/S + (Σs²)²/S² (the terms of μ̂ itself
+  included), so φ̂ = (Q − μ̂ A)/(μ̂² B). Closed form and vectorised: a fit of 10⁵ cells × 500
+  genes is three sparse products. The maximum-likelihood θ is more efficient for large θ but
+  needs an iterative solve per (type, gene); the shrinkage below recovers most of that loss
+  where it matters (genes with few counts).
+- **Shrinkage** (empirical Bayes on log φ, as DESeq2 does with its prior): log φ̂ is pulled
+  towards a mean–dispersion trend (the running median of log φ̂ in 10 quantile bins of log μ̂,
+  interpolated), with weight w = τ² / (τ² + v): v ≈ 2/(n − 1) (1 + 1/(m̄ φ̂))² is the sampling
+  variance of log φ̂ for n cells of mean count m̄ (the variance of a sample variance, relative to
+  the excess over Poisson), τ² the spread of the well-measured estimates (v < 0.1) around the
+  trend beyond their sampling variance.
+  A gene with few counts (large v) takes the trend; a well-measured one keeps its estimate.
+  Estimates at or below 0 (no visible over-dispersion) take the trend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from STpuppeteer.fit.reference import Reference
+
+__all__ = ["MAX_THETA", "CountFit", "fit_counts", "size_factors"]
+
+#: θ above this is Poisson for every count a panel holds (φ < 10⁻⁶); estimates are capped there.
+MAX_THETA = 1e6
+#: θ below this is refused by the simulator (stages.genes.MIN_THETA); estimates are raised to it.
+MIN_THETA = 1e-3
+_N_BINS = 10
+_MIN_TAU2 = 0.01
+#: Sampling variance of log φ̂ below which an estimate counts as well measured (s.e. ≈ 0.3 in log).
+_WELL_MEASURED = 0.1
+
+
+@dataclass(frozen=True)
+class CountFit:
+    """The fitted count model: arrays are cell types × genes.
+
+    Attributes
+    ----------
+    genes, celltypes
+        Column and row names.
+    mu, theta
+        Fitted mean (at size factor 1) and shrunk dispersion.
+    mu_se
+        Standard error of ``mu`` (from the fitted variance).
+    theta_raw
+        The moment estimate before shrinkage (``inf`` where no over-dispersion was seen).
+    n_cells
+        Cells per type.
+    size_factor
+        ``"nucleus_area"`` or ``"library_size"``: how the size factors were made.
+    """
+
+    genes: list[str]
+    celltypes: list[str]
+    mu: np.ndarray
+    theta: np.ndarray
+    mu_se: np.ndarray
+    theta_raw: np.ndarray
+    n_cells: np.ndarray
+    size_factor: str
+
+    @property
+    def proportions(self) -> np.ndarray:
+        """Fraction of cells per type."""
+        return self.n_cells / self.n_cells.sum()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table: one row per (cell type, gene) with ``mu``, ``mu_se``, ``theta``, ``theta_raw``."""
+        t, g = np.meshgrid(np.arange(len(self.celltypes)), np.arange(len(self.genes)), indexing="ij")
+        return pd.DataFrame({
+            "celltype": np.asarray(self.celltypes, dtype=object)[t.ravel()],
+            "gene": np.asarray(self.genes, dtype=object)[g.ravel()],
+            "mu": self.mu.ravel(), "mu_se": self.mu_se.ravel(),
+            "theta": self.theta.ravel(), "theta_raw": self.theta_raw.ravel(),
+        })
+
+
+def size_factors(reference: Reference, codes: np.ndarray) -> tuple[np.ndarray, str]:
+    """Each cell's size factor, mean 1 within its type, and how it was made.
+
+    Parameters
+    ----------
+    reference
+        The dataset.
+    codes
+        Each cell's type code (0 … n_types − 1).
+
+    Returns
+    -------
+    The size factors and ``"nucleus_area"`` or ``"library_size"``.
+    """
+    area = reference.cells["nucleus_area"].to_numpy(float) if "nucleus_area" in reference.cells else None
+    if area is not None and np.all(np.isfinite(area) & (area > 0)):
+        raw, kind = area, "nucleus_area"
+    else:
+        raw, kind = np.asarray(reference.counts.sum(axis=1), dtype=float).ravel(), "library_size"
+    n_types = int(codes.max()) + 1
+    type_mean = np.bincount(codes, weights=raw, minlength=n_types) / np.bincount(codes, minlength=n_types)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(type_mean[codes] > 0, raw / type_mean[codes], 1.0)
+    return scale, kind
+
+
+def fit_counts(reference: Reference, codes: np.ndarray, celltypes: list[str]) -> CountFit:
+    """Fit μ and θ per (cell type, gene) by the estimators of this module.
+
+    Parameters
+    ----------
+    reference
+        The dataset (its ``counts``).
+    codes
+        Each cell's type code, an index into ``celltypes``.
+    celltypes
+        The type names.
+
+    Returns
+    -------
+    The fit.
+    """
+    codes = np.asarray(codes, dtype=np.intp)
+    n_types = len(celltypes)
+    scale, kind = size_factors(reference, codes)
+    y = reference.counts.tocsr().astype(np.float64)
+    onehot = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_types, len(codes)))
+
+    def per_type(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(codes, weights=weights, minlength=n_types)
+
+    s1, s2, s3 = per_type(scale), per_type(scale**2), per_type(scale**3)
+    n = per_type(np.ones_like(scale))
+    sum_y = np.asarray((onehot @ y).todense())
+    sum_sy = np.asarray((onehot @ sparse.diags(scale) @ y).todense())
+    sum_y2 = np.asarray((onehot @ y.multiply(y)).todense())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = np.where(s1[:, None] > 0, sum_y / s1[:, None], 0.0)
+        q = sum_y2 - 2 * mu * sum_sy + mu**2 * s2[:, None]
+        a = (s1 - s2 / s1)[:, None]
+        b = (s2 - 2 * s3 / s1 + s2**2 / s1**2)[:, None]
+        phi_raw = (q - mu * a) / (mu**2 * b)
+    phi_raw = np.where((mu > 0) & np.isfinite(phi_raw), phi_raw, np.nan)
+    mean_count = mu * (s1 / n)[:, None]
+    phi = _shrink(phi_raw, mu, mean_count, n)
+    theta = np.clip(1 / phi, MIN_THETA, MAX_THETA)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var_sum = mu * s1[:, None] + mu**2 * phi * s2[:, None]
+        mu_se = np.where(s1[:, None] > 0, np.sqrt(var_sum) / s1[:, None], np.inf)
+        theta_raw = np.where(phi_raw > 0, 1 / phi_raw, np.inf)
+    return CountFit(genes=list(reference.genes), celltypes=list(celltypes), mu=mu, theta=theta, mu_se=mu_se,
+                    theta_raw=theta_raw, n_cells=n.astype(np.int64), size_factor=kind)
+
+
+def _shrink(phi_raw: np.ndarray, mu: np.ndarray, mean_count: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Empirical-Bayes shrinkage of log φ towards the mean–dispersion trend (module docstring)."""
+    ok = np.isfinite(phi_raw) & (phi_raw > 0) & (n[:, None] > 2)
+    if not ok.any():
+        return np.full_like(mu, 1 / MAX_THETA)
+    log_mu, log_phi = np.log(mu[ok]), np.log(phi_raw[ok])
+    trend = _trend(log_mu, log_phi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_trend = trend(np.log(np.where(mu > 0, mu, np.exp(log_mu.min()))))
+        v = 2 / np.maximum(n[:, None] - 1, 1) * (1 + 1 / (mean_count * np.where(ok, phi_raw, 1.0))) ** 2
+    resid, v_ok = log_phi - log_trend[ok], v[ok]
+    # τ² from the well-measured estimates: the noisy ones' huge v would swamp a pooled difference.
+    well = v_ok < _WELL_MEASURED
+    if well.sum() < _N_BINS:
+        well = np.ones_like(well)
+    tau2 = max(float(np.mean(resid[well] ** 2 - v_ok[well])), _MIN_TAU2)
+    w = np.where(ok, tau2 / (tau2 + v), 0.0)
+    log_est = np.where(ok, np.log(np.where(ok, phi_raw, 1.0)), 0.0)
+    return np.exp(w * log_est + (1 - w) * log_trend)
+
+
+def _trend(log_mu: np.ndarray, log_phi: np.ndarray):  # noqa: ANN202
+    """The trend of log φ over log μ: medians in quantile bins, linearly interpolated, flat beyond."""
+    if len(log_mu) < 2 * _N_BINS:
+        level = float(np.median(log_phi))
+        return lambda x: np.full_like(np.asarray(x, dtype=float), level)
+    edges = np.unique(np.quantile(log_mu, np.linspace(0, 1, _N_BINS + 1)))
+    which = np.clip(np.searchsorted(edges, log_mu, side="right") - 1, 0, len(edges) - 2)
+    centres = np.array([np.median(log_mu[which == k]) for k in range(len(edges) - 1) if np.any(which == k)])
+    levels = np.array([np.median(log_phi[which == k]) for k in range(len(edges) - 1) if np.any(which == k)])
+    return lambda x: np.interp(x, centres, levels)
