@@ -18,9 +18,9 @@ Estimators, and why:
   where it matters (genes with few counts).
 - **Shrinkage** (empirical Bayes on log φ, as DESeq2 does with its prior): log φ̂ is pulled
   towards a mean–dispersion trend (the running median of log φ̂ in 10 quantile bins of log μ̂,
-  interpolated), with weight w = τ² / (τ² + v): v ≈ 2/(n − 1) (1 + 1/(m̄ φ̂))² is the sampling
-  variance of log φ̂ for n cells of mean count m̄ (the variance of a sample variance, relative to
-  the excess over Poisson), τ² the spread of the well-measured estimates (v < 0.1) around the
+  interpolated), with weight w = τ² / (τ² + v): v is the sampling variance of log φ̂ for n cells
+  of mean count m̄ (the variance of an NB sample variance, fourth cumulant included, over the
+  squared excess m̄²φ̂; :func:`_log_phi_variance`), τ² the spread of the well-measured estimates (v < 0.1) around the
   trend beyond their sampling variance.
   A gene with few counts (large v) takes the trend; a well-measured one keeps its estimate.
   Estimates at or below 0 (no visible over-dispersion) take the trend.
@@ -176,7 +176,7 @@ def _shrink(phi_raw: np.ndarray, mu: np.ndarray, mean_count: np.ndarray, n: np.n
     trend = _trend(log_mu, log_phi)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_trend = trend(np.log(np.where(mu > 0, mu, np.exp(log_mu.min()))))
-        v = 2 / np.maximum(n[:, None] - 1, 1) * (1 + 1 / (mean_count * np.where(ok, phi_raw, 1.0))) ** 2
+        v = _log_phi_variance(mean_count, np.where(ok, phi_raw, 1.0), n[:, None])
     resid, v_ok = log_phi - log_trend[ok], v[ok]
     # τ² from the well-measured estimates: the noisy ones' huge v would swamp a pooled difference.
     well = v_ok < _WELL_MEASURED
@@ -186,6 +186,17 @@ def _shrink(phi_raw: np.ndarray, mu: np.ndarray, mean_count: np.ndarray, n: np.n
     w = np.where(ok, tau2 / (tau2 + v), 0.0)
     log_est = np.where(ok, np.log(np.where(ok, phi_raw, 1.0)), 0.0)
     return np.exp(w * log_est + (1 - w) * log_trend)
+
+
+def _log_phi_variance(m: np.ndarray, phi: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Sampling variance of log φ̂ for n NB counts of mean m: Var(s²) over the squared excess m²φ.
+
+    Var(s²) = 2σ⁴/(n − 1) + κ₄/n with σ² = m + m²φ and the NB's fourth cumulant
+    κ₄ = m + 7m²φ + 12m³φ² + 6m⁴φ³ (its heavy tail matters: for θ = 2 it more than doubles v).
+    """
+    sigma2 = m + m * m * phi
+    kappa4 = m + 7 * m**2 * phi + 12 * m**3 * phi**2 + 6 * m**4 * phi**3
+    return (2 * sigma2**2 / np.maximum(n - 1, 1) + kappa4 / np.maximum(n, 1)) / (m * m * phi) ** 2
 
 
 def _trend(log_mu: np.ndarray, log_phi: np.ndarray):  # noqa: ANN202
