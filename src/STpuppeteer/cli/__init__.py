@@ -1,4 +1,4 @@
-"""Command line: ``stpuppeteer simulate | config | plot | score | clean | demo``.
+"""Command line: ``stpuppeteer simulate | config | plot | score | clean | demo | fit | compare``.
 
 Every failure the user can cause (bad arguments, invalid config, existing output) ends
 with one line on stderr and exit code 2, never a traceback.
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from STpuppeteer.cli._config import MODELS, PRESETS, add_config_args, add_dask_args, cmd_config
 from STpuppeteer.cli._errors import Parser, UserError, one_line
+from STpuppeteer.cli.fit import add_compare_parser, add_fit_parser
 from STpuppeteer.cli.folders import cmd_clean, cmd_plot, cmd_score
 from STpuppeteer.cli.simulate import FORMATS, cmd_demo, cmd_simulate, run_stages, write_outputs
 
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     add_dask_args(p)
     p.set_defaults(func=cmd_demo)
+    add_fit_parser(sub)
+    add_compare_parser(sub)
     return parser
 
 
