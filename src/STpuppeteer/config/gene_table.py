@@ -22,7 +22,7 @@ whole config (:func:`resolve_table_model`), which fields each expression model s
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, get_args
 
 import numpy as np
 from pydantic import ConfigDict, Field, model_serializer, model_validator
@@ -58,7 +58,7 @@ __all__ = [
 #: What a gene of the table is: it labels the gene (``gpar_df["gene_type"]``, plots, marker metrics);
 #: its μ and θ are used as given whatever the class.
 GeneClass = Literal["marker", "housekeeping", "silent"]
-GENE_CLASSES: tuple[str, ...] = ("marker", "housekeeping", "silent")
+GENE_CLASSES: tuple[str, ...] = get_args(GeneClass)
 #: Fields of the table model only: ``None`` in the other models, and not serialised there.
 TABLE_FIELDS = ("gene_table",)
 

@@ -181,9 +181,7 @@ class SimulationConfig(StrictModel):
     transcripts: TranscriptConfig = Field(default_factory=TranscriptConfig)
     instrument: InstrumentConfig = Field(default_factory=InstrumentConfig)
     # --- step 1, table model (docs/model_genes.md); last, as it is long -----------------
-    gene_table: GeneTable | None = Field(
-        None, description="genes by name with μ and θ per cell type, used as given: {celltypes, genes}",
-    )
+    gene_table: GeneTable | None = Field(None, description="genes by name with μ, θ per cell type, used as given")
 
     # ---------------------------------------------------------------------------------
     @field_validator("leakage_by_celltype", mode="before")
