@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 __all__ = ["MODELS", "PRESETS", "add_config_args", "add_dask_args", "cmd_config", "load_config"]
 
 PRESETS = ("default", "xenium", "merscope", "cosmx", "breast_programs")
-# The expression models, and the preset each starts from when no --preset or --config is given.
-MODELS = {"priors": "default", "programs": "breast_programs"}
+# The expression models, and the preset each starts from when no --preset or --config is given
+# (the table model has none: its configs come from data, e.g. from `stpuppeteer fit`).
+MODELS = {"priors": "default", "programs": "breast_programs", "table": None}
 
 
 def load_config(args: argparse.Namespace) -> SimulationConfig:
@@ -37,14 +38,19 @@ def load_config(args: argparse.Namespace) -> SimulationConfig:
         config = SimulationConfig.model_validate({**base.model_dump(), **overrides})
     else:
         preset = getattr(args, "preset", None) or MODELS[model or "priors"]
+        if preset is None:
+            msg = (f"--model {model}: the table model has no preset; give a config with a gene_table "
+                   "(`stpuppeteer fit` writes one) with --config.")
+            raise UserError(msg)
         if preset == "default":
             config = SimulationConfig(**overrides)
         else:
             config = SimulationConfig.from_preset(preset, **overrides)
     if model is not None and config.expression_model != model:
         source = f"--config {args.config}" if getattr(args, "config", None) else f"--preset {args.preset}"
-        msg = (f"--model {model}: {source} is a config of the {config.expression_model} model "
-               f"(the presets of the program model: {[p for p in PRESETS if p.endswith('_programs')]}).")
+        hint = ("a table config has a gene_table" if model == "table"
+                else f"the presets of the program model: {[p for p in PRESETS if p.endswith('_programs')]}")
+        msg = f"--model {model}: {source} is a config of the {config.expression_model} model ({hint})."
         raise UserError(msg)
     return config
 
@@ -54,9 +60,9 @@ def cmd_config(args: argparse.Namespace) -> int:
     from STpuppeteer.config.commented import commented_yaml
 
     config = load_config(args)
-    preset = args.preset or MODELS[args.model or "priors"]
+    source = f"config: {args.config}" if args.config else f"preset: {args.preset or MODELS[args.model or 'priors']}"
     header = (
-        f"STpuppeteer config ({config.expression_model} model, preset: {preset}). Edit and run:\n"
+        f"STpuppeteer config ({config.expression_model} model, {source}). Edit and run:\n"
         "  stpuppeteer simulate --config THIS.yaml --out DIR"
     )
     sys.stdout.write(commented_yaml(config, header=header))
@@ -69,8 +75,9 @@ def add_config_args(parser: argparse.ArgumentParser, *, default_preset: str | No
     source.add_argument("--preset", choices=PRESETS, default=default_preset, help="a platform preset")
     parser.add_argument(
         "--model", choices=tuple(MODELS),
-        help="expression model: 'priors' (the seed's gamma priors, cell types ct_k) or 'programs' (gene programs, "
-             "named cell types; default preset breast_programs)",
+        help="expression model: 'priors' (the seed's gamma priors, cell types ct_k), 'programs' (gene programs, "
+             "named cell types; default preset breast_programs) or 'table' (μ and θ per gene and cell type, as "
+             "`stpuppeteer fit` writes them; with --config)",
     )
     parser.add_argument("--seed", type=int, help="override the config's seed")
     parser.add_argument("--n-cells", type=int, help="override the number of cells")

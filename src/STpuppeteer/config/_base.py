@@ -28,6 +28,8 @@ __all__ = [
     "MAX_GENE_MEAN",
     "MAX_NAME_LENGTH",
     "MAX_SEED",
+    "MAX_THETA",
+    "MIN_THETA",
     "Flag",
     "Int",
     "Name",
@@ -53,6 +55,14 @@ MAX_CONTROL_NAMES = 100_000
 MAX_EXTENT_UM = 100_000.0
 #: Largest mean molecules of one gene per cell (the most abundant mRNAs reach ~10⁴ copies per cell).
 MAX_GENE_MEAN = 10_000.0
+#: Smallest NB dispersion θ of a gene (variance m + m²/θ): prior draws below are raised to it, a gene
+#: table below it is refused. At θ = 10⁻³ a count's variance is already m + 1000 m²; a smaller θ lets a
+#: single Gamma–Poisson draw reach m/θ molecules (10⁹ and more), which no run can hold. Draws of the
+#: default prior (shape 2, rate 1) fall below it about once in two million.
+MIN_THETA = 1e-3
+#: Largest θ of a gene table: at θ = 10⁷ even a gene of :data:`MAX_GENE_MEAN` molecules has a variance
+#: within 0.1 % of Poisson's (a fit that finds no overdispersion writes this, not infinity).
+MAX_THETA = 1e7
 #: Longest name (cell type, gene, program), bytes of UTF-8: a name becomes part of file names in
 #: Zarr stores (``{type}_theta``), and file systems allow 255 bytes.
 MAX_NAME_LENGTH = 200

@@ -28,7 +28,7 @@ import yaml
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["DuplicateKeyError", "dump_yaml", "load_yaml", "read_yaml_mapping"]
+__all__ = ["DuplicateKeyError", "FlowMapping", "FlowSequence", "dump_yaml", "load_yaml", "read_yaml_mapping"]
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -175,6 +175,22 @@ def load_yaml(text: str) -> Any:  # noqa: ANN401 - whatever the document holds
         return loader.get_single_data()
     finally:
         loader.dispose()
+
+
+class FlowMapping(dict):
+    """A mapping :func:`dump_yaml` writes on one line, in flow style: ``{mu: [1.5, 2.0], theta: 3.0}``."""
+
+
+class FlowSequence(list):
+    """A list :func:`dump_yaml` writes on one line, in flow style: ``[T cell, B cell]``."""
+
+
+_BothDumper.add_representer(
+    FlowMapping, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+)
+_BothDumper.add_representer(
+    FlowSequence, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+)
 
 
 def dump_yaml(data: Any, **kwargs: Any) -> str:  # noqa: ANN401

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
+from STpuppeteer.config.gene_table import GeneTable
 from STpuppeteer.config.instrument import InstrumentConfig
 from STpuppeteer.config.panel import CelltypePrior, SharedMarkerSet
 from STpuppeteer.config.programs import CellTypeSpec, ProgramSpec
@@ -109,6 +110,7 @@ class CostedConfig(Protocol):
     expression_baseline: float
     programs: list[ProgramSpec]
     cell_type_specs: dict[str, CellTypeSpec]
+    gene_table: GeneTable | None
     celltype_proportions: list[float] | None
     tissue: TissueConfig
     instrument: InstrumentConfig
@@ -153,6 +155,12 @@ def _program_means(config: CostedConfig) -> list[float]:
     return out
 
 
+def _table_means(config: CostedConfig) -> list[float]:
+    """Expected molecules per cell of each type in the table model: the sum of the table's μ."""
+    table = config.gene_table
+    return [] if table is None else [math.fsum(row) for row in table.mu_array().tolist()]
+
+
 def estimate_resources(config: CostedConfig) -> ResourceEstimate:
     """The expected molecules, extent and fields of view of ``config`` (no draws).
 
@@ -163,7 +171,7 @@ def estimate_resources(config: CostedConfig) -> ResourceEstimate:
     >>> round(est.molecules_per_cell[0]), est.n_fovs
     (72, 9)
     """
-    per_type = _program_means(config) if config.expression_model == "programs" else _prior_means(config)
+    per_type = {"programs": _program_means, "table": _table_means}.get(config.expression_model, _prior_means)(config)
     shares = config.celltype_proportions or [1.0 / len(per_type)] * len(per_type)
     cell_molecules = config.n_cells * math.fsum(s * m for s, m in zip(shares, per_type, strict=True))
     width, height = tissue_extent_um(config.tissue, config.n_cells)
@@ -181,6 +189,8 @@ def estimate_resources(config: CostedConfig) -> ResourceEstimate:
 def _expression_fields(config: CostedConfig) -> str:
     if config.expression_model == "programs":
         return "expression_baseline, the programs' loadings or the cell types' program_activations"
+    if config.expression_model == "table":
+        return "the gene_table's mu or its number of genes"
     return "expression_scale, marker_mu, hk_mu, silence_mu or the number of genes"
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from STpuppeteer.config._yaml import dump_yaml
+from STpuppeteer.config.gene_table import GeneEntry
 
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
@@ -41,6 +42,10 @@ def _fields(model: BaseModel, indent: int, *, keep: set[str] | None = None) -> l
             for item in value:
                 lines = _values(item, indent + 2)
                 out += [f"{pad}  - {lines[0].lstrip()}", *lines[1:]]
+        elif isinstance(value, dict) and value and all(isinstance(v, GeneEntry) for v in value.values()):
+            # The genes of a gene table: one line per gene, as to_yaml writes them.
+            out.append(f"{pad}{name}:")
+            out += [f"{pad}  {_scalar(key)}: {_scalar(item.model_dump(mode='json'))}" for key, item in value.items()]
         elif isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
             # A mapping of models (cell_type_specs): one block per key.
             out.append(f"{pad}{name}:")

@@ -5,11 +5,13 @@ of later stages live in nested models (``tissue``, ``morphology``, ``transcripts
 ``instrument``). Everything is validated on construction and on assignment, and unknown
 keys are refused.
 
-Two expression models share the config (``expression_model``): the seed's gamma priors
-(``"priors"``: markers, housekeeping and silent genes of cell types ``ct_k``) and the program
+Three expression models share the config (``expression_model``): the seed's gamma priors
+(``"priors"``: markers, housekeeping and silent genes of cell types ``ct_k``), the program
 model (``"programs"``, chosen by giving ``programs`` and ``cell_type_specs``: cell types named
-freely, built from gene programs; ``docs/model_programs.md``). Each model's own fields must stay
-at their defaults in the other, and a config serialises only the fields of its model.
+freely, built from gene programs; ``docs/model_programs.md``) and the table model (``"table"``,
+chosen by giving ``gene_table``: real genes with μ and θ per cell type, as a fit writes them;
+``docs/model_genes.md``). Each model's own fields must stay at their defaults in the others, and
+a config serialises only the fields of its model.
 """
 
 from __future__ import annotations
@@ -41,14 +43,13 @@ from STpuppeteer.config._base import (
     check_probability,
     unwrapped_fields,
 )
-from STpuppeteer.config._yaml import dump_yaml, read_yaml_mapping
+from STpuppeteer.config._yaml import read_yaml_mapping
 from STpuppeteer.config.budget import check_budget
+from STpuppeteer.config.gene_table import GeneTable, dump_config_yaml, foreign_fields, resolve_table_model
 from STpuppeteer.config.instrument import InstrumentConfig
 from STpuppeteer.config.panel import CelltypePrior, SharedMarkerSet, gene_layout, prior_field
 from STpuppeteer.config.presets import PRESETS, merge_overrides
 from STpuppeteer.config.programs import (
-    PRIOR_FIELDS,
-    PROGRAM_DERIVED,
     PROGRAM_FIELDS,
     CellTypeSpec,
     ProgramSpec,
@@ -69,7 +70,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ExpressionModel", "SimulationConfig"]
 
-ExpressionModel = Literal["priors", "programs"]
+ExpressionModel = Literal["priors", "programs", "table"]
 
 
 class SimulationConfig(StrictModel):
@@ -179,6 +180,8 @@ class SimulationConfig(StrictModel):
     morphology: MorphologyConfig = Field(default_factory=MorphologyConfig)
     transcripts: TranscriptConfig = Field(default_factory=TranscriptConfig)
     instrument: InstrumentConfig = Field(default_factory=InstrumentConfig)
+    # --- step 1, table model (docs/model_genes.md); last, as it is long -----------------
+    gene_table: GeneTable | None = Field(None, description="genes by name with μ, θ per cell type, used as given")
 
     # ---------------------------------------------------------------------------------
     @field_validator("leakage_by_celltype", mode="before")
@@ -220,6 +223,8 @@ class SimulationConfig(StrictModel):
     def _check_consistency(self) -> Self:
         if self.expression_model == "programs":
             self._resolve_programs()
+        elif self.expression_model == "table":
+            self.__dict__.update(resolve_table_model(self))
         else:
             self._resolve_priors()
         names = set(self.celltype_names)
@@ -307,7 +312,9 @@ class SimulationConfig(StrictModel):
     # ---------------------------------------------------------------------------------
     @property
     def expression_model(self) -> ExpressionModel:
-        """``"programs"`` when ``programs`` and ``cell_type_specs`` are given, else ``"priors"``."""
+        """``"table"`` (a ``gene_table``), ``"programs"`` (``programs``, ``cell_type_specs``) or ``"priors"``."""
+        if self.gene_table is not None:
+            return "table"
         return "programs" if self.programs or self.cell_type_specs else "priors"
 
     @property
@@ -326,8 +333,8 @@ class SimulationConfig(StrictModel):
         """The panel's genes in ``gpar_df`` / ``count_array`` order.
 
         Program model: the genes of the loadings in order of first appearance, then the
-        ``extra_genes`` not among them. Prior model: markers, shared markers, housekeeping,
-        silent genes (:func:`~STpuppeteer.config.panel.gene_layout`).
+        ``extra_genes`` not among them. Table model: the table's genes. Prior model: markers,
+        shared markers, housekeeping, silent genes (:func:`~STpuppeteer.config.panel.gene_layout`).
 
         Examples
         --------
@@ -338,13 +345,15 @@ class SimulationConfig(StrictModel):
         """
         if self.expression_model == "programs":
             return program_gene_names(self.programs, self.extra_genes)
+        if self.gene_table is not None:
+            return self.gene_table.gene_names
         return [str(g) for g in gene_layout(self).feature_name]
 
     @property
     def n_hk(self) -> int:
         """Number of housekeeping genes (the panel left after markers and silent genes; 0 with programs)."""
-        if self.expression_model == "programs":
-            return 0
+        if self.expression_model != "priors":
+            return 0 if self.gene_table is None else self.gene_table.n_housekeeping
         n_marker_genes = self.n_celltype * self.n_markers + sum(s.n_genes for s in self.shared_markers)
         return self.n_genes - n_marker_genes - self.n_silence
 
@@ -354,12 +363,9 @@ class SimulationConfig(StrictModel):
         # Only the fields of the config's expression model (the others are at their defaults),
         # so a prior-model config serialises exactly as before the program model existed.
         data = handler(self)
-        if self.expression_model == "programs":
-            drop = set(PRIOR_FIELDS + PROGRAM_DERIVED)
-        else:
-            drop = set(PROGRAM_FIELDS)
-            if self.celltype_names == [f"ct_{k}" for k in range(self.n_celltype)]:
-                drop.add("celltype_names")
+        drop = foreign_fields(self.expression_model)
+        if self.expression_model == "priors" and self.celltype_names == [f"ct_{k}" for k in range(self.n_celltype)]:
+            drop.add("celltype_names")
         return {k: v for k, v in data.items() if k not in drop}
 
     def to_dict(self) -> dict[str, Any]:
@@ -368,7 +374,7 @@ class SimulationConfig(StrictModel):
 
     def to_yaml(self, path: str | Path) -> None:
         """Write the config to a YAML file that :meth:`from_yaml` (and ``yaml.safe_load``) reads back identically."""
-        Path(path).write_text(dump_yaml(self.to_dict(), sort_keys=False))
+        Path(path).write_text(dump_config_yaml(self.to_dict()))
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> SimulationConfig:

@@ -29,12 +29,12 @@ ORIGIN_COLORS = {"cell": "#2b6cb0", "leaked": "#e53e3e", "ambient": "#805ad5", "
 def default_genes(result: SimulationResult, *, per_celltype: int = 1) -> list[str]:
     """The most expressed marker(s) of each cell type: genes whose molecules show the types apart.
 
-    Prior model: the type's own markers; program model: the genes marking the type
+    Prior model: the type's own markers; program and table models: the genes marking the type
     (:func:`~STpuppeteer.stages.genes.marker_celltypes`), the ones marking it alone first.
     """
     gpar_df = result.gpar_df
     genes: list[str] = []
-    if result.config.expression_model == "programs":
+    if result.config.expression_model != "priors":
         markers = marker_celltypes(gpar_df)
         for ct in result.config.celltype_names:
             own = gpar_df[gpar_df["feature_name"].isin([g for g, types in markers.items() if ct in types])]

@@ -3,6 +3,7 @@
 Panel order: markers of ``ct_0`` (``ct_0_mkr_0`` …), markers of ``ct_1`` …, then shared
 marker blocks (``ct_0_ct_1_mkr_0`` …), then housekeeping genes ``hk_0`` … (gene_type
 ``hk``) filling the panel, then silent genes ``silence_0`` … (gene_type ``silence``).
+With a ``gene_table`` the panel, μ and θ are the table's (:func:`table_gene_parameters`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from STpuppeteer.config._base import MIN_THETA
 from STpuppeteer.config.panel import gene_layout, gene_leakage
 from STpuppeteer.stages.priors import (
     get_hk_gamma_prior,
@@ -24,13 +26,8 @@ from STpuppeteer.stages.programs import PROGRAM_BASELINE, build_program_gpar_df,
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
 
-__all__ = ["MIN_THETA", "celltypes_of", "generate_gene_parameters", "marker_celltypes"]
+__all__ = ["MIN_THETA", "celltypes_of", "generate_gene_parameters", "marker_celltypes", "table_gene_parameters"]
 
-#: Smallest θ a gene gets: draws below are raised to it. At θ = 10⁻³ a count's variance is already
-#: m + 1000 m²; a smaller θ lets a single Gamma–Poisson draw reach m/θ molecules (10⁹ and more),
-#: which no run can hold. Draws of the default prior (shape 2, rate 1) fall below it about once in
-#: two million.
-MIN_THETA = 1e-3
 
 
 def marker_celltypes(gpar_df: pd.DataFrame) -> dict[str, list[str]]:
@@ -69,7 +66,7 @@ def generate_gene_parameters(config: SimulationConfig, rng: np.random.Generator)
     """Draw μ and θ for every gene and cell type from the config's Gamma priors.
 
     With the program model the table is :func:`~STpuppeteer.stages.programs.build_program_gpar_df`
-    instead (no draws: ``rng`` is not used).
+    instead, with a ``gene_table`` :func:`table_gene_parameters` (no draws: ``rng`` is not used).
 
     For each cell type k in order: θ of all genes from the θ prior, μ of all genes from
     the silence prior, μ of the housekeeping genes from the hk prior, μ of k's markers
@@ -92,6 +89,8 @@ def generate_gene_parameters(config: SimulationConfig, rng: np.random.Generator)
     """
     if config.expression_model == "programs":
         return build_program_gpar_df(config)
+    if config.expression_model == "table":
+        return table_gene_parameters(config)
     layout = gene_layout(config)
     n_genes = len(layout.feature_name)
     hk_index = layout.hk_index
@@ -123,4 +122,33 @@ def generate_gene_parameters(config: SimulationConfig, rng: np.random.Generator)
         columns[f"{ct}_theta"] = theta[:, k]
         columns[f"{ct}_mu"] = mu[:, k]
     columns["gene_leakage"] = gene_leakage(config, layout.feature_name)
+    return pd.DataFrame(columns)
+
+
+def table_gene_parameters(config: SimulationConfig) -> pd.DataFrame:
+    """``gpar_df`` of a config with a ``gene_table``: the table as given, nothing drawn.
+
+    Same columns as the prior model's (``feature_name``, ``gene_type``, ``{type}_theta`` and
+    ``{type}_mu`` per cell type, ``gene_leakage``), so stage 3 draws counts from it unchanged.
+    ``gene_type`` is :meth:`~STpuppeteer.config.gene_table.GeneTable.gene_types` (``ct_{k}_mkr``,
+    ``hk``, ``silence``). θ needs no floor: the config refuses θ below :data:`MIN_THETA`.
+
+    Examples
+    --------
+    >>> from STpuppeteer.config import SimulationConfig
+    >>> cfg = SimulationConfig(gene_table={"celltypes": ["T cell"], "genes": {"CD3E": {"mu": 3.0, "theta": 1.5}}})
+    >>> table_gene_parameters(cfg).columns.tolist()
+    ['feature_name', 'gene_type', 'T cell_theta', 'T cell_mu', 'gene_leakage']
+    """
+    table = config.gene_table
+    if table is None:
+        msg = "the config has no gene_table; table_gene_parameters needs one."
+        raise ValueError(msg)
+    genes = np.asarray(table.gene_names, dtype=object)
+    mu, theta = table.mu_array(), table.theta_array()
+    columns: dict[str, np.ndarray] = {"feature_name": genes, "gene_type": np.asarray(table.gene_types(), dtype=object)}
+    for k, ct in enumerate(table.celltypes):
+        columns[f"{ct}_theta"] = theta[k]
+        columns[f"{ct}_mu"] = mu[k]
+    columns["gene_leakage"] = gene_leakage(config, genes)
     return pd.DataFrame(columns)
