@@ -170,8 +170,10 @@ def _expression(counts: CountFit, *, model: str) -> Estimates:
                          missing={"gene names": "the seed model names genes by class (ct_0_mkr_0, hk_0 …)"})
     from STpuppeteer.config.gene_table import GeneTable
 
-    table = GeneTable.from_arrays(counts.genes, counts.celltypes, counts.mu, counts.theta,
-                                  classes=classes.gene_class, marks=classes.marks)
+    silent = {g: "silent" for g, c in zip(counts.genes, classes.gene_class, strict=True) if c == "silent"}
+    marks = {g: [counts.celltypes[k]] for g, k in zip(counts.genes, classes.marks, strict=True) if k >= 0}
+    table = GeneTable.from_arrays(counts.genes, counts.celltypes, mu=counts.mu, theta=counts.theta,
+                                  classes=silent, marks=marks)
     return Estimates(fields={"gene_table": table.model_dump(mode="json"),
                              "tissue.proportions": [float(p) for p in counts.proportions]}, measured=measured)
 
