@@ -190,6 +190,11 @@ def test_cosmx_tx_file_as_a_molecule_table(bundles):
     assert ref.n_cells == len(written)  # "cell" 0 is no cell
     np.testing.assert_array_equal(ref.counts.toarray(), written.loc[ref.cells.index, ref.genes])
     assert any("0.12028 µm per pixel" in note for note in ref.notes)
+    # without its "cell" column, cells are named {cell_ID}_{fov} (as spatialdata_io names them)
+    tx = pd.read_csv(folder / f"{DATASET_ID}_{CosmxFiles.TRANSCRIPTS}").drop(columns="cell")
+    by_fov = read_reference(tx)
+    written.index = metadata.set_index("cell").loc[written.index, ["cell_ID", "fov"]].astype(str).agg("_".join, axis=1)
+    np.testing.assert_array_equal(by_fov.counts.toarray(), written.loc[by_fov.cells.index, ref.genes])
 
 
 def test_h5ad_x_is_the_true_counts_and_observed_the_landed_ones(result, bundles):

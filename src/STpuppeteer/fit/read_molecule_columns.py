@@ -48,11 +48,13 @@ def _numbers(table: pd.DataFrame, name: str) -> np.ndarray:
     return values
 
 
-def _strings(values: pd.Series) -> pd.Series:
-    first = values.dropna().iloc[0] if values.notna().any() else None
-    if isinstance(first, bytes):  # older Xenium transcripts.parquet stores feature names as bytes
-        values = values.str.decode("utf-8")
-    return values.astype(str)
+def _genes(values: pd.Series) -> pd.Categorical:
+    """Feature names as a categorical of strings with sorted categories (converted once per name)."""
+    genes = pd.Categorical(values)
+    names = pd.Series(genes.categories.to_numpy(dtype=object))
+    # older Xenium transcripts.parquet stores feature names as bytes
+    names = names.map(lambda v: v.decode("utf-8") if isinstance(v, bytes) else str(v))
+    return pd.Categorical.from_codes(genes.codes, categories=names).reorder_categories(sorted(names))
 
 
 def _flags(values: pd.Series) -> np.ndarray:
@@ -97,7 +99,11 @@ def molecule_frame(table: pd.DataFrame, *, pixel_size_um: float | None = None) -
     elif scale is not None:
         notes.append(f"x, y converted from pixels at {scale} µm per pixel (pixel_size_um).")
     scale = 1.0 if scale is None else float(scale)
-    genes = pd.Categorical(_strings(table[gene_name]))
+    genes = _genes(table[gene_name])
+    if (genes.codes < 0).any():
+        row = int(np.flatnonzero(genes.codes < 0)[0])
+        msg = f"molecules[{gene_name!r}] is missing at row {row}; every molecule needs a gene (or control) name."
+        raise ValueError(msg)
     control_of_code = is_control_name(genes.categories)
     frame = pd.DataFrame({
         "x": _numbers(table, x_name) * scale,
@@ -106,7 +112,12 @@ def molecule_frame(table: pd.DataFrame, *, pixel_size_um: float | None = None) -
         "is_control": control_of_code[genes.codes] if len(control_of_code) else np.zeros(len(genes), bool),
     })
     cell_name = rn.pick_column(table.columns, rn.CELL_COLUMNS)
-    if cell_name is None:
+    if cell_name is None and {rn.COSMX_CELL_ID, rn.COSMX_FOV} <= set(table.columns):
+        # CosMx without its "cell" column: cell_ID counts within a FOV; named as spatialdata_io does
+        local = rn.cell_id_strings(table[rn.COSMX_CELL_ID], column=rn.COSMX_CELL_ID)
+        frame["cell_id"] = (local + "_" + table[rn.COSMX_FOV].astype(str).to_numpy()).astype("string")
+        notes.append(f"cell ids '{{{rn.COSMX_CELL_ID}}}_{{{rn.COSMX_FOV}}}' from CosMx's per-FOV cell_ID.")
+    elif cell_name is None:
         frame["cell_id"] = pd.Series(pd.NA, index=frame.index, dtype="string")
         notes.append(f"the molecule table has no cell id column (looked for {list(rn.CELL_COLUMNS)}).")
     else:

@@ -28,7 +28,9 @@ __all__ = [
     "CELL_X_COLUMNS",
     "CELL_Y_COLUMNS",
     "COSMX_AREA_PX",
+    "COSMX_CELL_ID",
     "COSMX_COMPARTMENT",
+    "COSMX_FOV",
     "COSMX_NUCLEAR",
     "GENE_COLUMNS",
     "MAX_CELL_AREA_UM2",
@@ -68,6 +70,7 @@ QV_COLUMN = str(XeniumTranscriptColumns.QV)
 OVERLAPS_COLUMN = str(XeniumTranscriptColumns.OVERLAPS_NUCLEUS)
 COSMX_COMPARTMENT = str(CosmxTranscriptColumns.CELL_COMP)
 COSMX_NUCLEAR = "Nuclear"
+COSMX_CELL_ID, COSMX_FOV = _names(CosmxTranscriptColumns.CELL_ID, CosmxTranscriptColumns.FOV)  # cell per FOV
 
 # Cell tables (a `cells` argument, AnnData obs).
 CELL_ID_COLUMNS = _names(XeniumCellColumns.CELL_ID, "cell", MerscopeCellColumns.ENTITY_ID)
@@ -103,23 +106,22 @@ def cell_id_strings(values: pd.Series | np.ndarray, *, column: str = "cell_id") 
 
     Numbers are written as integers (``3.0`` from a CSV column with gaps becomes ``"3"``);
     bytes are decoded as UTF-8. ``column`` is the source column's name: 0 means no cell only
-    in :data:`ZERO_IS_NO_CELL`.
+    in :data:`ZERO_IS_NO_CELL`. The rules run on the distinct values, not on every molecule.
     """
-    series = pd.Series(values).reset_index(drop=True)
-    first = series.dropna().iloc[0] if series.notna().any() else None
-    if isinstance(first, bytes):  # Xenium 1.x and older Parquet writers store bytes
-        series = series.str.decode("utf-8")
-    zero_is_none = column in ZERO_IS_NO_CELL
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        number = series.to_numpy(dtype=float, na_value=np.nan)
-        no_cell = ~np.isfinite(number) | (number < 0) | ((number == 0) & zero_is_none)
-        text = pd.Series(np.where(no_cell, 0, number).astype(np.int64).astype(str), dtype="string")
-        return text.mask(no_cell, pd.NA)
-    text = series.astype("string").str.strip()
-    as_int = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    no_cell = (text.isna() | text.isin(NO_CELL_STRINGS)).to_numpy(dtype=bool)
-    no_cell |= (as_int < 0) | ((as_int == 0) & zero_is_none)
-    return text.mask(no_cell, pd.NA)
+    codes, uniques = pd.factorize(pd.Series(values).reset_index(drop=True))
+    unique = pd.Series(np.asarray(uniques, dtype=object))
+    if len(unique) and isinstance(unique.iloc[0], bytes):  # Xenium 1.x and older Parquet writers store bytes
+        unique = unique.map(lambda v: v.decode("utf-8") if isinstance(v, bytes) else v)
+    number = pd.to_numeric(unique, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    is_number = np.isfinite(number) & np.array([not isinstance(v, str) for v in unique], dtype=bool)
+    text = unique.astype(str).str.strip()
+    text[is_number] = number[is_number].astype(np.int64).astype(str)
+    no_cell = text.isin(NO_CELL_STRINGS).to_numpy() | (number < 0)
+    if column in ZERO_IS_NO_CELL:
+        no_cell |= number == 0
+    text = pd.Series(text.to_numpy(dtype=object), dtype="string").mask(no_cell, pd.NA)
+    out = text.reindex(codes).reset_index(drop=True)  # code -1 (a null) is not in the index: <NA>
+    return out.astype("string")
 
 
 def unit_notes(cells: pd.DataFrame, *, what: str) -> list[str]:

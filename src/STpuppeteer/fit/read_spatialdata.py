@@ -50,7 +50,7 @@ CELL_SHAPES = "cell_boundaries"
 NUCLEUS_SHAPES = "nucleus_boundaries"
 COSMX_POINTS_SUFFIX = "_points"
 COSMX_GLOBAL_OBSM = "global"
-COSMX_CELL_ID, COSMX_FOV, COSMX_Z = "cell_ID", "fov", "z_raw"
+COSMX_Z = "z_raw"
 # STpuppeteer's own SpatialData keeps the true source cell as the points' cell_id; the cell an
 # instrument would see is the one the molecule landed in.
 LANDED_CELL = "landed_cell_id"
@@ -95,10 +95,8 @@ def _molecule_table(sdata: object, reader: str | None) -> tuple[pd.DataFrame | N
         if not parts:
             return None, []
         raw = pd.concat(parts, ignore_index=True)
-        cell = pd.to_numeric(raw[COSMX_CELL_ID].astype(str), errors="coerce").to_numpy()
-        ids = pd.Series(raw[COSMX_CELL_ID].astype(str) + "_" + raw[COSMX_FOV].astype(str), dtype="string")
-        table = raw.drop(columns=["x", "y", "cell", COSMX_CELL_ID], errors="ignore").rename(columns={COSMX_Z: "z"})
-        table["cell_id"] = ids.mask(~(cell > 0), pd.NA).to_numpy()
+        # FOV pixels x, y and the "cell" name go: molecule_frame names cells {cell_ID}_{fov}, as the table
+        table = raw.drop(columns=["x", "y", "cell"], errors="ignore").rename(columns={COSMX_Z: "z"})
         return table, []
     if not points:
         return None, []
@@ -173,6 +171,12 @@ def reference_from_spatialdata(
     The reference: counts from the table (controls dropped), molecules from the points,
     polygons from the shapes, areas from the table (CosMx's ``Area`` × pixel size²) or the
     polygons; ``region_area_um2`` is the convex hull of the molecules and cell polygons.
+
+    Examples
+    --------
+    >>> import spatialdata_io  # doctest: +SKIP
+    >>> sdata = spatialdata_io.xenium("outs/", cells_labels=False, nucleus_labels=False)  # doctest: +SKIP
+    >>> ref = reference_from_spatialdata(sdata)  # doctest: +SKIP
     """
     check_pixel_size(pixel_size_um)
     reader = sdata.attrs.get("spatialdata_io_reader")
