@@ -149,6 +149,16 @@ def test_xenium_bundle(result, bundles):
     assert 0 < ref.region_area_um2 <= np.ptp(result.trs_df["x"]) * np.ptp(result.trs_df["y"])
 
 
+def test_xenium_transcripts_with_min_qv_count_as_the_cell_feature_matrix(bundles):
+    folder = bundles["xenium"]
+    matrix = read_reference(folder)
+    table = read_reference(folder / "transcripts.parquet", cells=folder / "cells.parquet", min_qv=20)
+    assert list(table.cells.index) == list(matrix.cells.index)
+    order = pd.Index(table.genes).get_indexer(matrix.genes)
+    np.testing.assert_array_equal(table.counts.toarray()[:, order], matrix.counts.toarray())
+    np.testing.assert_allclose(table.cells["cell_area"], matrix.cells["cell_area"])
+
+
 def test_merscope_bundle(result, bundles):
     ref = read_reference(bundles["merscope"], celltype_key="celltype")
     written = pd.read_csv(bundles["merscope"] / MerscopeFiles.COUNTS, index_col=0)

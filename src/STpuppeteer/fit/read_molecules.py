@@ -124,6 +124,8 @@ def reference_from_molecules(
     if min_qv is not None and "qv" in frame.columns:
         keep &= frame["qv"].to_numpy() >= min_qv
         notes.append(f"counts include only molecules with qv >= {min_qv}.")
+    elif min_qv is not None:
+        notes.append(f"min_qv={min_qv} ignored: the molecule table has no qv column.")
     counts = count_by_cell(frame, ids, genes, keep=keep)
     if (n_controls := int(frame["is_control"].sum())):
         n_names = frame.loc[frame["is_control"], "gene"].nunique()
