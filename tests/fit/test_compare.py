@@ -16,6 +16,7 @@ from STpuppeteer.fit.compare import (
     realism_statistics,
 )
 from STpuppeteer.fit.reference import Reference
+from STpuppeteer.plotting.realism import RealismData
 
 
 def _by_statistic(table: pd.DataFrame) -> pd.DataFrame:
@@ -52,6 +53,7 @@ def test_statistics_of_a_small_reference():
     assert st.control_per_um2 == pytest.approx(0.04)
     assert st.control_per_cell == pytest.approx(4 / 3)
     assert st.missing == {}
+    assert isinstance(st, RealismData)
 
 
 def test_identical_references_give_ks_zero_and_correlation_one(rng):
