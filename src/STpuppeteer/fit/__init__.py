@@ -6,6 +6,7 @@ Readers turn an AnnData, a molecule table or an instrument bundle into a
 
 from __future__ import annotations
 
+from STpuppeteer.fit.compare import compare_references, is_better, realism_statistics
 from STpuppeteer.fit.reference import Reference, is_control_name
 
-__all__ = ["Reference", "is_control_name"]
+__all__ = ["Reference", "compare_references", "is_better", "is_control_name", "realism_statistics"]
