@@ -68,6 +68,9 @@ def test_a_panel_one_side_lacks_shows_the_other_and_says_why(rng):
     assert "real: no nucleus areas" in texts[1]
     fig = plot_panel("control_rate", sim, real)
     assert any("real: no controls" in t for t in _legend_texts(fig.axes[0]))
+    neither = dataclasses.replace(real, cell_area=None, missing={"cell_area": "gone"})
+    fig = plot_panel("cell_area", neither, neither)  # drawn on request even with nothing to show
+    assert _legend_texts(fig.axes[0]) == ["simulated: no cell areas (gone)", "real: no cell areas (gone)"]
     with pytest.raises(ValueError, match="unknown realism panel"):
         plot_panel("tissue", sim, real)
     plt.close("all")

@@ -170,6 +170,10 @@ def _hist_pair(
     """Overlaid histograms of one per-cell (or per-gene) field, each side summing to 1."""
     values = {label: getattr(st, field) for label, st, _ in _sides(sim, real)}
     present = [np.asarray(v, dtype=float) for v in values.values() if v is not None and len(v)]
+    if not present:  # neither side: say so on empty axes
+        ax.set_xlabel(xlabel, fontsize=9)
+        _legend(ax, [_missing_line(label, st, field, what) for label, st, _ in _sides(sim, real)])
+        return
     if isinstance(bins, int):
         both = np.concatenate(present)
         lo = float(np.min(both))
