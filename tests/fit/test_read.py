@@ -13,7 +13,8 @@ import pytest
 import shapely
 from scipy import sparse
 
-from STpuppeteer.cli import FORMAT_PATHS, main
+from STpuppeteer.cli import main
+from STpuppeteer.cli.simulate import FORMAT_PATHS
 from STpuppeteer.config import SimulationConfig
 from STpuppeteer.fit import (
     is_control_name,

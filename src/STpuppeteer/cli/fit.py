@@ -17,6 +17,10 @@ def _existing(value: str, flag: str) -> str:
     return value
 
 
+def _cells(args: argparse.Namespace) -> str | None:
+    return None if args.cells is None else _existing(args.cells, "--cells")
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     """``stpuppeteer fit REF --out fitted.yaml``: fit, then write the config with what was (not) estimated."""
     from STpuppeteer.fit.config import fit_reference
@@ -29,7 +33,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         msg = f"--out {out}: the fitted config is YAML; give a file name ending in .yaml."
         raise UserError(msg)
     result = fit_reference(_existing(args.reference, "REF"), celltype_key=args.celltype_key, model=args.model,
-                           n_cells=args.n_cells, seed=args.seed, preset=args.preset)
+                           n_cells=args.n_cells, seed=args.seed, preset=args.preset, cells=_cells(args))
     tmp = out.with_name(f".{out.name}.tmp")
     result.to_yaml(tmp)
     tmp.replace(out)  # a half-written config never carries the final name
@@ -44,7 +48,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from STpuppeteer.fit.report import write_realism_report
 
     sim = read_reference(_existing(args.sim, "SIM"), celltype_key=args.celltype_key)
-    real = read_reference(_existing(args.reference, "REF"), celltype_key=args.celltype_key)
+    cells = _cells(args)
+    real = read_reference(_existing(args.reference, "REF"), celltype_key=args.celltype_key,
+                          **({} if cells is None else {"cells": cells}))
     out = write_realism_report(sim, real, Path(args.out), overwrite=args.overwrite)
     print(f"realism report: {out.resolve()} (distances.md, distances.json, realism.png)")
     print((out / "distances.md").read_text())
@@ -57,6 +63,7 @@ def add_fit_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("reference", metavar="REF",
                    help=".h5ad, molecule table (.parquet/.csv), .zarr, Xenium/MERSCOPE/CosMx folder or a run folder")
     p.add_argument("--celltype-key", metavar="KEY", help="the cells' type column (default: one type)")
+    p.add_argument("--cells", metavar="FILE", help="for a molecule table: its cells (ids and polygons, WKB)")
     p.add_argument("--model", choices=("table", "seed", "programs"), default="table",
                    help="expression model of the fitted config: an explicit gene table (real names, fitted μ, θ), "
                         "the seed's gamma priors, or gene programs (NMF)")
@@ -75,5 +82,6 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("reference", metavar="REF", help="the real dataset (as for `fit`)")
     p.add_argument("--out", required=True, metavar="DIR", help="the report folder")
     p.add_argument("--celltype-key", metavar="KEY", help="the cells' type column, in both")
+    p.add_argument("--cells", metavar="FILE", help="for a molecule table REF: its cells (ids and polygons, WKB)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
     p.set_defaults(func=cmd_compare)

@@ -82,6 +82,7 @@ def fit_reference(
     n_cells: int | None = None,
     seed: int = 0,
     preset: str = "default",
+    cells: Any = None,  # noqa: ANN401
 ) -> FitResult:
     """Fit a config to ``data`` and keep everything the fit found.
 
@@ -102,6 +103,9 @@ def fit_reference(
         The config's seed.
     preset
         The preset whose values the fields not estimated keep (``"default"``, ``"xenium"`` …).
+    cells
+        For a molecule table: its cells (a table or file with ids and polygons), as
+        :func:`~STpuppeteer.fit.read.read_reference` takes them.
 
     Returns
     -------
@@ -113,7 +117,7 @@ def fit_reference(
     if preset != "default" and preset not in PRESETS:
         msg = f"preset={preset!r} is not known; choose 'default' or one of {sorted(PRESETS)}."
         raise ValueError(msg)
-    reference = data if isinstance(data, Reference) else _read(data, celltype_key=celltype_key)
+    reference = data if isinstance(data, Reference) else _read(data, celltype_key=celltype_key, cells=cells)
     codes, celltypes = _type_codes(reference)
     counts = fit_counts(reference, codes, celltypes)
     estimates = _expression(counts, model=model)
@@ -137,10 +141,10 @@ def fit_config(data: Any, **kwargs: Any) -> SimulationConfig:  # noqa: ANN401
     return fit_reference(data, **kwargs).config
 
 
-def _read(data: Any, *, celltype_key: str | None) -> Reference:  # noqa: ANN401
+def _read(data: Any, *, celltype_key: str | None, cells: Any) -> Reference:  # noqa: ANN401
     from STpuppeteer.fit.read import read_reference
 
-    return read_reference(data, celltype_key=celltype_key)
+    return read_reference(data, celltype_key=celltype_key, **({} if cells is None else {"cells": cells}))
 
 
 def _type_codes(reference: Reference) -> tuple[np.ndarray, list[str]]:

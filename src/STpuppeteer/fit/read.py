@@ -44,7 +44,7 @@ ACCEPTED = (
     f"a CosMx flat-file folder (*_{CosmxFiles.COUNTS}); "
     f"an STpuppeteer run folder ({MANIFEST_NAME} and {GROUND_TRUTH_DIR}/)"
 )
-# The bundles of a run folder, as the CLI names them (cli.FORMAT_PATHS; a test keeps them
+# The bundles of a run folder, as the CLI names them (cli.simulate.FORMAT_PATHS; a test keeps them
 # equal), in the order read_reference prefers them: instrument files before the truth's views.
 RUN_BUNDLES = ("xenium", "merscope", "cosmx", "simulation.zarr", "simulation.h5ad")
 _TABLE_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
