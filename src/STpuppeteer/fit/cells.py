@@ -113,6 +113,8 @@ def estimate_cells(
         for key in ("morphology.nucleus_area_mean_um2", "morphology.nucleus_area_cv", "morphology.max_expansion_um"):
             out.missing[key] = "the cells have no nucleus areas"
         return out
+    out.measured.update({"nucleus_area_mean_um2": float(nucleus.mean()),
+                         "nucleus_area_cv": float(nucleus.std() / nucleus.mean())})
     per_type = reference.celltypes is not None and _types_differ(nucleus, codes, len(celltypes), out)
     groups = codes if per_type else np.zeros(n, dtype=np.intp)
     target = mean_cv(nucleus, groups, len(celltypes) if per_type else 1)
@@ -132,7 +134,7 @@ def estimate_cells(
         out.measured["nn_distance_q01_over_hex_spacing"] = ratio
     started = time.perf_counter()
     cal = TissueCalibration(n_cells=n_calibration_cells, density=density, proportions=proportions,
-                       per_type=per_type, rng=block_rng(stage_rng(seed, Stage.FIT), Block.FIT_CELLS))
+                            per_type=per_type, rng=block_rng(stage_rng(seed, Stage.FIT), Block.FIT_CELLS))
     # Cell centroids move with the cell's extent: simulate them at a first guess of the expansion
     # (the ring that takes a disc of the mean nucleus area to the mean cell area).
     guess = (math.sqrt(cell_area.mean() / math.pi) - math.sqrt(nucleus.mean() / math.pi)
@@ -256,9 +258,7 @@ def _types_differ(nucleus: np.ndarray, codes: np.ndarray, n_types: int, out: Est
     ok = n > 1
     z = np.abs(mean[ok] - nucleus.mean()) / (cv[ok] * mean[ok] / np.sqrt(n[ok]))
     z_crit = stats.norm.isf(0.025 / max(int(ok.sum()), 1))
-    out.measured.update({"nucleus_area_mean_um2": float(nucleus.mean()),
-                         "nucleus_area_cv": float(nucleus.std() / nucleus.mean()),
-                         "nucleus_area_type_max_z": float(np.max(z, initial=0.0))})
+    out.measured["nucleus_area_type_max_z"] = float(np.max(z, initial=0.0))
     return bool(ok.sum() > 1 and np.any(z > z_crit))
 
 
