@@ -31,6 +31,9 @@ class Stage(StrEnum):
     IMAGE_UUID = "image_uuid"
     MERSCOPE_MOSAIC = "merscope_mosaic"
     COSMX_IMAGES = "cosmx_images"
+    #: The calibration simulations of a fit (``STpuppeteer.fit``), keyed by the fit's own seed;
+    #: never drawn by a simulation, so fitting changes no simulated number.
+    FIT = "fit"
 
 
 class Block(IntEnum):
@@ -45,6 +48,12 @@ class Block(IntEnum):
     CELLTYPES = 1_000_002
     NUCLEI = 1_000_003
     Z = 1_000_004
+    #: The fit's calibrations (``Stage.FIT``): the tissue simulated to calibrate cell and nucleus
+    #: sizes, the positions and patterns to calibrate the spatial statistic (one child per
+    #: replicate), and the random labels of its null distribution.
+    FIT_CELLS = 2_000_001
+    FIT_PATTERN = 2_000_002
+    FIT_NULL = 2_000_003
 
 
 # Block keys are non-negative; tiles and FOVs may have negative indices.

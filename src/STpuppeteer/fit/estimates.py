@@ -22,17 +22,22 @@ class Estimates:
         (``"molecules_per_cell_mean"``, ``"ambient_per_um2"``), for the fit's report.
     missing
         Fields (or statistics) not estimated, each with the reason (``"no qv column"``).
+    notes
+        What an estimate assumed or where it stands, for the fit's report (``"density: area of
+        the centroids' hull grown by half a spacing"``).
     """
 
     fields: dict[str, Any] = field(default_factory=dict)
     measured: dict[str, float] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def update(self, other: Estimates) -> Estimates:
         """Add ``other``'s entries (its values win on a shared key); returns ``self``."""
         self.fields.update(other.fields)
         self.measured.update(other.measured)
         self.missing.update(other.missing)
+        self.notes.extend(other.notes)
         for key in other.fields:
             self.missing.pop(key, None)
         return self

@@ -1,0 +1,270 @@
+"""Cells: how many of each type, how densely packed, how large their nuclei and cells are.
+
+Estimators, and why:
+
+- **Proportions**: the fraction of cells of each type (the multinomial maximum likelihood).
+- **Density** = cells / area. The area is the reader's ``region_area_um2`` when it has one.
+  Otherwise the convex hull H of the centroids, which misses the strip between the outermost
+  cells and the tissue's edge: an outermost cell holds area up to about half a spacing
+  w = ½/√ρ beyond its centroid, so the region is the hull grown by w (Steiner's formula for a
+  convex set, H + P w + π w², P the hull's perimeter), ρ solved by fixed point. On simulated
+  rectangles of 300 to 5,000 cells the hull alone overestimates the density by 14 % to 2.5 %,
+  the grown hull is within 1.6 % to 0.4 %. The standard error is the count's Poisson error and,
+  for the grown hull, half the growth (the strip's width is known to about that: between the
+  simulator's hard-core margin, 0.38/√ρ, and a square lattice's 0.5/√ρ). A non-convex tissue's
+  hull is larger than the tissue and its density comes out low; ``cell_cover_fraction`` (cell
+  area over region area) then looks low too.
+- **Hard-core distance** (``tissue.min_distance_ratio``): the 1st percentile of the nucleus
+  centroids' nearest-neighbour distances (the cells' without nucleus polygons) over the
+  hexagonal spacing at the density; the simulator's nucleus centres never come closer than the
+  ratio times that spacing and pile up just above it. Calibrated with the nuclei below.
+- **Nucleus area**: mean and coefficient of variation; per type (``morphology.celltype_shapes``)
+  when some type's mean differs from the overall mean by more than Φ⁻¹(1 − 0.025/T) standard
+  errors (Bonferroni over the T types).
+- **Calibration by simulation** (:mod:`STpuppeteer.fit.tissue_calibration`, ``n_calibration_cells``
+  cells a simulation, stream ``Block.FIT_CELLS`` of ``Stage.FIT``): the nucleus (mean, CV) and the
+  hard-core ratio whose simulated tissue measures as the data (the simulator shrinks nuclei that
+  do not fit), then ``morphology.max_expansion_um`` whose simulated interior mean cell area is the
+  data's. The expansion's standard error adds the nucleus mean's error passed on (a disc's ring:
+  δA / (2√(πA))); the density's and the ratio's errors are left out. Elongation and roughness are
+  not estimated; the calibration uses the config's defaults.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+from scipy import stats
+
+from STpuppeteer._random import Block, Stage, block_rng, stage_rng
+from STpuppeteer.config.tissue import MorphologyConfig
+from STpuppeteer.fit.estimates import Estimates
+from STpuppeteer.fit.tissue_calibration import (
+    RATIO_RANGE,
+    TissueCalibration,
+    interior_cells,
+    mean_cv,
+    nn_ratio,
+    nn_ratio_se,
+)
+
+if TYPE_CHECKING:
+    from STpuppeteer.fit.reference import Reference
+
+__all__ = ["estimate_cells", "grown_hull_area"]
+
+_DEFAULT_RATIO = 0.7
+
+
+def estimate_cells(
+    reference: Reference,
+    codes: np.ndarray,
+    celltypes: list[str],
+    *,
+    n_calibration_cells: int = 1500,
+    seed: int = 0,
+) -> Estimates:
+    """Tissue and morphology fields from the cells' types, centroids and areas.
+
+    Parameters
+    ----------
+    reference
+        The dataset (its ``cells``: ``celltype``, ``x``, ``y``, ``nucleus_area``, ``cell_area``).
+    codes
+        Each cell's type code, an index into ``celltypes`` (all 0 without types).
+    celltypes
+        The type names.
+    n_calibration_cells
+        Cells of each calibration simulation.
+    seed
+        Seed of the calibration's stream (the same seed gives the same estimates).
+
+    Returns
+    -------
+    ``n_cells``, ``tissue.proportions``, ``tissue.density_per_mm2``, ``tissue.min_distance_ratio``,
+    ``morphology.nucleus_area_mean_um2``, ``morphology.nucleus_area_cv``,
+    ``morphology.celltype_shapes`` and ``morphology.max_expansion_um``, as far as the cells carry
+    them (the module docstring gives the estimators).
+    """
+    codes = np.asarray(codes, dtype=np.intp)
+    cells, n = reference.cells, reference.n_cells
+    out = Estimates(fields={"n_cells": n}, measured={"n_cells": float(n)})
+    counts = np.bincount(codes, minlength=len(celltypes))
+    proportions = counts / n
+    if reference.celltypes is None:
+        out.missing["tissue.proportions"] = "the data has no cell types"
+    else:
+        out.fields["tissue.proportions"] = [float(p) for p in proportions]
+    for key in ("tissue.aspect_ratio", "tissue.mask_um"):
+        out.missing[key] = "the region's shape is not estimated (a rectangle of the fitted area is assumed)"
+    for key in ("morphology.elongation_mean", "morphology.elongation_cv", "morphology.roughness"):
+        out.missing[key] = "nucleus shapes are not estimated (the calibration assumes the config's default)"
+    xy = _finite_xy(cells)
+    density = _density(xy, n, reference.region_area_um2, out)
+    nucleus = _column(cells, "nucleus_area")
+    cell_area = _column(cells, "cell_area")
+    if cell_area is not None:
+        _area_summary(cell_area, nucleus, out, region_area=out.measured.get("region_area_um2"))
+    if nucleus is None:
+        for key in ("morphology.nucleus_area_mean_um2", "morphology.nucleus_area_cv", "morphology.max_expansion_um"):
+            out.missing[key] = "the cells have no nucleus areas"
+        return out
+    out.measured.update({"nucleus_area_mean_um2": float(nucleus.mean()),
+                         "nucleus_area_cv": float(nucleus.std() / nucleus.mean())})
+    per_type = reference.celltypes is not None and _types_differ(nucleus, codes, len(celltypes), out)
+    groups = codes if per_type else np.zeros(n, dtype=np.intp)
+    target = mean_cv(nucleus, groups, len(celltypes) if per_type else 1)
+    if density is None:
+        out.fields["morphology.nucleus_area_mean_um2"] = float(nucleus.mean())
+        out.fields["morphology.nucleus_area_cv"] = float(nucleus.std() / nucleus.mean())
+        for key in ("morphology.max_expansion_um", "tissue.min_distance_ratio"):
+            out.missing[key] = "no density: the calibration needs the cells' positions or the region's area"
+        return out
+    spacing = 1e3 / math.sqrt(density)
+    ratio = _DEFAULT_RATIO  # the config's, when there are no positions
+    points, of_nuclei = _hardcore_points(reference, xy)
+    if points is None:
+        out.missing["tissue.min_distance_ratio"] = "no cell positions"
+    else:
+        ratio = float(np.clip(nn_ratio(points, density), *RATIO_RANGE))
+        out.measured["nn_distance_q01_over_hex_spacing"] = ratio
+    started = time.perf_counter()
+    cal = TissueCalibration(n_cells=n_calibration_cells, density=density, proportions=proportions,
+                            per_type=per_type, rng=block_rng(stage_rng(seed, Stage.FIT), Block.FIT_CELLS))
+    # Cell centroids move with the cell's extent: simulate them at a first guess of the expansion
+    # (the ring that takes a disc of the mean nucleus area to the mean cell area).
+    guess = (math.sqrt(cell_area.mean() / math.pi) - math.sqrt(nucleus.mean() / math.pi)
+             if cell_area is not None else MorphologyConfig().max_expansion_um)
+    params, ratio = cal.fit_nuclei(target, ratio, of_nuclei=of_nuclei, expansion=float(np.clip(guess, 0, spacing)))
+    if points is not None:
+        out.fields["tissue.min_distance_ratio"] = ratio
+        # The data's quantile and the calibration's, each a quantile of its own cells.
+        out.measured["min_distance_ratio_se"] = nn_ratio_se(points, density) * math.sqrt(1 + n / n_calibration_cells)
+    mean, cv = cal.overall_nucleus(params)
+    (ref_mean, ref_cv), (sim_mean, sim_cv) = _relative_se(nucleus), _relative_se(cal.last_nuclei)
+    out.fields.update({"morphology.nucleus_area_mean_um2": mean, "morphology.nucleus_area_cv": cv})
+    out.measured.update({"nucleus_area_mean_um2_se": mean * math.hypot(ref_mean, sim_mean) / cal.slopes[0],
+                         "nucleus_area_cv_se": cv * math.hypot(ref_cv, sim_cv) / cal.slopes[1]})
+    if per_type:
+        out.fields["morphology.celltype_shapes"] = {
+            name: {"nucleus_area_mean_um2": float(m), "nucleus_area_cv": float(c)}
+            for name, m, c, k in zip(celltypes, *params, counts, strict=True) if k > 0
+        }
+        # A type's mean: its cells' sampling error and the calibration's, through the overall's slope.
+        n_sim = np.maximum(proportions * n_calibration_cells, 1)
+        for t, name in enumerate(celltypes):
+            if counts[t] > 1:
+                se = params[0][t] * target[1][t] * math.sqrt(1 / counts[t] + 1 / n_sim[t]) / cal.slopes[0]
+                out.measured[f"nucleus_area_mean_um2_se_{name}"] = float(se)
+    if cell_area is None:
+        out.missing["morphology.max_expansion_um"] = "the cells have no areas"
+    else:
+        a = cell_area[interior_cells(xy, spacing)]
+        expansion, se = cal.fit_expansion(params, ratio, a.mean(), a.std() / math.sqrt(len(a)), spacing, out)
+        # A nucleus too large by δ needs an expansion smaller by δ / (2√(π A)) for the same cell (a disc's
+        # ring): the nucleus mean's error passes on to the expansion.
+        se = math.hypot(se, out.measured["nucleus_area_mean_um2_se"] / (2 * math.sqrt(math.pi * mean)))
+        out.fields["morphology.max_expansion_um"] = expansion
+        out.measured.update({"max_expansion_um_se": se, "cell_area_interior_mean_um2": float(a.mean())})
+    out.measured["calibration_seconds"] = time.perf_counter() - started
+    return out
+
+
+def _relative_se(values: np.ndarray) -> tuple[float, float]:
+    """Relative standard errors of the sample mean and of the sample coefficient of variation (delta method)."""
+    n, m = len(values), float(values.mean())
+    d = values - m
+    v, mu3, mu4 = float(np.mean(d**2)), float(np.mean(d**3)), float(np.mean(d**4))
+    var_cv = ((mu4 - v * v) / (4 * v * m * m) + v * v / m**4 - mu3 / m**3) / n
+    return math.sqrt(v / n) / m, math.sqrt(max(var_cv, 0.0)) / (math.sqrt(v) / m)
+
+
+def _column(cells: Any, name: str) -> np.ndarray | None:
+    if name not in cells.columns:
+        return None
+    values = cells[name].to_numpy(float)
+    return values if np.all(np.isfinite(values) & (values > 0)) else None
+
+
+def _finite_xy(cells: Any) -> np.ndarray | None:
+    if not {"x", "y"} <= set(cells.columns):
+        return None
+    xy = cells[["x", "y"]].to_numpy(float)
+    return xy if np.all(np.isfinite(xy)) and len(xy) >= 3 else None
+
+
+def grown_hull_area(xy: np.ndarray) -> tuple[float, float]:
+    """Area of the region holding cells at centroids ``xy``: their hull grown by half a spacing (µm²).
+
+    Returns the area and the hull's own area (see the module docstring).
+
+    Examples
+    --------
+    >>> grid = np.stack(np.meshgrid(np.arange(10.0), np.arange(10.0)), axis=-1).reshape(-1, 2)
+    >>> round(grown_hull_area(grid)[0], 1), grown_hull_area(grid)[1]
+    (99.8, 81.0)
+    """
+    hull = shapely.convex_hull(shapely.multipoints(xy))
+    h, p, n = float(hull.area), float(hull.length), len(xy)
+    rho = n / h
+    for _ in range(50):  # fixed point of ρ = n / (H + P w + π w²), w = ½/√ρ; converges in a few steps
+        w = 0.5 / math.sqrt(rho)
+        rho = n / (h + p * w + math.pi * w * w)
+    return n / rho, h
+
+
+def _density(xy: np.ndarray | None, n: int, region_area: float | None, out: Estimates) -> float | None:
+    """Cells per mm² (see the module docstring); ``None`` without an area to divide by."""
+    if region_area is None and xy is None:
+        out.missing["tissue.density_per_mm2"] = "neither a region area nor cell positions"
+        return None
+    if region_area is not None:
+        area, source, strip = float(region_area), "region_area_um2", 0.0
+    else:
+        area, hull = grown_hull_area(xy)
+        source, strip = "hull of centroids grown by half a spacing", area - hull
+        out.measured["hull_area_um2"] = hull
+    density = n / area * 1e6
+    se = density * math.hypot(1 / math.sqrt(n), 0.5 * strip / area)
+    out.fields["tissue.density_per_mm2"] = density
+    out.measured.update({"region_area_um2": area, "density_per_mm2_se": se})
+    out.notes.append(f"density: {n} cells over {area:.4g} µm², the {source}")
+    return density
+
+
+def _area_summary(cell_area: np.ndarray, nucleus: np.ndarray | None, out: Estimates, *,
+                  region_area: float | None) -> None:
+    q10, q50, q90 = np.quantile(cell_area, [0.1, 0.5, 0.9])
+    out.measured.update({
+        "cell_area_mean_um2": float(cell_area.mean()), "cell_area_median_um2": float(q50),
+        "cell_area_cv": float(cell_area.std() / cell_area.mean()),
+        "cell_area_q10_um2": float(q10), "cell_area_q90_um2": float(q90),
+    })
+    if region_area is not None:
+        out.measured["cell_cover_fraction"] = float(cell_area.sum() / region_area)
+    if nucleus is not None:
+        out.measured["nucleus_to_cell_area_mean"] = float(np.mean(nucleus / cell_area))
+        out.measured["nucleus_to_cell_area_pooled"] = float(nucleus.sum() / cell_area.sum())
+
+
+def _types_differ(nucleus: np.ndarray, codes: np.ndarray, n_types: int, out: Estimates) -> bool:
+    """Whether some type's mean nucleus area differs from the overall one (Bonferroni z-test)."""
+    n = np.bincount(codes, minlength=n_types)
+    mean, cv = mean_cv(nucleus, codes, n_types)
+    ok = n > 1
+    z = np.abs(mean[ok] - nucleus.mean()) / (cv[ok] * mean[ok] / np.sqrt(n[ok]))
+    z_crit = stats.norm.isf(0.025 / max(int(ok.sum()), 1))
+    out.measured["nucleus_area_type_max_z"] = float(np.max(z, initial=0.0))
+    return bool(ok.sum() > 1 and np.any(z > z_crit))
+
+
+def _hardcore_points(reference: Reference, xy: np.ndarray | None) -> tuple[np.ndarray | None, bool]:
+    """Nucleus centroids when every cell has a nucleus polygon, else the cell centroids; and which."""
+    polygons = reference.nucleus_polygons
+    if polygons is not None and not np.any(shapely.is_missing(polygons) | shapely.is_empty(polygons)):
+        return shapely.get_coordinates(shapely.centroid(polygons)), True
+    return xy, False

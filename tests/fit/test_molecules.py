@@ -1,0 +1,121 @@
+"""Molecules: controls, quality scores, nuclear fractions, ambient RNA and leakage recovered from a simulation.
+
+One simulation with every estimated knob switched on; each estimate is checked against the truth
+within three of the standard errors the estimator reports (fixed seed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from fit._reference_of import reference_of, type_codes
+from STpuppeteer.config import SimulationConfig
+from STpuppeteer.fit.estimates import Estimates
+from STpuppeteer.fit.molecules import estimate_molecules, names_in_use
+from STpuppeteer.fit.quality import fit_qv
+from STpuppeteer.pipeline.simulator import simulate
+
+Z = 3.0
+NUCLEAR_GENES = {f"ct_0_mkr_{i}": 0.7 for i in range(5)}
+INSTRUMENT = {
+    "ambient_rate_per_um2": 0.002, "neg_control_probe_rate_per_um2": 0.001,
+    "neg_control_codeword_rate_per_um2": 0.0005, "unassigned_codeword_rate_per_um2": 0.0003,
+    "qv_mean": 30.0, "qv_sd": 5.0, "qv_background_mean": 18.0, "qv_background_sd": 8.0,
+}
+LEAKAGE = {"ct_1": 0.2}
+
+
+@pytest.fixture(scope="module")
+def result() -> object:
+    config = SimulationConfig(
+        seed=3, n_cells=1500, n_genes=100, n_markers=20, leakage_by_celltype=LEAKAGE,
+        transcripts={"nuclear_fraction_by_gene": NUCLEAR_GENES}, instrument=INSTRUMENT,
+    )
+    return simulate(config)
+
+
+@pytest.fixture(scope="module")
+def fit(result) -> Estimates:
+    reference = reference_of(result)
+    return estimate_molecules(reference, *type_codes(reference))
+
+
+def _close(fit: Estimates, field: str, truth: float, se_key: str) -> None:
+    value, se = fit.fields[field], fit.measured[se_key]
+    assert abs(value - truth) <= Z * se, f"{field}: {value:.5g} vs {truth} (s.e. {se:.3g})"
+
+
+@pytest.mark.parametrize("kind", ["neg_control_probe", "neg_control_codeword", "unassigned_codeword"])
+def test_control_rates_within_their_standard_errors(fit, kind):
+    _close(fit, f"instrument.{kind}_rate_per_um2", INSTRUMENT[f"{kind}_rate_per_um2"], f"{kind}_rate_per_um2_se")
+
+
+def test_control_name_counts(fit):
+    defaults = {"n_neg_control_probes": 20, "n_neg_control_codewords": 41, "n_unassigned_codewords": 100}
+    for key, truth in defaults.items():
+        # Unseen names are corrected for (names_in_use): 175 unassigned molecules over 100 names show ~83.
+        # Kinds with many molecules per name show every name (s.e. ~0): the count is exact then.
+        assert abs(fit.fields[f"instrument.{key}"] - truth) <= max(Z * fit.measured[f"{key}_se"], 0.5)
+    assert fit.measured["n_unassigned_codewords_seen"] < 100
+
+
+@pytest.mark.parametrize("key", ["qv_mean", "qv_sd", "qv_background_mean", "qv_background_sd"])
+def test_quality_scores_within_their_standard_errors(fit, key):
+    _close(fit, f"instrument.{key}", INSTRUMENT[key], f"{key}_se")
+
+
+def test_nuclear_fractions(fit):
+    fitted = fit.fields["transcripts.nuclear_fraction_by_gene"]
+    for gene, truth in NUCLEAR_GENES.items():
+        assert abs(fitted[gene] - truth) <= Z * fit.measured[f"nuclear_fraction_se_{gene}"], gene
+    # Bonferroni keeps the chance of any other gene getting its own fraction at 5 %; two would be < 0.2 %.
+    assert len(set(fitted) - set(NUCLEAR_GENES)) <= 1
+    assert "transcripts.nuclear_fraction" in fit.missing  # the other genes follow the default (uniform) rule
+
+
+def test_ambient_rate_within_its_standard_error(fit):
+    _close(fit, "instrument.ambient_rate_per_um2", INSTRUMENT["ambient_rate_per_um2"], "ambient_rate_per_um2_se")
+    assert fit.fields["instrument.ambient_genes"] == "expression"
+
+
+def test_leakage_of_the_leaking_type_only(fit):
+    assert set(fit.fields["leakage_by_celltype"]) == set(LEAKAGE)
+    for name, truth in LEAKAGE.items():
+        assert abs(fit.fields["leakage_by_celltype"][name] - truth) <= Z * fit.measured[f"leakage_{name}_se"]
+    for name in ("ct_0", "ct_2"):
+        assert fit.measured[f"leakage_{name}"] <= Z * fit.measured[f"leakage_{name}_se"]
+
+
+def test_per_cell_summaries(fit, result):
+    in_cells = result.trs_df[(result.trs_df["landed_cell_id"] >= 0) & (result.trs_df["origin"] != "control")]
+    assert fit.measured["molecules_per_cell_mean"] == pytest.approx(len(in_cells) / len(result.cell_gdf))
+
+
+def test_without_types_leakage_is_missing(result):
+    reference = reference_of(result, with_types=False)
+    fit = estimate_molecules(reference, *type_codes(reference))
+    assert "leakage_by_celltype" in fit.missing
+    assert "instrument.qv_mean" in fit.fields
+
+
+def test_without_molecules_everything_is_missing(result):
+    reference = dataclasses.replace(reference_of(result), molecules=None)
+    fit = estimate_molecules(reference, *type_codes(reference))
+    assert not fit.fields
+    assert {"instrument.ambient_rate_per_um2", "leakage_by_celltype", "instrument.qv_mean"} <= set(fit.missing)
+
+
+def test_censored_normal_recovers_the_unclipped_one(rng):
+    x = np.clip(rng.normal(35.0, 5.0, 20_000), 0.0, 40.0)
+    qv = fit_qv(x)
+    assert abs(qv.mean - 35.0) <= Z * qv.mean_se and abs(qv.sd - 5.0) <= Z * qv.sd_se
+    assert abs(x.mean() - 35.0) > 10 * qv.mean_se  # the clipped mean is far off (0.4 below)
+
+
+def test_names_in_use():
+    assert names_in_use(20, 20) == 20  # every molecule its own name: at least that many
+    assert names_in_use(41, 10_000) == 41
+    assert names_in_use(63, 100) == pytest.approx(100, abs=2)  # 100 names seen by 100 molecules: 1 − e⁻¹ of them
