@@ -105,18 +105,20 @@ def estimate_cells(
         out.missing[key] = "nucleus shapes are not estimated (the calibration assumes the config's default)"
     xy = _finite_xy(cells)
     density = _density(xy, n, reference.region_area_um2, out)
-    nucleus = _column(cells, "nucleus_area")
+    nucleus, has_nucleus = _nucleus_areas(cells, out)
     cell_area = _column(cells, "cell_area")
     if cell_area is not None:
-        _area_summary(cell_area, nucleus, out, region_area=out.measured.get("region_area_um2"))
+        _area_summary(cell_area, nucleus, out, region_area=out.measured.get("region_area_um2"),
+                      has_nucleus=has_nucleus)
     if nucleus is None:
         for key in ("morphology.nucleus_area_mean_um2", "morphology.nucleus_area_cv", "morphology.max_expansion_um"):
             out.missing[key] = "the cells have no nucleus areas"
         return out
     out.measured.update({"nucleus_area_mean_um2": float(nucleus.mean()),
                          "nucleus_area_cv": float(nucleus.std() / nucleus.mean())})
-    per_type = reference.celltypes is not None and _types_differ(nucleus, codes, len(celltypes), out)
-    groups = codes if per_type else np.zeros(n, dtype=np.intp)
+    nucleus_codes = codes[has_nucleus]
+    per_type = reference.celltypes is not None and _types_differ(nucleus, nucleus_codes, len(celltypes), out)
+    groups = nucleus_codes if per_type else np.zeros(len(nucleus), dtype=np.intp)
     target = mean_cv(nucleus, groups, len(celltypes) if per_type else 1)
     if density is None:
         out.fields["morphology.nucleus_area_mean_um2"] = float(nucleus.mean())
@@ -156,6 +158,7 @@ def estimate_cells(
         }
         # A type's mean: its cells' sampling error and the calibration's, through the overall's slope.
         n_sim = np.maximum(proportions * n_calibration_cells, 1)
+        counts = np.bincount(nucleus_codes, minlength=len(celltypes))
         for t, name in enumerate(celltypes):
             if counts[t] > 1:
                 se = params[0][t] * target[1][t] * math.sqrt(1 / counts[t] + 1 / n_sim[t]) / cal.slopes[0]
@@ -188,6 +191,24 @@ def _column(cells: Any, name: str) -> np.ndarray | None:
         return None
     values = cells[name].to_numpy(float)
     return values if np.all(np.isfinite(values) & (values > 0)) else None
+
+
+def _nucleus_areas(cells: Any, out: Estimates) -> tuple[np.ndarray | None, np.ndarray]:
+    """The nucleus areas of the cells that have one, and which cells those are.
+
+    A cell without a nucleus polygon (cut at a section's edge, a failed nucleus segmentation)
+    does not say the nuclei are smaller: the statistics use the cells with one, if they are at
+    least half (fewer: too few to stand for the rest, and the nucleus fields are missing).
+    """
+    if "nucleus_area" not in cells.columns:
+        return None, np.zeros(len(cells), dtype=bool)
+    values = cells["nucleus_area"].to_numpy(float)
+    has = np.isfinite(values) & (values > 0)
+    if has.mean() < 0.5:
+        return None, has
+    if not has.all():
+        out.notes.append(f"nucleus sizes from the {int(has.sum())} of {len(has)} cells that have a nucleus")
+    return values[has], has
 
 
 def _finite_xy(cells: Any) -> np.ndarray | None:
@@ -237,7 +258,7 @@ def _density(xy: np.ndarray | None, n: int, region_area: float | None, out: Esti
 
 
 def _area_summary(cell_area: np.ndarray, nucleus: np.ndarray | None, out: Estimates, *,
-                  region_area: float | None) -> None:
+                  region_area: float | None, has_nucleus: np.ndarray) -> None:
     q10, q50, q90 = np.quantile(cell_area, [0.1, 0.5, 0.9])
     out.measured.update({
         "cell_area_mean_um2": float(cell_area.mean()), "cell_area_median_um2": float(q50),
@@ -247,8 +268,9 @@ def _area_summary(cell_area: np.ndarray, nucleus: np.ndarray | None, out: Estima
     if region_area is not None:
         out.measured["cell_cover_fraction"] = float(cell_area.sum() / region_area)
     if nucleus is not None:
-        out.measured["nucleus_to_cell_area_mean"] = float(np.mean(nucleus / cell_area))
-        out.measured["nucleus_to_cell_area_pooled"] = float(nucleus.sum() / cell_area.sum())
+        with_nucleus = cell_area[has_nucleus]
+        out.measured["nucleus_to_cell_area_mean"] = float(np.mean(nucleus / with_nucleus))
+        out.measured["nucleus_to_cell_area_pooled"] = float(nucleus.sum() / with_nucleus.sum())
 
 
 def _types_differ(nucleus: np.ndarray, codes: np.ndarray, n_types: int, out: Estimates) -> bool:

@@ -54,7 +54,7 @@ class FitResult:
     def header(self) -> str:
         """Comment lines for the fitted YAML: the source, what was estimated, what was not and why."""
         lines = [f"Fitted by STpuppeteer from {self.reference.source}", f"model: {self._model}"]
-        lines += [f"note: {n}" for n in self.reference.notes]
+        lines += [f"note: {n}" for n in [*self.reference.notes, *self.estimates.notes]]
         lines.append("estimated: " + ", ".join(sorted(self.estimates.fields)))
         lines += [f"not estimated: {k}: {why}" for k, why in sorted(self.estimates.missing.items())]
         lines += [f"measured: {k} = {v:.4g}" for k, v in sorted(self.estimates.measured.items())]

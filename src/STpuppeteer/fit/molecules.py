@@ -218,6 +218,8 @@ def nuclear_fractions(
     idx = np.flatnonzero(inside)
     r, g = row[idx], column[idx]
     keep = expressed[codes[r], g]
+    if share is not None:  # a cell without a nucleus polygon says nothing of where its molecules sit
+        keep &= np.isfinite(share[r])
     r, g, nuclear = r[keep], g[keep], reference.molecules["overlaps_nucleus"].to_numpy(bool)[idx][keep]
     n_genes = len(reference.genes)
     n = np.bincount(g, minlength=n_genes).astype(float)
