@@ -123,6 +123,7 @@ def fit_reference(
     estimates = _expression(counts, model=model)
     for estimate in _tissue_and_molecules(reference, codes, celltypes, model=model):
         estimates.update(estimate)
+    _size_factor_spread(counts, estimates)
     fields = {"seed": seed, "n_cells": n_cells if n_cells is not None else reference.n_cells, **estimates.fields}
     base = {} if preset == "default" else PRESETS[preset]
     config = SimulationConfig.model_validate(merge_overrides(base, _nest(fields)))
@@ -195,6 +196,23 @@ def _tissue_and_molecules(
         for est in out:
             est.fields.pop("tissue.proportions", None)
     return out
+
+
+def _size_factor_spread(counts: CountFit, estimates: Estimates) -> None:
+    """Without nucleus areas, carry the library sizes' spread into the simulator's size factors.
+
+    The simulator's size factor is a cell's nucleus area over its type's mean, so the nucleus
+    areas' CV sets the spread of the cells' totals. Data without areas (a count matrix) still
+    shows that spread in its library sizes; :attr:`CountFit.size_factor_cv` is it, net of noise.
+    """
+    key = "morphology.nucleus_area_cv"
+    if key in estimates.fields or counts.size_factor != "library_size":
+        return
+    cv = float(min(counts.size_factor_cv, 2.0))  # the config's bound
+    estimates.fields[key] = cv
+    estimates.missing.pop(key, None)
+    estimates.measured["size_factor_cv_from_library_sizes"] = counts.size_factor_cv
+    estimates.notes.append(f"no nucleus areas: their CV is the library sizes' spread net of noise, {cv:.3f}")
 
 
 def _nest(fields: dict[str, Any]) -> dict[str, Any]:
