@@ -33,7 +33,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         msg = f"--out {out}: the fitted config is YAML; give a file name ending in .yaml."
         raise UserError(msg)
     result = fit_reference(_existing(args.reference, "REF"), celltype_key=args.celltype_key, model=args.model,
-                           n_cells=args.n_cells, seed=args.seed, preset=args.preset, cells=_cells(args))
+                           n_cells=args.n_cells, seed=args.seed, preset=args.preset, cells=_cells(args),
+                           pixel_size_um=args.pixel_size_um)
     tmp = out.with_name(f".{out.name}.tmp")
     result.to_yaml(tmp)
     tmp.replace(out)  # a half-written config never carries the final name
@@ -64,6 +65,7 @@ def add_fit_parser(sub: argparse._SubParsersAction) -> None:
                    help=".h5ad, molecule table (.parquet/.csv), .zarr, Xenium/MERSCOPE/CosMx folder or a run folder")
     p.add_argument("--celltype-key", metavar="KEY", help="the cells' type column (default: one type)")
     p.add_argument("--cells", metavar="FILE", help="for a molecule table: its cells (ids and polygons, WKB)")
+    p.add_argument("--pixel-size-um", type=float, metavar="UM", help="µm per pixel, if REF's coordinates are pixels")
     p.add_argument("--model", choices=("table", "seed", "programs"), default="table",
                    help="expression model of the fitted config: an explicit gene table (real names, fitted μ, θ), "
                         "the seed's gamma priors, or gene programs (NMF)")

@@ -17,6 +17,7 @@ Expression models (``model``):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -83,6 +84,7 @@ def fit_reference(
     seed: int = 0,
     preset: str = "default",
     cells: Any = None,  # noqa: ANN401
+    pixel_size_um: float | None = None,
 ) -> FitResult:
     """Fit a config to ``data`` and keep everything the fit found.
 
@@ -106,6 +108,15 @@ def fit_reference(
     cells
         For a molecule table: its cells (a table or file with ids and polygons), as
         :func:`~STpuppeteer.fit.read.read_reference` takes them.
+    pixel_size_um
+        µm per pixel, for inputs whose coordinates are pixels.
+
+    Raises
+    ------
+    ValueError
+        For an input the readers refuse (non-integer counts, a missing type column, an empty
+        table …), and for cell or nucleus areas that only pixels explain (a fit in the wrong
+        unit would simulate cells that size): it names ``pixel_size_um``.
 
     Returns
     -------
@@ -117,12 +128,19 @@ def fit_reference(
     if preset != "default" and preset not in PRESETS:
         msg = f"preset={preset!r} is not known; choose 'default' or one of {sorted(PRESETS)}."
         raise ValueError(msg)
-    reference = data if isinstance(data, Reference) else _read(data, celltype_key=celltype_key, cells=cells)
+    reference = (data if isinstance(data, Reference)
+                 else _read(data, celltype_key=celltype_key, cells=cells, pixel_size_um=pixel_size_um))
+    units = [note for note in reference.notes if note.startswith("WARNING")]
+    if units:
+        msg = f"{reference.source}: {units[0].removeprefix('WARNING: ')} (CLI: --pixel-size-um)"
+        raise ValueError(msg)
     codes, celltypes = _type_codes(reference)
     counts = fit_counts(reference, codes, celltypes)
-    estimates = _expression(counts, model=model)
+    others = Estimates()
     for estimate in _tissue_and_molecules(reference, codes, celltypes, model=model):
-        estimates.update(estimate)
+        others.update(estimate)
+    counts = _before_leakage(counts, others)
+    estimates = _expression(counts, model=model).update(others)
     _size_factor_spread(counts, estimates)
     fields = {"seed": seed, "n_cells": n_cells if n_cells is not None else reference.n_cells, **estimates.fields}
     base = {} if preset == "default" else PRESETS[preset]
@@ -142,10 +160,11 @@ def fit_config(data: Any, **kwargs: Any) -> SimulationConfig:  # noqa: ANN401
     return fit_reference(data, **kwargs).config
 
 
-def _read(data: Any, *, celltype_key: str | None, cells: Any) -> Reference:  # noqa: ANN401
+def _read(data: Any, *, celltype_key: str | None, cells: Any, pixel_size_um: float | None) -> Reference:  # noqa: ANN401
     from STpuppeteer.fit.read import read_reference
 
-    return read_reference(data, celltype_key=celltype_key, **({} if cells is None else {"cells": cells}))
+    options = {k: v for k, v in {"cells": cells, "pixel_size_um": pixel_size_um}.items() if v is not None}
+    return read_reference(data, celltype_key=celltype_key, **options)
 
 
 def _type_codes(reference: Reference) -> tuple[np.ndarray, list[str]]:
@@ -196,6 +215,22 @@ def _tissue_and_molecules(
         for est in out:
             est.fields.pop("tissue.proportions", None)
     return out
+
+
+def _before_leakage(counts: CountFit, estimates: Estimates) -> CountFit:
+    """The means a leaking type's cells make, from those that stayed in them: μ / (1 − p_t).
+
+    The counts are of molecules found in each cell; the simulator takes μ as what a cell makes
+    and then moves a share p_t of it out (``leakage_by_celltype``). Without this, a fitted
+    config would lose the leaked share twice. (Molecules that leak into a cell from its
+    neighbours, and ambient ones, stay in its counts: a few per cent of a gene at most.)
+    """
+    leak = estimates.fields.get("leakage_by_celltype") or {}
+    if not leak:
+        return counts
+    keep = np.array([1.0 - min(leak.get(ct, 0.0), 0.99) for ct in counts.celltypes])[:, None]
+    estimates.notes.append(f"μ of the leaking types divided by what stays in their cells: {leak}")
+    return dataclasses.replace(counts, mu=counts.mu / keep, mu_se=counts.mu_se / keep)
 
 
 def _size_factor_spread(counts: CountFit, estimates: Estimates) -> None:

@@ -172,7 +172,8 @@ def fit_counts(reference: Reference, codes: np.ndarray, celltypes: list[str]) ->
     phi_raw = np.where((mu > 0) & np.isfinite(phi_raw), phi_raw, np.nan)
     mean_count = mu * (s1 / n)[:, None]
     phi = _shrink(phi_raw, mu, mean_count, n)
-    theta = np.clip(1 / phi, MIN_THETA, MAX_THETA)
+    with np.errstate(divide="ignore"):  # φ̃ = 0: Poisson, θ at its cap
+        theta = np.clip(1 / phi, MIN_THETA, MAX_THETA)
     with np.errstate(invalid="ignore", divide="ignore"):
         var_sum = mu * s1[:, None] + mu**2 * phi * s2[:, None]
         mu_se = np.where(s1[:, None] > 0, np.sqrt(var_sum) / s1[:, None], np.inf)

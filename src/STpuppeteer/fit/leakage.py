@@ -31,7 +31,8 @@ estimated.
 
 **Ambient rate**: gene molecules outside every cell per µm² of the region outside cells (region
 area − cell areas), after removing what leaked there: from the genes whose in-cell molecules lie
-mostly (≥ 90 %) outside leaking types, less each leaking type's leaked-out molecules in proportion
+almost all (≥ 98 %) outside leaking types (at 10 %, a leaking type's share of a gene leaked three
+times the ambient of it, and a 2× bias remained), less each leaking type's leaked-out molecules in proportion
 to its in-cell molecules of the gene (L_out / in-cell markers, per type), over those genes' share
 of the ambient. The share is the gene's share of in-cell molecules ('expression') or 1/G
 ('uniform'), whichever gives the outside counts the higher Poisson likelihood. Standard error:
@@ -59,7 +60,7 @@ __all__ = ["estimate_ambient_and_leakage"]
 
 _ROUNDS = 5
 #: Genes with at most this share of their in-cell molecules in leaking types measure the ambient.
-_LEAKY_SHARE = 0.1
+_LEAKY_SHARE = 0.02
 
 
 @dataclass(frozen=True)
