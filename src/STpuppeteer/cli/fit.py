@@ -34,7 +34,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise UserError(msg)
     result = fit_reference(_existing(args.reference, "REF"), celltype_key=args.celltype_key, model=args.model,
                            n_cells=args.n_cells, seed=args.seed, preset=args.preset, cells=_cells(args),
-                           pixel_size_um=args.pixel_size_um)
+                           pixel_size_um=args.pixel_size_um, progress=True)
     tmp = out.with_name(f".{out.name}.tmp")
     result.to_yaml(tmp)
     tmp.replace(out)  # a half-written config never carries the final name

@@ -85,6 +85,7 @@ def fit_reference(
     preset: str = "default",
     cells: Any = None,  # noqa: ANN401
     pixel_size_um: float | None = None,
+    progress: bool = False,
 ) -> FitResult:
     """Fit a config to ``data`` and keep everything the fit found.
 
@@ -110,6 +111,8 @@ def fit_reference(
         :func:`~STpuppeteer.fit.read.read_reference` takes them.
     pixel_size_um
         µm per pixel, for inputs whose coordinates are pixels.
+    progress
+        Show a progress bar of the estimation steps (on a terminal only).
 
     Raises
     ------
@@ -137,7 +140,7 @@ def fit_reference(
     codes, celltypes = _type_codes(reference)
     counts = fit_counts(reference, codes, celltypes)
     others = Estimates()
-    for estimate in _tissue_and_molecules(reference, codes, celltypes, model=model):
+    for estimate in _tissue_and_molecules(reference, codes, celltypes, model=model, progress=progress):
         others.update(estimate)
     counts = _before_leakage(counts, others)
     estimates = _expression(counts, model=model).update(others)
@@ -203,14 +206,20 @@ def _expression(counts: CountFit, *, model: str) -> Estimates:
 
 
 def _tissue_and_molecules(
-    reference: Reference, codes: np.ndarray, celltypes: list[str], *, model: str
+    reference: Reference, codes: np.ndarray, celltypes: list[str], *, model: str, progress: bool
 ) -> list[Estimates]:
+    from tqdm.auto import tqdm
+
     from STpuppeteer.fit.cells import estimate_cells
     from STpuppeteer.fit.molecules import estimate_molecules
     from STpuppeteer.fit.spatial import estimate_spatial
 
-    out = [estimate_cells(reference, codes, celltypes), estimate_spatial(reference, codes, celltypes),
-           estimate_molecules(reference, codes, celltypes)]
+    steps = {"cells": estimate_cells, "spatial pattern": estimate_spatial, "molecules": estimate_molecules}
+    out = []
+    with tqdm(steps.items(), desc="fitting", unit="step", disable=None if progress else True) as bar:
+        for name, estimate in bar:
+            bar.set_postfix_str(name)
+            out.append(estimate(reference, codes, celltypes))
     if model == "programs":  # the program model keeps proportions in cell_type_specs
         for est in out:
             est.fields.pop("tissue.proportions", None)
