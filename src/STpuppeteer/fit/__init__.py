@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from STpuppeteer.fit.reference import Reference, is_control_name
 
 if TYPE_CHECKING:
-    from STpuppeteer.fit.compare import compare_references, is_better, realism_statistics
+    from STpuppeteer.fit.compare import compare_references, is_better
     from STpuppeteer.fit.config import fit_config, fit_reference
     from STpuppeteer.fit.read import (
         read_reference,
@@ -25,11 +25,12 @@ if TYPE_CHECKING:
         reference_from_spatialdata,
     )
     from STpuppeteer.fit.report import write_realism_report
+    from STpuppeteer.fit.statistics import realism_statistics
 
 _LAZY = {
     "read_reference": "read", "reference_from_anndata": "read", "reference_from_molecules": "read",
     "reference_from_spatialdata": "read", "compare_references": "compare", "is_better": "compare",
-    "realism_statistics": "compare", "fit_config": "config", "fit_reference": "config",
+    "realism_statistics": "statistics", "fit_config": "config", "fit_reference": "config",
     "write_realism_report": "report",
 }
 
