@@ -161,3 +161,19 @@ def _cells_in_pixels(tmp_path: Path) -> Path:
     path = tmp_path / "cells_px.parquet"
     cells.to_parquet(path)
     return path
+
+
+def test_cli_fit_simulate_compare_on_the_merfish_sample(tmp_path):
+    cells = ["--cells", str(MERFISH / "cells.parquet")]
+    fitted, sim, report = tmp_path / "fitted.yaml", tmp_path / "sim", tmp_path / "report"
+    proc = stp("fit", str(MERFISH / "molecules.parquet"), *cells, "--out", str(fitted))
+    assert proc.returncode == 0, proc.stderr
+    assert "not estimated: instrument.qv_mean: the molecules have no qv" in fitted.read_text()
+    assert stp("simulate", "--config", str(fitted), "--out", str(sim), "--format", "xenium",
+               "--quiet").returncode == 0
+    proc = stp("compare", str(sim), str(MERFISH / "molecules.parquet"), *cells, "--out", str(report))
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["statistic"]: r for r in json.loads((report / "distances.json").read_text())["distances"]}
+    assert rows["gene_mean_correlation"]["value"] > 0.99 and rows["qv"]["value"] is None
+    assert "real lacks qv" in (report / "distances.md").read_text()
+    assert len(list((report / "figures").glob("*.png"))) >= 10
