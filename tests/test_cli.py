@@ -218,7 +218,10 @@ def test_a_run_killed_while_writing_leaves_no_output_and_the_rerun_cleans_up(tmp
 
     args = [sys.executable, "-m", "STpuppeteer", "simulate", "--n-cells", "4000", "--out", str(tmp_path / "run"),
             "--format", "xenium,merscope,cosmx,h5ad", "--quiet"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT at its default in the child: a shell starting the suite in the background (`cmd &`)
+    # makes it ignored, and Python then never raises KeyboardInterrupt (the run just completes).
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for_temporary(tmp_path, proc)
     proc.send_signal(getattr(signal, signal_name))
     _, stderr = proc.communicate(timeout=120)
