@@ -424,9 +424,11 @@ def lookup_labels(
         known_key = pd.Index(known_key.astype(str))
     unknown = ~series.index.isin(known_key)
     if unknown.any():
+        example = series.index[unknown][0]
+        example = example.item() if isinstance(example, np.generic) else example
         msg = (
             f"{what} names {int(unknown.sum())} of {len(series)} id(s) that are not in the prediction/truth, "
-            f"e.g. {series.index[unknown][0]!r}; check the id column."
+            f"e.g. {example!r}; check the id column."
         )
         raise ValueError(msg)
     wanted_key = _normalise_key(np.asarray(wanted)) if len(wanted) else pd.Index([])
