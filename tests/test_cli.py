@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -148,8 +149,56 @@ def test_score_reads_the_instruments_own_assignment(run_dir, tmp_path):
     # the instrument assigns each molecule to the cell it landed in: the polygon oracle
     landed = truth.set_index("transcript_id")["landed_cell_id"]
     assert (landed.reindex(tx["transcript_id"]).to_numpy() == instrument_cell).all()
-    assert 0.5 < scores["assignment"]["precision"] <= 1.0
+    assert 0.5 < scores["prediction"]["assignment"]["precision"] <= 1.0
+    assert scores["prediction"]["assignment"] == scores["ceiling"]["assignment"]  # the instrument is the ceiling
     assert "accuracy" in proc.stdout
+
+
+def test_score_labels_and_regions_beside_the_baselines(run_dir, tmp_path):
+    import pandas as pd
+
+    cells = pd.read_parquet(run_dir / "ground_truth" / "cells.parquet", columns=["cell_id", "celltype"])
+    mols = pd.read_parquet(run_dir / "ground_truth" / "molecules.parquet",
+                           columns=["transcript_id", "cell_id", "landed_cell_id", "celltype"])
+    pred, labels, regions, out = (tmp_path / n for n in ("pred.csv", "labels.csv", "regions.csv", "s.json"))
+    mols[["transcript_id", "cell_id"]].to_csv(pred, index=False)  # the source oracle: perfect
+    cells.rename(columns={"celltype": "cluster"}).to_csv(labels, index=False)
+    mols[["transcript_id", "celltype"]].rename(columns={"celltype": "domain"}).to_csv(regions, index=False)
+    proc = stp("score", "--truth", str(run_dir), "--pred", str(pred), "--pred-labels", str(labels),
+               "--pred-regions", str(regions), "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].split() == ["assignment", "prediction", "floor", "ceiling"]
+    assert "floor: nucleus baseline; ceiling: oracle_polygons baseline" in proc.stdout
+    doc = json.loads(out.read_text())
+    assert doc["prediction"]["typing"]["ari"] == doc["prediction"]["regions"]["ari"] == 1.0
+    assert doc["prediction"]["assignment"]["accuracy"] == 1.0
+    assert doc["floor"]["assignment"]["accuracy"] < doc["ceiling"]["assignment"]["accuracy"] < 1.0
+
+
+def test_score_help_defines_every_metric():
+    from STpuppeteer.metrics.definitions import METRIC_DEFINITIONS
+
+    proc = stp("score", "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "--pred-labels" in proc.stdout and "--pred-regions" in proc.stdout
+    for metrics in METRIC_DEFINITIONS.values():
+        for metric, text in metrics.items():
+            assert re.search(rf"^ +{metric} +{re.escape(text)}$", proc.stdout, re.MULTILINE), metric
+
+
+@pytest.mark.parametrize(
+    ("flag", "table", "needles"),
+    [
+        ("--pred-labels", "cell_id,cluster\n999999,a\n", ["labels", "999999", "not in the prediction"]),
+        ("--pred-labels", "cell_id,kind\n1,a\n", ["labels", "label columns", "kind"]),
+        ("--pred-regions", "transcript_id,region\n-5,a\n", ["regions", "-5", "not in the prediction"]),
+        ("--pred-regions", "transcript_id,zone\n1,a\n", ["regions", "label columns", "zone"]),
+    ],
+)
+def test_score_bad_label_tables_are_one_line(run_dir, tmp_path, flag, table, needles):
+    path = tmp_path / "t.csv"
+    path.write_text(table)
+    assert_one_line_error(stp("score", "--truth", str(run_dir), flag, str(path)), *needles)
 
 
 def test_demo_writes_bundle_h5ad_and_pictures(tmp_path):

@@ -359,14 +359,15 @@ def test_score_cli_on_a_written_bundle(messy_sim, tmp_path, capsys) -> None:
     scores = score_cli(bundle, pred_path, out_json=out)
     direct = score(messy_sim, assignment=pred)
     assert scores["assignment"]["accuracy"] == pytest.approx(direct["assignment"]["accuracy"])
-    assert json.loads(out.read_text())["assignment"]["recall"] == pytest.approx(direct["assignment"]["recall"])
+    doc = json.loads(out.read_text())
+    assert doc["prediction"]["assignment"]["recall"] == pytest.approx(direct["assignment"]["recall"])
     printed = capsys.readouterr().out
     assert "assignment" in printed and "accuracy" in printed
     shapes_path = tmp_path / "shapes.parquet"
     expansion_shapes(messy_sim, 5.0).to_parquet(shapes_path)
     only_shapes = score_cli(bundle, None, shapes_path)
     assert 0 < only_shapes["segmentation"]["f1_mean"] <= 1
-    with pytest.raises(ValueError, match="pred_path=None"):
+    with pytest.raises(ValueError, match="no prediction given"):
         score_cli(bundle, None)
 
 

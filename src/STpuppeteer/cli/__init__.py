@@ -51,11 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="PNG", help="where to write (default DIR/overview.png)")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser("score", help="score a method's output against the truth")
+    p = sub.add_parser("score", help="score a method's output against the truth",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Score a prediction against the truth, beside the floor and ceiling baselines.")
+    p.epilog_factory = _score_epilog
     p.add_argument("--truth", required=True, metavar="DIR", help="a simulated folder with ground_truth/")
     p.add_argument("--pred", metavar="FILE", help="molecule → cell table (csv/tsv/parquet)")
     p.add_argument("--pred-shapes", metavar="FILE", help="predicted cell polygons (GeoParquet, Xenium/MERSCOPE tables)")
-    p.add_argument("--cell-col", help="column of --pred holding the predicted cell (default: guessed)")
+    p.add_argument("--pred-labels", metavar="FILE",
+                   help="predicted cell → type label table (cell_id, celltype|label|cluster), typed on matched cells")
+    p.add_argument("--pred-regions", metavar="FILE",
+                   help="molecule → region table (transcript_id, region|domain|niche|label|cluster), "
+                        "scored against each molecule's source cell type")
+    p.add_argument("--cell-col", help="column of --pred (and --pred-labels) holding the cell (default: guessed)")
     p.add_argument("--transcript-col", default="transcript_id", help="column of --pred holding the molecule id")
     p.add_argument(
         "--unassigned", action="append", metavar="VALUE",
@@ -78,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_fit_parser(sub)
     add_compare_parser(sub)
     return parser
+
+
+def _score_epilog() -> str:
+    from STpuppeteer.metrics.definitions import metrics_epilog
+
+    return metrics_epilog()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

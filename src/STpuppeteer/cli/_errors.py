@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["Parser", "UserError", "one_line"]
 
@@ -15,8 +18,16 @@ class UserError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
+    # A callable returning the epilog, called only when help is shown (keeps start-up light).
+    epilog_factory: Callable[[], str] | None = None
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def format_help(self) -> str:
+        if self.epilog_factory is not None and self.epilog is None:
+            self.epilog = self.epilog_factory()
+        return super().format_help()
 
 
 def one_line(err: BaseException) -> str:

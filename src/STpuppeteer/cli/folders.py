@@ -31,18 +31,20 @@ def cmd_score(args: argparse.Namespace) -> int:
     """``stpuppeteer score``: a method's assignment or polygons against the run's truth."""
     from STpuppeteer.metrics import score_cli
 
-    for name in ("truth", "pred", "pred_shapes"):
+    inputs = ("pred", "pred_shapes", "pred_labels", "pred_regions")
+    for name in ("truth", *inputs):
         value = getattr(args, name)
         if value is not None and not Path(value).exists():
             msg = f"--{name.replace('_', '-')} {value}: no such file or folder."
             raise UserError(msg)
-    if args.pred is None and args.pred_shapes is None:
-        msg = "give --pred (molecule → cell table), --pred-shapes (polygons), or both."
+    if all(getattr(args, name) is None for name in inputs):
+        msg = "give --pred (molecule → cell table), --pred-shapes (polygons), --pred-labels or --pred-regions."
         raise UserError(msg)
     kwargs: dict[str, Any] = {"cell_col": args.cell_col, "transcript_col": args.transcript_col}
     if args.unassigned:
         kwargs["unassigned"] = tuple(args.unassigned)
-    score_cli(args.truth, args.pred, args.pred_shapes, out_json=args.json, **kwargs)
+    score_cli(args.truth, args.pred, args.pred_shapes, pred_labels_path=args.pred_labels,
+              pred_regions_path=args.pred_regions, out_json=args.json, **kwargs)
     return 0
 
 

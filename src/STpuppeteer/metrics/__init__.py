@@ -18,15 +18,17 @@ from STpuppeteer.metrics.baselines import (
     oracle_assignment,
 )
 from STpuppeteer.metrics.celltyping import adjusted_rand_index, score_labels
+from STpuppeteer.metrics.definitions import METRIC_DEFINITIONS, metrics_epilog
 from STpuppeteer.metrics.expression import count_matrix, exclusive_marker_pairs, mecr, rowwise_pearson
 from STpuppeteer.metrics.external import run_comseg
 from STpuppeteer.metrics.inputs import Assignment, Truth, align_assignment, as_truth, read_assignment, read_shapes
 from STpuppeteer.metrics.matching import f1_at_thresholds, match, over_under_counts
-from STpuppeteer.metrics.report import format_scores, scores_to_frame
+from STpuppeteer.metrics.report import format_comparison, format_scores, scores_to_frame
 from STpuppeteer.metrics.scoring import score, score_baselines, score_cli
 from STpuppeteer.metrics.segmentation import overlap_areas, score_segmentation
 
 __all__ = [
+    "METRIC_DEFINITIONS",
     "Assignment",
     "AssignmentScores",
     "Truth",
@@ -40,9 +42,11 @@ __all__ = [
     "expansion_assignment",
     "expansion_shapes",
     "f1_at_thresholds",
+    "format_comparison",
     "format_scores",
     "match",
     "mecr",
+    "metrics_epilog",
     "nucleus_assignment",
     "oracle_assignment",
     "over_under_counts",

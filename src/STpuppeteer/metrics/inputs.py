@@ -28,6 +28,8 @@ __all__ = [
     "Truth",
     "align_assignment",
     "as_truth",
+    "keyed_labels",
+    "lookup_labels",
     "read_assignment",
     "read_shapes",
 ]
@@ -41,6 +43,9 @@ ASSIGNMENT_CELL_COLUMNS: tuple[str, ...] = ("cell_id", "cell", "assignment", "ce
 # Column names tried, in order, for the cell id of predicted polygons (MERSCOPE: EntityID).
 SHAPES_CELL_COLUMNS: tuple[str, ...] = ("cell_id", "EntityID", "cell")
 CONTROL_ORIGIN = "control"
+# Column names tried, in order, for the label of a cell (--pred-labels) or molecule (--pred-regions).
+LABEL_COLUMNS: tuple[str, ...] = ("celltype", "label", "cluster", "cell_type")
+REGION_COLUMNS: tuple[str, ...] = ("region", "domain", "niche", "label", "cluster")
 
 
 @dataclass(frozen=True)
@@ -249,13 +254,15 @@ def align_assignment(
     return Assignment(codes=codes, cell_ids=np.asarray(cell_ids), coverage=coverage)
 
 
-def read_assignment(path: str | Path) -> pd.DataFrame:
-    """Read a molecule → cell table from CSV/TSV (optionally gzipped) or Parquet.
+def read_assignment(path: str | Path, *, what: str = "pred") -> pd.DataFrame:
+    """Read a molecule → cell table (or any prediction table) from CSV/TSV (optionally gzipped) or Parquet.
 
     Parameters
     ----------
     path
         The file.
+    what
+        The input's name in error messages.
 
     Returns
     -------
@@ -269,7 +276,7 @@ def read_assignment(path: str | Path) -> pd.DataFrame:
         return pd.read_csv(path)
     if name.endswith((".tsv", ".tsv.gz", ".txt")):
         return pd.read_csv(path, sep="\t")
-    msg = f"pred={str(path)!r} has an unknown extension; allowed are .csv, .tsv, .parquet (optionally .gz)."
+    msg = f"{what}={str(path)!r} has an unknown extension; allowed are .csv, .tsv, .parquet (optionally .gz)."
     raise ValueError(msg)
 
 
@@ -340,3 +347,93 @@ def read_shapes(source: str | Path | gpd.GeoDataFrame, *, cell_col: str | None =
     # MERSCOPE repeats each cell once per z plane: keep the first polygon of each cell.
     keep &= ~pd.Series(ids).duplicated().to_numpy()
     return gpd.GeoDataFrame({"cell_id": ids[keep]}, geometry=list(geoms[keep]))
+
+
+def keyed_labels(
+    labels: pd.Series | Mapping[Any, Any] | pd.DataFrame,
+    *,
+    id_cols: Sequence[str],
+    value_cols: Sequence[str],
+    what: str,
+) -> pd.Series:
+    """A label per id, from a Series, a dict or a table with an id column and a label column.
+
+    Parameters
+    ----------
+    labels
+        Series/dict keyed by id, or a table: the first of ``id_cols`` present (else the
+        index) gives the id, the first of ``value_cols`` present the label.
+    id_cols, value_cols
+        Column names tried, in order.
+    what
+        The input's name in error messages (e.g. ``"--pred-labels"``).
+
+    Returns
+    -------
+    Labels indexed by the normalised ids (integers when every id is integral).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"cell": ["7", "8"], "cluster": ["B", "A"]})
+    >>> keyed_labels(t, id_cols=["cell"], value_cols=["cluster"], what="labels").to_dict()
+    {7: 'B', 8: 'A'}
+    """
+    if isinstance(labels, pd.DataFrame):
+        value_col = next((c for c in value_cols if c in labels), None)
+        if value_col is None:
+            msg = f"{what} has none of the label columns {list(value_cols)}; columns: {list(labels.columns)}."
+            raise ValueError(msg)
+        id_col = next((c for c in id_cols if c in labels and c != value_col), None)
+        ids = labels.index if id_col is None else labels[id_col]
+        series = pd.Series(labels[value_col].to_numpy(), index=ids)
+    else:
+        series = pd.Series(labels)
+    if series.isna().any():
+        msg = f"{what} has {int(series.isna().sum())} missing label(s); give every listed id a label."
+        raise ValueError(msg)
+    series.index = _normalise_key(series.index.to_numpy())
+    if series.index.has_duplicates:
+        dup = series.index[series.index.duplicated()][0]
+        msg = f"{what} lists id {dup!r} more than once; one row per id is allowed."
+        raise ValueError(msg)
+    return series
+
+
+def lookup_labels(
+    series: pd.Series, known: np.ndarray, wanted: np.ndarray, *, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels of ``wanted`` ids, after checking that every labelled id is one of ``known``.
+
+    Parameters
+    ----------
+    series
+        Labels from :func:`keyed_labels`.
+    known
+        Every id the labels may name (e.g. all predicted cells).
+    wanted
+        The ids to look up, in the order the scores need.
+
+    Returns
+    -------
+    ``(labels, found)``: the labels of the ``wanted`` ids that have one, and the boolean
+    mask of those ids.
+    """
+    known_key = _normalise_key(np.asarray(known))
+    if series.index.dtype != known_key.dtype:  # e.g. integer ids against string ids
+        series = pd.Series(series.to_numpy(), index=pd.Index(series.index.astype(str)))
+        known_key = pd.Index(known_key.astype(str))
+    unknown = ~series.index.isin(known_key)
+    if unknown.any():
+        example = series.index[unknown][0]
+        example = example.item() if isinstance(example, np.generic) else example
+        msg = (
+            f"{what} names {int(unknown.sum())} of {len(series)} id(s) that are not in the prediction/truth, "
+            f"e.g. {example!r}; check the id column."
+        )
+        raise ValueError(msg)
+    wanted_key = _normalise_key(np.asarray(wanted)) if len(wanted) else pd.Index([])
+    if wanted_key.dtype != series.index.dtype:
+        wanted_key = pd.Index(wanted_key.astype(str))
+    pos = series.index.get_indexer(wanted_key)
+    found = pos >= 0
+    return series.to_numpy()[pos[found]], found

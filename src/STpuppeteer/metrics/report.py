@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["format_scores", "scores_to_frame"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["format_comparison", "format_scores", "scores_to_frame"]
 
 # The order sections are shown in; others follow alphabetically.
-SECTION_ORDER = ("assignment", "segmentation", "expression", "typing")
+SECTION_ORDER = ("assignment", "segmentation", "expression", "typing", "regions")
 
 
 def scores_to_frame(scores: dict[str, dict[str, float]]) -> pd.DataFrame:
@@ -70,4 +75,43 @@ def format_scores(scores: dict[str, dict[str, float]]) -> str:
     for section, group in frame.groupby("section", sort=False):
         lines.append(str(section))
         lines += [f"  {m:<{width}}  {values[i]:>{vwidth}}" for i, m in zip(group.index, group["metric"], strict=True)]
+    return "\n".join(lines)
+
+
+def format_comparison(runs: Mapping[str, dict[str, dict[str, float]]]) -> str:
+    """A plain-text table with one column per run, e.g. prediction | floor | ceiling.
+
+    Rows are the metrics of the first run; a metric another run lacks shows as "—".
+
+    Parameters
+    ----------
+    runs
+        ``{column name: {section: {metric: value}}}``, the first being the prediction.
+
+    Returns
+    -------
+    The table as a string.
+
+    Examples
+    --------
+    >>> print(format_comparison({"prediction": {"typing": {"ari": 0.5}}, "floor": {}}))
+    typing  prediction  floor
+      ari       0.5000      —
+    """
+    names = list(runs)
+    frame = scores_to_frame(runs[names[0]]) if names else pd.DataFrame()
+    if frame.empty:
+        return "(no scores)"
+    cells = [
+        [_fmt(m, float(runs[n].get(s, {}).get(m, np.nan))) for n in names]
+        for s, m in zip(frame["section"], frame["metric"], strict=True)
+    ]
+    width = max(int(frame["metric"].str.len().max()) + 2, int(frame["section"].str.len().max()))
+    widths = [max(len(n), *(len(row[k]) for row in cells)) for k, n in enumerate(names)]
+    lines: list[str] = []
+    for section, group in frame.groupby("section", sort=False):
+        lines.append(f"{section!s:<{width}}" + "".join(f"  {n:>{w}}" for n, w in zip(names, widths, strict=True)))
+        for i, m in zip(group.index, group["metric"], strict=True):
+            row = "".join(f"  {v:>{w}}" for v, w in zip(cells[i], widths, strict=True))
+            lines.append(f"  {m:<{width - 2}}{row}")
     return "\n".join(lines)

@@ -21,16 +21,23 @@ from STpuppeteer.metrics.baselines import (
     oracle_assignment,
 )
 from STpuppeteer.metrics.celltyping import score_labels
+from STpuppeteer.metrics.definitions import BASELINE_COLUMNS
 from STpuppeteer.metrics.expression import count_matrix, exclusive_marker_pairs, mecr, rowwise_pearson
 from STpuppeteer.metrics.inputs import (
+    ASSIGNMENT_CELL_COLUMNS,
     DEFAULT_UNASSIGNED,
+    LABEL_COLUMNS,
+    REGION_COLUMNS,
+    Truth,
     align_assignment,
     as_truth,
+    keyed_labels,
+    lookup_labels,
     read_assignment,
     read_shapes,
     scored_molecules,
 )
-from STpuppeteer.metrics.report import format_scores
+from STpuppeteer.metrics.report import format_comparison
 from STpuppeteer.metrics.segmentation import score_segmentation
 
 if TYPE_CHECKING:
@@ -41,25 +48,22 @@ if TYPE_CHECKING:
 __all__ = ["score", "score_baselines", "score_cli"]
 
 
-def _labels_series(labels: pd.Series | Mapping[Any, Any] | pd.DataFrame, cell_col: str | None) -> pd.Series:
-    if isinstance(labels, pd.DataFrame):
-        label_col = next((c for c in ("celltype", "label", "cluster", "cell_type") if c in labels), None)
-        if label_col is None:
-            msg = f"labels has no celltype/label/cluster column; columns: {list(labels.columns)}."
-            raise ValueError(msg)
-        key = labels[cell_col or "cell_id"] if (cell_col or "cell_id") in labels else labels.index
-        return pd.Series(labels[label_col].to_numpy(), index=pd.Index(key))
-    return pd.Series(labels)
-
-
-def _lookup(series: pd.Series, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labels for ``keys`` (matched on value, or as strings when the types differ)."""
-    index = series.index
-    pos = index.get_indexer(keys)
-    if (pos < 0).all() and len(keys):
-        pos = pd.Index(index.astype(str)).get_indexer(pd.Index(keys).astype(str))
-    found = pos >= 0
-    return series.to_numpy()[pos[found]], found
+def _score_regions(t: Truth, trs: pd.DataFrame, source_row: np.ndarray, regions: Any, transcript_col: str) -> dict:
+    """Per-molecule regions against the true type of each molecule's source cell."""
+    series = keyed_labels(regions, id_cols=(transcript_col, "transcript_id"), value_cols=REGION_COLUMNS,
+                          what="regions")
+    has_source = source_row >= 0
+    predicted, found = lookup_labels(
+        series, t.trs_df["transcript_id"].to_numpy(), trs["transcript_id"].to_numpy()[has_source], what="regions"
+    )
+    true_type = t.cell_gdf["celltype"].to_numpy()[source_row[has_source][found]]
+    scores = score_labels(true_type, predicted)
+    return {
+        "ari": scores["ari"],
+        "accuracy_best_map": scores["accuracy_best_map"],
+        "n_molecules": float(found.sum()),
+        "coverage": float(found.mean()) if len(found) else np.nan,
+    }
 
 
 def score(
@@ -68,6 +72,7 @@ def score(
     assignment: pd.DataFrame | str | Path | None = None,
     shapes: gpd.GeoDataFrame | str | Path | None = None,
     labels: pd.Series | Mapping[Any, Any] | pd.DataFrame | None = None,
+    regions: pd.Series | Mapping[Any, Any] | pd.DataFrame | None = None,
     transcript_col: str = "transcript_id",
     cell_col: str | None = None,
     unassigned: Sequence[Any] = DEFAULT_UNASSIGNED,
@@ -93,6 +98,14 @@ def score(
         Predicted cell type per predicted cell: a Series/dict keyed by predicted cell id, or
         a table with ``cell_id`` and ``celltype`` (or ``label``/``cluster``). Without a
         prediction of cells, keys are true ``cell_id`` (typing on the true segmentation).
+        A predicted cell's label is compared with the true type of the true cell it is
+        matched to (the one-to-one matching on shared molecules the assignment scores use);
+        unmatched predicted cells are not typed. Ids not among the predicted cells are an error.
+    regions
+        Region / domain label per molecule: a Series/dict keyed by ``transcript_id``, or a
+        table with ``transcript_id`` and ``region`` (or ``domain``/``niche``/``label``/
+        ``cluster``). Scored against the true type of each molecule's source cell (molecules
+        without one, ambient or control, are left out); unknown molecule ids are an error.
     transcript_col, cell_col, unassigned
         How to read ``assignment`` (see :func:`~STpuppeteer.metrics.inputs.align_assignment`).
     shapes_cell_col
@@ -108,7 +121,8 @@ def score(
 
     Returns
     -------
-    ``{"assignment": {...}, "segmentation": {...}, "expression": {...}, "typing": {...}}``,
+    ``{"assignment": {...}, "segmentation": {...}, "expression": {...}, "typing": {...},
+    "regions": {...}}``,
     each a flat dict of floats; sections without input are left out.
 
     Examples
@@ -129,6 +143,11 @@ def score(
     cell_ids = t.cell_gdf["cell_id"].to_numpy()
     source_row = pd.Index(cell_ids).get_indexer(trs["cell_id"].to_numpy())
     out: dict[str, dict[str, float]] = {}
+    region_scores = None if regions is None else _score_regions(t, trs, source_row, regions, transcript_col)
+    label_series = None
+    if labels is not None:
+        id_cols = tuple(c for c in (cell_col, *ASSIGNMENT_CELL_COLUMNS) if c is not None)
+        label_series = keyed_labels(labels, id_cols=id_cols, value_cols=LABEL_COLUMNS, what="labels")
 
     shapes_gdf = None if shapes is None else read_shapes(shapes, cell_col=shapes_cell_col)
     table = None
@@ -155,12 +174,11 @@ def score(
     true_mecr = mecr(t.count_array, pairs)
 
     if table is None:
-        if labels is not None:
-            series = _labels_series(labels, cell_col)
-            predicted, found = _lookup(series, cell_ids)
+        if label_series is not None:
+            predicted, found = lookup_labels(label_series, cell_ids, cell_ids, what="labels")
             out["typing"] = score_labels(t.cell_gdf["celltype"].to_numpy()[found], predicted)
         out["expression"] = {"mecr_true_counts": true_mecr}
-        return out
+        return out if region_scores is None else {**out, "regions": region_scores}
 
     aligned = align_assignment(
         trs["transcript_id"].to_numpy(), table, transcript_col=transcript_col, cell_col=cell_col, unassigned=unassigned
@@ -191,11 +209,10 @@ def score(
         "mecr_true_counts": true_mecr,
     }
 
-    if labels is not None:
-        series = _labels_series(labels, cell_col)
-        predicted, found = _lookup(series, aligned.cell_ids[pj])
+    if label_series is not None:
+        predicted, found = lookup_labels(label_series, aligned.cell_ids, aligned.cell_ids[pj], what="labels")
         out["typing"] = score_labels(t.cell_gdf["celltype"].to_numpy()[ti[found]], predicted)
-    return out
+    return out if region_scores is None else {**out, "regions": region_scores}
 
 
 def score_baselines(
@@ -253,45 +270,72 @@ def score_cli(
     pred_path: str | Path | None,
     pred_shapes_path: str | Path | None = None,
     *,
+    pred_labels_path: str | Path | None = None,
+    pred_regions_path: str | Path | None = None,
     out_json: str | Path | None = None,
     cell_col: str | None = None,
     transcript_col: str = "transcript_id",
     unassigned: Sequence[Any] = DEFAULT_UNASSIGNED,
 ) -> dict[str, dict[str, float]]:
-    """Score files on disk, print the table, and optionally write the scores as JSON.
+    """Score files on disk beside the floor and ceiling baselines; print, optionally write JSON.
+
+    The printed table has one row per metric and the columns ``prediction``, ``floor`` (the
+    nucleus baseline) and ``ceiling`` (the true polygons), see
+    :data:`~STpuppeteer.metrics.definitions.BASELINE_COLUMNS`; baselines have no typing or
+    region scores. The JSON is ``{"prediction": scores, "floor": scores, "ceiling": scores,
+    "baselines": {"floor": "nucleus", "ceiling": "oracle_polygons"}}``.
 
     Parameters
     ----------
     truth_dir
         A bundle folder with ``ground_truth/`` (or that folder itself).
     pred_path
-        Molecule → cell table (CSV/TSV/Parquet), or ``None`` to score ``pred_shapes_path`` only.
+        Molecule → cell table (CSV/TSV/Parquet), or ``None``.
     pred_shapes_path
-        Predicted polygons (GeoParquet).
+        Predicted polygons (GeoParquet); the baselines' polygons are then scored too.
+    pred_labels_path
+        Predicted cell → label table (see ``labels`` of :func:`score`).
+    pred_regions_path
+        Molecule → region table (see ``regions`` of :func:`score`).
     out_json
         Where to write the scores (NaN written as ``null``); replaced if it exists.
     cell_col, transcript_col
-        Column names of the prediction table (default: guessed / ``transcript_id``).
+        Column names of the prediction tables (default: guessed / ``transcript_id``).
     unassigned
         Cell values that mean "no cell" in the prediction table.
 
     Returns
     -------
-    The scores, as :func:`score` returns them.
+    The prediction's scores, as :func:`score` returns them.
     """
-    if pred_path is None and pred_shapes_path is None:
-        msg = "pred_path=None and pred_shapes_path=None; give a molecule → cell table, polygons, or both."
+    paths = (pred_path, pred_shapes_path, pred_labels_path, pred_regions_path)
+    if all(p is None for p in paths):
+        msg = "no prediction given; pass a molecule → cell table, polygons, cell labels or molecule regions."
         raise ValueError(msg)
+    truth = as_truth(truth_dir)
     scores = score(
-        truth_dir,
+        truth,
         assignment=None if pred_path is None else read_assignment(pred_path),
         shapes=pred_shapes_path,
+        labels=None if pred_labels_path is None else read_assignment(pred_labels_path, what="pred_labels"),
+        regions=None if pred_regions_path is None else read_assignment(pred_regions_path, what="pred_regions"),
         cell_col=cell_col,
         transcript_col=transcript_col,
         unassigned=unassigned,
     )
-    print(format_scores(scores))
+    baselines = score_baselines(truth, distances=(), shapes=pred_shapes_path is not None)
+    runs = {"prediction": scores}
+    for column, name in BASELINE_COLUMNS.items():
+        row = baselines.loc[name].dropna()
+        runs[column] = {}
+        for key, value in row.items():
+            section, metric = str(key).split(".", 1)
+            runs[column].setdefault(section, {})[metric] = float(value)
+    print(format_comparison(runs))
+    legend = "; ".join(f"{k}: {v} baseline" for k, v in BASELINE_COLUMNS.items())
+    print(f"{legend} (definitions: stpuppeteer score --help)")
     if out_json is not None:
+        doc = {k: _jsonable(v) for k, v in runs.items()} | {"baselines": BASELINE_COLUMNS}
         with atomic_output_file(out_json, overwrite=True) as tmp:
-            Path(tmp).write_text(json.dumps(_jsonable(scores), indent=2) + "\n")
+            Path(tmp).write_text(json.dumps(doc, indent=2) + "\n")
     return scores
