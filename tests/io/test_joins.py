@@ -127,3 +127,19 @@ def test_truth_cell_id_errors() -> None:
         truth_cell_id(["x"], platform="merscope")
     with pytest.raises(ValueError, match="malformed"):
         truth_cell_id(["zzzzzzzz-1"], platform="xenium")
+
+
+def test_documented_examples_run(run, monkeypatch) -> None:
+    import re
+    from pathlib import Path
+
+    from STpuppeteer.io.joins import JOIN_README
+
+    contract = (Path(__file__).parents[2] / "docs" / "data_contract.md").read_text(encoding="utf-8")
+    section = contract[contract.index("## Joining your results to the truth"):]
+    monkeypatch.chdir(run.parent)  # the examples read "run/..."
+    for text in (JOIN_README, section):
+        code = re.findall(r"```python\n(.*?)```", text, re.S)[0]
+        scope: dict = {}
+        exec(code, scope)  # noqa: S102
+        assert (scope["cx"]["true_cell_id"] >= 0).all()
