@@ -15,6 +15,7 @@ import pytest
 import shapely
 
 from STpuppeteer.io.ground_truth import GROUND_TRUTH_DIR, GroundTruthFiles, read_ground_truth, write_ground_truth
+from STpuppeteer.io.joins import PLATFORM_ID_COLUMNS
 from STpuppeteer.result import SimulationResult
 from synthetic_result import make_result
 
@@ -60,8 +61,10 @@ def test_round_trip(result: SimulationResult, tmp_path) -> None:
     assert (cells["cell_id"].to_numpy() == result.cell_gdf["cell_id"].to_numpy()).all()
     assert shapely.equals(cells.geometry.values, result.cell_gdf.geometry.values).all()
     assert shapely.equals(np.asarray(cells["nucleus"].values), np.asarray(result.cell_gdf["nucleus"].values)).all()
+    # the platforms' ids of each cell come last, derived from cell_id (tests/io/test_joins.py)
+    assert list(cells.columns[-len(PLATFORM_ID_COLUMNS):]) == list(PLATFORM_ID_COLUMNS)
     pd.testing.assert_frame_equal(
-        pd.DataFrame(cells.drop(columns=["geometry", "nucleus"])),
+        pd.DataFrame(cells.drop(columns=["geometry", "nucleus", *PLATFORM_ID_COLUMNS])),
         pd.DataFrame(result.cell_gdf.drop(columns=["geometry", "nucleus"])),
     )
     assert truth["instrument_cells"] is None

@@ -22,10 +22,10 @@ from STpuppeteer.fit.read_anndata import reference_from_anndata
 from STpuppeteer.fit.read_cells import celltype_column
 from STpuppeteer.fit.read_molecules import reference_from_molecules
 from STpuppeteer.fit.read_spatialdata import reference_from_spatialdata
-from STpuppeteer.io._cosmx_constants import CosmxFiles
+from STpuppeteer.io._cosmx_constants import CosmxFiles, cell_names
 from STpuppeteer.io._merscope_constants import MerscopeFiles
-from STpuppeteer.io.cell_ids import decode_cell_ids
 from STpuppeteer.io.ground_truth import GROUND_TRUTH_DIR, GroundTruthFiles
+from STpuppeteer.io.joins import truth_cell_id
 from STpuppeteer.io.manifest import MANIFEST_NAME
 from STpuppeteer.io.xenium._constants import XeniumFiles
 
@@ -115,14 +115,12 @@ def _truth_types(ref: Reference, bundle: Path, kind: str, *, cells_file: Path, k
     """Each instrument cell's type: the ground truth's column ``key`` of the true cell it is (part of)."""
     truth = pd.read_parquet(cells_file, columns=["cell_id", key])
     ids = ref.cells.index.to_numpy(dtype=str)
-    if kind == _XENIUM:
-        true_id = decode_cell_ids(ids)
-    elif kind == _COSMX:  # a cell cut by a FOV border is one instrument cell per FOV
+    pieces = None
+    if kind == _COSMX:  # a cell cut by a FOV border is one instrument cell per FOV
         pieces = pd.read_parquet(bundle / GROUND_TRUTH_DIR / GroundTruthFiles.INSTRUMENT_CELLS)
-        keys = pieces["cell_ID"].astype(str) + "_" + pieces["fov"].astype(str)
-        true_id = pd.Series(pieces["cell_id"].to_numpy(), index=keys.to_numpy()).reindex(ids).to_numpy()
-    else:  # MERSCOPE's EntityID is the true cell_id
-        true_id = pd.to_numeric(pd.Series(ids), errors="coerce").to_numpy()
+        cell_id, fov = pd.Series(ids).str.split("_", n=1, expand=True).to_numpy().T  # the reader's <cell_ID>_<fov>
+        ids = cell_names(fov, cell_id)
+    true_id = truth_cell_id(ids, platform=kind, instrument_cells=pieces)
     return celltype_column(truth.set_index("cell_id")[key].reindex(true_id).to_numpy())
 
 

@@ -3,15 +3,18 @@
 Every writer takes a :class:`~STpuppeteer.result.SimulationResult` and creates its folder
 atomically (it appears only once complete). The platforms live in their own modules and
 never import each other; what they share is in :mod:`.tables`, :mod:`.observed`,
-:mod:`.ground_truth`, :mod:`.manifest` and :mod:`.atomic`.
+:mod:`.ground_truth`, :mod:`.manifest` and :mod:`.atomic`. :func:`truth_cell_id` (and
+:func:`decode_cell_ids` for Xenium's ids) join an instrument's cells to the ground truth.
 """
 
 from __future__ import annotations
 
 from STpuppeteer.io.anndata import result_to_anndata as to_anndata
 from STpuppeteer.io.anndata import write_h5ad
+from STpuppeteer.io.cell_ids import decode_cell_ids, encode_cell_ids
 from STpuppeteer.io.cosmx import write_cosmx
 from STpuppeteer.io.ground_truth import read_ground_truth, write_ground_truth
+from STpuppeteer.io.joins import truth_cell_id
 from STpuppeteer.io.merscope import write_merscope
 from STpuppeteer.io.read import read_result
 from STpuppeteer.io.spatialdata import result_to_spatialdata as to_spatialdata
@@ -19,10 +22,13 @@ from STpuppeteer.io.spatialdata import write_spatialdata
 from STpuppeteer.io.xenium import write_xenium
 
 __all__ = [
+    "decode_cell_ids",
+    "encode_cell_ids",
     "read_ground_truth",
     "read_result",
     "to_anndata",
     "to_spatialdata",
+    "truth_cell_id",
     "write_cosmx",
     "write_ground_truth",
     "write_h5ad",

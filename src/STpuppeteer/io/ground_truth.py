@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from STpuppeteer.io.joins import JOIN_README, PLATFORM_ID_COLUMNS, platform_id_columns
 from STpuppeteer.io.parquet import ParquetStream, write_parquet
 
 if TYPE_CHECKING:
@@ -84,7 +85,9 @@ the gene a mis-called molecule really came from).
 GeoParquet (read with `geopandas.read_parquet`), one row per true cell: `cell_id`,
 `celltype`, centroid `x`, `y`, `z`, `nucleus_area`, `cell_area` (µm²), `scale`,
 `leakage_percentage`, the cell polygon in `geometry` and the nucleus polygon in `nucleus`
-(both WKB-encoded geometry columns), and any further column of the simulation's `cell_gdf`.
+(both WKB-encoded geometry columns), any further column of the simulation's `cell_gdf`, and
+last each platform's own id of the cell: `xenium_cell_id`, `merscope_cell_id` (see "Joining
+your results to the truth" below).
 
 ## `{counts}`
 True counts before detection (the simulation's `count_array`), in long form, non-zero
@@ -172,13 +175,15 @@ def write_cells_parquet(path: str | Path, chunks: Iterable[gpd.GeoDataFrame | Ce
     A chunk is rows of ``cell_gdf`` or a :class:`CellChunk` (its polygons already WKB, e.g.
     from :func:`~STpuppeteer.geometry.wkb.polygon_wkb`). The file's schema and GeoParquet
     metadata are those geopandas writes (without the optional ``bbox``), so a slide's cells
-    are written a slice at a time and read back with ``geopandas.read_parquet``.
+    are written a slice at a time and read back with ``geopandas.read_parquet``. Each
+    platform's id of the cell (:data:`~STpuppeteer.io.joins.PLATFORM_ID_COLUMNS`) is appended
+    unless the chunk has it.
     """
     stream = ParquetStream(Path(path))
     schema = None
     try:
         for item in chunks:
-            chunk = item if isinstance(item, CellChunk) else CellChunk.from_gdf(item)
+            chunk = _with_platform_ids(item if isinstance(item, CellChunk) else CellChunk.from_gdf(item))
             columns = list(chunk.columns)
             if schema is None:
                 schema = _geo_schema(chunk, columns)
@@ -187,6 +192,16 @@ def write_cells_parquet(path: str | Path, chunks: Iterable[gpd.GeoDataFrame | Ce
             stream.write(pa.Table.from_arrays(arrays, schema=schema))
     finally:
         stream.close()
+
+
+def _with_platform_ids(chunk: CellChunk) -> CellChunk:
+    """The chunk with the platform id columns it lacks appended, derived from ``cell_id``."""
+    missing = [name for name in PLATFORM_ID_COLUMNS if name not in chunk.columns]
+    if not missing:
+        return chunk
+    ids = platform_id_columns(chunk.frame["cell_id"].to_numpy())
+    frame = chunk.frame.assign(**{name: ids[name] for name in missing})
+    return chunk._replace(frame=frame, columns=(*chunk.columns, *missing))
 
 
 def long_counts(count_array: np.ndarray, cell_ids: np.ndarray, feature_names: np.ndarray) -> pd.DataFrame:
@@ -299,6 +314,7 @@ def write_ground_truth_files(
         counts=GroundTruthFiles.COUNTS,
         genes=GroundTruthFiles.GENES,
     )
+    readme += JOIN_README.format(cells=GroundTruthFiles.CELLS, instrument_cells=GroundTruthFiles.INSTRUMENT_CELLS)
     if "expression_baseline" in gpar_df.columns:
         readme += _README_PROGRAMS.format(genes=GroundTruthFiles.GENES)
     if instrument_cells is not None:
@@ -346,6 +362,22 @@ def read_ground_truth(folder: str | Path) -> dict[str, Any]:
     cells, polygons in ``geometry`` and ``nucleus``), ``gpar_df``, ``count_array`` (dense,
     cells in ``cell_gdf`` order × genes in ``gpar_df`` order), and ``instrument_cells``
     (a DataFrame, or ``None`` when the format's cells are the true cells).
+
+    Every frame keys cells by the integer ``cell_id``. ``cell_gdf`` also has each platform's
+    id of the cell, ``xenium_cell_id`` (Xenium's ``cell_id`` string) and ``merscope_cell_id``
+    (MERSCOPE's ``EntityID``), so an instrument's cell table merges on them directly (a truth
+    written before these columns existed gets them on reading). A CosMx bundle's
+    ``instrument_cells`` maps CosMx's ``cell`` (``c_1_<fov>_<cell_ID>``, one per FOV a true
+    cell crosses) to ``cell_id``; :func:`~STpuppeteer.io.joins.truth_cell_id` maps any
+    platform's ids to ``cell_id``.
+
+    Examples
+    --------
+    >>> truth = read_ground_truth("run/cosmx")  # doctest: +SKIP
+    >>> xenium = pd.read_parquet("run/xenium/cells.parquet")  # doctest: +SKIP
+    >>> xenium.merge(truth["cell_gdf"], left_on="cell_id", right_on="xenium_cell_id")  # doctest: +SKIP
+    >>> truth_cell_id(cosmx_metadata["cell"], platform="cosmx",
+    ...               instrument_cells=truth["instrument_cells"])  # doctest: +SKIP
     """
     import geopandas as gpd
 
@@ -363,6 +395,8 @@ def read_ground_truth(folder: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(msg)
     trs_df = pd.read_parquet(folder / GroundTruthFiles.MOLECULES)
     cell_gdf = gpd.read_parquet(folder / GroundTruthFiles.CELLS)
+    ids = platform_id_columns(cell_gdf["cell_id"].to_numpy())
+    cell_gdf = cell_gdf.assign(**{name: ids[name] for name in PLATFORM_ID_COLUMNS if name not in cell_gdf})
     gpar_df = pd.read_parquet(folder / GroundTruthFiles.GENES)
     long = pd.read_parquet(folder / GroundTruthFiles.COUNTS)
     cell_ids = cell_gdf["cell_id"].to_numpy()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from STpuppeteer.config import SimulationConfig
 from STpuppeteer.io.ground_truth import GROUND_TRUTH_DIR, read_ground_truth
+from STpuppeteer.io.joins import PLATFORM_ID_COLUMNS
 from STpuppeteer.io.manifest import MANIFEST_NAME
 from STpuppeteer.result import SimulationResult
 
@@ -39,7 +40,8 @@ def read_result(folder: str | Path) -> SimulationResult:
     return SimulationResult(
         config=config,
         gpar_df=truth["gpar_df"],
-        cell_gdf=truth["cell_gdf"],
+        # the platform ids are derived from cell_id when written; the simulation's cells lack them
+        cell_gdf=truth["cell_gdf"].drop(columns=list(PLATFORM_ID_COLUMNS), errors="ignore"),
         count_array=truth["count_array"],
         trs_df=truth["trs_df"],
     )
