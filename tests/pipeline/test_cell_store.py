@@ -15,6 +15,7 @@ from STpuppeteer._random import stage_rng
 from STpuppeteer.config import SimulationConfig
 from STpuppeteer.geometry.rings import Rings
 from STpuppeteer.io.ground_truth import write_cells_parquet
+from STpuppeteer.io.joins import PLATFORM_ID_COLUMNS, platform_id_columns
 from STpuppeteer.io.xenium.observed_pairs import ROWS_PER_MERGE, ObservedPairs, PairSpill, merged_ranges
 from STpuppeteer.pipeline.cell_store import CellStore
 from STpuppeteer.stages.tissue import generate_cells
@@ -68,7 +69,11 @@ def test_cells_parquet_in_chunks_reads_back_whole(cells, tmp_path):
                                                        for lo in range(0, len(store), 1234)))
     back = gpd.read_parquet(tmp_path / "chunked.parquet")
     assert back.geometry.name == "geometry"
-    pd.testing.assert_frame_equal(pd.DataFrame(back.drop(columns=["geometry", "nucleus"])),
+    # The platforms' ids of each cell are appended, one function of cell_id (io/joins.py).
+    ids = platform_id_columns(cell_gdf["cell_id"].to_numpy())
+    for name in PLATFORM_ID_COLUMNS:
+        assert (back[name].to_numpy() == np.asarray(ids[name])).all()
+    pd.testing.assert_frame_equal(pd.DataFrame(back.drop(columns=["geometry", "nucleus", *PLATFORM_ID_COLUMNS])),
                                   pd.DataFrame(cell_gdf.drop(columns=["geometry", "nucleus"]).reset_index(drop=True)))
     for column in ("geometry", "nucleus"):
         assert (shapely.to_wkb(np.asarray(back[column].values))
