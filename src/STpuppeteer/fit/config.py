@@ -138,6 +138,9 @@ def fit_reference(
         msg = f"{reference.source}: {units[0].removeprefix('WARNING: ')} (CLI: --pixel-size-um)"
         raise ValueError(msg)
     codes, celltypes = _type_codes(reference)
+    if reference.celltypes is None:  # a note in the fit's copy, not in the caller's reference
+        reference = dataclasses.replace(
+            reference, notes=[*reference.notes, f"no cell types given: every cell is one type, {ONE_TYPE!r}"])
     counts = fit_counts(reference, codes, celltypes)
     others = Estimates()
     for estimate in _tissue_and_molecules(reference, codes, celltypes, model=model, progress=progress):
@@ -173,7 +176,6 @@ def _read(data: Any, *, celltype_key: str | None, cells: Any, pixel_size_um: flo
 def _type_codes(reference: Reference) -> tuple[np.ndarray, list[str]]:
     types = reference.celltypes
     if types is None:
-        reference.notes.append(f"no cell types given: every cell is one type, {ONE_TYPE!r}")
         return np.zeros(reference.n_cells, dtype=np.intp), [ONE_TYPE]
     cat = pd.Categorical(types.astype(str))
     present = [str(c) for c in cat.categories]
