@@ -10,8 +10,8 @@ def result():
     return simulate(SimulationConfig.from_preset("xenium", seed=5, n_cells=300))
 
 
-def test_per_cell_counts_agree_with_the_observed_layer(result):
-    observed = result.to_anndata().layers["observed"]
+def test_per_cell_counts_agree_with_the_observed_counts(result):
+    observed = result.to_anndata().X
     assert np.array_equal(molecules_per_landed_cell(result), np.asarray(observed.sum(axis=1)).ravel())
 
 

@@ -102,13 +102,14 @@ plot_overview(result, zoom_um=80.0)
 plt.show()
 
 # What an instrument would count per cell: gene molecules (controls excluded) by the cell they
-# landed in. to_anndata() keeps these in the layer "observed", next to the true counts in X.
+# landed in. to_anndata() keeps these in X (what scanpy analyses), the true counts in the layer
+# "true".
 adata = result.to_anndata()
-observed = dense(adata.layers["observed"])
+observed = dense(adata.X)
 is_gene = (trs_df["origin"] != "control").to_numpy()
 landed = trs_df["landed_cell_id"].to_numpy()
 assert observed.sum() == (is_gene & (landed >= 0)).sum()
-assert (dense(adata.X) == result.count_array).all()
+assert (dense(adata.layers["true"]) == result.count_array).all()
 
 workdir = Path(tempfile.mkdtemp(prefix="stpuppeteer_tutorial_05_"))
 
@@ -202,19 +203,21 @@ print(f"CosMx: {len(c_points):,} molecules, {c_table.n_obs} cells, "
 #
 # `to_spatialdata()` builds a `SpatialData` object in memory (transcripts as points, cell and
 # nucleus shapes, label images, the morphology image and the table); `write_spatialdata`
-# saves it as `.zarr`. `to_anndata()` / `write_h5ad` give the table alone: the **true**
-# counts in `X`, what an instrument would see in `layers["observed"]`, the cells in `obs`
-# (positions in `obsm["spatial"]`), the gene parameters in `var` and the config in
+# saves it as `.zarr`. `to_anndata()` / `write_h5ad` give the table alone: what an instrument
+# would see in `X` (detected gene molecules per cell they landed in), the **true** counts in
+# `layers["true"]`, the cells in `obs` (positions in `obsm["spatial"]`; the true `celltype`;
+# `xenium_cell_id` and `merscope_cell_id` to join the instruments' tables), the gene parameters in `var` and the config in
 # `uns["stpuppeteer"]`.
 zarr_path = result.write_spatialdata(workdir / "simulation.zarr")
 sdz = spatialdata.read_zarr(zarr_path)
-assert (dense(sdz["table"].X) == result.count_array).all()
+assert (dense(sdz["table"].X) == observed).all()
+assert (dense(sdz["table"].layers["true"]) == result.count_array).all()
 assert len(sdz["transcripts"]) == len(trs_df)
 
 h5ad_path = result.write_h5ad(workdir / "simulation.h5ad")
 back = anndata.read_h5ad(h5ad_path)
-assert (dense(back.X) == result.count_array).all()
-assert (dense(back.layers["observed"]) == observed).all()
+assert (dense(back.X) == observed).all()
+assert (dense(back.layers["true"]) == result.count_array).all()
 assert np.allclose(back.obsm["spatial"], cell_gdf[["x", "y"]].to_numpy())
 print(back)
 
@@ -274,7 +277,7 @@ run = subprocess.run(cli + args, capture_output=True, text=True, check=False)
 print(run.stdout)
 assert run.returncode == 0, run.stderr
 cli_adata = anndata.read_h5ad(next(out_dir.glob("*.h5ad")))
-assert (dense(cli_adata.X) == result.count_array).all(), "the CLI with the same preset and seed gives the same counts"
+assert (dense(cli_adata.layers["true"]) == result.count_array).all(), "the CLI with the same preset and seed gives the same counts"
 
 again = subprocess.run(cli + args, capture_output=True, text=True, check=False)
 print("second run:", again.stderr.strip())

@@ -65,7 +65,7 @@ class SimulationResult:
         return stage_rng(self.config.seed, stage)
 
     def to_anndata(self) -> ad.AnnData:
-        """Counts as AnnData: true counts in ``X``, cells in ``obs``, ``gpar_df`` in ``var``."""
+        """Counts as AnnData: observed counts in ``X``, true counts in ``layers['true']``, cells in ``obs``."""
         return _io().to_anndata(self)
 
     def to_spatialdata(self, **options: Any):  # noqa: ANN201 - spatialdata is an optional dependency

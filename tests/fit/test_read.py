@@ -208,12 +208,12 @@ def test_cosmx_tx_file_as_a_molecule_table(bundles):
     np.testing.assert_array_equal(by_fov.counts.toarray(), written.loc[by_fov.cells.index, ref.genes])
 
 
-def test_h5ad_x_is_the_true_counts_and_observed_the_landed_ones(result, bundles):
+def test_h5ad_x_is_the_observed_counts_and_true_the_true_ones(result, bundles):
     ref = read_reference(bundles["h5ad"], celltype_key="celltype")
     assert ref.genes == _genes(result)
-    np.testing.assert_array_equal(ref.counts.toarray(), np.asarray(result.count_array))
-    observed = read_reference(bundles["h5ad"], layer="observed")
-    np.testing.assert_array_equal(observed.counts.toarray(), observed_gene_counts(result).toarray())
+    np.testing.assert_array_equal(ref.counts.toarray(), observed_gene_counts(result).toarray())
+    true = read_reference(bundles["h5ad"], layer="true")
+    np.testing.assert_array_equal(true.counts.toarray(), np.asarray(result.count_array))
     assert (ref.celltypes.astype(str).to_numpy() == result.cell_gdf["celltype"].astype(str).to_numpy()).all()
     np.testing.assert_allclose(ref.cells["cell_area"], result.cell_gdf["cell_area"])
 

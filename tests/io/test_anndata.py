@@ -16,8 +16,13 @@ def result():
 def test_to_anndata_layout(result):
     adata = result.to_anndata()
     assert adata.shape == (300, 300)
-    np.testing.assert_array_equal(adata.X, result.count_array)
-    assert np.issubdtype(adata.X.dtype, np.integer)
+    np.testing.assert_array_equal(adata.X.toarray(), observed_gene_counts(result).toarray())
+    np.testing.assert_array_equal(adata.layers["true"], result.count_array)
+    assert np.issubdtype(adata.X.dtype, np.integer) and np.issubdtype(adata.layers["true"].dtype, np.integer)
+    assert set(adata.layers) == {"true"}
+    assert adata.obs["xenium_cell_id"].iloc[1] == "aaaaaaab-1"
+    np.testing.assert_array_equal(adata.obs["merscope_cell_id"], result.cell_gdf["cell_id"])
+    assert (adata.obs["celltype"].astype(str).to_numpy() == result.cell_gdf["celltype"].astype(str).to_numpy()).all()
     assert list(adata.obs_names) == [str(i) for i in result.cell_gdf["cell_id"]]
     assert "geometry" not in adata.obs and "nucleus" not in adata.obs
     assert list(adata.var_names) == list(result.gpar_df["feature_name"])
@@ -42,8 +47,9 @@ def test_write_h5ad_round_trip_and_overwrite(result, tmp_path):
     path = tmp_path / "sim.h5ad"
     assert result.write_h5ad(path) == path
     back = ad.read_h5ad(path)
-    np.testing.assert_array_equal(back.X, result.count_array)
-    np.testing.assert_array_equal(back.layers["observed"].toarray(), observed_gene_counts(result).toarray())
+    np.testing.assert_array_equal(back.X.toarray(), observed_gene_counts(result).toarray())
+    np.testing.assert_array_equal(back.layers["true"], result.count_array)
+    assert back.obs["xenium_cell_id"].tolist() == result.to_anndata().obs["xenium_cell_id"].tolist()
     with pytest.raises(FileExistsError):
         result.write_h5ad(path)
     result.write_h5ad(path, overwrite=True)

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from STpuppeteer.io.anndata import observed_gene_counts
 from STpuppeteer.io.spatialdata import result_to_spatialdata, write_spatialdata
 from STpuppeteer.stages.image import XENIUM_PIXEL_SIZE
 from synthetic_result import full_resolution, make_synthetic_result
@@ -60,8 +61,8 @@ def check_against_result(sd, result):
     np.testing.assert_allclose(sd.shapes["nucleus_boundaries"].area.to_numpy(), cell_gdf["nucleus_area"].to_numpy())
 
     table = sd.tables["table"]
-    x = table.X.toarray() if hasattr(table.X, "toarray") else np.asarray(table.X)
-    np.testing.assert_array_equal(x, result.count_array)
+    np.testing.assert_array_equal(table.X.toarray(), observed_gene_counts(result).toarray())
+    np.testing.assert_array_equal(np.asarray(table.layers["true"]), result.count_array)
     assert table.var_names.tolist() == result.gpar_df["feature_name"].tolist()
     attrs = table.uns["spatialdata_attrs"]
     assert attrs["region"] == "cell_boundaries"

@@ -129,7 +129,8 @@ def test_spatialdata_and_h5ad_keep_the_names_in_obs(result, written):
                        adata.uns["stpuppeteer"]["var_columns"]["name"], strict=True))
     np.testing.assert_allclose(adata.var[renamed["Fibroblast / CAF_mu"]], result.gpar_df["Fibroblast / CAF_mu"])
     assert SimulationConfig.model_validate_json(adata.uns["stpuppeteer"]["config_json"]) == result.config
-    np.testing.assert_array_equal(adata.X, result.count_array)
+    np.testing.assert_array_equal(adata.layers["true"], result.count_array)
+    assert adata.X.sum() == ((result.trs_df["origin"] != "control") & (result.trs_df["landed_cell_id"] >= 0)).sum()
 
 
 def test_streamed_driver_gives_the_same_molecules(config, result, tmp_path):

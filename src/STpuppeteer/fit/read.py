@@ -176,7 +176,8 @@ def _read_path(path: Path, *, celltype_key: str | None, layer: str | None, cells
         ref = read_reference(bundle, **options)
         note = f"read the run folder's {bundle.name!r}"
         if bundle.name.endswith((".zarr", ".h5ad")):
-            note += " (no instrument bundle): its counts are the true counts, before detection"
+            note += (" (no instrument bundle): its X holds the observed counts (detected gene molecules per "
+                     "cell they landed in); the true counts are its layer 'true'")
         return dataclasses.replace(ref, notes=[*ref.notes, note + "."])
     msg = f"path_or_object={str(path)!r} is not an input read_reference knows; allowed are {ACCEPTED}."
     raise ValueError(msg)

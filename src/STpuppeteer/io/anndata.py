@@ -1,8 +1,9 @@
 """A simulation's counts as :class:`anndata.AnnData`, and as an ``.h5ad`` file.
 
-``X`` holds the true counts (every molecule a cell made, detected or not); the layer
-``observed`` holds what a perfect segmentation would count: detected gene molecules (origins
-``cell``, ``leaked`` and ``ambient``; controls excluded) per cell they landed in.
+``X`` holds what an instrument measures, so scanpy analyses what a real run would give:
+detected gene molecules (origins ``cell``, ``leaked`` and ``ambient``; controls excluded)
+counted per cell they landed in (a perfect segmentation). The layer ``true`` holds the true
+counts (``count_array``: every molecule a cell made, detected or not).
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import pandas as pd
 import scipy.sparse as sp
 
 from STpuppeteer.io.atomic import atomic_output_file
+from STpuppeteer.io.joins import platform_id_columns
 from STpuppeteer.io.observed import count_landed
 
 if TYPE_CHECKING:
     from STpuppeteer.result import SimulationResult
 
-__all__ = ["observed_gene_counts", "result_to_anndata", "write_h5ad"]
+__all__ = ["TRUE_LAYER", "observed_gene_counts", "result_to_anndata", "write_h5ad"]
 
 _GENE_ORIGINS = ("cell", "leaked", "ambient")
+TRUE_LAYER = "true"  # the layer of the true counts (count_array); X holds the observed counts
 
 
 def observed_gene_counts(result: SimulationResult) -> sp.csr_matrix:
@@ -57,11 +60,13 @@ def result_to_anndata(result: SimulationResult) -> ad.AnnData:
 
     Returns
     -------
-    AnnData with ``X`` = true counts (int), ``obs`` = ``cell_gdf`` without its geometry
-    columns (index: cell ids as strings), ``var`` = ``gpar_df`` indexed by ``feature_name``,
-    ``uns['stpuppeteer']`` = ``{"config": ..., "seed": ..., "config_json": ...}`` (the dict
-    without ``None`` entries, which h5ad cannot store; the JSON string is the exact config), layer ``observed`` and
-    ``obsm['spatial']`` = cell centroids (x, y).
+    AnnData with ``X`` = observed counts (sparse int32, :func:`observed_gene_counts`), layer
+    ``true`` = true counts (``count_array``, int32), ``obs`` = ``cell_gdf`` without its geometry
+    columns (index: cell ids as strings; the true ``celltype``) plus each platform's id of the
+    cell (``xenium_cell_id``, ``merscope_cell_id``), ``var`` = ``gpar_df`` indexed by
+    ``feature_name``, ``uns['stpuppeteer']`` = ``{"config": ..., "seed": ..., "config_json": ...}``
+    (the dict without ``None`` entries, which h5ad cannot store; the JSON string is the exact
+    config) and ``obsm['spatial']`` = cell centroids (x, y).
 
     Cell types keep their names in ``obs``. Stores cannot hold every name as a key, so a
     ``var`` column named after a free-text cell type or program (``"Fibroblast / CAF_mu"``) is
@@ -82,6 +87,8 @@ def result_to_anndata(result: SimulationResult) -> ad.AnnData:
     for col in obs.columns:
         if obs[col].dtype == object:
             obs[col] = obs[col].astype("category")
+    for col, ids in platform_id_columns(np.asarray(cells["cell_id"])).items():
+        obs[col] = ids  # one per cell: kept as strings, not categories
     var = result.gpar_df.set_index("feature_name", drop=False)
     var.index = var.index.astype(str)
     var.index.name = None
@@ -94,11 +101,11 @@ def result_to_anndata(result: SimulationResult) -> ad.AnnData:
         uns["var_columns"] = {"name": safe, "original": [str(c) for c in var.columns]}
         var.columns = safe
     adata = ad.AnnData(
-        X=np.asarray(result.count_array).astype(np.int32, copy=False),
+        X=observed_gene_counts(result),
         obs=obs,
         var=var,
         uns={"stpuppeteer": uns},
-        layers={"observed": observed_gene_counts(result)},
+        layers={TRUE_LAYER: np.asarray(result.count_array).astype(np.int32, copy=False)},
         obsm={"spatial": np.column_stack([np.asarray(cells["x"], float), np.asarray(cells["y"], float)])},
     )
     return adata

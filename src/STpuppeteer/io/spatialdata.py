@@ -2,8 +2,8 @@
 
 Unlike the instrument bundles, this view keeps the truth: the points carry every column of
 ``trs_df`` (``cell_id`` is the true source cell), the shapes are the true polygons, the
-table is :meth:`~STpuppeteer.result.SimulationResult.to_anndata` (true counts in ``X``,
-the counts by landed cell in the layer ``observed``). Everything lives in one ``"global"``
+table is :meth:`~STpuppeteer.result.SimulationResult.to_anndata` (the observed counts, by
+landed cell, in ``X``; the true counts in the layer ``true``). Everything lives in one ``"global"``
 coordinate system in µm; the rasters (morphology image, cell and nucleus labels) map to it
 by a scale of the pixel size, on a grid starting at the origin. In the label rasters a
 cell's value is its ``cell_id + 1`` (0 is background).
@@ -79,7 +79,8 @@ def result_to_spatialdata(
     -------
     A SpatialData with points ``"transcripts"`` (every column of ``trs_df``, instance key the true
     source ``cell_id``), shapes ``"cell_boundaries"`` and ``"nucleus_boundaries"`` indexed by
-    ``cell_id``, table ``"table"`` (true counts, annotating ``"cell_boundaries"``), image
+    ``cell_id``, table ``"table"`` (observed counts in ``X``, true counts in the layer ``true``, annotating
+    ``"cell_boundaries"``), image
     ``"morphology"`` and labels ``"cell_labels"``/``"nucleus_labels"``.
     """
     import geopandas as gpd
