@@ -83,6 +83,50 @@ def test_plot_draws_overview_from_a_written_folder(run_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert png.stat().st_size > 10_000
     assert (tmp_path / "qc.png").is_file()
+    assert str(png.resolve()) in proc.stdout and str((tmp_path / "qc.png").resolve()) in proc.stdout
+
+
+def test_plot_help_names_both_pictures():
+    proc = stp("plot", "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "_qc.png" in proc.stdout and "two PNGs" in proc.stdout, proc.stdout
+
+
+def to_bytes(text: str) -> float:
+    number, unit = text.split()
+    return float(number) * {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}[unit]
+
+
+def test_progress_lines_off_a_terminal_and_times_and_sizes_in_the_summary(tmp_path):
+    out = tmp_path / "run"
+    proc = stp("simulate", "--n-cells", "100", "--out", str(out), "--format", "xenium,h5ad")
+    assert proc.returncode == 0, proc.stderr
+    # stderr is a pipe here, not a terminal: one line per finished stage, in order, then per format
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("stpuppeteer: ")]
+    stages = [re.fullmatch(r"stpuppeteer: (.+) done in \d+\.\d s", line) for line in lines[:4]]
+    assert [m.group(1) for m in stages if m] == ["gene parameters", "cells", "counts", "transcripts"], proc.stderr
+    wrote = [re.fullmatch(r"stpuppeteer: wrote (\w+) \((.+)\) in \d+\.\d s", line) for line in lines[4:]]
+    assert [m.group(1) for m in wrote if m] == ["xenium", "h5ad"] and len(lines) == 6, proc.stderr
+    assert "\r" not in proc.stderr, "no tqdm bar off a terminal"
+
+    stdout = proc.stdout
+    assert "time per stage:" in stdout and "size per format:" in stdout
+    for stage in ("gene parameters", "cells", "counts", "transcripts", "write xenium", "write h5ad"):
+        assert re.search(rf"^    {stage} +\d+\.\d s$", stdout, flags=re.MULTILINE), stage
+    on_disk = {"xenium": sum(p.stat().st_size for p in (out / "xenium").rglob("*") if p.is_file()),
+               "h5ad": (out / "simulation.h5ad").stat().st_size}
+    for fmt, size in on_disk.items():
+        shown = re.search(rf"^    {fmt} +(\d+(?:\.\d)? k?M?G?B)$", stdout, flags=re.MULTILINE)
+        assert shown, fmt
+        assert to_bytes(shown.group(1)) == pytest.approx(size, rel=0.05), (fmt, shown.group(1), size)
+        assert f"wrote {fmt} ({shown.group(1)})" in proc.stderr
+
+
+def test_quiet_prints_no_progress(tmp_path):
+    proc = stp("simulate", "--n-cells", "100", "--out", str(tmp_path / "run"), "--format", "h5ad", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "stpuppeteer:" not in proc.stderr and "\r" not in proc.stderr, proc.stderr
+    assert "time per stage:" in proc.stdout
 
 
 def test_config_prints_a_commented_config_that_reads_back(tmp_path):
@@ -208,6 +252,7 @@ def test_demo_writes_bundle_h5ad_and_pictures(tmp_path):
     for name in ("xenium/transcripts.parquet", "simulation.h5ad", "overview.png", "qc.png", "manifest.json"):
         assert (out / name).is_file(), name
     assert "spatialdata_io.xenium" in proc.stdout
+    assert "time per stage:" in proc.stdout and "size per format:" in proc.stdout
     again = stp("demo", "--out", str(out), "--n-cells", "200", "--quiet")
     assert_one_line_error(again, "already exists")
 
@@ -220,6 +265,7 @@ def test_stream_writes_the_same_molecules_as_simulate(run_dir, tmp_path):
                "--format", "xenium", "--stream")
     assert proc.returncode == 0, proc.stderr
     assert "streamed seed 3" in proc.stdout
+    assert re.search(r"in \d+\.\d s → .* \(\d+(\.\d)? k?M?B\)", proc.stdout), proc.stdout
     # Control codewords are numbered within the panel, which the streamed writer fills with every
     # control of non-zero rate (see docs/scale.md); all else is the same, row for row.
     streamed = pd.read_parquet(out / "transcripts.parquet").drop(columns="codeword_index")

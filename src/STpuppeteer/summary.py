@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 if TYPE_CHECKING:
     from STpuppeteer.result import SimulationResult
 
-__all__ = ["format_summary", "molecules_per_landed_cell", "summarize", "tissue_area_um2"]
+__all__ = ["disk_bytes", "format_summary", "human_bytes", "molecules_per_landed_cell", "summarize", "tissue_area_um2"]
 
 
 def tissue_area_um2(result: SimulationResult) -> float:
@@ -91,8 +92,31 @@ _LABELS = {
 }
 
 
-def format_summary(summary: dict[str, float | int], *, files: list[str] | None = None) -> str:
-    """Render :func:`summarize`'s figures (and written files) as an aligned text table.
+def disk_bytes(path: str | Path) -> int:
+    """Bytes of a written file, or of every file under a written folder."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def human_bytes(n: int) -> str:
+    """``12345678`` → ``'12.3 MB'`` (powers of 1000, as file managers and ``du --si`` show them)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError  # pragma: no cover
+
+
+def format_summary(
+    summary: dict[str, float | int],
+    *,
+    files: list[str] | None = None,
+    seconds: dict[str, float] | None = None,
+    sizes: dict[str, int] | None = None,
+) -> str:
+    """Render :func:`summarize`'s figures (and the run's times and written files) as an aligned text table.
 
     Parameters
     ----------
@@ -100,6 +124,10 @@ def format_summary(summary: dict[str, float | int], *, files: list[str] | None =
         Output of :func:`summarize`.
     files
         Paths written, listed under the table.
+    seconds
+        Seconds per stage (and per written format), in run order.
+    sizes
+        Bytes on disk per written format.
 
     Returns
     -------
@@ -108,6 +136,11 @@ def format_summary(summary: dict[str, float | int], *, files: list[str] | None =
     rows = [(label, fmt.format(summary[key])) for key, (label, fmt) in _LABELS.items() if key in summary]
     width = max(len(label) for label, _ in rows)
     lines = [f"  {label:<{width}}  {value:>12}" for label, value in rows]
+    for title, values, render in (("time per stage:", seconds, "{:.1f} s".format),
+                                  ("size per format:", sizes, human_bytes)):
+        if values:
+            lines.append(f"  {title}")
+            lines += [f"    {name:<{width - 2}}  {render(value):>12}" for name, value in values.items()]
     if files:
         lines.append("  files written:")
         lines += [f"    {f}" for f in files]

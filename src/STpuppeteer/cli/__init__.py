@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="xenium,h5ad", help=f"comma-separated, from {','.join(FORMATS)}")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--plot", action="store_true", help="also write overview.png and qc.png")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress on stderr (bars on a terminal, else one line per finished stage)")
     p.add_argument("--stream", action="store_true",
                    help="slide scale: write the Xenium bundle block by block, never holding every molecule "
                         "(--format xenium only)")
@@ -46,9 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_args(p)
     p.set_defaults(func=cmd_config)
 
-    p = sub.add_parser("plot", help="draw the overview of a simulated folder")
+    p = sub.add_parser("plot", help="draw the overview and QC panels of a simulated folder (two PNGs)",
+                       description="Write two PNGs: the overview (--out) and the QC panels beside it.")
     p.add_argument("dir", metavar="DIR", help="a folder written by `simulate` (or a bundle with ground_truth/)")
-    p.add_argument("--out", metavar="PNG", help="where to write (default DIR/overview.png)")
+    p.add_argument("--out", metavar="PNG",
+                   help="the overview's path (default DIR/overview.png); the QC panels go beside it as "
+                        "<stem>_qc.png (qc.png when the stem is overview); both paths are printed")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("score", help="score a method's output against the truth",
@@ -80,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_args(p, default_preset="xenium")
     p.add_argument("--out", default="demo_output", metavar="DIR")
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_dask_args(p)
     p.set_defaults(func=cmd_demo)
     add_fit_parser(sub)

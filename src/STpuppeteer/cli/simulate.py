@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from STpuppeteer.cli._config import load_config
 from STpuppeteer.cli._errors import UserError
+from STpuppeteer.cli._progress import Steps
 
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
@@ -37,24 +38,24 @@ def parse_formats(text: str) -> list[str]:
     return list(dict.fromkeys(formats))
 
 
-def run_stages(config: SimulationConfig, *, progress: bool = True, client: Any = None) -> SimulationResult:  # noqa: ANN401
-    """Run every stage with a progress bar (shown on a terminal only).
+def run_stages(
+    config: SimulationConfig, *, progress: bool = True, client: Any = None  # noqa: ANN401
+) -> tuple[SimulationResult, dict[str, float]]:
+    """Run every stage with a progress bar on a terminal, one line per finished stage elsewhere.
 
     Parameters
     ----------
     config
         The validated config.
     progress
-        Show the bar (it is also hidden when stderr is not a terminal).
+        Report progress on stderr (a bar on a terminal, else one line per stage).
     client
         A ``dask.distributed.Client`` for the blocks of stages 3–4 (same result as without).
 
     Returns
     -------
-    The simulation result.
+    The simulation result and the seconds each stage took, in run order.
     """
-    from tqdm.auto import tqdm
-
     from STpuppeteer.config.budget import check_memory
     from STpuppeteer.pipeline.simulator import SpotlessSimulator
 
@@ -66,16 +67,15 @@ def run_stages(config: SimulationConfig, *, progress: bool = True, client: Any =
         ("counts", partial(sim.generate_counts, client=client)),
         ("transcripts", partial(sim.generate_transcripts, client=client)),
     ]
-    with tqdm(stages, desc="simulating", unit="stage", disable=None if progress else True) as bar:
-        for name, stage in bar:
-            bar.set_postfix_str(name)
-            stage()
-    return sim.run()
+    with Steps(len(stages), desc="simulating", unit="stage", quiet=not progress) as steps:
+        for name, stage in stages:
+            steps.run(name, stage)
+    return sim.run(), steps.seconds
 
 
 def write_outputs(
     result: SimulationResult, out: Path, formats: list[str], *, overwrite: bool = False, progress: bool = True
-) -> list[str]:
+) -> tuple[list[str], dict[str, float], dict[str, int]]:
     """Write the chosen formats, the ground truth and the config into ``out``, atomically.
 
     Parameters
@@ -89,14 +89,12 @@ def write_outputs(
     overwrite
         Replace an existing ``out``.
     progress
-        Show a progress bar on a terminal.
+        Report progress on stderr (a bar on a terminal, else one line per format).
 
     Returns
     -------
-    The written paths, relative to ``out``.
+    The written paths, relative to ``out``; the seconds and the bytes on disk of each format.
     """
-    from tqdm.auto import tqdm
-
     from STpuppeteer.io.atomic import atomic_output_dir
     from STpuppeteer.io.ground_truth import write_ground_truth
     from STpuppeteer.io.manifest import write_manifest
@@ -116,14 +114,14 @@ def write_outputs(
         written.append("config.yaml")
         write_ground_truth(result, tmp)
         written.append("ground_truth/")
-        with tqdm(formats, desc="writing", unit="format", disable=None if progress else True) as bar:
-            for fmt in bar:
-                bar.set_postfix_str(fmt)
-                writers[fmt](tmp / FORMAT_PATHS[fmt])
-                written.append(FORMAT_PATHS[fmt] + ("/" if (tmp / FORMAT_PATHS[fmt]).is_dir() else ""))
+        with Steps(len(formats), desc="writing", unit="format", quiet=not progress) as steps:
+            for fmt in formats:
+                path = tmp / FORMAT_PATHS[fmt]
+                steps.run(fmt, partial(writers[fmt], path), writes=path)
+                written.append(FORMAT_PATHS[fmt] + ("/" if path.is_dir() else ""))
         write_manifest(tmp, result.config, fmt="stpuppeteer-run", extra={"formats": formats})
         written.append("manifest.json")
-    return written
+    return written, steps.seconds, steps.sizes
 
 
 def check_formats_fit(config: SimulationConfig, formats: list[str]) -> None:
@@ -185,8 +183,11 @@ def free_out(args: argparse.Namespace) -> Path:
 
 def simulate_and_write(
     args: argparse.Namespace, formats: list[str], *, plot: bool
-) -> tuple[SimulationResult, Path, list[str], float]:
-    """Shared by ``simulate`` and ``demo``: check the target first, run, write, draw."""
+) -> tuple[SimulationResult, Path, list[str], float, dict[str, Any]]:
+    """Shared by ``simulate`` and ``demo``: check the target first, run, write, draw.
+
+    The last item holds ``format_summary``'s ``seconds`` (per stage, then ``write <format>``) and ``sizes``.
+    """
     from STpuppeteer._parallel import dask_client
 
     config = load_config(args)
@@ -194,17 +195,20 @@ def simulate_and_write(
     out = free_out(args)
     start = time.perf_counter()
     with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
-        result = run_stages(config, progress=not args.quiet, client=client)
-    files = write_outputs(result, out, formats, overwrite=args.overwrite, progress=not args.quiet)
+        result, seconds = run_stages(config, progress=not args.quiet, client=client)
+    files, write_seconds, sizes = write_outputs(result, out, formats, overwrite=args.overwrite,
+                                                progress=not args.quiet)
+    seconds |= {f"write {fmt}": s for fmt, s in write_seconds.items()}
     if plot:
         files += [p.name for p in plot_result(result, out / "overview.png")]
-    return result, out, files, time.perf_counter() - start
+    return result, out, files, time.perf_counter() - start, {"seconds": seconds, "sizes": sizes}
 
 
 def stream(args: argparse.Namespace) -> int:
-    """``simulate --stream``: a Xenium bundle written block by block (bounded memory, no summary)."""
+    """``simulate --stream``: a Xenium bundle written block by block (bounded memory; total time and size only)."""
     from STpuppeteer._parallel import dask_client
     from STpuppeteer.pipeline.streamed import simulate_to_xenium
+    from STpuppeteer.summary import disk_bytes, human_bytes
 
     formats = parse_formats(args.format)
     if formats != ["xenium"] or args.plot:
@@ -216,7 +220,7 @@ def stream(args: argparse.Namespace) -> int:
     with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
         path = simulate_to_xenium(config, out, client=client, overwrite=args.overwrite)
     print(f"STpuppeteer: streamed seed {config.seed} ({config.n_cells:,} cells) in "
-          f"{time.perf_counter() - start:.1f} s → {path}")
+          f"{time.perf_counter() - start:.1f} s → {path} ({human_bytes(disk_bytes(path))})")
     return 0
 
 
@@ -226,9 +230,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     if args.stream:
         return stream(args)
-    result, out, files, elapsed = simulate_and_write(args, parse_formats(args.format), plot=args.plot)
+    result, out, files, elapsed, run = simulate_and_write(args, parse_formats(args.format), plot=args.plot)
     print(f"STpuppeteer: simulated seed {result.config.seed} in {elapsed:.1f} s → {out.resolve()}")
-    print(format_summary(summarize(result), files=[str(out / f) for f in files]))
+    print(format_summary(summarize(result), files=[str(out / f) for f in files], **run))
     return 0
 
 
@@ -252,9 +256,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """``stpuppeteer demo``: the Xenium-like tile, its h5ad and pictures, and how to open them."""
     from STpuppeteer.summary import format_summary, summarize
 
-    result, out, files, elapsed = simulate_and_write(args, ["xenium", "h5ad"], plot=True)
+    result, out, files, elapsed, run = simulate_and_write(args, ["xenium", "h5ad"], plot=True)
     print(f"STpuppeteer demo: a {result.config.n_cells:,}-cell Xenium-like tile in {elapsed:.1f} s")
-    print(format_summary(summarize(result), files=[str((out / f).resolve()) for f in files]))
+    print(format_summary(summarize(result), files=[str((out / f).resolve()) for f in files], **run))
     print(
         "Open it with:  import spatialdata_io; spatialdata_io.xenium("
         f"{str((out / 'xenium').resolve())!r})\n"
