@@ -39,7 +39,7 @@ from scipy import sparse
 
 from STpuppeteer.fit.reference import Reference
 
-__all__ = ["MAX_THETA", "CountFit", "fit_counts", "size_factors"]
+__all__ = ["MAX_THETA", "CountFit", "fit_counts", "size_factors", "type_sums"]
 
 #: θ above this is Poisson for every count a panel holds (φ < 10⁻⁶); estimates are capped there.
 MAX_THETA = 1e6
@@ -102,6 +102,13 @@ class CountFit:
         })
 
 
+def type_sums(matrix: sparse.spmatrix, codes: np.ndarray, n_types: int) -> np.ndarray:
+    """Column sums of ``matrix`` (cells × genes) over the cells of each type: a dense types × genes array."""
+    codes = np.asarray(codes, dtype=np.intp)
+    onehot = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_types, len(codes)))
+    return np.asarray((onehot @ matrix).todense())
+
+
 def size_factors(reference: Reference, codes: np.ndarray) -> tuple[np.ndarray, str]:
     """Each cell's size factor, mean 1 within its type, and how it was made.
 
@@ -153,16 +160,15 @@ def fit_counts(reference: Reference, codes: np.ndarray, celltypes: list[str]) ->
     n_types = len(celltypes)
     scale, kind = size_factors(reference, codes)
     y = reference.counts.tocsr().astype(np.float64)
-    onehot = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_types, len(codes)))
 
     def per_type(weights: np.ndarray) -> np.ndarray:
         return np.bincount(codes, weights=weights, minlength=n_types)
 
     s1, s2, s3 = per_type(scale), per_type(scale**2), per_type(scale**3)
     n = per_type(np.ones_like(scale))
-    sum_y = np.asarray((onehot @ y).todense())
-    sum_sy = np.asarray((onehot @ sparse.diags(scale) @ y).todense())
-    sum_y2 = np.asarray((onehot @ y.multiply(y)).todense())
+    sum_y = type_sums(y, codes, n_types)
+    sum_sy = type_sums(sparse.diags(scale) @ y, codes, n_types)
+    sum_y2 = type_sums(y.multiply(y), codes, n_types)
     with np.errstate(invalid="ignore", divide="ignore"):
         mu = np.where(s1[:, None] > 0, sum_y / s1[:, None], 0.0)
         q = sum_y2 - 2 * mu * sum_sy + mu**2 * s2[:, None]

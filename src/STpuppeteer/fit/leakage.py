@@ -50,6 +50,7 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from STpuppeteer.fit.counts import type_sums
 from STpuppeteer.fit.estimates import Estimates
 from STpuppeteer.fit.genes import classify_genes
 
@@ -132,9 +133,8 @@ def estimate_ambient_and_leakage(
     if typed and has_xy:
         xy = cells[["x", "y"]].to_numpy(float)
         neighbours = cKDTree(xy).query(xy, k=min(k_contact, len(codes) - 1) + 1)[1][:, 1:]
-        onehot = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))),
-                                   shape=(len(celltypes), len(codes)))
-        mean = np.asarray((onehot @ tables.in_cell).todense()) / np.maximum(onehot.sum(axis=1).A, 1)
+        mean = (type_sums(tables.in_cell, codes, len(celltypes))
+                / np.maximum(np.bincount(codes, minlength=len(celltypes)), 1)[:, None])
         marks = classify_genes(mean).marks
         for _ in range(_ROUNDS):
             for t in range(len(celltypes)):
@@ -179,8 +179,7 @@ def _ambient(tables: _Tables, codes: np.ndarray, leaky: np.ndarray, per_type: np
     """Ambient molecules per µm², each gene's share of them, and the share model (module docstring)."""
     y = tables.in_cell
     n_types, n_genes = len(leaky), y.shape[1]
-    onehot = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_types, len(codes)))
-    by_type = np.asarray((onehot @ y).todense())
+    by_type = type_sums(y, codes, n_types)
     total = by_type.sum(axis=0)
     leaked_out = per_type[leaky, 2] @ by_type[leaky] if leaky.any() else np.zeros(n_genes)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -36,6 +36,7 @@ import pandas as pd
 import shapely
 from scipy import optimize, sparse, stats
 
+from STpuppeteer.fit.counts import type_sums
 from STpuppeteer.fit.estimates import Estimates
 from STpuppeteer.fit.leakage import estimate_ambient_and_leakage
 from STpuppeteer.fit.quality import estimate_qv
@@ -209,8 +210,7 @@ def nuclear_fractions(
     ``in_cell``: cells × genes counts of those.
     """
     n_types = len(celltypes)
-    onehot = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_types, len(codes)))
-    mean = np.asarray((onehot @ in_cell).todense()) / np.maximum(np.bincount(codes, minlength=n_types), 1)[:, None]
+    mean = type_sums(in_cell, codes, n_types) / np.maximum(np.bincount(codes, minlength=n_types), 1)[:, None]
     expressed = mean >= _EXPRESSED * mean.max(axis=0, keepdims=True)
     cells = reference.cells
     share = (cells["nucleus_area"].to_numpy(float) / cells["cell_area"].to_numpy(float)
