@@ -24,7 +24,7 @@ def _legend_texts(ax):
     return [t.get_text() for t in ax.get_legend().get_texts()]
 
 
-def test_figure_with_molecules_draws_every_panel(rng):
+def test_figure_with_molecules_draws_every_panel(rng, figure_problems):
     sim = realism_statistics(make_reference(rng, source="sim"))
     real = realism_statistics(make_reference(rng, source="real"))
     assert available_panels(sim, real) == list(PANELS)
@@ -33,9 +33,7 @@ def test_figure_with_molecules_draws_every_panel(rng):
     titles = [ax.get_title() for ax in fig.axes]
     assert "Quality scores (qv)\nKS D = 0.010" in titles
     assert "sim" in fig.get_suptitle() and "real" in fig.get_suptitle()
-    for ax in fig.axes:
-        assert ax.get_ylabel(), ax.get_title()
-        assert ax.get_xlabel() or ax.get_title().startswith("Control"), ax.get_title()
+    assert figure_problems(fig) == []
     hist = fig.axes[list(PANELS).index("cell_area")]
     assert "µm²" in hist.get_xlabel()
     labels = _legend_texts(hist)
@@ -57,7 +55,7 @@ def test_figure_without_molecules_leaves_those_panels_out(rng):
     plt.close("all")
 
 
-def test_a_panel_one_side_lacks_shows_the_other_and_says_why(rng):
+def test_a_panel_one_side_lacks_shows_the_other_and_says_why(rng, figure_problems):
     sim = realism_statistics(make_reference(rng))
     real_ref = make_reference(rng, molecules=False)
     real = realism_statistics(dataclasses.replace(real_ref, cells=real_ref.cells.drop(columns="nucleus_area")))
@@ -70,6 +68,7 @@ def test_a_panel_one_side_lacks_shows_the_other_and_says_why(rng):
     assert any("real: no controls" in t for t in _legend_texts(fig.axes[0]))
     neither = dataclasses.replace(real, cell_area=None, missing={"cell_area": "gone"})
     fig = plot_panel("cell_area", neither, neither)  # drawn on request even with nothing to show
+    assert figure_problems(fig) == []
     assert _legend_texts(fig.axes[0]) == ["simulated: no cell areas (gone)", "real: no cell areas (gone)"]
     with pytest.raises(ValueError, match="unknown realism panel"):
         plot_panel("tissue", sim, real)

@@ -21,7 +21,7 @@ def cell_gdf():
     return generate_cells(SimulationConfig(n_cells=400, n_celltype=3), stage_rng(0, "cells"))
 
 
-def test_draws_cells_nuclei_and_scale_bar(cell_gdf):
+def test_draws_cells_nuclei_and_scale_bar(cell_gdf, figure_problems):
     fig, ax = plt.subplots()
     out = plot_tissue(cell_gdf, ax=ax, scale_bar_um=50)
     assert out is ax
@@ -36,12 +36,15 @@ def test_draws_cells_nuclei_and_scale_bar(cell_gdf):
     assert bars[0].txt_label.get_text() == "50 µm"
     x0, y0, x1, y1 = cell_gdf.total_bounds
     assert ax.get_xlim()[0] <= x0 and ax.get_xlim()[1] >= x1
+    assert ax.get_title() == "400 cells by type"
+    assert figure_problems(fig) == []
     plt.close(fig)
 
 
 def test_subset_keeps_type_colours(cell_gdf):
     subset = cell_gdf[cell_gdf["celltype"] == "ct_2"]
-    ax = plot_tissue(subset, show_nuclei=False, legend=False)
+    ax = plot_tissue(subset, show_nuclei=False, legend=False, title="ct_2 only")
+    assert ax.get_title() == "ct_2 only"
     collections = [c for c in ax.collections if isinstance(c, PolyCollection)]
     assert len(collections) == 1
     np.testing.assert_allclose(

@@ -27,6 +27,8 @@ __all__ = ["gene_class", "plot_gene_parameters", "plot_priors"]
 HK_COLOR = "#aaaaaa"
 SILENCE_COLOR = "#555555"
 HK_PRIOR_COLOR = "#FF9F30"
+# μ is a cell type's mean count per cell before the cell's size factor and expression_scale.
+MU_LABEL = "μ (mean counts per cell, unscaled)"
 
 
 def gene_class(gene_type: str) -> str:
@@ -72,12 +74,14 @@ def plot_priors(config: SimulationConfig, *, n: int = 50_000, rng: np.random.Gen
     for label, prior, mu, cv, color in priors:
         ax_mu.hist(prior.rvs(n, random_state=rng), bins=60, density=True, alpha=0.7, color=color,
                    label=f"{label} μ (mean={mu:g}, CV={cv:g})")
-    ax_mu.set_xlabel("μ")
+    ax_mu.set_xlabel(MU_LABEL)
+    ax_mu.set_ylabel("probability density (per unit μ)")
     ax_mu.set_title("Prior on mean expression μ")
     ax_mu.legend(fontsize=8)
     theta_prior = get_theta_gamma_prior(alpha=config.theta_alpha, rate=config.theta_rate)
     ax_theta.hist(theta_prior.rvs(n, random_state=rng), bins=60, density=True, alpha=0.8, color="#ae3918")
-    ax_theta.set_xlabel("θ")
+    ax_theta.set_xlabel("θ (NB dispersion, dimensionless)")
+    ax_theta.set_ylabel("probability density (per unit θ)")
     ax_theta.set_title(f"Prior on NB dispersion θ (α={config.theta_alpha:g}, rate={config.theta_rate:g})")
     for ax in (ax_mu, ax_theta):
         ax.spines[["top", "right"]].set_visible(False)
@@ -111,30 +115,33 @@ def plot_gene_parameters(gpar_df: pd.DataFrame, *, max_boxplots: int = 3) -> Fig
     }
     mu = gpar_df[mu_cols].to_numpy()
     n_box = min(max_boxplots, len(celltypes))
-    fig = plt.figure(figsize=(5.5 + 3.6 * n_box, 5.2))
-    grid = fig.add_gridspec(
-        2, 2 + n_box, height_ratios=[12, 1], width_ratios=[2.2, 0.08] + [1] * n_box, hspace=0.05, wspace=0.45
-    )
+    fig = plt.figure(figsize=(6.5 + 3.6 * n_box, 5.2))
+    # An empty third column keeps the colour bar's ticks and label off the first box plot's label.
+    grid = fig.add_gridspec(1, 3 + n_box, width_ratios=[2.2, 0.08, 0.3] + [1] * n_box, wspace=0.45)
     ax_map = fig.add_subplot(grid[0, 0])
     image = ax_map.imshow(mu.T, aspect="auto", cmap="YlOrRd", interpolation="nearest")
     ax_map.set_yticks(range(len(celltypes)), celltypes)
     ax_map.set_xticks([])
+    ax_map.set_ylabel("cell type")
     ax_map.set_title("Mean expression μ (cell types × genes)")
-    fig.colorbar(image, cax=fig.add_subplot(grid[0, 1]), label="μ")
-    ax_strip = fig.add_subplot(grid[1, 0], sharex=ax_map)
+    fig.colorbar(image, cax=fig.add_subplot(grid[0, 1]), label=MU_LABEL)
+    # The class strip is the heatmap's footer, not a panel of its own: a child of its axes.
+    ax_strip = ax_map.inset_axes((0.0, -0.085, 1.0, 0.07), sharex=ax_map)
     codes = np.array([class_order.index(c) for c in classes])[None, :]
     ax_strip.imshow(codes, aspect="auto", interpolation="nearest",
                     cmap=ListedColormap([class_colors[c] for c in class_order]))
-    ax_strip.set_yticks([])
-    ax_strip.set_xlabel("← genes →")
+    ax_strip.set_yticks([0], ["gene class"], fontsize=8)
+    ax_strip.set_xlabel(f"← {len(classes):,} genes, coloured by class as in the box plots →")
     for k in range(n_box):
-        ax = fig.add_subplot(grid[:, 2 + k])
+        ax = fig.add_subplot(grid[0, 3 + k])
         data = [gpar_df.loc[classes == c, mu_cols[k]].to_numpy() for c in class_order]
         boxes = ax.boxplot(data, patch_artist=True, widths=0.5, flierprops={"marker": ".", "markersize": 3})
         for patch, c in zip(boxes["boxes"], class_order, strict=True):
             patch.set_facecolor(class_colors[c])
         ax.set_xticks(range(1, len(class_order) + 1), class_order, rotation=30, ha="right", fontsize=8)
         ax.set_title(f"μ in {celltypes[k]}")
+        ax.set_xlabel("gene class")
+        ax.set_ylabel(MU_LABEL)
         ax.spines[["top", "right"]].set_visible(False)
     fig.suptitle("Gene parameters — markers express only in their own cell type(s)")
     fig.subplots_adjust(bottom=0.22)

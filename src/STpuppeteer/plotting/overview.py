@@ -6,11 +6,18 @@ from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
 from shapely import box
 
+from STpuppeteer.plotting.contrast import (
+    BOX_COLOR,
+    DARK_PANEL_COLOR,
+    DARK_PANEL_OUTLINE_COLOR,
+    halo,
+)
 from STpuppeteer.plotting.palette import celltype_palette
-from STpuppeteer.plotting.tissue import plot_tissue
+from STpuppeteer.plotting.tissue import cell_rings, plot_tissue
 from STpuppeteer.stages.genes import marker_celltypes
 from STpuppeteer.summary import molecules_per_landed_cell
 
@@ -88,16 +95,18 @@ def plot_overview(
     trs_df = result.trs_df
     fig, (ax_t, ax_g, ax_z) = plt.subplots(1, 3, figsize=(18, 6.2))
 
-    plot_tissue(result.cell_gdf, ax=ax_t, palette=palette)
-    ax_t.set_title(f"{len(result.cell_gdf):,} cells by type")
+    plot_tissue(result.cell_gdf, ax=ax_t, palette=palette, legend=False,
+                title=f"{len(result.cell_gdf):,} cells by type")
     bounds = _zoom_box(result, zoom_um)
     for ax in (ax_t, ax_g):
+        # White inside a black halo: seen on the dark marker panel and on the pale tissue alike.
         ax.add_patch(Rectangle(bounds[:2], bounds[2] - bounds[0], bounds[3] - bounds[1], fill=False,
-                               ec="black", lw=1.2))
+                               ec=BOX_COLOR, lw=1.3, path_effects=halo(), label="zoom window", zorder=5))
 
-    cell_outline = result.cell_gdf.geometry.boundary
-    ax_g.set_facecolor("#111111")
-    cell_outline.plot(ax=ax_g, color="#444444", linewidth=0.2, rasterized=True)
+    ax_g.set_facecolor(DARK_PANEL_COLOR)
+    ax_g.add_collection(PolyCollection(cell_rings(result.cell_gdf.geometry.to_numpy()), facecolors="none",
+                                       edgecolors=DARK_PANEL_OUTLINE_COLOR, linewidths=0.3, rasterized=True,
+                                       label="cell outlines"))
     # A marker of one cell type takes that type's colour, so the two left panels read together.
     owner = marker_celltypes(result.gpar_df)
     fallback = plt.get_cmap("tab10")
@@ -107,15 +116,21 @@ def plot_overview(
         sel = np.flatnonzero(trs_df["feature_name"].to_numpy() == gene)
         if len(sel) > max_points // max(len(genes), 1):
             sel = rng.choice(sel, max_points // len(genes), replace=False)
+        who = f" ({types[0]})" if len(types) == 1 else ""
         ax_g.scatter(trs_df["x"].to_numpy()[sel], trs_df["y"].to_numpy()[sel], s=0.6, color=color,
-                     label=gene, rasterized=True, linewidths=0)
+                     label=f"{gene}{who}", rasterized=True, linewidths=0)
+    x0, y0, x1, y1 = result.cell_gdf.total_bounds
+    pad = 0.01 * max(x1 - x0, y1 - y0)
+    ax_g.set_xlim(x0 - pad, x1 + pad)
+    ax_g.set_ylim(y0 - pad, y1 + pad)
     ax_g.set_aspect("equal")
-    ax_g.legend(markerscale=12, fontsize=8, loc="upper right", framealpha=0.8)
-    ax_g.set_title("molecules of marker genes")
+    ax_g.legend(markerscale=12, fontsize=8, loc="upper right", framealpha=0.85, title="marker gene (type)",
+                title_fontsize=8)
+    ax_g.set_title("molecules of each type's top marker gene")
 
     window = box(*bounds)
     near = result.cell_gdf[result.cell_gdf.geometry.intersects(window)]
-    plot_tissue(near, ax=ax_z, alpha=0.35, scale_bar_um=20, palette=palette)
+    plot_tissue(near, ax=ax_z, alpha=0.35, scale_bar_um=20, palette=palette, legend=False)
     x, y = trs_df["x"].to_numpy(), trs_df["y"].to_numpy()
     inside = (x >= bounds[0]) & (x <= bounds[2]) & (y >= bounds[1]) & (y <= bounds[3])
     origin = trs_df["origin"].to_numpy()
@@ -126,11 +141,13 @@ def plot_overview(
     ax_z.set_ylim(bounds[1], bounds[3])
     ax_z.legend(fontsize=8, loc="upper right", framealpha=0.85, title="molecule origin", title_fontsize=8,
                 markerscale=3)
-    ax_z.set_title(f"zoom: {bounds[2] - bounds[0]:.0f} µm square")
+    ax_z.set_title(f"zoom: {bounds[2] - bounds[0]:.0f} µm square, every molecule")
     handles = [Rectangle((0, 0), 1, 1, color=c) for c in palette.values()]
-    ax_t.legend(handles, list(palette), fontsize=8, loc="upper right", framealpha=0.85)
+    ax_t.legend(handles, list(palette), fontsize=8, loc="upper right", framealpha=0.85, title="cell type",
+                title_fontsize=8)
     for ax in (ax_t, ax_g, ax_z):
         ax.set_xlabel("x (µm)")
+        ax.set_ylabel("y (µm)")
     fig.tight_layout()
     return fig
 
@@ -159,7 +176,9 @@ def plot_qc(result: SimulationResult) -> Figure:
     axs[0].hist(true_per_cell, bins=bins, alpha=0.6, label="true counts (source cell)")
     axs[0].hist(per_cell, bins=bins, alpha=0.6, label="detected, by landed cell")
     axs[0].axvline(np.median(per_cell), color="black", ls="--", lw=1, label=f"median {np.median(per_cell):.0f}")
-    axs[0].set_xlabel("molecules per cell")
+    axs[0].set_xlabel("molecules per cell (count)")
+    axs[0].set_ylabel("cells (count)")
+    axs[0].set_title("molecules per cell")
     axs[0].legend(fontsize=8)
 
     per_gene = trs_df.loc[gene_rows, "feature_name"].value_counts()
@@ -168,7 +187,9 @@ def plot_qc(result: SimulationResult) -> Figure:
     axs[1].hist(per_gene[is_marker], bins=logbins, alpha=0.6, label="markers")
     axs[1].hist(per_gene[~is_marker], bins=logbins, alpha=0.6, label="other genes")
     axs[1].set_xscale("log")
-    axs[1].set_xlabel("molecules per gene")
+    axs[1].set_xlabel("molecules per gene (count, log scale)")
+    axs[1].set_ylabel("genes (count)")
+    axs[1].set_title("molecules per gene")
     axs[1].legend(fontsize=8)
 
     names, counts = np.unique(origin, return_counts=True)
@@ -177,12 +198,15 @@ def plot_qc(result: SimulationResult) -> Figure:
     axs[2].bar(order, values, color=[ORIGIN_COLORS[n] for n in order])
     for i, v in enumerate(values):
         axs[2].text(i, v, f"{100 * v / max(len(origin), 1):.1f}%", ha="center", va="bottom", fontsize=8)
-    axs[2].set_ylabel("molecules")
+    axs[2].set_xlabel("true origin of the molecule")
+    axs[2].set_ylabel("molecules (count)")
     axs[2].set_title("molecules by origin")
 
     axs[3].hist(cell_gdf["cell_area"], bins=50, alpha=0.6, label="cell")
     axs[3].hist(cell_gdf["nucleus_area"], bins=50, alpha=0.6, label="nucleus")
     axs[3].set_xlabel("area (µm²)")
+    axs[3].set_ylabel("cells (count)")
+    axs[3].set_title("cell and nucleus areas")
     axs[3].legend(fontsize=8)
     for ax in axs:
         ax.spines[["top", "right"]].set_visible(False)

@@ -48,6 +48,7 @@ def _hist_pair(
     present = [np.asarray(v, dtype=float) for v in values.values() if v is not None and len(v)]
     if not present:  # neither side: say so on empty axes
         ax.set_xlabel(xlabel, fontsize=9)
+        ax.set_ylabel(f"fraction of {unit} (0–1)", fontsize=9)
         _legend(ax, [_missing_line(label, st, field, what) for label, st, _ in _sides(sim, real)])
         return
     if isinstance(bins, int):
@@ -78,7 +79,7 @@ def _hist_pair(
         tail = f"≥ {math.ceil(bins[-1])}" if integer else f"> {bins[-1]:.3g}"
         xlabel = f"{xlabel}; last bin includes {tail}"
     ax.set_xlabel(xlabel, fontsize=9)
-    ax.set_ylabel(f"fraction of {unit}", fontsize=9)
+    ax.set_ylabel(f"fraction of {unit} (0–1)", fontsize=9)
     _headroom(ax, 1.3 + 0.12 * sum(line.count("\n") + 2 for line in lines))
     _legend(ax, lines, loc="upper right")
 
@@ -133,7 +134,7 @@ def plot_genes_per_cell(
     ``ax``.
     """
     _hist_pair(ax, sim, real, "genes_per_cell", what="cells", unit="cells", integer=True,
-               xlabel="genes detected per cell")
+               xlabel="genes detected per cell (count)")
     _style(ax, "Genes per cell", annotation)
     return ax
 
@@ -199,7 +200,7 @@ def plot_molecules_per_um2(
     ``ax``.
     """
     _hist_pair(ax, sim, real, "molecules_per_um2", what="cell areas", unit="cells",
-               xlabel="molecules per µm² of cell")
+               xlabel="molecule density (molecules per µm² of cell)")
     _style(ax, "Molecule density in cells", annotation)
     return ax
 
@@ -223,7 +224,7 @@ def plot_nuclear_fraction(
     ``ax``.
     """
     _hist_pair(ax, sim, real, "nuclear_fraction", what="nuclear fractions", unit="genes",
-               bins=np.linspace(0, 1, 21), xlabel="fraction of a gene's in-cell molecules over the nucleus")
+               bins=np.linspace(0, 1, 21), xlabel="fraction of a gene's in-cell molecules over the nucleus (0–1)")
     _style(ax, "Nuclear fraction per gene", annotation)
     return ax
 
@@ -258,8 +259,8 @@ def plot_qv(sim: RealismData, real: RealismData, ax: Axes, *, annotation: str | 
         fraction = counts / counts.sum()
         ax.stairs(fraction, edges, fill=True, alpha=0.25, color=color)
         ax.stairs(fraction, edges, lw=1.4, color=color, label=f"{label} (n={int(h.sum()):,} molecules)")
-    ax.set_xlabel("qv (quality score)", fontsize=9)
-    ax.set_ylabel("fraction of gene molecules", fontsize=9)
+    ax.set_xlabel("qv (Phred-scaled quality score)", fontsize=9)
+    ax.set_ylabel("fraction of gene molecules (0–1)", fontsize=9)
     _legend(ax, lines, loc="upper left")
     _style(ax, "Quality scores (qv)", annotation)
     return ax
@@ -282,7 +283,7 @@ def plot_control_rate(sim: RealismData, real: RealismData, ax: Axes, *, annotati
     ``ax``.
     """
     per_area = sim.control_per_um2 is not None and real.control_per_um2 is not None
-    ylabel = "control molecules per mm² of region" if per_area else "control molecules per cell"
+    ylabel = "control rate (molecules per mm² of region)" if per_area else "control rate (molecules per cell)"
     lines = []
     for k, (label, st, color) in enumerate(_sides(sim, real)):
         value = st.control_per_um2 * 1e6 if per_area and st.control_per_um2 is not None else st.control_per_cell
@@ -294,6 +295,7 @@ def plot_control_rate(sim: RealismData, real: RealismData, ax: Axes, *, annotati
         ax.text(k, value, f"{value:,.0f}" if value >= 100 else f"{value:.3g}", ha="center", va="bottom",
                 fontsize=8)
     ax.set_xticks([0, 1], ["simulated", "real"], fontsize=9)
+    ax.set_xlabel("dataset", fontsize=9)
     ax.set_xlim(-0.7, 1.7)
     ax.margins(y=0.15)
     ax.set_ylabel(ylabel, fontsize=9)

@@ -94,7 +94,7 @@ def plot_gene_zero_fraction(
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("gene mean (counts per cell)", fontsize=9)
-    ax.set_ylabel("fraction of cells with count 0", fontsize=9)
+    ax.set_ylabel("fraction of cells with count 0 (0–1)", fontsize=9)
     _legend(ax, loc="lower left")
     _style(ax, "Zero fraction per gene", annotation)
     return ax

@@ -19,12 +19,24 @@ if TYPE_CHECKING:
     import geopandas as gpd
     from matplotlib.axes import Axes
 
-__all__ = ["plot_tissue"]
+__all__ = ["cell_rings", "plot_tissue"]
 
 
-def _rings(polygons: np.ndarray) -> list[np.ndarray]:
-    # One (k, 2) array per polygon exterior, as views into one coordinate array: building a
-    # PolyCollection this way is fast where one patch per cell is not.
+def cell_rings(polygons: np.ndarray) -> list[np.ndarray]:
+    """Polygon exteriors as one ``(k, 2)`` array each, ready for a ``PolyCollection``.
+
+    Views into one coordinate array: building a collection this way is fast where one patch
+    per cell is not.
+
+    Parameters
+    ----------
+    polygons
+        Shapely polygons (``cell_gdf.geometry.to_numpy()``, ``cell_gdf["nucleus"].to_numpy()``).
+
+    Returns
+    -------
+    One array of exterior coordinates (µm) per polygon.
+    """
     exteriors = shapely.get_exterior_ring(polygons)
     coords, index = shapely.get_coordinates(exteriors, return_index=True)
     counts = np.bincount(index, minlength=len(polygons))
@@ -55,6 +67,7 @@ def plot_tissue(
     scale_bar_um: float | None = None,
     legend: bool = True,
     rasterize_above: int = 5_000,
+    title: str | None = None,
 ) -> Axes:
     """Draw cells coloured by type with their nuclei outlined and a µm scale bar.
 
@@ -79,6 +92,8 @@ def plot_tissue(
     rasterize_above
         Above this many cells the polygons are rasterised in vector outputs (PDF/SVG), so
         the files stay small and fast to open.
+    title
+        The panel's title; default ``"<n> cells by type"``.
 
     Returns
     -------
@@ -101,7 +116,7 @@ def plot_tissue(
     colors = [palette.get(name, "#999999") for name in names]
     thin = 0.1 if len(cell_gdf) > 20_000 else 0.3
     cells = PolyCollection(
-        _rings(cell_gdf.geometry.to_numpy()),
+        cell_rings(cell_gdf.geometry.to_numpy()),
         facecolors=colors,
         edgecolors="white",
         linewidths=thin,
@@ -110,7 +125,7 @@ def plot_tissue(
     )
     ax.add_collection(cells)
     if show_nuclei and len(cell_gdf):
-        nuclei = _rings(cell_gdf["nucleus"].to_numpy())
+        nuclei = cell_rings(cell_gdf["nucleus"].to_numpy())
         if len(cell_gdf) > 20_000:
             style = {"facecolors": "#222222", "edgecolors": "none", "alpha": 0.5}
         else:
@@ -135,6 +150,7 @@ def plot_tissue(
         bar.patch.set_alpha(0.7)
         ax.add_artist(bar)
     ax.set_aspect("equal")
+    ax.set_title(title if title is not None else f"{len(cell_gdf):,} cells by type")
     ax.set_xlabel("x (µm)")
     ax.set_ylabel("y (µm)")
     if legend:
