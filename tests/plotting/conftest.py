@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from matplotlib.ticker import LogFormatter, ScalarFormatter
 
 _UNIT = re.compile(r"\(.+\)|\[.+\]")
+_NUMBER = re.compile(r"\d*\.?\d+([eE]\d+)?")
 
 
 def _numeric(axis) -> bool:
-    # Categorical axes (bar names, cell types) carry string or fixed formatters; numbers do not.
-    return len(axis.get_ticklocs()) > 0 and isinstance(axis.get_major_formatter(), ScalarFormatter | LogFormatter)
+    # An axis is numeric when its tick labels are numbers (200, 1,000, −0.5, $\\mathdefault{10^{3}}$);
+    # categorical axes (bar names, cell types) label their ticks with words.
+    labels = axis.get_major_formatter().format_ticks(axis.get_ticklocs())
+    cleaned = [re.sub(r"\\mathdefault|[${}^,−+\-\s×]", "", label) for label in labels]
+    return any(_NUMBER.fullmatch(text) for text in cleaned)
 
 
 def problems(fig) -> list[str]:

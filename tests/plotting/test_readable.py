@@ -31,3 +31,15 @@ def test_a_complete_figure_passes(figure_problems):
     fig.colorbar(ax.imshow([[0, 1]]), ax=ax, label="μ (counts)")
     assert figure_problems(fig) == []
     plt.close("all")
+
+
+def test_numeric_means_number_ticks_whatever_the_formatter(figure_problems):
+    fig, (words, logs) = plt.subplots(1, 2)
+    words.plot([0, 1], [1, 2])
+    words.set_xticks([0, 1], ["simulated", "real"])  # words: no unit needed
+    words.set(title="w", xlabel="dataset", ylabel="rate (per cell)")
+    logs.plot([10, 1000], [1, 2])
+    logs.set_xscale("log")  # 10^1 … 10^3 in mathtext: numbers, so a unit is needed
+    logs.set(title="l", xlabel="molecules per gene", ylabel="genes (count)")
+    assert figure_problems(fig) == ["l: x label 'molecules per gene' has no unit in () or []"]
+    plt.close("all")

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 from shapely import box
 
 from STpuppeteer.plotting.contrast import (
@@ -183,10 +184,19 @@ def plot_qc(result: SimulationResult) -> Figure:
 
     per_gene = trs_df.loc[gene_rows, "feature_name"].value_counts()
     is_marker = per_gene.index.isin(list(marker_celltypes(result.gpar_df)))
-    logbins = np.logspace(np.log10(max(per_gene.min(), 1)), np.log10(max(per_gene.max(), 10)), 40)
+    # Bins from the rarest detected gene: a gene with no molecule (a categorical's empty level)
+    # has no place on a log axis and would only stretch it down to 1.
+    detected = per_gene[per_gene > 0]
+    lowest = detected.min() if len(detected) else 1
+    logbins = np.logspace(np.log10(max(lowest, 1)), np.log10(max(per_gene.max(), 10)), 40)
     axs[1].hist(per_gene[is_marker], bins=logbins, alpha=0.6, label="markers")
     axs[1].hist(per_gene[~is_marker], bins=logbins, alpha=0.6, label="other genes")
     axs[1].set_xscale("log")
+    # Ticks at 1, 2, 5 per decade written out (200, 500, 1,000): a span under a decade or two
+    # otherwise gets one labelled tick, or minor labels that overprint.
+    axs[1].xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axs[1].xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    axs[1].xaxis.set_minor_formatter(NullFormatter())
     axs[1].set_xlabel("molecules per gene (count, log scale)")
     axs[1].set_ylabel("genes (count)")
     axs[1].set_title("molecules per gene")
