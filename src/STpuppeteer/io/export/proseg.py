@@ -85,7 +85,8 @@ def read_proseg(path: str | Path) -> pd.DataFrame:
     if missing:
         msg = f"path={str(path)!r} lacks {missing}; pass Proseg's --output-transcript-metadata table."
         raise ValueError(msg)
-    assignment = pd.to_numeric(table["assignment"], errors="coerce")
-    none = assignment.isna() | (assignment == _U32_NONE)
-    cell_id = np.where(none, -1, assignment.fillna(-1)).astype(np.int64)
+    # as float: Parquet gives a nullable UInt32 that cannot hold -1
+    assignment = pd.to_numeric(table["assignment"], errors="coerce").astype("float64").to_numpy()
+    none = np.isnan(assignment) | (assignment == _U32_NONE)
+    cell_id = np.where(none, -1, np.nan_to_num(assignment, nan=-1)).astype(np.int64)
     return pd.DataFrame({"transcript_id": table["transcript_id"].to_numpy(np.int64), "cell_id": cell_id})
