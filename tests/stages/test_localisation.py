@@ -291,3 +291,18 @@ def test_unknown_gene_is_refused():
     cells = _cells(n_side=3)
     with pytest.raises(ValueError, match="localisation.genes"):
         _run(0, cells, transcripts={"localisation": {"genes": {"nope": {"pattern": "nuclear"}}}})
+
+
+def test_gene_table_entries_set_the_pattern():
+    cfg = SimulationConfig(seed=0, transcripts={"localisation": {"genes": {"B": {"pattern": "foci"}}}}, gene_table={
+        "celltypes": ["T"], "genes": {"A": {"mu": 3.0, "theta": 1.5, "compartment_preference": "protrusion",
+                                            "compartment_strength": 0.7},
+                                      "B": {"mu": 1.0, "theta": 2.0, "compartment_preference": "nuclear"},
+                                      "C": {"mu": 1.0, "theta": 2.0}}})
+    gpar = SpotlessSimulator(cfg).generate_gene_parameters()
+    assert gpar[PREFERENCE_COLUMN].tolist() == ["distal", "foci", "uniform"]  # localisation.genes wins
+    assert gpar[STRENGTH_COLUMN].tolist() == [0.7, 0.5, 0.0]
+    assert cfg.gene_table.model_dump()["genes"]["C"] == {"mu": 1.0, "theta": 2.0}  # nothing written when unset
+    with pytest.raises(ValidationError, match="compartment_preference"):
+        SimulationConfig(gene_table={"celltypes": ["T"], "genes": {"A": {"mu": 1.0, "theta": 1.0,
+                                                                         "compartment_preference": "golgi"}}})

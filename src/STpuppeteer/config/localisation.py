@@ -18,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 
 from STpuppeteer.config._base import Int, Name, Real, StrictModel, check_probability
 
-__all__ = ["PATTERNS", "GenePattern", "LocalisationConfig", "Pattern"]
+__all__ = ["PATTERNS", "GenePattern", "LocalisationConfig", "Pattern", "check_pattern"]
 
 #: The patterns. ``protrusion`` is accepted as another name of ``distal``.
 Pattern = Literal["uniform", "nuclear", "perinuclear", "cytoplasmic", "cell_edge", "distal", "foci"]
@@ -27,7 +27,8 @@ _ALIASES = {"protrusion": "distal"}
 _ALLOWED = ", ".join(PATTERNS) + " (protrusion = distal)"
 
 
-def _pattern(field: str, value: object) -> str:
+def check_pattern(field: str, value: object) -> str:
+    """``value`` as a pattern name (``protrusion`` read as ``distal``); else an error naming ``field``."""
     name = _ALIASES.get(value, value) if isinstance(value, str) else value
     if name not in PATTERNS:
         msg = f"{field}={value!r} is not allowed; a pattern is one of {_ALLOWED}."
@@ -48,7 +49,7 @@ class GenePattern(StrictModel):
     @field_validator("pattern", mode="before")
     @classmethod
     def _known(cls, value: object) -> str:
-        return _pattern("pattern", value)
+        return check_pattern("pattern", value)
 
 
 class LocalisationConfig(StrictModel):
@@ -110,7 +111,7 @@ class LocalisationConfig(StrictModel):
             return value
         out = {}
         for key, share in value.items():
-            name = _pattern(f"pattern_mix[{key!r}]", key)
+            name = check_pattern(f"pattern_mix[{key!r}]", key)
             out[name] = out.get(name, 0.0) + check_probability(f"pattern_mix[{key!r}]", share)
         total = sum(out.values())
         if total > 1.0 + 1e-9:

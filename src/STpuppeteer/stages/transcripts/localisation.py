@@ -59,9 +59,10 @@ _MAX_ROUNDS = 200
 
 
 def gene_localisation(config: SimulationConfig, feature_names: np.ndarray | list[str]) -> pd.DataFrame:
-    """Each gene's pattern and strength: the config's ``genes`` entries, the rest from ``pattern_mix``.
+    """Each gene's pattern and strength: ``transcripts.localisation.genes``, else the gene table's, else the mix.
 
-    ``pattern_mix`` gives each pattern round(share × n_genes) genes (largest remainders), taken in
+    Later sources override earlier ones: ``pattern_mix``, then a ``gene_table`` entry's
+    ``compartment_preference``, then ``transcripts.localisation.genes``. ``pattern_mix`` gives each pattern round(share × n_genes) genes (largest remainders), taken in
     the order of one permutation of the panel drawn from the ``localisation`` stream of the
     seed; a gene named in ``genes`` keeps its own entry.
 
@@ -93,6 +94,16 @@ def gene_localisation(config: SimulationConfig, feature_names: np.ndarray | list
         for code, name in enumerate(PATTERNS):
             pattern[order[edges[code]:edges[code + 1]]] = name
         strength[pattern != "uniform"] = loc.strength
+    table = config.gene_table
+    if table is not None:
+        # The table model's own entries (what a fit writes), where given.
+        index = pd.Index(names)
+        for gene, entry in table.genes.items():
+            p = index.get_loc(gene) if gene in index else -1
+            if p < 0 or entry.compartment_preference is None:
+                continue
+            pattern[p] = entry.compartment_preference
+            strength[p] = loc.strength if entry.compartment_strength is None else entry.compartment_strength
     if loc.genes:
         pos = pd.Index(names).get_indexer(list(loc.genes))
         unknown = [g for g, p in zip(loc.genes, pos, strict=True) if p < 0]
@@ -110,7 +121,9 @@ def localisation_columns(config: SimulationConfig, feature_names: np.ndarray | l
 
     A config whose ``transcripts.localisation`` is the default keeps ``gpar_df`` as it was.
     """
-    if config.transcripts.localisation.is_default:
+    table = config.gene_table
+    in_table = table is not None and any(e.compartment_preference is not None for e in table.genes.values())
+    if config.transcripts.localisation.is_default and not in_table:
         return {}
     table = gene_localisation(config, feature_names)
     return {name: table[name].to_numpy() for name in (PREFERENCE_COLUMN, STRENGTH_COLUMN)}
