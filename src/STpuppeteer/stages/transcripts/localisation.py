@@ -62,9 +62,9 @@ def gene_localisation(config: SimulationConfig, feature_names: np.ndarray | list
     """Each gene's pattern and strength: ``transcripts.localisation.genes``, else the gene table's, else the mix.
 
     Later sources override earlier ones: ``pattern_mix``, then a ``gene_table`` entry's
-    ``compartment_preference``, then ``transcripts.localisation.genes``. ``pattern_mix`` gives each pattern round(share × n_genes) genes (largest remainders), taken in
-    the order of one permutation of the panel drawn from the ``localisation`` stream of the
-    seed; a gene named in ``genes`` keeps its own entry.
+    ``compartment_preference``, then ``transcripts.localisation.genes``. ``pattern_mix`` gives
+    each pattern round(share × n_genes) genes (largest remainders), taken in the order of one
+    permutation of the panel drawn from the ``localisation`` stream of the seed.
 
     Returns
     -------
