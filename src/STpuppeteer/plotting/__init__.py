@@ -1,4 +1,4 @@
-"""Figures of a simulation: the tissue, an overview with QC panels, the gene priors, localisation, realism (``stp.pl``)."""
+"""Figures of a simulation: tissue, overview and QC panels, gene priors, localisation, realism (``stp.pl``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from STpuppeteer.plotting.realism import plot_realism
 from STpuppeteer.plotting.tissue import plot_tissue
 
 __all__ = [
-    "celltype_palette", "plot_gene_parameters", "plot_localisation", "plot_overview", "plot_priors", "plot_qc", "plot_realism",
+    "celltype_palette", "plot_gene_parameters", "plot_localisation",
+    "plot_overview", "plot_priors", "plot_qc", "plot_realism",
     "plot_tissue",
 ]
