@@ -34,6 +34,9 @@ class Stage(StrEnum):
     #: The calibration simulations of a fit (``STpuppeteer.fit``), keyed by the fit's own seed;
     #: never drawn by a simulation, so fitting changes no simulated number.
     FIT = "fit"
+    #: Which genes of the panel get which localisation pattern (``transcripts.localisation.pattern_mix``);
+    #: drawn once per seed, so changing the mix moves no other stage's numbers.
+    LOCALISATION = "localisation"
 
 
 class Block(IntEnum):
@@ -43,6 +46,10 @@ class Block(IntEnum):
     BACKGROUND_TILES = 1
     #: Stage 4, per-FOV detection efficiency: ``tile_key(FOV_TILES, i, j)``.
     FOV_TILES = 2
+    #: Stage 4, a cell block's localisation draws (pattern or baseline, the pattern's points, foci):
+    #: ``block_rng(block's generator, LOCALISATION)``, so a config with no pattern draws exactly
+    #: what it drew before patterns existed, and a pattern moves no leak, z or instrument draw.
+    LOCALISATION = 3
     #: Stage 2 (``Stage.CELLS``): the cell centres, the cell types, the nuclei and z.
     POSITIONS = 1_000_001
     CELLTYPES = 1_000_002

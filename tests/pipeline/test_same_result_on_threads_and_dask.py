@@ -18,6 +18,10 @@ from STpuppeteer.stages.transcripts import generate_transcripts
 distributed = pytest.importorskip("dask.distributed")
 
 # Every instrument effect on, so that every draw of a block (and the background tiles) is exercised.
+# Every localisation pattern and the nuclear enrichment on: their draws come from their own keyed stream.
+LOCALISATION = {"nuclear_density_ratio": 1.2, "strength": 0.6,
+                "pattern_mix": {"nuclear": 0.1, "cytoplasmic": 0.1, "perinuclear": 0.1, "cell_edge": 0.1,
+                                "distal": 0.1, "foci": 0.1}}
 CONFIG = SimulationConfig(
     seed=11,
     n_cells=700,
@@ -30,7 +34,7 @@ CONFIG = SimulationConfig(
         "fov_efficiency_sd": 0.1,
         "miscall_rate": 0.02,
     },
-    transcripts={"block_size": 64, "n_threads": 1},
+    transcripts={"block_size": 64, "n_threads": 1, "localisation": LOCALISATION},
 )
 
 

@@ -15,6 +15,10 @@ from STpuppeteer import SimulationConfig, SpotlessSimulator
 from STpuppeteer._parallel import thread_map
 from STpuppeteer.pipeline.streamed import simulate_to_xenium
 
+# Every localisation pattern and the nuclear enrichment on: their draws come from their own keyed stream.
+LOCALISATION = {"nuclear_density_ratio": 1.2, "strength": 0.6,
+                "pattern_mix": {"nuclear": 0.1, "cytoplasmic": 0.1, "perinuclear": 0.1, "cell_edge": 0.1,
+                                "distal": 0.1, "foci": 0.1}}
 CONFIG = SimulationConfig(
     seed=5,
     n_cells=600,
@@ -27,7 +31,7 @@ CONFIG = SimulationConfig(
         "detection_efficiency": 0.9,
         "miscall_rate": 0.01,
     },
-    transcripts={"block_size": 128},
+    transcripts={"block_size": 128, "localisation": LOCALISATION},
 )
 N_BLOCKS = 5  # ceil(600 / 128)
 FILES = [

@@ -12,7 +12,7 @@ as from the prior model's. ``stpuppeteer fit`` writes such configs (``docs/model
       genes:
         CD3E: {marks: [T cell], mu: [3.1, 0.02], theta: 1.4}
         ACTB: {mu: [5.0, 4.2], theta: [8.0, 7.5]}
-        XIST: {class: silent, mu: 0.01, theta: 2.0}
+        XIST: {class: silent, mu: 0.01, theta: 2.0, compartment_preference: nuclear, compartment_strength: 0.8}
 
 This module holds the two models (:class:`GeneTable`, :class:`GeneEntry`), the check of a
 whole config (:func:`resolve_table_model`), which fields each expression model serialises
@@ -25,7 +25,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, get_args
 
 import numpy as np
-from pydantic import ConfigDict, Field, model_serializer, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from STpuppeteer.config._base import (
     MAX_CELLTYPES,
@@ -38,6 +38,7 @@ from STpuppeteer.config._base import (
     StrictModel,
 )
 from STpuppeteer.config._yaml import FlowMapping, FlowSequence, dump_yaml
+from STpuppeteer.config.localisation import check_pattern
 from STpuppeteer.config.panel import HK_TYPE, SILENCE_TYPE
 from STpuppeteer.config.programs import PRIOR_FIELDS, PROGRAM_DERIVED, PROGRAM_FIELDS, changed_fields
 
@@ -106,6 +107,20 @@ class GeneEntry(StrictModel):
         max_length=MAX_CELLTYPES,
         description=f"θ per cell type, in the table's order (or one number for all); {MIN_THETA:g} to {MAX_THETA:g}",
     )
+    compartment_preference: str | None = Field(
+        None,
+        description="the gene's localisation pattern (transcripts.localisation: uniform, nuclear, perinuclear, "
+        "cytoplasmic, cell_edge, distal, foci); None: as transcripts.localisation gives it",
+    )
+    compartment_strength: Real | None = Field(
+        None, ge=0, le=1,
+        description="strength of compartment_preference in [0, 1]; None: transcripts.localisation.strength",
+    )
+
+    @field_validator("compartment_preference", mode="before")
+    @classmethod
+    def _pattern(cls, value: object) -> object:
+        return None if value is None else check_pattern("compartment_preference", value)
 
     @model_validator(mode="after")
     def _default_class(self) -> Self:
@@ -124,6 +139,9 @@ class GeneEntry(StrictModel):
         for key in ("mu", "theta"):
             values = list(getattr(self, key))
             out[key] = values[0] if len(set(values)) == 1 else values
+        for key in ("compartment_preference", "compartment_strength"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
 

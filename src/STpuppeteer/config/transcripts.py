@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from STpuppeteer.config._base import Int, Name, Real, StrictModel, check_probability
+from STpuppeteer.config.localisation import LocalisationConfig
 
 __all__ = ["TranscriptConfig"]
 
@@ -25,6 +26,11 @@ class TranscriptConfig(StrictModel):
     )
     nuclear_fraction_by_gene: dict[Name, Real] = Field(
         default_factory=dict, description="per-gene override of nuclear_fraction {feature_name: p in [0, 1]}"
+    )
+    localisation: LocalisationConfig = Field(
+        default_factory=LocalisationConfig,
+        description="per-gene compartment patterns and the nuclear enrichment (docs/model_molecules.md); a "
+        "gene's nuclear_fraction, where set, replaces the baseline's nuclear enrichment for that gene",
     )
     leak_max_factor: Real = Field(
         3.0, ge=0.1, le=20,

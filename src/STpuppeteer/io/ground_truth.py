@@ -96,14 +96,17 @@ are counted here but have no row in `{molecules}`.
 
 ## `{genes}`
 The gene parameters (`gpar_df`): `feature_name`, `gene_type`, per cell type `ct_k_theta`
-and `ct_k_mu`, and `gene_leakage`. Its row order is the gene order of `count_array`.
+and `ct_k_mu`, and `gene_leakage`; when molecules were localised (`docs/model_molecules.md`),
+also `compartment_preference` (the gene's pattern) and `compartment_strength`. Its row order is
+the gene order of `count_array`.
 """
 
 _README_PROGRAMS = """
 This simulation used the program model (`docs/model_programs.md`), so `{genes}` holds instead:
 `feature_name`, `gene_type` (the program loading the gene most, or `baseline`),
 `expression_baseline` (μ0), one loading column per program (named after it), per cell type
-`{{celltype}}_mu` (the expected count at size factor 1) and `gene_leakage`.
+`{{celltype}}_mu` (the expected count at size factor 1) and `gene_leakage` (and the localisation
+columns as above).
 """
 
 _README_INSTRUMENT_CELLS = """

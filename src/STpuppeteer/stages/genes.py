@@ -22,6 +22,7 @@ from STpuppeteer.stages.priors import (
     get_theta_gamma_prior,
 )
 from STpuppeteer.stages.programs import PROGRAM_BASELINE, build_program_gpar_df, program_markers
+from STpuppeteer.stages.transcripts.localisation import localisation_columns
 
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
@@ -122,6 +123,7 @@ def generate_gene_parameters(config: SimulationConfig, rng: np.random.Generator)
         columns[f"{ct}_theta"] = theta[:, k]
         columns[f"{ct}_mu"] = mu[:, k]
     columns["gene_leakage"] = gene_leakage(config, layout.feature_name)
+    columns.update(localisation_columns(config, layout.feature_name))
     return pd.DataFrame(columns)
 
 
@@ -151,4 +153,5 @@ def table_gene_parameters(config: SimulationConfig) -> pd.DataFrame:
         columns[f"{ct}_theta"] = theta[k]
         columns[f"{ct}_mu"] = mu[k]
     columns["gene_leakage"] = gene_leakage(config, genes)
+    columns.update(localisation_columns(config, genes))
     return pd.DataFrame(columns)

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from STpuppeteer.config.panel import gene_leakage
+from STpuppeteer.stages.transcripts.localisation import localisation_columns
 
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
@@ -274,6 +275,7 @@ def build_program_gpar_df(cfg: SimulationConfig) -> pd.DataFrame:
     for k, ct in enumerate(arrays.celltypes):
         columns[f"{ct}_mu"] = means[k]
     columns["gene_leakage"] = gene_leakage(cfg, genes)
+    columns.update(localisation_columns(cfg, genes))
     return pd.DataFrame(columns)
 
 

@@ -1,4 +1,4 @@
-"""What every block of stage 4 shares: geometry, leakage, nuclear fractions, FOV efficiencies."""
+"""What every block of stage 4 shares: geometry, leakage, nuclear fractions, patterns, FOV efficiencies."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import shapely
 from STpuppeteer._parallel import local_threads
 from STpuppeteer.stages.instrument import FovEfficiency
 from STpuppeteer.stages.transcripts.geometry import CellGeometry
+from STpuppeteer.stages.transcripts.localisation import GeneLocalisation
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -33,6 +34,7 @@ class TranscriptContext:
     nuclear: np.ndarray
     fov: FovEfficiency
     bounds: np.ndarray
+    localisation: GeneLocalisation | None = None
 
 
 def cell_blocks(n_cells: int, block_size: int) -> list[tuple[int, int]]:
@@ -77,6 +79,7 @@ def transcript_context(
         nuclear=_nuclear_fraction(config, genes),
         fov=FovEfficiency.build(config.instrument, bounds, rng),
         bounds=bounds,
+        localisation=GeneLocalisation.build(config, gpar_df),
     )
 
 

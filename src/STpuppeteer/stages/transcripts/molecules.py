@@ -2,7 +2,9 @@
 
 Within a block the draws come in a fixed order (leakage, compartment, position, leak
 distance, z, then the instrument: detection, mis-calls, quality, jitter), so turning an
-instrument knob never moves the true molecules.
+instrument knob never moves the true molecules. The localisation patterns draw from the
+block's own ``Block.LOCALISATION`` stream and move molecules after the baseline has placed
+them, so they move no leak, z or instrument draw either.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from STpuppeteer.stages.transcripts.context import TranscriptContext
 from STpuppeteer.stages.transcripts.from_counts import expand_counts
 from STpuppeteer.stages.transcripts.labels import CELL, CYTOPLASM, LEAKED, NUCLEUS, compartment_codes
 from STpuppeteer.stages.transcripts.leakage import draw_leaks, leak_distances, leak_probability
+from STpuppeteer.stages.transcripts.localisation import place_patterns
 
 __all__ = ["cell_block_molecules"]
 
@@ -45,6 +48,14 @@ def cell_block_molecules(
     # 2a. Uniform in the cell (the default): one point in the cell's fan, its compartment by
     # the analytic nucleus test: exactly "nucleus with probability of its area share".
     frac = ctx.nuclear[gene[stay]]
+    ratio = cfg.transcripts.localisation.nuclear_density_ratio
+    if ratio is not None:
+        # The nuclear enrichment: the nucleus holds ρ·a_n / (ρ·a_n + a_c) of a cell's molecules
+        # (a_n, a_c the areas of nucleus and cytoplasm), then uniform within each (as 2b).
+        free = np.flatnonzero(np.isnan(frac))
+        r = row[stay[free]]
+        a_n = np.minimum(geo.nuclei.area[r], geo.cells.area[r])
+        frac[free] = ratio * a_n / (ratio * a_n + (geo.cells.area[r] - a_n))
     uniform = np.isnan(frac)
     if uniform.any():
         idx = stay[uniform] if not uniform.all() else stay
@@ -70,6 +81,9 @@ def cell_block_molecules(
         else:
             msg = "could not place cytoplasmic molecules: a cell's nucleus covers (almost) all of it."
             raise RuntimeError(msg)
+    # 2c. Patterns: a gene's molecules move to its pattern's region with its strength.
+    if ctx.localisation is not None and ctx.localisation.any:
+        place_patterns(ctx.localisation, geo, (stay, row[stay], gene[stay]), rng, x=x, y=y, in_nuc=in_nuc)
     # 3. Leaked molecules: out through the boundary, truncated-exponential distance along the ray.
     bx, by, ux, uy = geo.cells.exit_points(row[go], rng)
     dist = leak_distances(geo.radius[row[go]], rng.random(len(go)), config=cfg)
