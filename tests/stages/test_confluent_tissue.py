@@ -22,8 +22,9 @@ SHAPES = {
 
 
 def _config(seed: int = 3, n_cells: int = N_CELLS, tissue: dict | None = None) -> SimulationConfig:
-    return SimulationConfig(seed=seed, n_cells=n_cells, n_celltype=3, tissue=tissue or {},
-                            morphology={"celltype_shapes": SHAPES})
+    return SimulationConfig(
+        seed=seed, n_cells=n_cells, n_celltype=3, tissue=tissue or {}, morphology={"celltype_shapes": SHAPES}
+    )
 
 
 def _cells(config: SimulationConfig):

@@ -243,7 +243,7 @@ class MorphologyConfig(StrictModel):
     cell_model: CellModel = Field(
         "confluent",
         description="'confluent': power (Laguerre) cells of per-cell target areas fill the tissue; 'expanded': "
-        "Voronoi cell ∩ nucleus grown by max_expansion_um (the model before 0.10, with gaps between cells)",
+        "Voronoi cell ∩ nucleus grown by max_expansion_um (the earlier default, with gaps between cells)",
     )
     cell_area_mean_um2: Real | None = Field(
         None, ge=1, le=100_000,

@@ -89,10 +89,12 @@ def make_room(xy: np.ndarray, area: np.ndarray, region: shapely.Polygon) -> np.n
         excess = ndimage.gaussian_filter(np.where(inside > 0.05, need / room - 1.0, 0.0), 1.0)
         vx, vy = _flow(excess, step)
         coords = [(xy[:, 1] - y0) / step - 0.5, (xy[:, 0] - x0) / step - 0.5]
-        move = np.column_stack([
-            ndimage.map_coordinates(vx, coords, order=1, mode="nearest"),
-            ndimage.map_coordinates(vy, coords, order=1, mode="nearest"),
-        ])
+        move = np.column_stack(
+            [
+                ndimage.map_coordinates(vx, coords, order=1, mode="nearest"),
+                ndimage.map_coordinates(vy, coords, order=1, mode="nearest"),
+            ]
+        )
         np.clip(move, -2.0 * spacing, 2.0 * spacing, out=move)
         moved = xy + move
         if is_box:
