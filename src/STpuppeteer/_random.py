@@ -55,6 +55,10 @@ class Block(IntEnum):
     CELLTYPES = 1_000_002
     NUCLEI = 1_000_003
     Z = 1_000_004
+    #: The confluent cells' target areas, the orientation field, the tissue's gaps.
+    CELL_AREAS = 1_000_005
+    ORIENTATION = 1_000_006
+    GAPS = 1_000_007
     #: The fit's calibrations (``Stage.FIT``): the tissue simulated to calibrate cell and nucleus
     #: sizes, the positions and patterns to calibrate the spatial statistic (one child per
     #: replicate), and the random labels of its null distribution.

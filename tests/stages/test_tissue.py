@@ -138,12 +138,21 @@ def test_density_and_proportions(simulated, case):
 def test_realistic_defaults():
     cell_gdf = _cells(_config({}, seed=5, n_cells=4000))
     assert 40 <= cell_gdf["nucleus_area"].mean() <= 60
-    assert 250 <= cell_gdf["cell_area"].median() <= 350
+    # confluent: the mean cell is the tissue's area per cell, log-normal with CV 0.45 around it
+    assert cell_gdf["cell_area"].mean() == pytest.approx(1e6 / 2200, rel=0.01)
+    assert 0.35 <= cell_gdf["cell_area"].std() / cell_gdf["cell_area"].mean() <= 0.55
     assert (cell_gdf["cell_area"] > cell_gdf["nucleus_area"]).all()
 
 
-def test_hardcore_distance(simulated):
-    config, cell_gdf = simulated["mixed"]
+def test_expanded_model_keeps_its_defaults():
+    cell_gdf = _cells(_config({}, seed=5, n_cells=4000, morphology={"cell_model": "expanded"}))
+    assert 250 <= cell_gdf["cell_area"].median() <= 350
+
+
+def test_hardcore_distance():
+    # the blue-noise centres as they are kept by the expanded model (the confluent one packs them anew)
+    config = _config({"pattern": "mixed"}, seed=0, morphology={"cell_model": "expanded"})
+    cell_gdf = _cells(config)
     xy = cell_gdf[["nucleus_x", "nucleus_y"]].to_numpy()
     nearest = cKDTree(xy).query(xy, k=2)[0][:, 1]
     assert nearest.min() >= hardcore_distance_um(config.tissue, config.n_cells) * (1 - 1e-9)
@@ -178,7 +187,9 @@ def test_fuzziness_blends_towards_mixed():
 
 def test_layers_are_ordered_bands():
     order = ["ct_2", "ct_0", "ct_1"]
-    cell_gdf = _cells(_config({"pattern": "layers", "layer_order": order}, seed=8))
+    # expanded model: the centres stay where they were typed (confluent packing moves them a few µm)
+    cell_gdf = _cells(_config({"pattern": "layers", "layer_order": order}, seed=8,
+                              morphology={"cell_model": "expanded"}))
     y = cell_gdf.groupby("celltype")["nucleus_y"].agg(["min", "max"]).loc[order]
     assert (y["max"].to_numpy()[:-1] <= y["min"].to_numpy()[1:]).all()
 
@@ -323,7 +334,8 @@ def test_tiled_cells_equal_global_voronoi(monkeypatch, tile_um):
     import STpuppeteer.stages.tissue as tissue_module
 
     monkeypatch.setattr(tissue_module, "TILE_UM", tile_um)
-    config = _config({"pattern": "mixed", "mask_um": L_MASK}, seed=11, n_cells=1500)
+    config = _config({"pattern": "mixed", "mask_um": L_MASK}, seed=11, n_cells=1500,
+                     morphology={"cell_model": "expanded"})
     cell_gdf = _cells(config)
     region = tissue_region(config.tissue, config.n_cells)
     centres = cell_gdf[["nucleus_x", "nucleus_y"]].to_numpy()

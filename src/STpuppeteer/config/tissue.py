@@ -18,6 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from STpuppeteer.config._base import MAX_EXTENT_UM, Flag, Int, Name, Real, StrictModel
 
 __all__ = [
+    "CellModel",
     "MorphologyConfig",
     "NucleusShape",
     "PrototypeConfig",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 SpatialPattern = Literal["mixed", "domains", "layers"]
+CellModel = Literal["confluent", "expanded"]
 PrototypeKind = Literal["cluster", "ring", "chain"]
 
 #: Most vertices of a tissue mask.
@@ -112,7 +114,20 @@ class TissueConfig(StrictModel):
         description="fraction of cells per cell type (ct_0, ct_1 …); None = equal; must sum to 1 "
         "(program model: cell_type_specs[name].proportion instead)",
     )
-    pattern: SpatialPattern = "mixed"
+    gap_fraction: Real = Field(
+        0.0, ge=0, le=0.5,
+        description="fraction of the tissue taken by gaps without cells (lumens, vessels, tears), cut out of "
+        "the region as rounded holes; 0 to 0.5 (beyond it the tissue falls apart)",
+    )
+    gap_radius_um: Real = Field(
+        30.0, ge=2, le=5_000,
+        description="mean radius of a gap, µm (each varies with CV 0.4); 2 to 5,000 (a capillary to a large duct)",
+    )
+    pattern: SpatialPattern = Field(
+        "domains",
+        description="where the types go: 'domains' (patches of correlation length domain_length_um), "
+        "'layers' (bands) or 'mixed' (no spatial structure)",
+    )
     domain_length_um: Real = Field(
         150.0, ge=1, le=MAX_EXTENT_UM,
         description="correlation length of the random fields of 'domains' and of layer wobble, µm" + _LENGTH,
@@ -177,6 +192,11 @@ _AREA = f"mean nucleus area, µm²; 1 to {MAX_NUCLEUS_AREA_UM2:,.0f} (lymphocyte
 _AREA_CV = "coefficient of variation of nucleus area; 0 to 2 (where its Gamma stays computable)"
 _ELONGATION = "mean ratio of major to minor axis; 1 to 5"
 _ROUGHNESS = "relative s.d. of the radius from harmonics; 0 to 0.3 (keeps the outline star-shaped)"
+_CELL_AREA = ("mean cell area, µm², relative to the other types (confluent cells fill the tissue, so the areas are "
+              "rescaled to its area per cell); 1 to 100,000")
+_CELL_AREA_CV = "coefficient of variation of the log-normal cell area; 0 to 1.5"
+_CELL_ELONGATION = ("length over width of the cell (confluent model; its long axis follows the orientation field); "
+                    "1 to 5 (smooth muscle reaches ~5 in section)")
 
 
 class NucleusShape(StrictModel):
@@ -186,6 +206,16 @@ class NucleusShape(StrictModel):
     nucleus_area_cv: Real | None = Field(None, ge=0, le=2, description=_AREA_CV)
     elongation_mean: Real | None = Field(None, ge=1, le=5, description=_ELONGATION)
     roughness: Real | None = Field(None, ge=0, le=0.3, description=_ROUGHNESS)
+    cell_area_mean_um2: Real | None = Field(None, ge=1, le=100_000, description=_CELL_AREA)
+    cell_area_cv: Real | None = Field(None, ge=0, le=1.5, description=_CELL_AREA_CV)
+    cell_elongation: Real | None = Field(None, ge=1, le=5, description=_CELL_ELONGATION)
+
+
+#: Cell types that are elongated by default, by a word of their name (the program model's free-text
+#: names): fibroblasts, smooth muscle, pericytes and endothelial cells are spindle-shaped or flat.
+ELONGATED_NAME_WORDS = ("fibroblast", "caf", "muscle", "pericyte", "endothelial", "myofibroblast", "smc")
+#: Their default length over width.
+DEFAULT_ELONGATED = 2.5
 
 
 class MorphologyConfig(StrictModel):
@@ -207,12 +237,50 @@ class MorphologyConfig(StrictModel):
     n_vertices: Int = Field(32, ge=16, le=128, description="vertices of each nucleus polygon; 16 to 128")
     max_expansion_um: Real = Field(
         6.0, ge=0, le=100,
-        description="cell = Voronoi ∩ nucleus expanded by this, µm; 0 to 100 (cytoplasm reaches tens of µm "
-        "beyond the nucleus; the work per cell grows with its square)",
+        description="expanded model: cell = Voronoi ∩ nucleus expanded by this, µm; 0 to 100 (cytoplasm reaches "
+        "tens of µm beyond the nucleus; the work per cell grows with its square)",
+    )
+    cell_model: CellModel = Field(
+        "confluent",
+        description="'confluent': power (Laguerre) cells of per-cell target areas fill the tissue; 'expanded': "
+        "Voronoi cell ∩ nucleus grown by max_expansion_um (the earlier default, with gaps between cells)",
+    )
+    cell_area_mean_um2: Real | None = Field(
+        None, ge=1, le=100_000,
+        description="confluent model: mean cell area, µm²; None = the tissue's area per cell (1e6 / density); "
+        "per-type values in celltype_shapes set the ratios; 1 to 100,000",
+    )
+    cell_area_cv: Real = Field(0.45, ge=0, le=1.5, description=_CELL_AREA_CV)
+    cell_elongation: Real = Field(
+        1.0, ge=1, le=5,
+        description=_CELL_ELONGATION + "; types named like fibroblasts, muscle, pericytes or endothelial cells "
+        f"default to {DEFAULT_ELONGATED}",
+    )
+    orientation_length_um: Real = Field(
+        200.0, ge=1, le=MAX_EXTENT_UM,
+        description="correlation length of the smooth field of cell orientations, µm" + _LENGTH,
     )
     celltype_shapes: dict[Name, NucleusShape] = Field(
         default_factory=dict, description="per-cell-type overrides of the nucleus shape, keyed by cell type"
     )
+
+    def cell_shape_of(self, celltype: str, *, area_per_cell_um2: float) -> tuple[float, float, float]:
+        """(cell area mean, cell area CV, cell elongation) of one cell type, overrides applied.
+
+        A type without a mean area of its own takes ``cell_area_mean_um2``, or else
+        ``area_per_cell_um2`` (the tissue's area per cell).
+        """
+        over = self.celltype_shapes.get(celltype, NucleusShape())
+        default_elongation = self.cell_elongation
+        if self.cell_elongation == 1.0 and any(word in celltype.lower() for word in ELONGATED_NAME_WORDS):
+            default_elongation = DEFAULT_ELONGATED
+        return (
+            over.cell_area_mean_um2
+            if over.cell_area_mean_um2 is not None
+            else (self.cell_area_mean_um2 or area_per_cell_um2),
+            over.cell_area_cv if over.cell_area_cv is not None else self.cell_area_cv,
+            over.cell_elongation if over.cell_elongation is not None else default_elongation,
+        )
 
     def shape_of(self, celltype: str) -> tuple[float, float, float, float]:
         """(area mean, area CV, elongation mean, roughness) of one cell type, overrides applied."""

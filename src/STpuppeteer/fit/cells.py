@@ -172,6 +172,8 @@ def estimate_cells(
         # ring): the nucleus mean's error passes on to the expansion.
         se = math.hypot(se, out.measured["nucleus_area_mean_um2_se"] / (2 * math.sqrt(math.pi * mean)))
         out.fields["morphology.max_expansion_um"] = expansion
+        # The expansion is calibrated on the expanded cell model; the fitted config must use it too.
+        out.fields["morphology.cell_model"] = "expanded"
         out.measured.update({"max_expansion_um_se": se, "cell_area_interior_mean_um2": float(a.mean())})
     out.measured["calibration_seconds"] = time.perf_counter() - started
     return out

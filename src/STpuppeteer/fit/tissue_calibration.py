@@ -110,7 +110,7 @@ class TissueCalibration:
             tissue={"density_per_mm2": self.density, "min_distance_ratio": ratio,
                     "proportions": [float(p) for p in self.proportions]},
             morphology={"nucleus_area_mean_um2": overall[0], "nucleus_area_cv": overall[1],
-                        "max_expansion_um": expansion, "celltype_shapes": shapes},
+                        "max_expansion_um": expansion, "celltype_shapes": shapes, "cell_model": "expanded"},
         )
         # The stage draws only from keyed children of the generator (block_rng), so every call sees
         # the same random numbers: common random numbers across the calibration.

@@ -37,6 +37,7 @@ def draw_nucleus_radii(
     rng: np.random.Generator,
     *,
     celltype_names: list[str],
+    orientation: np.ndarray | None = None,
 ) -> np.ndarray:
     """Radii of star-convex nuclei at ``n_vertices`` equally spaced angles.
 
@@ -50,6 +51,9 @@ def draw_nucleus_radii(
         Source of randomness.
     celltype_names
         ``ct_0`` …
+    orientation
+        ``(n,)`` angle of each nucleus' long axis (radians), NaN for a uniform random one
+        (the default for all); the draws are the same either way.
 
     Returns
     -------
@@ -68,7 +72,9 @@ def draw_nucleus_radii(
     n, n_vertices = len(codes), morphology.n_vertices
     area = _gamma(area_mean, area_cv, rng)
     elongation = 1.0 + _gamma(elong_mean - 1.0, np.full(n, morphology.elongation_cv), rng)
-    orientation = rng.uniform(0.0, math.pi, n)
+    drawn = rng.uniform(0.0, math.pi, n)
+    # Spindle cells carry spindle nuclei along their axis (a little scatter keeps them natural).
+    orientation = drawn if orientation is None else np.where(np.isnan(orientation), drawn, orientation)
 
     phi = np.linspace(0.0, 2.0 * math.pi, n_vertices, endpoint=False)
     semi_major = np.sqrt(area * elongation / math.pi)[:, None]

@@ -7,8 +7,15 @@ fixed name (so changing one sub-step never shifts another's draws):
 2. cell types (:mod:`.spatial_pattern`);
 3. nuclei (:mod:`.morphology`), shrunk where needed so each fits inside the disc of half
    the distance to its nearest neighbour (always inside its Voronoi cell) and the tissue;
-4. cells: Voronoi cell of the centre ∩ nucleus expanded radially by ``max_expansion_um``
-   ∩ the tissue. Each nucleus therefore lies in its own cell and cells never overlap.
+4. cells. The confluent model (default): each cell gets a target area, elongation and direction
+   (:mod:`.cell_sizes`), the centres are moved so each neighbourhood has the room its cells need
+   (:mod:`.cell_room`) and packed as hard ellipses (:mod:`.packing`), and a cell is the power
+   (Laguerre) cell of its centre (:mod:`STpuppeteer.geometry.power`) ∩ the tissue. The expanded
+   model: Voronoi cell of the centre ∩ nucleus expanded radially by ``max_expansion_um`` ∩ the
+   tissue. Either way each nucleus lies in its own cell, cells never overlap, and a cell is
+   star-shaped about its nucleus centre unless the tissue's outline cuts it.
+
+The tissue may have gaps (:mod:`.gaps`): holes in the region that no cell covers.
 
 Nuclei and cells are built tile by tile (fixed square tiles of ``TILE_UM``; bounded memory),
 each tile's nucleus draws from a generator keyed by the tile's (row, column), and cells are
@@ -17,6 +24,7 @@ numbered tile by tile (rows of tiles from y = 0, left to right).
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,7 +38,12 @@ from scipy.spatial import cKDTree
 from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer._random import Block, block_rng
 from STpuppeteer.config.tissue import check_tissue_consistency, hardcore_distance_um
+from STpuppeteer.geometry.power import power_cells, power_gaps
+from STpuppeteer.stages.cell_room import make_room
+from STpuppeteer.stages.cell_sizes import cell_targets
+from STpuppeteer.stages.gaps import carve_gaps
 from STpuppeteer.stages.morphology import draw_nucleus_radii, fit_radii, star_polygons
+from STpuppeteer.stages.packing import equivalent_radius, pack_ellipses
 from STpuppeteer.stages.positions import sample_centres, tissue_region
 from STpuppeteer.stages.spatial_pattern import assign_celltypes
 
@@ -43,6 +56,7 @@ __all__ = [
     "CELL_COLUMNS",
     "TissueLayout",
     "build_cell_polygons",
+    "build_power_cells",
     "build_tiles",
     "cell_frame",
     "generate_cells",
@@ -73,6 +87,19 @@ CELL_COLUMNS = (
 TILE_UM = 1000.0
 # Nuclei stay this fraction inside the disc that is guaranteed to be in their Voronoi cell.
 _FIT_SAFETY = 0.98
+# Power weights are this multiple of the packed discs' squared radii (more than the radical
+# tessellation's 1: measured to bring a domain's mean cell area to its target, docs/model_tissue.md).
+_WEIGHT_GAIN = 2.0
+# A weight may exceed a neighbour's by at most this fraction of their squared distance, which keeps
+# each centre at least a quarter of the way to its neighbour inside its own cell.
+_WEIGHT_STEP = 0.5
+_WEIGHT_SWEEPS = 200
+# Pairs whose power bisector is computed exactly, in multiples of the typical spacing; farther ones
+# are bounded (see _power_weights).
+_PAIR_RANGE = 2.2
+# A confluent cell reaches at most this multiple of its long semi-axis from its centre (it binds only
+# where a cell borders a gap or the tissue's edge); it bounds the halo of the tiles.
+_CAP_FACTOR = 2.5
 
 
 def _boundary_distance(region: shapely.Polygon, xy: np.ndarray) -> np.ndarray:
@@ -164,6 +191,10 @@ def build_cell_polygons(
     # of the true buffer, equal to it for a circle) and it keeps the vertex count low.
     reach = star_polygons(centres, radii + max_expansion_um)
     cells = shapely.intersection(voronoi, reach)
+    return nuclei, _clip_to_region(cells, centres, region)
+
+
+def _clip_to_region(cells: np.ndarray, centres: np.ndarray, region: shapely.Polygon) -> np.ndarray:
     x0, y0, x1, y1 = shapely.bounds(cells).T
     if shapely.equals(region, shapely.envelope(region)):
         rx0, ry0, rx1, ry1 = region.bounds
@@ -173,7 +204,43 @@ def build_cell_polygons(
     if outside.any():
         cells[outside] = shapely.intersection(cells[outside], region)
         cells[outside] = _largest_part_at(cells[outside], centres[outside])
-    return nuclei, cells
+    return cells
+
+
+def build_power_cells(
+    centres: np.ndarray,
+    weights: np.ndarray,
+    n_own: int,
+    region: shapely.Polygon,
+    *,
+    cap: np.ndarray,
+) -> np.ndarray:
+    """Confluent cells of the first ``n_own`` centres: power cell ∩ disc of ``cap`` ∩ the tissue.
+
+    Parameters
+    ----------
+    centres
+        ``(n, 2)`` centres: the block's own first, then every centre that can cut them.
+    weights
+        ``(n,)`` their power weights, µm².
+    n_own
+        How many leading centres get a cell.
+    region
+        The tissue polygon (prepared for speed).
+    cap
+        ``(n_own,)`` largest reach of each cell from its centre, µm.
+
+    Returns
+    -------
+    ``(n_own,)`` valid polygons.
+    """
+    cells, reach = power_cells(centres, weights, n_own)
+    over = reach > cap
+    if over.any():
+        n_vertices = 32
+        disc = star_polygons(centres[:n_own][over], np.repeat(cap[over, None], n_vertices, axis=1))
+        cells[over] = shapely.intersection(cells[over], disc)
+    return _clip_to_region(cells, centres[:n_own], region)
 
 
 def generate_cells(config: SimulationConfig, rng: np.random.Generator) -> gpd.GeoDataFrame:
@@ -236,6 +303,12 @@ class TissueLayout:
         Width of the halo of other tiles' centres each tile's Voronoi cells need.
     rng
         The stage's generator (its keyed sub-streams draw the nuclei and z).
+    weights
+        Confluent model: power weights of the centres (µm²); ``None`` in the expanded model.
+    cap
+        Confluent model: the largest reach of each cell from its centre, µm.
+    nucleus_angle
+        Angle of each nucleus' long axis (radians), NaN where it is random (round cell types).
     """
 
     region: shapely.Polygon
@@ -244,6 +317,9 @@ class TissueLayout:
     limit: np.ndarray
     halo: float
     rng: np.random.Generator
+    weights: np.ndarray | None = None
+    cap: np.ndarray | None = None
+    nucleus_angle: np.ndarray | None = None
 
     @property
     def n_cells(self) -> int:
@@ -271,13 +347,17 @@ def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueL
     proportions = config.celltype_proportions
     check_tissue_consistency(tissue, morphology, n_cells=n, celltype_names=names, proportions=proportions)
 
-    region = tissue_region(tissue, n)
-    min_distance = hardcore_distance_um(tissue, n)
+    outline = tissue_region(tissue, n)
+    region = carve_gaps(outline, tissue, block_rng(rng, Block.GAPS))
+    # Gaps hold no cells: the centres crowd into what is left, and so does their hard-core distance.
+    min_distance = hardcore_distance_um(tissue, n) * (region.area / outline.area) ** 0.5
     centres = sample_centres(
         region, n, block_rng(rng, Block.POSITIONS), min_distance_um=min_distance, margin_um=0.5 * min_distance
     )
     codes = assign_celltypes(centres, region, tissue, block_rng(rng, Block.CELLTYPES), celltype_names=names,
                              proportions=proportions)
+    if morphology.cell_model == "confluent" and n > 1:
+        return _confluent_layout(config, region, centres, codes, rng)
 
     # Half the nearest-neighbour distance bounds a disc inside the Voronoi cell.
     if n > 1:
@@ -292,6 +372,74 @@ def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueL
     centres, codes, limit = centres[order], codes[order], limit[order]
     halo = 2.0 * (float(limit.max(initial=0.0)) + morphology.max_expansion_um) * 1.01 + 1e-6
     return TissueLayout(region=region, centres=centres, codes=codes, limit=limit, halo=halo, rng=rng)
+
+
+def _power_weights(centres: np.ndarray, radius: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray]:
+    # Weights gain × r², lowered where one would exceed a neighbour's by more than _WEIGHT_STEP × d²;
+    # then every centre lies inside its own power cell, at a distance (the returned bound) from
+    # every bisector. Pairs beyond the range are bounded through the largest weight difference.
+    weights = _WEIGHT_GAIN * radius**2
+    pair_range = _PAIR_RANGE * spacing
+    pairs = cKDTree(centres).query_pairs(pair_range, output_type="ndarray")
+    i, j = pairs[:, 0], pairs[:, 1]
+    d2 = np.sum((centres[i] - centres[j]) ** 2, axis=1)
+    for _ in range(_WEIGHT_SWEEPS):
+        i_big = weights[i] >= weights[j]
+        big, small = np.where(i_big, i, j), np.where(i_big, j, i)
+        allowed = weights[small] + _WEIGHT_STEP * d2
+        too_big = weights[big] > allowed
+        if not too_big.any():
+            break
+        ceiling = np.full(len(weights), np.inf)
+        np.minimum.at(ceiling, big[too_big], allowed[too_big])
+        weights = np.minimum(weights, ceiling)
+    else:
+        # Lowering one weight can push a smaller neighbour over its step in turn: if the cascade has
+        # not settled, equal weights (a Voronoi diagram) are always valid.
+        weights = np.zeros_like(weights)
+    weights -= weights.min()
+    # Far pairs (d ≥ range): the bisector is at least (range² − Δw) / (2 range) away.
+    spread = float(weights.max())
+    if spread > 0.8 * pair_range**2:
+        weights *= 0.8 * pair_range**2 / spread
+        spread = float(weights.max())
+    gap = np.full(len(weights), (pair_range**2 - spread) / (2.0 * pair_range))
+    np.minimum.at(gap, i, power_gaps(centres[i], centres[j], weights[i], weights[j]))
+    np.minimum.at(gap, j, power_gaps(centres[j], centres[i], weights[j], weights[i]))
+    return weights, gap
+
+
+def _confluent_layout(
+    config: SimulationConfig,
+    region: shapely.Polygon,
+    centres: np.ndarray,
+    codes: np.ndarray,
+    rng: np.random.Generator,
+) -> TissueLayout:
+    tissue, morphology = config.tissue, config.morphology
+    targets = cell_targets(codes, centres, region, morphology, celltype_names=config.celltype_names,
+                           area_rng=block_rng(rng, Block.CELL_AREAS), orientation_rng=block_rng(rng, Block.ORIENTATION))
+    spacing = math.sqrt(region.area / len(centres))
+    # Centres keep off the tissue's edge (room for their nuclei), as the blue-noise sampler does.
+    inner = shapely.buffer(region, -0.5 * hardcore_distance_um(tissue, len(centres)))
+    if not isinstance(inner, shapely.Polygon) or inner.area < 0.5 * region.area:
+        inner = region
+    centres = make_room(centres, targets.area, inner)
+    radius = equivalent_radius(targets.area, tissue.min_distance_ratio)
+    centres = pack_ellipses(centres, inner, radius=radius, aspect=targets.aspect, theta=targets.theta)
+    weights, gap = _power_weights(centres, radius, spacing)
+    limit = _FIT_SAFETY * np.minimum(gap, _boundary_distance(region, centres))
+    semi_major = np.sqrt(targets.area / math.pi * targets.aspect)
+    cap = np.maximum(_CAP_FACTOR * semi_major, limit)
+    angle = np.where(targets.aspect > 1.0, targets.theta, np.nan)
+
+    order = _tile_order(centres, TILE_UM)
+    centres, codes, limit, weights, cap, angle = (a[order] for a in (centres, codes, limit, weights, cap, angle))
+    # A centre at distance d cuts a cell within reach R of its centre only if (d² − Δw) / (2d) < R.
+    reach, spread = float(cap.max()), float(np.ptp(weights))
+    halo = (reach + math.sqrt(reach * reach + spread)) * 1.01 + 1e-6
+    return TissueLayout(region=region, centres=centres, codes=codes, limit=limit, halo=halo, rng=rng,
+                        weights=weights, cap=cap, nucleus_angle=angle)
 
 
 def build_tiles(layout: TissueLayout, config: SimulationConfig) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
@@ -328,9 +476,16 @@ def build_tiles(layout: TissueLayout, config: SimulationConfig) -> Iterator[tupl
 
     def build_tile(tile: tuple[tuple[int, int], slice, np.ndarray]) -> tuple[slice, np.ndarray, np.ndarray]:
         key, own, near = tile
-        radii = draw_nucleus_radii(codes[own], morphology, block_rng(nuclei_rng, key), celltype_names=names)
+        angle = None if layout.nucleus_angle is None else layout.nucleus_angle[own]
+        radii = draw_nucleus_radii(codes[own], morphology, block_rng(nuclei_rng, key), celltype_names=names,
+                                   orientation=angle)
         radii = fit_radii(radii, limit[own])
         tissue_region = own_region()
+        if layout.weights is not None:
+            sites = np.concatenate([centres[own], centres[near]])
+            weights = np.concatenate([layout.weights[own], layout.weights[near]])
+            cells = build_power_cells(sites, weights, own.stop - own.start, tissue_region, cap=layout.cap[own])
+            return own, star_polygons(centres[own], radii), cells
         voronoi = _voronoi_of_tile(centres, own, near, tissue_region)
         nuclei, cells = build_cell_polygons(
             centres[own], radii, voronoi, tissue_region, max_expansion_um=morphology.max_expansion_um
