@@ -43,6 +43,11 @@ class Block(IntEnum):
     BACKGROUND_TILES = 1
     #: Stage 4, per-FOV detection efficiency: ``tile_key(FOV_TILES, i, j)``.
     FOV_TILES = 2
+    #: Stage 4, under a cell block's (or background tile's) generator: the optics of the block
+    #: (which unresolved molecule is merged, which lost; the brightness order) and the quality
+    #: score's mass at the cap. Children of their own, so switching them on moves no other draw.
+    OPTICS = 3_000_001
+    QV_CAP = 3_000_002
     #: Stage 2 (``Stage.CELLS``): the cell centres, the cell types, the nuclei and z.
     POSITIONS = 1_000_001
     CELLTYPES = 1_000_002
