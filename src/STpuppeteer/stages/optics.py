@@ -197,4 +197,6 @@ def _close_pairs(x: np.ndarray, y: np.ndarray, z: np.ndarray, group: np.ndarray,
             code.astype(np.float64) * (4.0 * d),
         ]
     )
-    return cKDTree(points).query_pairs(d, output_type="ndarray")
+    # An unbalanced, uncompacted tree builds in a third of the time and finds the same pairs (the
+    # pairs' order never matters: parents are chosen by brightness).
+    return cKDTree(points, balanced_tree=False, compact_nodes=False).query_pairs(d, output_type="ndarray")
