@@ -81,6 +81,7 @@ def main() -> None:
     rows = np.repeat(np.arange(len(per_cell)), per_cell)
     size = cfg.transcripts.block_size
     bounds = np.searchsorted(rows, np.arange(0, len(per_cell) + size, size))
+    # A generator of the benchmark's own: no simulation stream is drawn from here.
     rng = np.random.default_rng(args.seed)
 
     blocks = list(zip(bounds[:-1], bounds[1:], strict=True))

@@ -50,6 +50,11 @@ class Block(IntEnum):
     #: ``block_rng(block's generator, LOCALISATION)``, so a config with no pattern draws exactly
     #: what it drew before patterns existed, and a pattern moves no leak, z or instrument draw.
     LOCALISATION = 3
+    #: Stage 4, under a cell block's (or background tile's) generator: the optics of the block
+    #: (which unresolved molecule is merged, which lost; the brightness order) and the quality
+    #: score's mass at the cap. Children of their own, so switching them on moves no other draw.
+    OPTICS = 3_000_001
+    QV_CAP = 3_000_002
     #: Stage 2 (``Stage.CELLS``): the cell centres, the cell types, the nuclei and z.
     POSITIONS = 1_000_001
     CELLTYPES = 1_000_002

@@ -36,7 +36,10 @@ def test_preset_lands_in_the_realism_table(preset_run):
     assert 150 <= got["median_per_cell"] <= 350, got
     assert 0.002 <= got["control_fraction"] <= 0.006, got
     assert result.config.tissue.section_thickness_um in (5.0, 10.0)
-    assert result.trs_df["z"].max() <= result.config.tissue.section_thickness_um + 2.0
+    # Recorded z leaves the section only by the localisation error: 8 s.d. (p ≈ 6e-16 per molecule).
+    inst = result.config.instrument
+    sigma_z = inst.jitter_um if inst.jitter_z_um is None else inst.jitter_z_um
+    assert result.trs_df["z"].max() <= result.config.tissue.section_thickness_um + max(2.0, 8 * sigma_z)
 
 
 def test_presets_change_no_default():

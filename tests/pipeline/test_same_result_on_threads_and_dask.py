@@ -33,6 +33,13 @@ CONFIG = SimulationConfig(
         "detection_efficiency": 0.9,
         "fov_efficiency_sd": 0.1,
         "miscall_rate": 0.02,
+        # The optics (merging decided per source cell) and the qv mixture draw keyed streams of their own.
+        "jitter_z_um": 0.8,
+        "min_distance_um": 1.0,
+        "min_distance_z_um": 2.0,
+        "qv_cap_fraction": 0.8,
+        "qv_background_cap_fraction": 0.2,
+        "qv_density_scale_per_um2": 1.0,
     },
     transcripts={"block_size": 64, "n_threads": 1, "localisation": LOCALISATION},
 )

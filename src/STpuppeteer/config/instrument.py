@@ -1,6 +1,7 @@
-"""Configuration of the instrument: detection, background, controls, mis-calls, quality, jitter.
+"""Configuration of the instrument: detection, background, controls, mis-calls, quality, optics.
 
-Owned by :mod:`STpuppeteer.stages.instrument`. Every instrument effect is off by default,
+Owned by :mod:`STpuppeteer.stages.instrument` and :mod:`STpuppeteer.stages.optics`; the models
+and their sources are in ``docs/model_instrument.md``. Every instrument effect is off by default,
 so a default run records every true molecule exactly where it is; the platform presets
 (:mod:`STpuppeteer.config.presets`) turn them on.
 """
@@ -33,8 +34,28 @@ class InstrumentConfig(StrictModel):
 
     jitter_um: Real = Field(
         0.0, ge=0, le=10,
-        description="s.d. of the localisation error in x, y and z, µm; 0 to 10 (instruments: 0.1–0.5; 10 blurs "
-        "a molecule over a whole cell)",
+        description="s.d. of the localisation error in x and y (and in z unless jitter_z_um is set), µm; 0 to 10 "
+        "(instruments: 0.1–0.5; 10 blurs a molecule over a whole cell)",
+    )
+    jitter_z_um: Real | None = Field(
+        None, ge=0, le=10,
+        description="s.d. of the localisation error in z, µm; 0 to 10 (instruments: 0.3–1, the axial point "
+        "spread being 2–3 times the lateral); None: the same as jitter_um",
+    )
+    min_distance_um: Real = Field(
+        0.0, ge=0, le=5,
+        description="minimum resolvable distance in x, y, µm: two molecules of one gene and one source cell "
+        "closer than this are one detection; 0 to 5 (0: off; optics resolve 0.2–0.5, 5 fuses a nucleus)",
+    )
+    min_distance_z_um: Real | None = Field(
+        None, gt=0, le=20,
+        description="minimum resolvable distance in z, µm; above 0, up to 20 (optics: 0.5–1.5); None: the same "
+        "as min_distance_um",
+    )
+    merge_fraction: Real = Field(
+        0.5, ge=0, le=1,
+        description="share of the unresolved molecules merged into their detection (it sits at their mean "
+        "position); the rest are lost (it keeps its own); in [0, 1]",
     )
     ambient_rate_per_um2: Real = Field(
         0.0, ge=0, le=MAX_RATE_PER_UM2, description="ambient (free-floating) molecules per µm²" + _RATE
@@ -85,3 +106,19 @@ class InstrumentConfig(StrictModel):
         18.0, ge=0, le=40, description="mean quality score of ambient, control and mis-called molecules" + _QV
     )
     qv_background_sd: Real = Field(8.0, ge=0, le=40, description="s.d. of the background quality score" + _QV)
+    qv_cap_fraction: Real = Field(
+        0.0, ge=0, le=1,
+        description="share of correctly decoded molecules (in an empty neighbourhood) scoring exactly 40, the "
+        "cap; the rest follow qv_mean, qv_sd (the low tail); in [0, 1] (0: no mass at the cap)",
+    )
+    qv_background_cap_fraction: Real = Field(
+        0.0, ge=0, le=1,
+        description="share of ambient, control and mis-called molecules scoring exactly 40; the rest follow "
+        "qv_background_mean, qv_background_sd; in [0, 1]",
+    )
+    qv_density_scale_per_um2: Real | None = Field(
+        None, gt=0, le=MAX_RATE_PER_UM2,
+        description="molecule density (the source cell's true molecules per µm² of it) at which the share at "
+        f"the cap has fallen by a factor e, so the low tail grows in crowded cells; above 0, up to "
+        f"{MAX_RATE_PER_UM2:g}; None: no effect of density",
+    )

@@ -48,6 +48,19 @@ _LOCALISATION = {
     "strength": 0.3,
 }
 
+# Optics (docs/model_instrument.md): the lateral resolvable distance is about the diffraction limit
+# (~0.25–0.3 µm at NA ~1, 600 nm light), the axial one 2–3 times it; localisation error in z is
+# larger than in x, y for the same reason.
+_OPTICS = {"min_distance_um": 0.3, "merge_fraction": 0.5}
+
+# Xenium's qv: Phred-scaled, capped at 40; the count matrix keeps qv ≥ 20, and 10x's example runs
+# keep ~80 % of transcripts (10x "Understanding Xenium outputs"). A mass at the cap, a normal low
+# tail that grows with the cell's density (cap share × e^(−ρ/3)), a lower one for background.
+_XENIUM_QV = {
+    "qv_cap_fraction": 0.85, "qv_mean": 23.0, "qv_sd": 8.0, "qv_density_scale_per_um2": 3.0,
+    "qv_background_cap_fraction": 0.3, "qv_background_mean": 18.0, "qv_background_sd": 8.0,
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "xenium": {
         "expression_scale": 4.9,
@@ -57,6 +70,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tissue": {"density_per_mm2": 2300.0, "section_thickness_um": 5.0},
         "instrument": {
             "jitter_um": 0.2,
+            "jitter_z_um": 0.5,
+            **_OPTICS,
+            "min_distance_z_um": 0.8,
+            **_XENIUM_QV,
             "ambient_rate_per_um2": 0.08,
             **_CONTROLS_04_PERCENT,
             "detection_efficiency": 0.95,
@@ -73,6 +90,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tissue": {"density_per_mm2": 2200.0, "section_thickness_um": 10.0},
         "instrument": {
             "jitter_um": 0.3,
+            "jitter_z_um": 0.75,
+            **_OPTICS,
+            "min_distance_z_um": 1.5,
             "ambient_rate_per_um2": 0.08,
             **_CONTROLS_04_PERCENT,
             "detection_efficiency": 0.9,
@@ -89,6 +109,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tissue": {"density_per_mm2": 2400.0, "section_thickness_um": 5.0},
         "instrument": {
             "jitter_um": 0.25,
+            "jitter_z_um": 0.6,
+            **_OPTICS,
+            "min_distance_z_um": 0.8,
             "ambient_rate_per_um2": 0.08,
             **_CONTROLS_04_PERCENT,
             "detection_efficiency": 0.9,

@@ -79,7 +79,9 @@ joined on `transcript_id`):
 | `qv` | quality score |
 
 Further columns, when the simulation made them, are kept as they are (e.g. `true_feature_name`,
-the gene a mis-called molecule really came from).
+the gene a mis-called molecule really came from; with the optics on, `merged` and `lost`: how many
+other true molecules of the same gene and source cell this detection stands for, merged into it
+or lost to it because they were closer than the instrument resolves).
 
 ## `{cells}`
 GeoParquet (read with `geopandas.read_parquet`), one row per true cell: `cell_id`,
@@ -92,7 +94,8 @@ your results to the truth" below).
 ## `{counts}`
 True counts before detection (the simulation's `count_array`), in long form, non-zero
 entries only: `cell_id`, `feature_name`, `count`. Molecules lost to detection efficiency
-are counted here but have no row in `{molecules}`.
+are counted here but have no row in `{molecules}`; those merged or lost by the optics are
+counted in the `merged` and `lost` of the detection that absorbed them.
 
 ## `{genes}`
 The gene parameters (`gpar_df`): `feature_name`, `gene_type`, per cell type `ct_k_theta`

@@ -1,4 +1,6 @@
-"""Instrument effects on molecules: control names, per-FOV detection, mis-calls, quality scores, jitter.
+"""Instrument effects on molecules: control names, per-FOV detection, optics, mis-calls, quality scores, jitter.
+
+The models, their knobs and their sources are in ``docs/model_instrument.md``.
 
 Everything here draws from generators keyed by a fixed block (a block of cells, a tile of
 the tissue or a field of view), never by call order.
@@ -10,8 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.special import ndtr
 
 from STpuppeteer._random import Block, block_rng, tile_key
+from STpuppeteer.stages.optics import resolve_molecules
 
 if TYPE_CHECKING:
     from STpuppeteer.config import InstrumentConfig
@@ -22,6 +26,8 @@ __all__ = [
     "apply_instrument",
     "control_names",
     "draw_qv",
+    "qv_cap_probability",
+    "qv_cdf",
 ]
 
 # Xenium's names of negative controls (spatialdata-io filters on these prefixes).
@@ -129,10 +135,93 @@ class FovEfficiency:
         return out
 
 
-def draw_qv(
-    background: np.ndarray, rng: np.random.Generator, *, config: InstrumentConfig
+def qv_cap_probability(
+    background: np.ndarray, density: np.ndarray | float | None = None, *, config: InstrumentConfig
 ) -> np.ndarray:
-    """Quality score of each molecule: normal, clipped to [0, 40], lower for background.
+    """Probability that a molecule's quality score is the cap (40): the mixture's weight at the cap.
+
+    ``qv_cap_fraction`` (``qv_background_cap_fraction`` for background molecules) times
+    ``exp(-density / qv_density_scale_per_um2)``: the low tail's weight grows with crowding.
+
+    Parameters
+    ----------
+    background
+        Whether each molecule is background (ambient, control or mis-called).
+    density
+        Each molecule's local density, molecules per µm² (its source cell's true molecules over
+        its area); ``None`` or 0 for none.
+    config
+        The instrument config.
+
+    Returns
+    -------
+    float64 probabilities, one per molecule.
+
+    Examples
+    --------
+    >>> from STpuppeteer.config import InstrumentConfig
+    >>> cfg = InstrumentConfig(qv_cap_fraction=0.8, qv_background_cap_fraction=0.2, qv_density_scale_per_um2=1.0)
+    >>> qv_cap_probability(np.array([False, True, False]), np.array([0.0, 0.0, 1.0]), config=cfg).round(3).tolist()
+    [0.8, 0.2, 0.294]
+    """
+    background = np.asarray(background, dtype=bool)
+    cap = np.where(background, config.qv_background_cap_fraction, config.qv_cap_fraction)
+    if density is not None and config.qv_density_scale_per_um2 is not None:
+        cap = cap * np.exp(-np.asarray(density, dtype=np.float64) / config.qv_density_scale_per_um2)
+    return cap
+
+
+def qv_cdf(
+    qv: np.ndarray | float, *, background: bool = False, density: float = 0.0, config: InstrumentConfig
+) -> np.ndarray:
+    """The model's distribution function of the quality score, P(score ≤ qv), for one kind of molecule.
+
+    A mass ``c`` (:func:`qv_cap_probability`) at the cap 40, and with weight ``1 − c`` a
+    normal (``qv_mean``, ``qv_sd``; background: ``qv_background_*``) clipped to [0, 40].
+
+    Parameters
+    ----------
+    qv
+        Scores to evaluate at.
+    background
+        The background molecules' distribution.
+    density
+        Local density, molecules per µm².
+    config
+        The instrument config.
+
+    Returns
+    -------
+    float64 probabilities.
+
+    Examples
+    --------
+    >>> from STpuppeteer.config import InstrumentConfig
+    >>> cfg = InstrumentConfig(qv_cap_fraction=0.8, qv_mean=20.0, qv_sd=5.0)
+    >>> qv_cdf(np.array([20.0, 39.9, 40.0]), config=cfg).round(3).tolist()
+    [0.1, 0.2, 1.0]
+    """
+    qv = np.asarray(qv, dtype=np.float64)
+    mean = config.qv_background_mean if background else config.qv_mean
+    sd = config.qv_background_sd if background else config.qv_sd
+    cap = float(qv_cap_probability(np.array([background]), np.array([density]), config=config)[0])
+    below = ndtr((qv - mean) / sd) if sd > 0 else (qv >= mean).astype(np.float64)
+    return np.where(qv >= QV_MAX, 1.0, np.where(qv < 0, 0.0, (1.0 - cap) * below))
+
+
+def draw_qv(
+    background: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    config: InstrumentConfig,
+    density: np.ndarray | None = None,
+) -> np.ndarray:
+    """Quality score of each molecule: a mass at the cap (40) and a normal low tail clipped to [0, 40].
+
+    The tail (``qv_mean``, ``qv_sd``; background: ``qv_background_*``) is drawn first, one
+    normal per molecule, as before the cap existed; with a mass at the cap
+    (:func:`qv_cap_probability`) each molecule then draws one uniform from the keyed child
+    ``block_rng(rng, Block.QV_CAP)``, so turning the cap on moves no other draw.
 
     Parameters
     ----------
@@ -141,7 +230,9 @@ def draw_qv(
     rng
         Generator; one normal per molecule.
     config
-        Means and s.d. of the two distributions.
+        The mixture's weights, means and s.d.
+    density
+        Each molecule's local density, molecules per µm² (``None``: none).
 
     Returns
     -------
@@ -158,29 +249,91 @@ def draw_qv(
     qv += np.float32(config.qv_mean)
     if len(bg):
         qv[bg] = qv_bg
-    return np.clip(qv, np.float32(0.0), np.float32(QV_MAX), out=qv)
+    qv = np.clip(qv, np.float32(0.0), np.float32(QV_MAX), out=qv)
+    if config.qv_cap_fraction > 0 or config.qv_background_cap_fraction > 0:
+        at_cap = block_rng(rng, Block.QV_CAP).random(len(qv)) < qv_cap_probability(background, density, config=config)
+        qv[at_cap] = np.float32(QV_MAX)
+    return qv
 
 
 def apply_instrument(
-    part: dict[str, np.ndarray], rng: np.random.Generator, *, config: InstrumentConfig, fov: FovEfficiency, n_genes: int
+    part: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    *,
+    config: InstrumentConfig,
+    fov: FovEfficiency,
+    n_genes: int,
+    cell_area: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Detection, mis-calls, quality scores and localisation jitter of one block of true molecules.
+    """Detection, optics, mis-calls, quality scores and localisation error of one block of true molecules.
 
-    Jitter is drawn last, so switching it on or off leaves the detected and mis-called
-    molecules as they were: runs that differ only in jitter compare like for like. Detection
-    depends on the true position (where the molecule is), not on where it is recorded.
+    The order is the instrument's: a molecule is detected (or not), then resolved from its
+    neighbours of the same gene and source cell (or merged into one of them, or lost:
+    :mod:`STpuppeteer.stages.optics`), then decoded (mis-calls, quality score), then located
+    with an error. The optics draw from the keyed child ``block_rng(rng, Block.OPTICS)``;
+    with them off nothing is drawn and no column added, so the output is as before they
+    existed. Jitter is drawn last, so switching it on or off leaves the detected and
+    mis-called molecules as they were: runs that differ only in jitter compare like for like.
+    Detection depends on the true position (where the molecule is), not on where it is recorded.
+
+    Parameters
+    ----------
+    part
+        The block's true molecules: ``row`` (source cell), ``gene``, ``true_gene``, ``x``,
+        ``y``, ``z`` and the truth columns, one array each.
+    rng
+        The block's generator.
+    config
+        The instrument config.
+    fov
+        Detection probability by field of view.
+    n_genes
+        Genes of the panel (mis-calls pick another of them).
+    cell_area
+        Area of each cell (indexed by ``row``), µm²: with it the quality score's low tail grows
+        with the source cell's density of true molecules (``qv_density_scale_per_um2``).
+
+    Returns
+    -------
+    The detected molecules' columns, with ``qv``; with the optics on also ``merged`` and ``lost``
+    (per detection, the true molecules of its gene and cell it stands for besides itself).
     """
     inst = config
     n = len(part["row"])
+    density = None
+    if cell_area is not None and inst.qv_density_scale_per_um2 is not None and n:
+        # The source cell's true molecules (before detection) per µm² of it.
+        first = int(part["row"].min())
+        per_cell = np.bincount(part["row"] - first)
+        density = per_cell[part["row"] - first] / cell_area[part["row"]]
+    keep = None
     if not fov.perfect:
         keep = np.flatnonzero(rng.random(n) < fov.at(part["x"], part["y"]))
+    if inst.min_distance_um > 0:
+        idx = np.arange(n) if keep is None else keep
+        res = resolve_molecules(
+            part["x"][idx], part["y"][idx], part["z"][idx],
+            part["row"][idx].astype(np.int64) * n_genes + part["true_gene"][idx],
+            block_rng(rng, Block.OPTICS),
+            min_distance_um=inst.min_distance_um,
+            min_distance_z_um=inst.min_distance_um if inst.min_distance_z_um is None else inst.min_distance_z_um,
+            merge_fraction=inst.merge_fraction,
+        )
+        keep = idx[res.keep]
+    if keep is not None:
         # One index for every column, and a column shared by two keys (gene, true_gene) taken once.
         taken: dict[int, np.ndarray] = {}
         for v in part.values():
             if id(v) not in taken:
                 taken[id(v)] = v.take(keep)
         part = {k: taken[id(v)] for k, v in part.items()}
+        if density is not None:
+            density = density[keep]
         n = len(keep)
+    if inst.min_distance_um > 0:
+        part["x"], part["y"] = res.x, res.y
+        part["z"] = res.z.astype(np.float32)
+        part["merged"], part["lost"] = res.merged, res.lost
     miscalled = np.zeros(n, dtype=bool)
     if inst.miscall_rate > 0 and n_genes > 1:
         miscalled = rng.random(n) < inst.miscall_rate
@@ -188,10 +341,12 @@ def apply_instrument(
         gene = part["gene"].copy()
         gene[miscalled] = (gene[miscalled] + shift) % n_genes
         part["gene"] = gene
-    part["qv"] = draw_qv(miscalled, rng, config=inst)
-    if inst.jitter_um > 0:
+    part["qv"] = draw_qv(miscalled, rng, config=inst, density=density)
+    sigma_z = inst.jitter_um if inst.jitter_z_um is None else inst.jitter_z_um
+    if inst.jitter_um > 0 or sigma_z > 0:
         jit = rng.standard_normal((3, n), dtype=np.float32)
-        jit *= np.float32(inst.jitter_um)
+        jit[:2] *= np.float32(inst.jitter_um)
+        jit[2] *= np.float32(sigma_z)
         part["x"] = part["x"] + jit[0]
         part["y"] = part["y"] + jit[1]
         part["z"] = part["z"] + jit[2]

@@ -60,6 +60,8 @@ class MoleculeLabels:
     ct_code: np.ndarray
     ct_names: list[str]
     features: pd.Index
+    #: Whether the optics are on: then the frame has the columns ``merged`` and ``lost``.
+    optics: bool = False
 
     @classmethod
     def build(cls, cell_gdf: pd.DataFrame, gpar_df: pd.DataFrame, config: SimulationConfig) -> MoleculeLabels:
@@ -73,7 +75,8 @@ class MoleculeLabels:
         ct_names = list(dict.fromkeys(config.celltype_names + sorted(set(ct_values))))
         ct_code = np.append(pd.Index(ct_names).get_indexer(ct_values), len(ct_names))
         ct_code = ct_code.astype(code_dtype(len(ct_names) + 1))
-        return cls(cell_ids=ids, ct_code=ct_code, ct_names=ct_names, features=features)
+        return cls(cell_ids=ids, ct_code=ct_code, ct_names=ct_names, features=features,
+                   optics=config.instrument.min_distance_um > 0)
 
     def frame(self, parts: list[dict[str, np.ndarray]], *, first_id: int = 0, n_threads: int = 1) -> pd.DataFrame:
         """``trs_df`` rows of these blocks, ``transcript_id`` counting from ``first_id``.
@@ -81,15 +84,19 @@ class MoleculeLabels:
         ``n_threads`` threads join the blocks' columns (the same frame whatever their number).
         """
         keys = ("row", "gene", "true_gene", "x", "y", "z", "origin", "landed", "compartment", "qv")
+        keys += ("merged", "lost") if self.optics else ()
         # Gene codes joined straight into the dtype pandas keeps for the categorical's codes.
         gene_dtype = code_dtype(len(self.features))
         dtypes = {"row": np.int32, "gene": gene_dtype, "true_gene": gene_dtype, "x": np.float64, "y": np.float64,
-                  "z": np.float32, "origin": np.int8, "landed": np.int32, "compartment": np.int8, "qv": np.float32}
+                  "z": np.float32, "origin": np.int8, "landed": np.int32, "compartment": np.int8, "qv": np.float32,
+                  "merged": np.int32, "lost": np.int32}
 
         def join(k: str) -> np.ndarray:
             if not parts:
                 return np.zeros(0, dtype=dtypes[k])
-            return np.concatenate([p[k] for p in parts], dtype=dtypes[k], casting="same_kind")
+            # Background parts have no optics columns: nothing of theirs is merged or lost.
+            return np.concatenate([p[k] if k in p else np.zeros(len(p["row"]), dtype=dtypes[k]) for p in parts],
+                                  dtype=dtypes[k], casting="same_kind")
 
         if n_threads > 1 and parts:
             # Joining is mostly first touches of fresh memory, which threads overlap.
@@ -119,5 +126,7 @@ class MoleculeLabels:
             "qv": cols["qv"],
             "true_feature_name": pd.Categorical.from_codes(cols["true_gene"], categories=features, validate=False),
         }
+        if self.optics:
+            columns["merged"], columns["lost"] = cols["merged"], cols["lost"]
         # copy=False: the columns are fresh arrays; consolidating them would copy gigabytes.
         return pd.DataFrame(columns, copy=False)

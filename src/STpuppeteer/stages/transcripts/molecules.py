@@ -1,7 +1,7 @@
 """The molecules of one block of cells: leak or stay, where in the cell, how far out, then the instrument.
 
 Within a block the draws come in a fixed order (leakage, compartment, position, leak
-distance, z, then the instrument: detection, mis-calls, quality, jitter), so turning an
+distance, z, then the instrument: detection, optics, mis-calls, quality, jitter), so turning an
 instrument knob never moves the true molecules. The localisation patterns draw from the
 block's own ``Block.LOCALISATION`` stream and move molecules after the baseline has placed
 them, so they move no leak, z or instrument draw either.
@@ -101,4 +101,5 @@ def cell_block_molecules(
     origin = np.where(leaked, LEAKED, CELL).astype(np.int8)
     part = {"row": row, "gene": gene, "true_gene": gene, "x": x, "y": y, "z": z, "origin": origin,
             "landed": landed, "compartment": comp_all}
-    return apply_instrument(part, rng, config=cfg.instrument, fov=ctx.fov, n_genes=len(ctx.nuclear))
+    return apply_instrument(part, rng, config=cfg.instrument, fov=ctx.fov, n_genes=len(ctx.nuclear),
+                            cell_area=geo.cells.area)
