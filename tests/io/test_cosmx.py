@@ -82,8 +82,10 @@ def _check_folder(result: SimulationResult, path: Path, *, min_fovs: int, images
     points = pd.concat(points).set_index("transcript_id")
     assert len(points) == len(trs)
     points = points.loc[trs.index]
-    np.testing.assert_allclose(points["global_x"] * PIXEL_SIZE, trs["x"], atol=1e-3)
-    np.testing.assert_allclose(points["global_y"] * PIXEL_SIZE, trs["y"], atol=1e-3)
+    # The files keep 0.01 pixel (1.2 nm); the reader's per-FOV affine, fitted to the cells' rounded
+    # centres, moves a molecule by up to about as much again.
+    np.testing.assert_allclose(points["global_x"] * PIXEL_SIZE, trs["x"], atol=2.5e-3)
+    np.testing.assert_allclose(points["global_y"] * PIXEL_SIZE, trs["y"], atol=2.5e-3)
     assert (points["target"].astype(str).to_numpy() == trs["feature_name"].astype(str).map(_renamed(result))).all()
 
     # A molecule's instrument cell is the piece of the cell it landed in.

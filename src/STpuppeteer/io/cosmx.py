@@ -11,7 +11,7 @@ cell per FOV. The folder holds CosMx's flat files, named ``{dataset_id}_…``:
 - ``tx_file.csv``: one row per molecule, FOV-local and global pixels, z-slice, ``target``,
   the ``cell_ID`` the instrument assigned (0: none), ``CellComp`` and ``transcript_id``;
 - ``CellLabels/CellLabels_F001.tif``: per FOV the label raster of its cells (values
-  ``cell_ID``, Deflate), ``CellComposite/CellComposite_F001.jpg``: a composite image (DAPI in
+  ``cell_ID``; 16-bit while they fit, Deflate), ``CellComposite/CellComposite_F001.jpg``: a composite image (DAPI in
   blue, a membrane stain in green) rendered from the true nuclei and cells, at the config's
   ``images.cosmx_composite_binning`` camera pixels a side (default 4, stored at the camera's
   resolution); both stored bottom row first, as the reader expects (it flips them);
@@ -326,6 +326,9 @@ def _write_fov_images(
     for fov, fov_pieces in pieces.groupby("fov", sort=True):
         grid = PixelGrid(x0=corners[fov - 1, 0], y0=corners[fov - 1, 1], pixel_size=layout.pixel_size, shape=shape)
         labels = rasterize_labels(fov_pieces["geometry"].to_numpy(), grid, labels=fov_pieces["cell_ID"].to_numpy())
+        # 16 bits while the FOV's cells fit (thousands do; half the bytes to compress), else 32.
+        if len(fov_pieces) <= np.iinfo(np.uint16).max:
+            labels = labels.astype(np.uint16)
         # Stored bottom row first: spatialdata_io.cosmx flips rows so that row = local y.
         write_tiff(labels_dir / labels_name(fov), np.flipud(labels))
         if not composite:
@@ -342,7 +345,10 @@ def _write_fov_images(
         )
         rgb = np.stack([np.zeros(binned.shape, np.uint8), _to_uint8(stains[1]), _to_uint8(stains[0])], axis=-1)
         if binning > 1:
-            rgb = rgb.repeat(binning, axis=0).repeat(binning, axis=1)[: shape[0], : shape[1]]
+            # Each rendered pixel as a binning × binning block, in one copy.
+            h, w = binned.shape
+            blocks = np.broadcast_to(rgb[:, None, :, None], (h, binning, w, binning, 3))
+            rgb = blocks.reshape(h * binning, w * binning, 3)[: shape[0], : shape[1]]
         iio.imwrite(images_dir / composite_name(fov), np.flipud(rgb), extension=".jpg", quality=90)
 
 
