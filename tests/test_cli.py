@@ -159,7 +159,7 @@ def test_config_prints_a_commented_config_that_reads_back(tmp_path):
         (["simulate", "--n-cells", "200000", "--out", "x", "--format", "h5ad,xenium"],
          ["--format xenium", "pixels", "density_per_mm2", "--stream"]),
         (["simulate", "--n-cells", "500000", "--out", "x", "--format", "merscope"],
-             ["--format merscope", "pixels", "images.merscope_pixel_size_um"]),  # 0.432 µm mosaic pixels
+         ["--format merscope", "pixels", "images.merscope_pixel_size_um"]),  # mosaics of 0.432 µm pixels
         (["simulate", "--n-cells", "1000000000000000000", "--out", "x"], ["n_cells", "less than or equal to"]),
     ],
 )

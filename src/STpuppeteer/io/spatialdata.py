@@ -91,6 +91,7 @@ def result_to_spatialdata(
     ``"cell_boundaries"``), image
     ``"morphology"`` and labels ``"cell_labels"``/``"nucleus_labels"``.
     """
+    import dask.dataframe as dd
     import geopandas as gpd
     from spatialdata import SpatialData
     from spatialdata.models import Image2DModel, Labels2DModel, PointsModel, ShapesModel, TableModel
@@ -114,7 +115,9 @@ def result_to_spatialdata(
             transformations=identity,
         ),
     }
-    trs = result.trs_df.reset_index(drop=True)
+    # One Dask frame of every column: from pandas, the model would convert each column on its own
+    # and find the same sorted divisions a dozen times over.
+    trs = dd.from_pandas(result.trs_df.reset_index(drop=True), npartitions=1, sort=True)
     points = {
         TRANSCRIPTS: PointsModel.parse(
             trs,
