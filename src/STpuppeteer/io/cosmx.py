@@ -274,7 +274,8 @@ def _transcripts(
             t.X_GLOBAL: x / layout.pixel_size,
             t.Y_GLOBAL: y / layout.pixel_size,
             t.Z: np.floor(trs["z"].to_numpy(float) / Z_SLICE_UM).astype(np.int64),
-            t.TARGET: trs["feature_name"].astype(str).map(names).to_numpy(),
+            # A categorical maps its categories only, and stays one.
+            t.TARGET: trs["feature_name"].map(names).array,
             t.CELL_COMP: np.where(cell_id > 0, compartment, "None"),
             t.TRANSCRIPT_ID: trs["transcript_id"].to_numpy(),
         }

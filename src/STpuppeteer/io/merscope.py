@@ -88,7 +88,7 @@ def _transcripts(
     x, y = trs["x"].to_numpy(float), trs["y"].to_numpy(float)
     fov_um = FOV_SIZE_PX * pixel_size
     fov, col, row = _fov_index(x, y, x0=x0, y0=y0, fov_um=fov_um, n_fov_cols=n_fov_cols)
-    feature = trs["feature_name"].astype(str).map(names)
+    feature = trs["feature_name"].map(names)  # a categorical maps its categories only
     plane = np.clip(np.floor(trs["z"].to_numpy(float) / Z_PLANE_SPACING_UM), 0, N_Z_PLANES - 1)
     cols = MerscopeTranscriptColumns
     df = pd.DataFrame(
@@ -100,7 +100,7 @@ def _transcripts(
             cols.X: (x - x0) / pixel_size - col * FOV_SIZE_PX,
             cols.Y: (y - y0) / pixel_size - row * FOV_SIZE_PX,
             cols.FOV: fov,
-            cols.GENE: feature.to_numpy(),
+            cols.GENE: feature.array,
             cols.TRANSCRIPT_ID: trs["transcript_id"].to_numpy(),
             cols.CELL_ID: np.where(trs["landed_cell_id"].to_numpy() >= 0, trs["landed_cell_id"], UNASSIGNED_CELL),
         }
