@@ -74,7 +74,7 @@ stpuppeteer("score", "--truth", RUN, "--pred", EXPORT / "comseg_spots.csv", "--t
 report = json.loads(SCORES.read_text())
 print("JSON sections:", sorted(report))
 
-columns = {"floor": "nucleus", "ComSeg": "prediction", "ceiling": "oracle_polygons"}
+columns = {"floor": "floor", "ComSeg": "prediction", "ceiling": "ceiling"}
 metrics = ["precision", "recall", "accuracy", "mean_jaccard"]
 values = {label: [report[key]["assignment"][m] for m in metrics] for label, key in columns.items()}
 for label, row in values.items():
