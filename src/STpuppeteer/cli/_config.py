@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MODELS", "PRESETS", "add_config_args", "add_dask_args", "cmd_config", "load_config"]
 
-PRESETS = ("default", "xenium", "merscope", "cosmx", "breast_programs")
+PRESETS = ("default", "xenium", "merscope", "cosmx", "breast_programs", "xenium_breast", "merscope_io", "cosmx_1k",
+           "xenium_prime_5k")
 # The expression models, and the preset each starts from when no --preset or --config is given
 # (the table model has none: its configs come from data, e.g. from `stpuppeteer fit`).
 MODELS = {"priors": "default", "programs": "breast_programs", "table": None}
@@ -22,6 +23,7 @@ MODELS = {"priors": "default", "programs": "breast_programs", "table": None}
 
 def load_config(args: argparse.Namespace) -> SimulationConfig:
     from STpuppeteer.config import SimulationConfig
+    from STpuppeteer.config.presets import PANEL_PRESETS, PROGRAM_PRESETS
 
     overrides: dict[str, Any] = {}
     if getattr(args, "seed", None) is not None:
@@ -49,7 +51,7 @@ def load_config(args: argparse.Namespace) -> SimulationConfig:
     if model is not None and config.expression_model != model:
         source = f"--config {args.config}" if getattr(args, "config", None) else f"--preset {args.preset}"
         hint = ("a table config has a gene_table" if model == "table"
-                else f"the presets of the program model: {[p for p in PRESETS if p.endswith('_programs')]}")
+                else f"the presets of the program model: {[*PROGRAM_PRESETS, *PANEL_PRESETS]}")
         msg = f"--model {model}: {source} is a config of the {config.expression_model} model ({hint})."
         raise UserError(msg)
     return config

@@ -21,8 +21,9 @@ from importlib import resources
 from typing import Any
 
 from STpuppeteer.config._yaml import load_yaml
+from STpuppeteer.config.gene_panels import panel_genes
 
-__all__ = ["PRESETS", "PROGRAM_PRESETS", "merge_overrides"]
+__all__ = ["PANEL_PRESETS", "PRESETS", "PROGRAM_PRESETS", "merge_overrides"]
 
 _CONTROLS_04_PERCENT = {
     # ≈ 0.0036 controls per µm² against ≈ 0.9 molecules per µm²: 0.4 %.
@@ -103,3 +104,20 @@ def merge_overrides(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any
 
 
 PRESETS.update({name: _program_preset(*source) for name, source in PROGRAM_PRESETS.items()})
+
+#: Platform presets of the program model (also in :data:`PRESETS`): name → (tissue data file,
+#: platform, panel of :mod:`~STpuppeteer.config.gene_panels`). The tissue's marker programs use
+#: panel genes; the panel's other genes are ``extra_genes`` at ``expression_baseline``.
+#: Targets and their sources: ``docs/presets.md``.
+PANEL_PRESETS = {
+    "xenium_breast": ("tissues/xenium_breast.yaml", "xenium", "xenium_human_breast_v1"),
+    "merscope_io": ("tissues/merscope_io.yaml", "merscope", "xenium_human_immuno_oncology_v1"),
+    "cosmx_1k": ("tissues/cosmx_1k.yaml", "cosmx", "cosmx_human_universal_cell_characterization_1k"),
+    "xenium_prime_5k": ("tissues/xenium_prime_5k.yaml", "xenium", "xenium_prime_human_5k"),
+}
+PRESETS.update(
+    {
+        name: {**_program_preset(filename, platform), "extra_genes": panel_genes(panel)}
+        for name, (filename, platform, panel) in PANEL_PRESETS.items()
+    }
+)
