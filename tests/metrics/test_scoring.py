@@ -12,6 +12,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.optimize import linear_sum_assignment
 
+from STpuppeteer.io import read_result
 from STpuppeteer.metrics import (
     Truth,
     adjusted_rand_index,
@@ -420,17 +421,27 @@ def test_baseline_scores_fall_as_knobs_turn() -> None:
 
 # Third-party code: its own deprecation warnings are not ours to fail on.
 @pytest.mark.filterwarnings("ignore")
-def test_comseg_end_to_end_when_installed() -> None:
+def test_comseg_end_to_end_when_installed(tmp_path) -> None:
+    # export → the README's own ComSeg code → read_assignment → score, as a user would run it
+    # (ComSeg is in the test extra; this skips only where it is not installed).
     pytest.importorskip("comseg")
-    from STpuppeteer.metrics import run_comseg
+    import warnings
 
-    cfg = SimulationConfig(seed=9, n_cells=120, leakage_by_gene=0.1, instrument={"ambient_rate_per_um2": 0.01})
-    res = SpotlessSimulator(cfg).run()
-    pred = run_comseg(res)
-    assert len(pred) == int((res.trs_df["origin"] != "control").sum())
-    assert set(pred["cell_id"].unique()) <= {-1, *res.cell_gdf["cell_id"].tolist()}
-    s = score(res, assignment=pred)["assignment"]
-    floor = score(res, assignment=nucleus_assignment(res))["assignment"]
+    from STpuppeteer.cli import main
+    from STpuppeteer.io import read_assignment
+
+    run = tmp_path / "run"
+    assert main(["simulate", "--seed", "9", "--n-cells", "120", "--out", str(run), "--format", "h5ad", "--quiet"]) == 0
+    assert main(["export", str(run), "--to", "comseg", "--out", str(tmp_path / "comseg")]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ComSeg's own deprecation warnings
+        exec((tmp_path / "comseg" / "command.txt").read_text(), {})  # noqa: S102
+    pred = read_assignment(tmp_path / "comseg" / "comseg_spots.csv", tool="comseg")
+    truth = read_result(run)
+    assert len(pred) == int((truth.trs_df["origin"] != "control").sum())
+    assert set(pred["cell_id"].unique()) <= {-1, *truth.cell_gdf["cell_id"].tolist()}
+    s = score(truth, assignment=pred)["assignment"]
+    floor = score(truth, assignment=nucleus_assignment(truth))["assignment"]
     # ComSeg starts from the nuclei and grows cells from them: it must find far more of each
     # cell's molecules than the nuclei alone, without giving up much precision.
     assert s["recall"] > floor["recall"] + 0.3

@@ -1,4 +1,4 @@
-"""Command line: ``stpuppeteer simulate | config | plot | score | clean | demo | fit | compare``.
+"""Command line: ``stpuppeteer simulate | config | plot | export | score | clean | demo | fit | compare``.
 
 Every failure the user can cause (bad arguments, invalid config, existing output) ends
 with one line on stderr and exit code 2, never a traceback.
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from STpuppeteer.cli._config import MODELS, PRESETS, add_config_args, add_dask_args, cmd_config
 from STpuppeteer.cli._errors import Parser, UserError, one_line
+from STpuppeteer.cli.export import EXPORT_TOOLS, add_export_parser
 from STpuppeteer.cli.fit import add_compare_parser, add_fit_parser
 from STpuppeteer.cli.folders import cmd_clean, cmd_plot, cmd_score
 from STpuppeteer.cli.simulate import FORMATS, cmd_demo, cmd_simulate, run_stages, write_outputs
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "<stem>_qc.png (qc.png when the stem is overview); both paths are printed")
     p.set_defaults(func=cmd_plot)
 
+    add_export_parser(sub)
+
     p = sub.add_parser("score", help="score a method's output against the truth",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Score a prediction against the truth, beside the floor and ceiling baselines.")
@@ -67,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pred-regions", metavar="FILE",
                    help="molecule → region table (transcript_id, region|domain|niche|label|cluster), "
                         "scored against each molecule's source cell type")
+    p.add_argument("--tool", choices=EXPORT_TOOLS,
+                   help="--pred is this tool's own output (Baysor segmentation.csv, Proseg transcript metadata, "
+                        "ComSeg's per-molecule table, Sopa's .zarr), read with STpuppeteer.io.read_assignment")
     p.add_argument("--cell-col", help="column of --pred (and --pred-labels) holding the cell (default: guessed)")
     p.add_argument("--transcript-col", default="transcript_id", help="column of --pred holding the molecule id")
     p.add_argument(

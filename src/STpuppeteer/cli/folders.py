@@ -43,8 +43,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {"cell_col": args.cell_col, "transcript_col": args.transcript_col}
     if args.unassigned:
         kwargs["unassigned"] = tuple(args.unassigned)
+    if args.tool is not None and args.pred is None:
+        msg = f"--tool {args.tool} says how to read --pred; give --pred (the tool's output)."
+        raise UserError(msg)
     score_cli(args.truth, args.pred, args.pred_shapes, pred_labels_path=args.pred_labels,
-              pred_regions_path=args.pred_regions, out_json=args.json, **kwargs)
+              pred_regions_path=args.pred_regions, out_json=args.json, pred_tool=args.tool, **kwargs)
     return 0
 
 

@@ -4,7 +4,9 @@ Every writer takes a :class:`~STpuppeteer.result.SimulationResult` and creates i
 atomically (it appears only once complete). The platforms live in their own modules and
 never import each other; what they share is in :mod:`.tables`, :mod:`.observed`,
 :mod:`.ground_truth`, :mod:`.manifest` and :mod:`.atomic`. :func:`truth_cell_id` (and
-:func:`decode_cell_ids` for Xenium's ids) join an instrument's cells to the ground truth.
+:func:`decode_cell_ids` for Xenium's ids) join an instrument's cells to the ground truth;
+:func:`write_export` hands a simulation to Baysor, Proseg, ComSeg or Sopa and
+:func:`read_assignment` reads their answer back for scoring.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from STpuppeteer.io.anndata import result_to_anndata as to_anndata
 from STpuppeteer.io.anndata import write_h5ad
 from STpuppeteer.io.cell_ids import decode_cell_ids, encode_cell_ids
 from STpuppeteer.io.cosmx import write_cosmx
+from STpuppeteer.io.export import read_assignment, write_export
 from STpuppeteer.io.ground_truth import read_ground_truth, write_ground_truth
 from STpuppeteer.io.joins import truth_cell_id
 from STpuppeteer.io.merscope import write_merscope
@@ -24,12 +27,14 @@ from STpuppeteer.io.xenium import write_xenium
 __all__ = [
     "decode_cell_ids",
     "encode_cell_ids",
+    "read_assignment",
     "read_ground_truth",
     "read_result",
     "to_anndata",
     "to_spatialdata",
     "truth_cell_id",
     "write_cosmx",
+    "write_export",
     "write_ground_truth",
     "write_h5ad",
     "write_merscope",

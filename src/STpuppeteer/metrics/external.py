@@ -5,9 +5,10 @@ weighted by gene co-expression, partitioned into RNA communities with the nuclei
 then each community joined to a nucleus. Its heavy dependencies (scanpy, numba, leidenalg,
 …) are not STpuppeteer's, so it is imported only when called.
 
-The nuclei are given to ComSeg as its prior exactly as a perfect DAPI segmentation would:
-each molecule carries the label of the nucleus containing it (0 for none), and each nucleus
-its centroid. Coordinates are already in µm, so ComSeg's pixel scale is 1.
+Its inputs are written by the ComSeg export (:func:`STpuppeteer.io.write_export` with
+``tool="comseg"``, :mod:`STpuppeteer.io.export.comseg`): the nuclei are the prior exactly as a
+perfect DAPI segmentation would give them, coordinates in µm (ComSeg's scale 1), and our
+``transcript_id`` travels with each molecule through ComSeg's graph.
 """
 
 from __future__ import annotations
@@ -16,36 +17,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import shapely
 
-from STpuppeteer.metrics.baselines import nucleus_assignment
+from STpuppeteer.io.export import comseg as comseg_format
+from STpuppeteer.io.export import export_molecules
 from STpuppeteer.metrics.inputs import as_truth
 
 __all__ = ["run_comseg"]
-
-PRIOR = "in_nucleus"
-TILE = "tile"
-
-
-def _write_inputs(truth: Any, folder: Path) -> pd.DataFrame:
-    t = as_truth(truth)
-    trs = t.trs_df[t.trs_df["origin"] != "control"].reset_index(drop=True) if "origin" in t.trs_df else t.trs_df
-    nuc = nucleus_assignment(t)
-    prior = pd.Series(nuc["cell_id"].to_numpy(), index=nuc["transcript_id"].to_numpy())
-    label = prior.reindex(trs["transcript_id"].to_numpy()).to_numpy()
-    (folder / "spots").mkdir(exist_ok=True)
-    (folder / "centroids").mkdir(exist_ok=True)
-    # ComSeg reserves 0 for "no prior": shift cell ids by one.
-    pd.DataFrame(
-        {"x": trs["x"].to_numpy(), "y": trs["y"].to_numpy(), "gene": trs["feature_name"].to_numpy(), PRIOR: label + 1}
-    ).to_csv(folder / "spots" / f"{TILE}.csv", index=False)
-    centres = shapely.centroid(t.cell_gdf["nucleus"].to_numpy())
-    pd.DataFrame(
-        {"x": shapely.get_x(centres), "y": shapely.get_y(centres), PRIOR: t.cell_gdf["cell_id"].to_numpy() + 1}
-    ).to_csv(folder / "centroids" / f"{TILE}.csv", index=False)
-    return trs
 
 
 def run_comseg(
@@ -85,19 +63,21 @@ def run_comseg(
         msg = "run_comseg needs ComSeg: pip install comseg (it brings scanpy, numba and leidenalg)."
         raise ImportError(msg) from err
 
+    molecules = export_molecules(as_truth(truth))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(workdir) if workdir is not None else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        trs = _write_inputs(truth, folder)
+        comseg_format.write_comseg(molecules, folder, mean_cell_diameter=mean_cell_diameter)
+        image = f"{comseg_format.IMAGE}.csv"
         data = comseg_dataset.ComSegDataset(
-            path_dataset_folder=folder / "spots",
-            prior_name=PRIOR,
+            path_dataset_folder=folder / comseg_format.SPOTS,
+            prior_name=comseg_format.PRIOR,
             dict_scale={"x": 1, "y": 1, "z": 1},
             mean_cell_diameter=mean_cell_diameter,
-            gene_column="gene",
-            image_csv_files=[f"{TILE}.csv"],
-            centroid_csv_files=[f"{TILE}.csv"],
-            path_cell_centroid=folder / "centroids",
+            gene_column=comseg_format.GENE,
+            image_csv_files=[image],
+            centroid_csv_files=[image],
+            path_cell_centroid=folder / comseg_format.CENTROIDS,
             disable_tqdm=True,
         )
         data.compute_edge_weight(n_neighbors=40, sampling=True, sampling_size=10000)
@@ -111,10 +91,18 @@ def run_comseg(
         result.run_all(
             max_cell_radius=max_cell_radius, clustering_method="leiden", resolution=resolution, disable_tqdm=True
         )
-        # ComSeg keeps its answer on the networkx nodes (one per molecule): read it back once.
-        nodes = [(d["index"], d.get("cell_index_pred", 0)) for _, d in result[TILE].G.nodes(data=True) if "index" in d]
-    row = np.fromiter((n[0] for n in nodes), dtype=np.int64, count=len(nodes))
-    label = np.fromiter((n[1] for n in nodes), dtype=np.int64, count=len(nodes))
-    cell_id = np.full(len(trs), -1, dtype=np.int64)
-    cell_id[row] = label - 1  # back from ComSeg's 1-based labels; 0 (none) becomes -1
-    return pd.DataFrame({"transcript_id": trs["transcript_id"].to_numpy(), "cell_id": cell_id})
+        # ComSeg keeps its answer on the networkx nodes (one per molecule, every input column
+        # kept): the same table as its uns["df_spots"], without building the AnnData.
+        nodes = pd.DataFrame(
+            [
+                (d["transcript_id"], d.get(comseg_format.PREDICTION, 0))
+                for _, d in result[comseg_format.IMAGE].G.nodes(data=True)
+                if "transcript_id" in d
+            ],
+            columns=["transcript_id", comseg_format.PREDICTION],
+        )
+    table = comseg_format.comseg_spots(nodes)
+    # every exported molecule gets a row; one ComSeg did not return stays unassigned
+    cell = pd.Series(table["cell_id"].to_numpy(), index=table["transcript_id"].to_numpy())
+    ids = molecules.trs_df["transcript_id"].to_numpy()
+    return pd.DataFrame({"transcript_id": ids, "cell_id": cell.reindex(ids).fillna(-1).to_numpy("int64")})

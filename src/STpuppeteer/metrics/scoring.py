@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from STpuppeteer.io.atomic import atomic_output_file
+from STpuppeteer.io.export import read_assignment as read_tool_output
 from STpuppeteer.metrics.assignment import score_assignment
 from STpuppeteer.metrics.baselines import (
     assign_by_polygons,
@@ -50,8 +51,7 @@ __all__ = ["score", "score_baselines", "score_cli"]
 
 def _score_regions(t: Truth, trs: pd.DataFrame, source_row: np.ndarray, regions: Any, transcript_col: str) -> dict:
     """Per-molecule regions against the true type of each molecule's source cell."""
-    series = keyed_labels(regions, id_cols=(transcript_col, "transcript_id"), value_cols=REGION_COLUMNS,
-                          what="regions")
+    series = keyed_labels(regions, id_cols=(transcript_col, "transcript_id"), value_cols=REGION_COLUMNS, what="regions")
     has_source = source_row >= 0
     predicted, found = lookup_labels(
         series, t.trs_df["transcript_id"].to_numpy(), trs["transcript_id"].to_numpy()[has_source], what="regions"
@@ -265,6 +265,14 @@ def _jsonable(scores: dict[str, dict[str, float]]) -> dict[str, dict[str, float 
     return {s: {k: clean(v) for k, v in sec.items()} for s, sec in scores.items()}
 
 
+def _read_prediction(pred_path: str | Path | None, pred_tool: str | None) -> pd.DataFrame | None:
+    if pred_path is None:
+        return None
+    if pred_tool is None:
+        return read_assignment(pred_path)
+    return read_tool_output(pred_path, tool=pred_tool)  # type: ignore[arg-type]
+
+
 def score_cli(
     truth_dir: str | Path,
     pred_path: str | Path | None,
@@ -276,6 +284,7 @@ def score_cli(
     cell_col: str | None = None,
     transcript_col: str = "transcript_id",
     unassigned: Sequence[Any] = DEFAULT_UNASSIGNED,
+    pred_tool: str | None = None,
 ) -> dict[str, dict[str, float]]:
     """Score files on disk beside the floor and ceiling baselines; print, optionally write JSON.
 
@@ -303,6 +312,9 @@ def score_cli(
         Column names of the prediction tables (default: guessed / ``transcript_id``).
     unassigned
         Cell values that mean "no cell" in the prediction table.
+    pred_tool
+        ``pred_path`` is this tool's own output (``"baysor"``, ``"proseg"``, ``"comseg"``,
+        ``"sopa"``), read with :func:`STpuppeteer.io.read_assignment`.
 
     Returns
     -------
@@ -315,7 +327,7 @@ def score_cli(
     truth = as_truth(truth_dir)
     scores = score(
         truth,
-        assignment=None if pred_path is None else read_assignment(pred_path),
+        assignment=_read_prediction(pred_path, pred_tool),
         shapes=pred_shapes_path,
         labels=None if pred_labels_path is None else read_assignment(pred_labels_path, what="pred_labels"),
         regions=None if pred_regions_path is None else read_assignment(pred_regions_path, what="pred_regions"),
