@@ -124,8 +124,10 @@ def test_comseg_input_has_spots_and_centroids_with_the_same_labels(run, truth, p
     assert list(centroids.columns) == ["x", "y", "in_nucleus"]
     assert np.array_equal(spots["in_nucleus"].to_numpy(), prior.to_numpy() + 1)
     assert sorted(centroids["in_nucleus"]) == sorted(truth.cell_gdf["cell_id"] + 1)
-    code = (folder / COMMAND).read_text()
-    compile(code, "command.txt", "exec")  # the README's Python is Python
+    script = folder / "run_comseg.py"
+    assert (folder / COMMAND).read_text().split() == ["python", str(script.resolve())]
+    code = script.read_text()
+    compile(code, "run_comseg.py", "exec")  # the script is Python
     assert 'prior_name="in_nucleus"' in code and "df_spots" in code
 
 

@@ -23,7 +23,9 @@ from STpuppeteer.io.tables import write_csv
 if TYPE_CHECKING:
     from STpuppeteer.io.export._molecules import ExportMolecules
 
-__all__ = ["CENTROIDS", "GENE", "IMAGE", "OUTPUT", "PREDICTION", "PRIOR", "SPOTS", "read_comseg", "write_comseg"]
+__all__ = [
+    "CENTROIDS", "GENE", "IMAGE", "OUTPUT", "PREDICTION", "PRIOR", "SCRIPT", "SPOTS", "read_comseg", "write_comseg",
+]
 
 SPOTS = "spots"
 CENTROIDS = "centroids"
@@ -32,10 +34,12 @@ GENE = "gene"
 PRIOR = "in_nucleus"
 PREDICTION = "cell_index_pred"
 OUTPUT = "comseg_spots.csv"
+#: The script beside the export that runs ComSeg on it (ComSeg has no command line).
+SCRIPT = "run_comseg.py"
 
 
 def write_comseg(molecules: ExportMolecules, folder: Path, *, mean_cell_diameter: float | None = None) -> str:
-    """Write ``spots/tile.csv`` and ``centroids/tile.csv`` for ComSeg; return the Python that runs it.
+    """Write ``spots/tile.csv``, ``centroids/tile.csv`` and ``run_comseg.py``; return the command that runs it.
 
     Molecules: ``transcript_id``, ``x``, ``y`` (µm, so ComSeg's scale is 1), ``gene``,
     ``in_nucleus`` (the nucleus's ``cell_id + 1``, 0 for none: ComSeg reserves 0). Centroids:
@@ -52,7 +56,8 @@ def write_comseg(molecules: ExportMolecules, folder: Path, *, mean_cell_diameter
 
     Returns
     -------
-    The Python code that runs ComSeg on the export and writes its answer.
+    ``python <folder>/run_comseg.py``: the script runs ComSeg on the export (found beside the
+    script, so the folder may be moved) and writes its answer to ``comseg_spots.csv``.
     """
     trs = molecules.trs_df
     (folder / SPOTS).mkdir()
@@ -73,16 +78,19 @@ def write_comseg(molecules: ExportMolecules, folder: Path, *, mean_cell_diameter
     )
     write_csv(centroids, folder / CENTROIDS / f"{IMAGE}.csv")
     diameter = mean_cell_diameter if mean_cell_diameter is not None else 2 * molecules.mean_cell_radius
-    return comseg_code(folder.resolve(), mean_cell_diameter=diameter)
+    (folder / SCRIPT).write_text(comseg_code(mean_cell_diameter=diameter), encoding="utf-8")
+    return f"python {(folder / SCRIPT).resolve()}"
 
 
-def comseg_code(folder: Path, *, mean_cell_diameter: float) -> str:
-    """The Python calls that run ComSeg on an export folder (ComSeg's documented API)."""
+def comseg_code(*, mean_cell_diameter: float) -> str:
+    """The Python calls that run ComSeg on the export beside the script (ComSeg's documented API)."""
     return f"""\
+\"\"\"Run ComSeg on the stpuppeteer export in this folder; writes {OUTPUT} here.\"\"\"
 from pathlib import Path
+
 from comseg import dataset, dictionary
 
-folder = Path("{folder}")
+folder = Path(__file__).resolve().parent
 data = dataset.ComSegDataset(
     path_dataset_folder=folder / "{SPOTS}", path_cell_centroid=folder / "{CENTROIDS}",
     dict_scale={{"x": 1, "y": 1, "z": 1}}, mean_cell_diameter={mean_cell_diameter:.1f},
