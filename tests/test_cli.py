@@ -158,7 +158,8 @@ def test_config_prints_a_commented_config_that_reads_back(tmp_path):
          ["--format cosmx", "n_cells=1", "--n-cells 3"]),
         (["simulate", "--n-cells", "200000", "--out", "x", "--format", "h5ad,xenium"],
          ["--format xenium", "pixels", "density_per_mm2", "--stream"]),
-        (["simulate", "--n-cells", "30000", "--out", "x", "--format", "merscope"], ["--format merscope", "pixels"]),
+        (["simulate", "--n-cells", "500000", "--out", "x", "--format", "merscope"],
+         ["--format merscope", "pixels", "images.merscope_pixel_size_um"]),  # mosaics of 0.432 µm pixels
         (["simulate", "--n-cells", "1000000000000000000", "--out", "x"], ["n_cells", "less than or equal to"]),
     ],
 )

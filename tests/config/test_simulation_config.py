@@ -102,3 +102,31 @@ def test_yaml_that_is_not_a_mapping_is_refused(tmp_path):
     path.write_text("- 1\n- 2\n")
     with pytest.raises(ValueError, match="must be a YAML mapping"):
         SimulationConfig.from_yaml(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("xenium_pixel_size_um", 0.0, "greater than or equal to 0.05"),
+        ("merscope_pixel_size_um", 11, "less than or equal to 10"),
+        ("spatialdata_pixel_size_um", True, "boolean, not a number"),
+        ("cosmx_composite_binning", 2.5, "not a whole number"),
+        ("cosmx_composite_binning", 0, "greater than or equal to 1"),
+        ("spatialdata_pyramid_levels", 9, "less than or equal to 8"),
+    ],
+)
+def test_invalid_image_field_names_field_value_and_rule(field, value, allowed):
+    with pytest.raises(ValidationError) as err:
+        SimulationConfig(images={field: value})
+    text = str(err.value)
+    assert f"images.{field}" in text
+    assert allowed in text
+    assert repr(value) in text or str(value) in text
+
+
+def test_image_config_round_trips_through_yaml(tmp_path):
+    config = SimulationConfig(images={"merscope_pixel_size_um": 0.108, "spatialdata_pyramid_levels": 2})
+    config.to_yaml(tmp_path / "c.yaml")
+    back = SimulationConfig.from_yaml(tmp_path / "c.yaml")
+    assert back.images == config.images
+    assert back.images.merscope_pixel_size_um == 0.108 and back.images.spatialdata_pyramid_levels == 2

@@ -82,8 +82,10 @@ def _check_folder(result: SimulationResult, path: Path, *, min_fovs: int, images
     points = pd.concat(points).set_index("transcript_id")
     assert len(points) == len(trs)
     points = points.loc[trs.index]
-    np.testing.assert_allclose(points["global_x"] * PIXEL_SIZE, trs["x"], atol=1e-3)
-    np.testing.assert_allclose(points["global_y"] * PIXEL_SIZE, trs["y"], atol=1e-3)
+    # The files keep 0.01 pixel (1.2 nm); the reader's per-FOV affine, fitted to the cells' rounded
+    # centres, moves a molecule by up to about as much again.
+    np.testing.assert_allclose(points["global_x"] * PIXEL_SIZE, trs["x"], atol=2.5e-3)
+    np.testing.assert_allclose(points["global_y"] * PIXEL_SIZE, trs["y"], atol=2.5e-3)
     assert (points["target"].astype(str).to_numpy() == trs["feature_name"].astype(str).map(_renamed(result))).all()
 
     # A molecule's instrument cell is the piece of the cell it landed in.
@@ -134,10 +136,12 @@ def test_synthetic_folder_is_read_back(synthetic: SimulationResult, tmp_path: Pa
     assert len(pieces) > len(synthetic.cell_gdf)
 
 
-def test_composite_shows_the_nuclei(tmp_path: Path) -> None:
+@pytest.mark.parametrize("binning", [1, 3])
+def test_composite_shows_the_nuclei(tmp_path: Path, binning: int) -> None:
     # Four rows of the honeycomb: unlike five, not symmetric under the reader's row flip.
     synthetic = make_result(np.random.default_rng(17), n_rows=4, n_ambient=0, n_control=0)
-    path = cosmx_writer.write_cosmx(synthetic, tmp_path / "cosmx", fov_size_px=SMALL_FOV_PX)
+    path = cosmx_writer.write_cosmx(synthetic, tmp_path / "cosmx", fov_size_px=SMALL_FOV_PX,
+                                    composite_binning=binning)
     sdata = cosmx(path, transcripts=False)
     corners = pd.read_csv(path / f"{DATASET_ID}_{CosmxFiles.FOV_POSITIONS}").set_index("fov") * PIXEL_SIZE
     nuclei = shapely.union_all(synthetic.cell_gdf["nucleus"].values)
@@ -202,7 +206,13 @@ def test_existing_folder_needs_overwrite(synthetic: SimulationResult, tmp_path: 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"pixel_size": -1.0}, "pixel_size"), ({"fov_size_px": 4}, "fov_size_px"), ({"dataset_id": "a/b"}, "dataset_id")],
+    [
+        ({"pixel_size": -1.0}, "pixel_size"),
+        ({"fov_size_px": 4}, "fov_size_px"),
+        ({"dataset_id": "a/b"}, "dataset_id"),
+        ({"composite_binning": 0}, "composite_binning=0"),
+        ({"composite_binning": 2.5}, "composite_binning=2.5"),
+    ],
 )
 def test_bad_arguments(synthetic: SimulationResult, tmp_path: Path, kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):

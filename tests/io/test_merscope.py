@@ -71,8 +71,9 @@ def _check_folder(result: SimulationResult, path: Path) -> None:
     # Transcripts: every molecule once, at its position in µm; the transform takes µm to pixels.
     points = sdata.points[f"{key}_transcripts"].compute().set_index("transcript_id").loc[trs.index]
     assert len(points) == len(trs)
-    np.testing.assert_allclose(points["x"], trs["x"], atol=1e-4)
-    np.testing.assert_allclose(points["y"], trs["y"], atol=1e-4)
+    # The CSV keeps 1 nm (3 decimals of µm).
+    np.testing.assert_allclose(points["x"], trs["x"], atol=5.1e-4)
+    np.testing.assert_allclose(points["y"], trs["y"], atol=5.1e-4)
     assert (points["gene"].astype(str).to_numpy() == trs["feature_name"].astype(str).replace(blank).to_numpy()).all()
     assert (points["cell_id"].to_numpy() == trs["landed_cell_id"].to_numpy()).all()
     affine = get_transformation(sdata.points[f"{key}_transcripts"], "global").to_affine_matrix(
@@ -80,15 +81,17 @@ def _check_folder(result: SimulationResult, path: Path) -> None:
     )
     transform = np.loadtxt(path / MerscopeFiles.IMAGES_DIR / MerscopeFiles.TRANSFORM)
     np.testing.assert_allclose(affine, transform)
-    pixel_size = 1 / transform[0, 0]
-    x0, y0 = -transform[0, 2] * pixel_size, -transform[1, 2] * pixel_size
+    mosaic_pixel = 1 / transform[0, 0]
+    x0, y0 = -transform[0, 2] * mosaic_pixel, -transform[1, 2] * mosaic_pixel
     assert x0 <= trs["x"].min() and y0 <= trs["y"].min()
-    # x, y: camera pixels from the corner of the 2048-pixel field of view ``fov``.
+    # x, y: camera pixels (the manifest's pixel_size_um) from the corner of the 2048-pixel field of view ``fov``.
+    camera_pixel = json.loads((path / MANIFEST_NAME).read_text())["pixel_size_um"]
     raw = pd.read_csv(path / MerscopeFiles.TRANSCRIPTS)
     assert raw["x"].between(0, FOV_SIZE_PX).all() and raw["y"].between(0, FOV_SIZE_PX).all()
-    global_px = (raw[["global_x", "global_y"]].to_numpy() - [x0, y0]) / pixel_size
+    global_px = (raw[["global_x", "global_y"]].to_numpy() - [x0, y0]) / camera_pixel
     fov_corner = global_px - raw[["x", "y"]].to_numpy()
-    np.testing.assert_allclose(fov_corner / FOV_SIZE_PX, np.round(fov_corner / FOV_SIZE_PX), atol=1e-6)
+    # Within the rounding of global_x (0.5 nm) and x (0.005 pixel).
+    np.testing.assert_allclose(fov_corner, FOV_SIZE_PX * np.round(fov_corner / FOV_SIZE_PX), atol=0.01)
 
     # Cells: one polygon per true cell, in µm, keyed by EntityID = cell_id.
     shapes = sdata.shapes[f"{key}_polygons"]
@@ -123,14 +126,14 @@ def _check_folder(result: SimulationResult, path: Path) -> None:
 
 
 def test_synthetic_folder_is_read_back(synthetic: SimulationResult, tmp_path: Path) -> None:
-    path = _write(synthetic, tmp_path, pixel_size=PIXEL_SIZE)
+    path = _write(synthetic, tmp_path, pixel_size=PIXEL_SIZE, mosaic_pixel_size=2 * PIXEL_SIZE)
     _check_folder(synthetic, path)
 
 
 def test_mosaics_show_the_nuclei(tmp_path: Path) -> None:
     # Fine pixels, so that the mosaic spans two fields of view and is rendered in two tiles.
     result = make_result(np.random.default_rng(3), n_rows=3, n_cols=7, n_ambient=0, n_control=0)
-    path = _write(result, tmp_path, pixel_size=0.035)
+    path = _write(result, tmp_path, mosaic_pixel_size=0.035)
     sdata = merscope(path, transcripts=False, cells_table=False, cells_boundaries=False)
     image = sdata.images[f"run_region_0_z{MOSAIC_Z}"]["scale0"]["image"]
     assert set(image.coords["c"].values) == {"DAPI", "Cellbound1"}
@@ -164,9 +167,13 @@ def test_simulated_folder_is_read_back(simulated: SimulationResult, tmp_path: Pa
 
 
 def test_default_method_writes_instrument_pixels(synthetic: SimulationResult, tmp_path: Path) -> None:
+    # Camera pixels in the transcripts, the config's (binned) mosaic pixels in the transform.
     path = synthetic.write_merscope(tmp_path / "region_0")
     transform = np.loadtxt(path / MerscopeFiles.IMAGES_DIR / MerscopeFiles.TRANSFORM)
-    np.testing.assert_allclose(np.diag(transform)[:2], 1 / 0.108)
+    np.testing.assert_allclose(np.diag(transform)[:2], 1 / synthetic.config.images.merscope_pixel_size_um)
+    manifest = json.loads((path / MANIFEST_NAME).read_text())
+    assert manifest["pixel_size_um"] == 0.108
+    assert manifest["mosaic_pixel_size_um"] == synthetic.config.images.merscope_pixel_size_um
 
 
 def test_failure_mid_write_leaves_nothing(synthetic: SimulationResult, tmp_path: Path, monkeypatch) -> None:
@@ -193,13 +200,14 @@ def test_existing_folder_needs_overwrite(synthetic: SimulationResult, tmp_path: 
     assert (target / MerscopeFiles.TRANSCRIPTS).is_file()
 
 
-def test_bad_pixel_size(synthetic: SimulationResult, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="pixel_size"):
-        merscope_writer.write_merscope(synthetic, tmp_path / "x", pixel_size=0.0)
+@pytest.mark.parametrize("name", ["pixel_size", "mosaic_pixel_size"])
+def test_bad_pixel_size(synthetic: SimulationResult, tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValueError, match=f"^{name}=0.0"):
+        merscope_writer.write_merscope(synthetic, tmp_path / "x", **{name: 0.0})
     assert not (tmp_path / "x").exists()
 
 
 def test_mosaics_beyond_the_raster_limit_are_refused_before_writing(synthetic, tmp_path):
     with pytest.raises(ValueError, match=r"MERSCOPE format: the mosaics .* mosaic_images=False"):
-        _write(synthetic, tmp_path, pixel_size=0.002)  # 79 × 63 µm: 1.2e9 pixels
+        _write(synthetic, tmp_path, mosaic_pixel_size=0.002)  # 79 × 63 µm: 1.2e9 pixels
     assert not (tmp_path / "run" / "region_0").exists()

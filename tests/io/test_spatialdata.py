@@ -9,7 +9,6 @@ import pytest
 
 from STpuppeteer.io.anndata import observed_gene_counts
 from STpuppeteer.io.spatialdata import result_to_spatialdata, write_spatialdata
-from STpuppeteer.stages.image import XENIUM_PIXEL_SIZE
 from synthetic_result import full_resolution, make_synthetic_result
 
 spatialdata = pytest.importorskip("spatialdata")
@@ -80,11 +79,12 @@ def test_rasters_are_aligned_with_the_shapes(sdata, synthetic):
     from spatialdata.transformations import get_transformation
 
     cell_gdf = synthetic.cell_gdf
+    pixel = synthetic.config.images.spatialdata_pixel_size_um
     scale = get_transformation(sdata.labels["cell_labels"], to_coordinate_system="global")
-    np.testing.assert_allclose(scale.to_affine_matrix(("x", "y"), ("x", "y"))[:2, :2], np.eye(2) * XENIUM_PIXEL_SIZE)
+    np.testing.assert_allclose(scale.to_affine_matrix(("x", "y"), ("x", "y"))[:2, :2], np.eye(2) * pixel)
     mask = full_resolution(sdata.labels["cell_labels"])
-    cols = (cell_gdf["x"].to_numpy() / XENIUM_PIXEL_SIZE).astype(int)
-    rows = (cell_gdf["y"].to_numpy() / XENIUM_PIXEL_SIZE).astype(int)
+    cols = (cell_gdf["x"].to_numpy() / pixel).astype(int)
+    rows = (cell_gdf["y"].to_numpy() / pixel).astype(int)
     np.testing.assert_array_equal(mask[rows, cols], cell_gdf["cell_id"].to_numpy() + 1)
     image = full_resolution(sdata.images["morphology"])
     nuclei = full_resolution(sdata.labels["nucleus_labels"]) > 0
@@ -125,3 +125,18 @@ def test_without_rasters(small):
     sd = result_to_spatialdata(small, image=False, labels=False)
     assert not sd.images
     assert not sd.labels
+
+
+
+@pytest.mark.parametrize(("levels", "scales"), [(0, []), (2, ["scale0", "scale1", "scale2"])])
+def test_pixel_size_and_pyramid_levels_are_knobs(small, levels, scales):
+    import xarray as xr
+    from spatialdata.transformations import get_transformation
+
+    sdata = result_to_spatialdata(small, labels=False, pixel_size=0.5, pyramid_levels=levels)
+    image = sdata.images["morphology"]
+    assert (list(image.children) if isinstance(image, xr.DataTree) else []) == scales
+    scale = get_transformation(image, to_coordinate_system="global")
+    np.testing.assert_allclose(scale.to_affine_matrix(("x", "y"), ("x", "y"))[:2, :2], np.eye(2) * 0.5)
+    xmax, ymax = small.cell_gdf.total_bounds[2:]
+    assert full_resolution(image).shape[1:] >= (np.ceil(ymax / 0.5), np.ceil(xmax / 0.5))

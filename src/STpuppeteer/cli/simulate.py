@@ -130,8 +130,6 @@ def check_formats_fit(config: SimulationConfig, formats: list[str]) -> None:
     from STpuppeteer.config.tissue import tissue_extent_um
     from STpuppeteer.geometry.raster import MAX_PIXELS
     from STpuppeteer.io._cosmx_constants import MIN_CELLS_PER_FOV
-    from STpuppeteer.io._merscope_constants import MOSAIC_PIXEL_SIZE
-    from STpuppeteer.io.xenium._constants import PIXEL_SIZE as XENIUM_PIXEL_SIZE
     from STpuppeteer.io.xenium.features import check_ascii_genes
 
     if "cosmx" in formats and config.n_cells < MIN_CELLS_PER_FOV:
@@ -146,7 +144,9 @@ def check_formats_fit(config: SimulationConfig, formats: list[str]) -> None:
             check_ascii_genes(config.resolve_gene_names())
         except ValueError as err:
             raise UserError(f"--format xenium: {err}") from None
-    pixel_sizes = {"xenium": XENIUM_PIXEL_SIZE, "spatialdata": XENIUM_PIXEL_SIZE, "merscope": MOSAIC_PIXEL_SIZE}
+    images = config.images
+    pixel_sizes = {"xenium": images.xenium_pixel_size_um, "spatialdata": images.spatialdata_pixel_size_um,
+                   "merscope": images.merscope_pixel_size_um}
     for fmt in formats:
         if fmt not in pixel_sizes:
             continue
@@ -157,7 +157,8 @@ def check_formats_fit(config: SimulationConfig, formats: list[str]) -> None:
             msg = (
                 f"--format {fmt}: the whole-tissue image of this {width:,.0f} × {height:,.0f} µm tissue would have "
                 f"about {n_pixels:.2g} pixels at {pixel_sizes[fmt]} µm, more than the {MAX_PIXELS:.0e} allowed in "
-                f"memory; lower n_cells or raise tissue.density_per_mm2, or leave {fmt} out of --format{stream}."
+                f"memory; raise images.{fmt}_pixel_size_um, lower n_cells or raise tissue.density_per_mm2, or leave "
+                f"{fmt} out of --format{stream}."
             )
             raise UserError(msg)
 

@@ -6,6 +6,7 @@ configures the stage of the same name (``config/tissue.py`` → ``stages/tissue.
 
 from __future__ import annotations
 
+from STpuppeteer.config.images import ImageConfig
 from STpuppeteer.config.instrument import InstrumentConfig
 from STpuppeteer.config.make import as_config, preset_config
 from STpuppeteer.config.panel import CelltypePrior, GeneLayout, SharedMarkerSet, gene_layout
@@ -20,6 +21,7 @@ __all__ = [
     "CellTypeSpec",
     "CelltypePrior",
     "GeneLayout",
+    "ImageConfig",
     "InstrumentConfig",
     "MorphologyConfig",
     "NucleusShape",

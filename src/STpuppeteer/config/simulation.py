@@ -2,7 +2,7 @@
 
 The tutorial's flat fields (``seed``, ``n_genes``, ``marker_mu`` …) stay flat; the knobs
 of later stages live in nested models (``tissue``, ``morphology``, ``transcripts``,
-``instrument``). Everything is validated on construction and on assignment, and unknown
+``instrument``; the writers' ``images``). Everything is validated on construction and on assignment, and unknown
 keys are refused.
 
 Three expression models share the config (``expression_model``): the seed's gamma priors
@@ -46,6 +46,7 @@ from STpuppeteer.config._base import (
 from STpuppeteer.config._yaml import read_yaml_mapping
 from STpuppeteer.config.budget import check_budget
 from STpuppeteer.config.gene_table import GeneTable, dump_config_yaml, foreign_fields, resolve_table_model
+from STpuppeteer.config.images import ImageConfig
 from STpuppeteer.config.instrument import InstrumentConfig
 from STpuppeteer.config.panel import CelltypePrior, SharedMarkerSet, gene_layout, prior_field
 from STpuppeteer.config.presets import PRESETS, merge_overrides
@@ -180,6 +181,7 @@ class SimulationConfig(StrictModel):
     morphology: MorphologyConfig = Field(default_factory=MorphologyConfig)
     transcripts: TranscriptConfig = Field(default_factory=TranscriptConfig)
     instrument: InstrumentConfig = Field(default_factory=InstrumentConfig)
+    images: ImageConfig = Field(default_factory=ImageConfig)
     # --- step 1, table model (docs/model_genes.md); last, as it is long -----------------
     gene_table: GeneTable | None = Field(None, description="genes by name with μ, θ per cell type, used as given")
 

@@ -26,7 +26,9 @@ __all__ = [
     "mosaic_name",
 ]
 
-MOSAIC_PIXEL_SIZE = 0.108  # µm per pixel of the mosaic images
+# µm per camera pixel (the fields of view, the transcripts' x, y); the instrument's mosaics have it too,
+# the simulated ones the config's images.merscope_pixel_size_um (binned: see config/images.py).
+MOSAIC_PIXEL_SIZE = 0.108
 FOV_SIZE_PX = 2048  # a field of view is 2048 × 2048 camera pixels of MOSAIC_PIXEL_SIZE
 N_Z_PLANES = 7  # images and boundaries at 7 focal planes ...
 Z_PLANE_SPACING_UM = 1.5  # ... 1.5 µm apart; global_z is the plane index

@@ -11,9 +11,10 @@ cell per FOV. The folder holds CosMx's flat files, named ``{dataset_id}_…``:
 - ``tx_file.csv``: one row per molecule, FOV-local and global pixels, z-slice, ``target``,
   the ``cell_ID`` the instrument assigned (0: none), ``CellComp`` and ``transcript_id``;
 - ``CellLabels/CellLabels_F001.tif``: per FOV the label raster of its cells (values
-  ``cell_ID``), ``CellComposite/CellComposite_F001.jpg``: a composite image (DAPI in blue, a
-  membrane stain in green) rendered from the true nuclei and cells; both stored bottom row
-  first, as the reader expects (it flips them);
+  ``cell_ID``; 16-bit while they fit, Deflate), ``CellComposite/CellComposite_F001.jpg``: a composite image (DAPI in
+  blue, a membrane stain in green) rendered from the true nuclei and cells, at the config's
+  ``images.cosmx_composite_binning`` camera pixels a side (default 4, stored at the camera's
+  resolution); both stored bottom row first, as the reader expects (it flips them);
 - ``ground_truth/`` with ``instrument_cells.parquet`` mapping (``fov``, ``cell_ID``) to the
   true ``cell_id``, and ``manifest.json``.
 
@@ -62,7 +63,8 @@ from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.ground_truth import write_ground_truth, write_instrument_cells
 from STpuppeteer.io.manifest import write_manifest
 from STpuppeteer.io.observed import observed_controls
-from STpuppeteer.io.tables import tissue_bounds, write_csv
+from STpuppeteer.io.tables import PIXEL_DECIMALS, tissue_bounds, write_csv
+from STpuppeteer.io.tiff import write_tiff
 from STpuppeteer.stages.image import render_from_labels
 
 if TYPE_CHECKING:
@@ -272,7 +274,8 @@ def _transcripts(
             t.X_GLOBAL: x / layout.pixel_size,
             t.Y_GLOBAL: y / layout.pixel_size,
             t.Z: np.floor(trs["z"].to_numpy(float) / Z_SLICE_UM).astype(np.int64),
-            t.TARGET: trs["feature_name"].astype(str).map(names).to_numpy(),
+            # A categorical maps its categories only, and stays one.
+            t.TARGET: trs["feature_name"].map(names).array,
             t.CELL_COMP: np.where(cell_id > 0, compartment, "None"),
             t.TRANSCRIPT_ID: trs["transcript_id"].to_numpy(),
         }
@@ -300,9 +303,14 @@ def _write_fov_images(
     folder: Path,
     *,
     composite: bool,
+    binning: int,
 ) -> None:
+    """Each FOV's label raster (camera pixels) and composite (rendered ``binning`` × ``binning`` camera pixels a pixel).
+
+    The composite is stored at the camera's resolution, each rendered pixel repeated: the reader
+    places it with the same FOV transform as the labels, so both must have the FOV's pixels.
+    """
     import imageio.v3 as iio
-    import tifffile
 
     labels_dir = folder / CosmxFiles.LABELS_DIR
     images_dir = folder / CosmxFiles.IMAGES_DIR
@@ -319,19 +327,29 @@ def _write_fov_images(
     for fov, fov_pieces in pieces.groupby("fov", sort=True):
         grid = PixelGrid(x0=corners[fov - 1, 0], y0=corners[fov - 1, 1], pixel_size=layout.pixel_size, shape=shape)
         labels = rasterize_labels(fov_pieces["geometry"].to_numpy(), grid, labels=fov_pieces["cell_ID"].to_numpy())
+        # 16 bits while the FOV's cells fit (thousands do; half the bytes to compress), else 32.
+        if len(fov_pieces) <= np.iinfo(np.uint16).max:
+            labels = labels.astype(np.uint16)
         # Stored bottom row first: spatialdata_io.cosmx flips rows so that row = local y.
-        tifffile.imwrite(labels_dir / labels_name(fov), np.flipud(labels), compression="zlib")
+        write_tiff(labels_dir / labels_name(fov), np.flipud(labels))
         if not composite:
             continue
         # The camera sees every cell in its field, also those another FOV owns.
         seen = tree.query(boxes[fov - 1], predicate="intersects")
+        binned = PixelGrid(x0=grid.x0, y0=grid.y0, pixel_size=layout.pixel_size * binning,
+                           shape=(math.ceil(shape[0] / binning), math.ceil(shape[1] / binning)))
         stains = render_from_labels(
-            rasterize_labels(nuclei[seen], grid),
-            cell_labels=rasterize_labels(polygons[seen], grid),
-            pixel_size=layout.pixel_size,
+            rasterize_labels(nuclei[seen], binned),
+            cell_labels=rasterize_labels(polygons[seen], binned),
+            pixel_size=binned.pixel_size,
             rng=block_rng(parent, int(fov)),
         )
-        rgb = np.stack([np.zeros(shape, np.uint8), _to_uint8(stains[1]), _to_uint8(stains[0])], axis=-1)
+        rgb = np.stack([np.zeros(binned.shape, np.uint8), _to_uint8(stains[1]), _to_uint8(stains[0])], axis=-1)
+        if binning > 1:
+            # Each rendered pixel as a binning × binning block, in one copy.
+            h, w = binned.shape
+            blocks = np.broadcast_to(rgb[:, None, :, None], (h, binning, w, binning, 3))
+            rgb = blocks.reshape(h * binning, w * binning, 3)[: shape[0], : shape[1]]
         iio.imwrite(images_dir / composite_name(fov), np.flipud(rgb), extension=".jpg", quality=90)
 
 
@@ -345,6 +363,7 @@ def write_cosmx(
     fov_size_px: int = FOV_SIZE_PX,
     pixel_size: float = PIXEL_SIZE,
     ground_truth: bool = True,
+    composite_binning: int | None = None,
 ) -> Path:
     """Write a CosMx-like folder that ``spatialdata_io.cosmx`` reads.
 
@@ -367,6 +386,9 @@ def write_cosmx(
     ground_truth
         Write ``ground_truth/`` inside the folder; without it only ``ground_truth/instrument_cells.parquet``
         (the CLI writes the rest once beside its bundles).
+    composite_binning
+        Render the composites at one pixel per ``composite_binning`` × ``composite_binning`` camera
+        pixels (stored at the camera's resolution); ``None``: the config's ``images.cosmx_composite_binning``.
 
     Returns
     -------
@@ -383,6 +405,10 @@ def write_cosmx(
         raise ValueError(msg)
     if fov_size_px < 16:
         msg = f"fov_size_px={fov_size_px!r} is not allowed; a field of view must be at least 16 pixels wide."
+        raise ValueError(msg)
+    binning = result.config.images.cosmx_composite_binning if composite_binning is None else composite_binning
+    if isinstance(binning, bool) or not isinstance(binning, int | np.integer) or not 1 <= binning <= 16:
+        msg = f"composite_binning={binning!r} is not allowed; it must be a whole number of camera pixels, 1 to 16."
         raise ValueError(msg)
     if not dataset_id or "/" in dataset_id or dataset_id != dataset_id.strip():
         msg = f"dataset_id={dataset_id!r} is not allowed; use a non-empty file-name prefix without '/'."
@@ -423,11 +449,13 @@ def write_cosmx(
     )
     instrument_cells = pieces[["fov", "cell_ID", "cell", "cell_id"]]
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
-        _write_fov_images(result, pieces, layout, tmp, composite=composite_images)
+        _write_fov_images(result, pieces, layout, tmp, composite=composite_images, binning=int(binning))
+        # Every float of CosMx's files is in camera pixels (or a ratio of them).
         write_csv(expr, tmp / f"{dataset_id}_{CosmxFiles.COUNTS}")
-        write_csv(_metadata(pieces, counts, layout), tmp / f"{dataset_id}_{CosmxFiles.METADATA}")
-        write_csv(fov_positions, tmp / f"{dataset_id}_{CosmxFiles.FOV_POSITIONS}")
-        write_csv(tx, tmp / f"{dataset_id}_{CosmxFiles.TRANSCRIPTS}")
+        write_csv(_metadata(pieces, counts, layout), tmp / f"{dataset_id}_{CosmxFiles.METADATA}",
+                  decimals=PIXEL_DECIMALS)
+        write_csv(fov_positions, tmp / f"{dataset_id}_{CosmxFiles.FOV_POSITIONS}", decimals=PIXEL_DECIMALS)
+        write_csv(tx, tmp / f"{dataset_id}_{CosmxFiles.TRANSCRIPTS}", decimals=PIXEL_DECIMALS)
         if ground_truth:
             write_ground_truth(result, tmp, instrument_cells=instrument_cells,
                                instrument_cells_note=_INSTRUMENT_CELLS_NOTE)
@@ -437,6 +465,7 @@ def write_cosmx(
             tmp,
             result.config,
             fmt="cosmx",
-            extra={"pixel_size_um": pixel_size, "fov_size_px": fov_size_px, "dataset_id": dataset_id},
+            extra={"pixel_size_um": pixel_size, "fov_size_px": fov_size_px, "dataset_id": dataset_id,
+                   "composite_binning": int(binning)},
         )
     return Path(path).expanduser().absolute()

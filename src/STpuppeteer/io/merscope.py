@@ -9,7 +9,9 @@ The folder holds what a MERSCOPE region folder holds:
 - ``cell_by_gene.csv`` and ``cell_metadata.csv``: counts and geometry per cell (``EntityID``);
 - ``cell_boundaries.parquet``: cell polygons (µm) as WKB multipolygons, one per focal plane;
 - ``images/mosaic_DAPI_z3.tif`` and ``images/mosaic_Cellbound1_z3.tif``: nuclear and membrane
-  stains of the middle plane, rendered from the true nuclei and cells (optional);
+  stains of the middle plane, rendered from the true nuclei and cells (optional), Deflate-compressed,
+  at the config's ``images.merscope_pixel_size_um`` (default 0.432 µm: the 0.108 µm camera
+  binned 4 × 4; the transform file says which);
 - ``ground_truth/`` (see :mod:`STpuppeteer.io.ground_truth`) and ``manifest.json``.
 
 The instrument's cells are the true cells and ``EntityID`` is the simulated ``cell_id``; a
@@ -56,7 +58,8 @@ from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.ground_truth import write_ground_truth
 from STpuppeteer.io.manifest import write_manifest
 from STpuppeteer.io.observed import count_landed, observed_controls
-from STpuppeteer.io.tables import tissue_bounds, with_placeholder_molecule, write_csv
+from STpuppeteer.io.tables import PIXEL_DECIMALS, tissue_bounds, with_placeholder_molecule, write_csv
+from STpuppeteer.io.tiff import write_tiff
 from STpuppeteer.stages.image import render_from_labels
 
 if TYPE_CHECKING:
@@ -85,7 +88,7 @@ def _transcripts(
     x, y = trs["x"].to_numpy(float), trs["y"].to_numpy(float)
     fov_um = FOV_SIZE_PX * pixel_size
     fov, col, row = _fov_index(x, y, x0=x0, y0=y0, fov_um=fov_um, n_fov_cols=n_fov_cols)
-    feature = trs["feature_name"].astype(str).map(names)
+    feature = trs["feature_name"].map(names)  # a categorical maps its categories only
     plane = np.clip(np.floor(trs["z"].to_numpy(float) / Z_PLANE_SPACING_UM), 0, N_Z_PLANES - 1)
     cols = MerscopeTranscriptColumns
     df = pd.DataFrame(
@@ -97,7 +100,7 @@ def _transcripts(
             cols.X: (x - x0) / pixel_size - col * FOV_SIZE_PX,
             cols.Y: (y - y0) / pixel_size - row * FOV_SIZE_PX,
             cols.FOV: fov,
-            cols.GENE: feature.to_numpy(),
+            cols.GENE: feature.array,
             cols.TRANSCRIPT_ID: trs["transcript_id"].to_numpy(),
             cols.CELL_ID: np.where(trs["landed_cell_id"].to_numpy() >= 0, trs["landed_cell_id"], UNASSIGNED_CELL),
         }
@@ -186,15 +189,14 @@ def _ramp(n: int) -> np.ndarray:
 def _write_mosaics(
     result: SimulationResult, images_dir: Path, *, x0: float, y0: float, shape: tuple[int, int], pixel_size: float
 ) -> None:
-    """Render the mosaics field of view by field of view and stitch them, as the instrument does.
+    """Render the mosaics tile by tile and stitch them, as the instrument stitches its fields of view.
 
-    Each FOV is rendered with a margin and its own generator (memory bounded by one FOV, the
+    A tile is ``FOV_SIZE_PX`` mosaic pixels wide (a field of view when the mosaic has camera pixels).
+    Each tile is rendered with a margin and its own generator (memory bounded by one FOV, the
     result independent of the order), and neighbouring FOVs are blended linearly across their
     overlap, so there is no seam where one FOV's background or a split nucleus' brightness
     meets the next one's.
     """
-    import tifffile
-
     cells = result.cell_gdf
     polygons = np.asarray(cells.geometry.values)
     nuclei = np.asarray(cells["nucleus"].values)
@@ -223,9 +225,7 @@ def _write_mosaics(
             weight[ra:rb, ca:cb] += w
     total /= weight  # in place: the mosaics are the largest arrays of the whole writer
     for stain, image in zip((MerscopeStains.DAPI, MerscopeStains.CELLBOUND), total, strict=True):
-        tifffile.imwrite(
-            images_dir / mosaic_name(stain, MOSAIC_Z), np.rint(image).astype(np.uint16), compression="zlib"
-        )
+        write_tiff(images_dir / mosaic_name(stain, MOSAIC_Z), np.rint(image).astype(np.uint16))
 
 
 def write_merscope(
@@ -236,6 +236,7 @@ def write_merscope(
     mosaic_images: bool = True,
     pixel_size: float = MOSAIC_PIXEL_SIZE,
     ground_truth: bool = True,
+    mosaic_pixel_size: float | None = None,
 ) -> Path:
     """Write a MERSCOPE-like region folder that ``spatialdata_io.merscope`` reads.
 
@@ -251,10 +252,13 @@ def write_merscope(
         Render the DAPI and membrane mosaics of the middle focal plane. They are the largest
         files: 1 mm² at MERSCOPE's 0.108 µm per pixel is 86 megapixels per stain.
     pixel_size
-        µm per mosaic pixel; it sets the µm → pixel transform, the fields of view
-        (2048 pixels wide) and the transcripts' ``x``, ``y``.
+        µm per camera pixel; it sets the fields of view (2048 pixels wide) and the
+        transcripts' ``x``, ``y``.
     ground_truth
         Write ``ground_truth/`` inside the folder (the CLI writes it once beside its bundles).
+    mosaic_pixel_size
+        µm per mosaic pixel; it sets the µm → mosaic pixel transform. ``None``: the config's
+        ``images.merscope_pixel_size_um`` (0.432 µm, the camera binned 4 × 4, unless changed).
 
     Returns
     -------
@@ -266,22 +270,24 @@ def write_merscope(
     >>> import spatialdata_io  # doctest: +SKIP
     >>> sdata = spatialdata_io.merscope("run/region_0")  # doctest: +SKIP
     """
-    if not pixel_size > 0:
-        msg = f"pixel_size={pixel_size!r} is not allowed; it must be a positive number of µm."
-        raise ValueError(msg)
+    mosaic_px = result.config.images.merscope_pixel_size_um if mosaic_pixel_size is None else mosaic_pixel_size
+    for name, value in (("pixel_size", pixel_size), ("mosaic_pixel_size", mosaic_px)):
+        if not value > 0:
+            msg = f"{name}={value!r} is not allowed; it must be a positive number of µm."
+            raise ValueError(msg)
     truth = result
     result = with_placeholder_molecule(result)  # the reader cannot read a table without rows
     xmin, ymin, xmax, ymax = tissue_bounds(result)
-    shape = (math.ceil((ymax - ymin) / pixel_size), math.ceil((xmax - xmin) / pixel_size))
+    shape = (math.ceil((ymax - ymin) / mosaic_px), math.ceil((xmax - xmin) / mosaic_px))
     if mosaic_images and shape[0] * shape[1] > MAX_PIXELS:
         msg = (
             f"MERSCOPE format: the mosaics of this {xmax - xmin:,.0f} × {ymax - ymin:,.0f} µm tissue at "
-            f"{pixel_size} µm per pixel would be {shape[0]} × {shape[1]} pixels, more than the {MAX_PIXELS:.0e} "
-            "allowed in memory; pass mosaic_images=False, a larger pixel_size, or simulate a smaller tissue."
+            f"{mosaic_px} µm per pixel would be {shape[0]} × {shape[1]} pixels, more than the {MAX_PIXELS:.0e} "
+            "allowed in memory; pass mosaic_images=False, a larger mosaic_pixel_size, or simulate a smaller tissue."
         )
         raise ValueError(msg)
-    n_fov_cols = math.ceil(shape[1] / FOV_SIZE_PX)
-    transform = np.array([[1 / pixel_size, 0, -xmin / pixel_size], [0, 1 / pixel_size, -ymin / pixel_size], [0, 0, 1]])
+    n_fov_cols = math.ceil((xmax - xmin) / (FOV_SIZE_PX * pixel_size))
+    transform = np.array([[1 / mosaic_px, 0, -xmin / mosaic_px], [0, 1 / mosaic_px, -ymin / mosaic_px], [0, 0, 1]])
     genes = result.gpar_df["feature_name"].astype(str).to_numpy()
     controls = observed_controls(result.trs_df, result.gpar_df["feature_name"])
     names = pd.Series(
@@ -292,16 +298,19 @@ def write_merscope(
         images_dir = tmp / MerscopeFiles.IMAGES_DIR
         images_dir.mkdir()
         np.savetxt(images_dir / MerscopeFiles.TRANSFORM, transform, fmt="%.10g", delimiter=" ")
-        write_csv(_transcripts(result, names, **grid), tmp / MerscopeFiles.TRANSCRIPTS, index_label="")
+        camera_px = {MerscopeTranscriptColumns.X: PIXEL_DECIMALS, MerscopeTranscriptColumns.Y: PIXEL_DECIMALS}
+        write_csv(_transcripts(result, names, **grid), tmp / MerscopeFiles.TRANSCRIPTS, index_label="",
+                  decimals_by_column=camera_px)
         metadata, by_gene = _cell_tables(result, names.index.to_numpy(), **grid)
         by_gene.columns = names.to_numpy()
         write_csv(metadata, tmp / MerscopeFiles.CELL_METADATA, index_label=MerscopeCellColumns.ENTITY_ID)
         write_csv(by_gene, tmp / MerscopeFiles.COUNTS, index_label=MerscopeCellColumns.COUNTS_CELL)
         _boundaries(result).to_parquet(tmp / MerscopeFiles.BOUNDARIES, index=False)
         if mosaic_images:
-            _write_mosaics(result, images_dir, x0=xmin, y0=ymin, shape=shape, pixel_size=pixel_size)
+            _write_mosaics(result, images_dir, x0=xmin, y0=ymin, shape=shape, pixel_size=mosaic_px)
         if ground_truth:
             write_ground_truth(truth, tmp)
-        extra = {"pixel_size_um": pixel_size} | ({} if len(truth.trs_df) else {"placeholder_transcript": True})
+        extra = {"pixel_size_um": pixel_size, "mosaic_pixel_size_um": mosaic_px}
+        extra |= {} if len(truth.trs_df) else {"placeholder_transcript": True}
         write_manifest(tmp, result.config, fmt="merscope", extra=extra)
     return Path(path).expanduser().absolute()

@@ -5,7 +5,8 @@ Unlike the instrument bundles, this view keeps the truth: the points carry every
 table is :meth:`~STpuppeteer.result.SimulationResult.to_anndata` (the observed counts, by
 landed cell, in ``X``; the true counts in the layer ``true``). Everything lives in one ``"global"``
 coordinate system in µm; the rasters (morphology image, cell and nucleus labels) map to it
-by a scale of the pixel size, on a grid starting at the origin. In the label rasters a
+by a scale of the pixel size (the config's ``images.spatialdata_pixel_size_um``), on a grid
+starting at the origin. In the label rasters a
 cell's value is its ``cell_id + 1`` (0 is background).
 """
 
@@ -23,7 +24,7 @@ from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
 from STpuppeteer.io.anndata import result_to_anndata
 from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.manifest import write_manifest
-from STpuppeteer.stages.image import XENIUM_PIXEL_SIZE, render_from_labels
+from STpuppeteer.stages.image import render_from_labels
 
 if TYPE_CHECKING:
     import anndata as ad
@@ -46,6 +47,7 @@ INSTANCE_KEY = "cell_id"
 IMAGE_CHANNELS = ["DAPI", "membrane"]
 # Rasters wider than this get a multiscale pyramid so viewers stay responsive.
 _PYRAMID_FROM_PX = 4096
+_AUTO_PYRAMID_LEVELS = 3
 
 
 def _table(result: SimulationResult) -> ad.AnnData:
@@ -60,7 +62,8 @@ def result_to_spatialdata(
     *,
     image: bool = True,
     labels: bool = True,
-    pixel_size: float = XENIUM_PIXEL_SIZE,
+    pixel_size: float | None = None,
+    pyramid_levels: int | None = None,
 ) -> spatialdata.SpatialData:
     """Points, shapes, table and (optionally) image and labels of a simulation.
 
@@ -73,7 +76,12 @@ def result_to_spatialdata(
     labels
         Rasterise the cells and nuclei as label images.
     pixel_size
-        µm per pixel of the image and labels.
+        µm per pixel of the image and labels; ``None``: the config's ``images.spatialdata_pixel_size_um``
+        (0.425 µm, twice Xenium's, unless changed).
+    pyramid_levels
+        Downsampled levels (each half the last) below full resolution; ``None``: the config's
+        ``images.spatialdata_pyramid_levels`` (and if that is ``None``, three for rasters 4,096 pixels or
+        wider, else none).
 
     Returns
     -------
@@ -83,11 +91,16 @@ def result_to_spatialdata(
     ``"cell_boundaries"``), image
     ``"morphology"`` and labels ``"cell_labels"``/``"nucleus_labels"``.
     """
+    import dask.dataframe as dd
     import geopandas as gpd
     from spatialdata import SpatialData
     from spatialdata.models import Image2DModel, Labels2DModel, PointsModel, ShapesModel, TableModel
     from spatialdata.transformations import Identity, Scale
 
+    images_config = result.config.images
+    pixel_size = images_config.spatialdata_pixel_size_um if pixel_size is None else pixel_size
+    if pyramid_levels is None:
+        pyramid_levels = images_config.spatialdata_pyramid_levels
     cell_gdf = result.cell_gdf
     identity = {COORDINATE_SYSTEM: Identity()}
     cell_ids = cell_gdf[INSTANCE_KEY].to_numpy()
@@ -102,7 +115,9 @@ def result_to_spatialdata(
             transformations=identity,
         ),
     }
-    trs = result.trs_df.reset_index(drop=True)
+    # One Dask frame of every column: from pandas, the model would convert each column on its own
+    # and find the same sorted divisions a dozen times over.
+    trs = dd.from_pandas(result.trs_df.reset_index(drop=True), npartitions=1, sort=True)
     points = {
         TRANSCRIPTS: PointsModel.parse(
             trs,
@@ -119,7 +134,9 @@ def result_to_spatialdata(
             result.cell_gdf, points=result.trs_df[["x", "y"]].to_numpy(), pixel_size=pixel_size
         )
         to_um = {COORDINATE_SYSTEM: Scale([pixel_size, pixel_size], axes=("y", "x"))}
-        scale_factors = [2, 2, 2] if max(grid.shape) >= _PYRAMID_FROM_PX else None
+        if pyramid_levels is None:
+            pyramid_levels = _AUTO_PYRAMID_LEVELS if max(grid.shape) >= _PYRAMID_FROM_PX else 0
+        scale_factors = [2] * pyramid_levels or None
         values = cell_ids.astype(np.int64) + 1
         cell_raster = rasterize_labels(np.asarray(cell_gdf.geometry.values), grid, labels=values)
         nucleus_raster = rasterize_labels(np.asarray(cell_gdf["nucleus"].values), grid, labels=values)

@@ -220,7 +220,7 @@ def simulate_to_xenium(
     genes = pd.Index(feature_names)
     features = feature_table(genes, np.sort(np.setdiff1d(_possible_controls(config), np.asarray(genes))))
     bounds = np.array([*np.nanmin(store.cell_bounds[:, :2], axis=0), *np.nanmax(store.cell_bounds[:, 2:], axis=0)])
-    grid = _image_grid(bounds, images=images)
+    grid = _image_grid(bounds, images=images, pixel_size=config.images.xenium_pixel_size_um)
     polygons = CellPolygons(
         cell_area=frame["cell_area"].to_numpy(), nucleus_area=frame["nucleus_area"].to_numpy(),
         cell_centroid=frame[["x", "y"]].to_numpy(), nucleus_centroid=store.nucleus_centroid,
@@ -348,19 +348,21 @@ def _possible_controls(config: SimulationConfig) -> list[str]:
     return [name for rate, kind in zip(rates, control_names(inst), strict=True) if rate > 0 for name in kind]
 
 
-def _image_grid(bounds: np.ndarray, *, images: bool | None) -> PixelGrid | None:
+def _image_grid(bounds: np.ndarray, *, images: bool | None, pixel_size: float = xc.PIXEL_SIZE) -> PixelGrid | None:
     """The whole-slide pixel grid from the origin to the cells' ``[xmin, ymin, xmax, ymax]``, or ``None``.
+
+    ``pixel_size`` is the config's ``images.xenium_pixel_size_um``.
 
     ``images=None`` draws them only up to :data:`AUTO_IMAGE_PIXELS` pixels (the size is
     checked before any grid is built); ``images=True`` beyond the raster limit is refused.
     """
     if images is False:
         return None
-    n_pixels = math.ceil(float(bounds[2]) / xc.PIXEL_SIZE) * math.ceil(float(bounds[3]) / xc.PIXEL_SIZE)
+    n_pixels = math.ceil(float(bounds[2]) / pixel_size) * math.ceil(float(bounds[3]) / pixel_size)
     if images is None and n_pixels > min(AUTO_IMAGE_PIXELS, MAX_PIXELS):
         return None
     if n_pixels > MAX_PIXELS:
         msg = (f"images=True asks for a {n_pixels:.2e}-pixel whole-slide raster, more than the {MAX_PIXELS:.0e} "
                "allowed in memory; pass images=None (drawn only when small enough) or images=False.")
         raise ValueError(msg)
-    return PixelGrid.from_bounds((0.0, 0.0, float(bounds[2]), float(bounds[3])), pixel_size=xc.PIXEL_SIZE)
+    return PixelGrid.from_bounds((0.0, 0.0, float(bounds[2]), float(bounds[3])), pixel_size=pixel_size)

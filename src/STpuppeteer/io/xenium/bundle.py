@@ -95,7 +95,7 @@ class XeniumBundle:
             "panel_organism": "simulated",
             "panel_num_targets_predesigned": self.n_genes,
             "panel_num_targets_custom": 0,
-            "pixel_size": xc.PIXEL_SIZE,
+            "pixel_size": self.config.images.xenium_pixel_size_um,
             "instrument_sw_version": f"STpuppeteer {__version__}",
             "analysis_sw_version": xc.ANALYSIS_SW_VERSION,
             "images": {
@@ -194,4 +194,6 @@ class XeniumBundle:
         self, image: np.ndarray, *, channel_names: tuple[str, ...], rng: np.random.Generator
     ) -> None:
         """``morphology_focus/``: one OME-TIFF per channel of ``image`` (channels × rows × columns)."""
-        write_morphology(self.folder, image, channel_names, rng=rng)
+        write_morphology(
+            self.folder, image, channel_names, rng=rng, pixel_size=self.config.images.xenium_pixel_size_um
+        )

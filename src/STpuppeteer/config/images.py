@@ -1,0 +1,70 @@
+"""Configuration of the rendered images: pixel size per format and the pyramid of the SpatialData store.
+
+Owned by the writers (:mod:`STpuppeteer.io`) and :mod:`STpuppeteer.stages.image`. Every image
+covers the data's bounding box; its pixel count, and so the time to render it and its size on
+disk, grows with the inverse square of the pixel size. The defaults keep Xenium's own pixel
+(the bundle other tools compare against) and bin the other stains to about half a µm, enough to
+see and segment every nucleus (cells here are 5 to 15 µm across); ``docs/scale.md`` gives the
+figures.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from STpuppeteer.config._base import Int, Real, StrictModel
+
+__all__ = [
+    "COSMX_CAMERA_PIXEL_UM",
+    "MERSCOPE_CAMERA_PIXEL_UM",
+    "XENIUM_CAMERA_PIXEL_UM",
+    "ImageConfig",
+]
+
+#: µm per pixel of each instrument's camera (its images' finest resolution).
+XENIUM_CAMERA_PIXEL_UM = 0.2125
+MERSCOPE_CAMERA_PIXEL_UM = 0.108
+COSMX_CAMERA_PIXEL_UM = 0.12028
+
+_PIXEL = "; 0.05 to 10 µm (below optics' resolution; above half a cell); half the size, four times the pixels"
+
+
+class ImageConfig(StrictModel):
+    """Resolution of the rendered morphology images and label rasters, per output format."""
+
+    xenium_pixel_size_um: Real = Field(
+        XENIUM_CAMERA_PIXEL_UM,
+        ge=0.05,
+        le=10,
+        description=f"µm per pixel of Xenium's morphology image and cell/nucleus masks (instrument: "
+        f"{XENIUM_CAMERA_PIXEL_UM}; experiment.xenium records it)" + _PIXEL,
+    )
+    merscope_pixel_size_um: Real = Field(
+        4 * MERSCOPE_CAMERA_PIXEL_UM,
+        ge=0.05,
+        le=10,
+        description=f"µm per pixel of MERSCOPE's mosaic images (instrument: {MERSCOPE_CAMERA_PIXEL_UM}; default its "
+        "camera binned 4 × 4); the micron-to-mosaic transform records it, transcripts keep camera pixels" + _PIXEL,
+    )
+    cosmx_composite_binning: Int = Field(
+        4,
+        ge=1,
+        le=16,
+        description=f"CosMx composite images are rendered at this many camera pixels ({COSMX_CAMERA_PIXEL_UM} µm) "
+        "per side and stored at the camera's resolution (the reader aligns them with the label rasters, which "
+        "are always at camera resolution); 1 to 16 (1: render every camera pixel)",
+    )
+    spatialdata_pixel_size_um: Real = Field(
+        2 * XENIUM_CAMERA_PIXEL_UM,
+        ge=0.05,
+        le=10,
+        description="µm per pixel of the SpatialData store's image and label rasters (its shapes are the exact "
+        "polygons)" + _PIXEL,
+    )
+    spatialdata_pyramid_levels: Int | None = Field(
+        None,
+        ge=0,
+        le=8,
+        description="downsampled levels (each half the last) below the SpatialData rasters' full resolution; 0 to "
+        "8; None: three when a raster is 4,096 pixels or wider, else none",
+    )
