@@ -12,7 +12,6 @@ import scipy.sparse as sp
 import shapely
 from scipy.optimize import linear_sum_assignment
 
-from STpuppeteer.io import read_result
 from STpuppeteer.metrics import (
     Truth,
     adjusted_rand_index,
@@ -419,33 +418,9 @@ def test_baseline_scores_fall_as_knobs_turn() -> None:
             prev = now
 
 
-# Third-party code: its own deprecation warnings are not ours to fail on.
-@pytest.mark.filterwarnings("ignore")
-def test_comseg_end_to_end_when_installed(tmp_path) -> None:
-    # export → the README's own ComSeg code → read_assignment → score, as a user would run it
-    # (ComSeg is in the test extra; this skips only where it is not installed).
-    pytest.importorskip("comseg")
-    import warnings
-
-    from STpuppeteer.cli import main
-    from STpuppeteer.io import read_assignment
-
-    run = tmp_path / "run"
-    assert main(["simulate", "--seed", "9", "--n-cells", "120", "--out", str(run), "--format", "h5ad", "--quiet"]) == 0
-    assert main(["export", str(run), "--to", "comseg", "--out", str(tmp_path / "comseg")]) == 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ComSeg's own deprecation warnings
-        exec((tmp_path / "comseg" / "command.txt").read_text(), {})  # noqa: S102
-    pred = read_assignment(tmp_path / "comseg" / "comseg_spots.csv", tool="comseg")
-    truth = read_result(run)
-    assert len(pred) == int((truth.trs_df["origin"] != "control").sum())
-    assert set(pred["cell_id"].unique()) <= {-1, *truth.cell_gdf["cell_id"].tolist()}
-    s = score(truth, assignment=pred)["assignment"]
-    floor = score(truth, assignment=nucleus_assignment(truth))["assignment"]
-    # ComSeg starts from the nuclei and grows cells from them: it must find far more of each
-    # cell's molecules than the nuclei alone, without giving up much precision.
-    assert s["recall"] > floor["recall"] + 0.3
-    assert s["precision"] > 0.7
+# The real-tool path (simulate → export → ComSeg → read_assignment → score, with ComSeg's recall
+# above the floor's + 0.3 and its precision above 0.7) is docs/tutorials/09_benchmark_a_method.py,
+# which tests/docs/test_tutorials.py runs: one ComSeg run in the suite, not two.
 
 
 def test_shapes_from_a_merscope_table(tiny_truth: Truth, tmp_path) -> None:
