@@ -101,25 +101,58 @@ class DifficultyRung:
 #: instrument; every knob moves towards hard at each step. Numbers measured: docs/presets.md.
 LADDER: dict[str, DifficultyRung] = {
     "easy": DifficultyRung(
-        n_celltype=4, n_markers=40, related_pairs=0, shared_markers=0, marker_mu=0.75,
-        related_activation_factor=1.0, expression_baseline=0.05, activation_sd=0.0,
-        rare_types=0, rare_share=1.0,
-        leakage_by_gene=0.05, leak_dist_factor=0.8, ambient_rate_per_um2=0.01, nuclear_density_ratio=1.2,
-        density_per_mm2=2000.0, min_distance_um=0.2,
+        n_celltype=4,
+        n_markers=40,
+        related_pairs=0,
+        shared_markers=0,
+        marker_mu=0.75,
+        related_activation_factor=1.0,
+        expression_baseline=0.05,
+        activation_sd=0.0,
+        rare_types=0,
+        rare_share=1.0,
+        leakage_by_gene=0.05,
+        leak_dist_factor=0.8,
+        ambient_rate_per_um2=0.01,
+        nuclear_density_ratio=1.2,
+        density_per_mm2=2000.0,
+        min_distance_um=0.2,
     ),
     "medium": DifficultyRung(
-        n_celltype=6, n_markers=15, related_pairs=1, shared_markers=20, marker_mu=0.4,
-        related_activation_factor=0.4, expression_baseline=0.15, activation_sd=0.25,
-        rare_types=1, rare_share=0.015,
-        leakage_by_gene=0.2, leak_dist_factor=1.05, ambient_rate_per_um2=0.02, nuclear_density_ratio=0.95,
-        density_per_mm2=2200.0, min_distance_um=0.3,
+        n_celltype=6,
+        n_markers=12,
+        related_pairs=1,
+        shared_markers=20,
+        marker_mu=0.35,
+        related_activation_factor=0.4,
+        expression_baseline=0.15,
+        activation_sd=0.25,
+        rare_types=1,
+        rare_share=0.015,
+        leakage_by_gene=0.2,
+        leak_dist_factor=1.05,
+        ambient_rate_per_um2=0.02,
+        nuclear_density_ratio=0.95,
+        density_per_mm2=2200.0,
+        min_distance_um=0.3,
     ),
     "hard": DifficultyRung(
-        n_celltype=8, n_markers=10, related_pairs=2, shared_markers=25, marker_mu=0.3,
-        related_activation_factor=0.6, expression_baseline=0.3, activation_sd=0.4,
-        rare_types=2, rare_share=0.01,
-        leakage_by_gene=0.4, leak_dist_factor=1.5, ambient_rate_per_um2=0.04, nuclear_density_ratio=0.7,
-        density_per_mm2=2500.0, min_distance_um=0.6,
+        n_celltype=8,
+        n_markers=10,
+        related_pairs=2,
+        shared_markers=25,
+        marker_mu=0.3,
+        related_activation_factor=0.6,
+        expression_baseline=0.3,
+        activation_sd=0.4,
+        rare_types=2,
+        rare_share=0.01,
+        leakage_by_gene=0.4,
+        leak_dist_factor=1.5,
+        ambient_rate_per_um2=0.04,
+        nuclear_density_ratio=0.7,
+        density_per_mm2=2500.0,
+        min_distance_um=0.6,
     ),
 }
 
@@ -233,7 +266,11 @@ def _program_types(rung: DifficultyRung, specs: dict[str, Any], program_names: l
     originals = [n for n in specs if not n.endswith(RELATED_SUFFIX)]
     n_new = rung.related_pairs - (len(specs) - len(originals))
     candidates = sorted(
-        (n for n in originals if n + RELATED_SUFFIX not in specs and _strongest_program(specs[n]["program_activations"])),
+        (
+            n
+            for n in originals
+            if n + RELATED_SUFFIX not in specs and _strongest_program(specs[n]["program_activations"])
+        ),
         key=lambda n: (-share[n], originals.index(n)),
     )
     changed = False
@@ -296,13 +333,14 @@ def apply_difficulty(data: Mapping[str, Any], *, base: Mapping[str, Any] | None 
     given = merge_overrides(merged_base, data)
     model = _model_of(given)
     names = None
-    if model == "priors":
-        if given.get("celltype_names"):
-            names = list(given["celltype_names"])
-        elif "n_celltype" in given:
-            names = [f"ct_{k}" for k in range(given["n_celltype"])]
-    out = merge_overrides(merge_overrides(merged_base, difficulty_overrides(level, model=model, celltype_names=names)),
-                          data)
+    if model == "priors":  # the types given beside the level (a base's types are replaced by the level's)
+        if data.get("celltype_names"):
+            names = list(data["celltype_names"])
+        elif "n_celltype" in data:
+            names = [f"ct_{k}" for k in range(data["n_celltype"])]
+    out = merge_overrides(
+        merge_overrides(merged_base, difficulty_overrides(level, model=model, celltype_names=names)), data
+    )
     if model == "programs" and isinstance(out.get("cell_type_specs"), dict):
         program_names = [p.get("name") for p in out.get("programs", []) if isinstance(p, dict)]
         out["cell_type_specs"] = _program_types(rung, out["cell_type_specs"], program_names)
