@@ -1,4 +1,4 @@
-"""The config a command runs: from --config, --preset or --model, with --seed and --n-cells."""
+"""The config a command runs: from --config, --preset or --model, with --difficulty, --seed and --n-cells."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ MODELS = {"priors": "default", "programs": "breast_programs", "table": None}
 
 def load_config(args: argparse.Namespace) -> SimulationConfig:
     from STpuppeteer.config import SimulationConfig
+    from STpuppeteer.config.difficulty import apply_difficulty
     from STpuppeteer.config.presets import PANEL_PRESETS, PROGRAM_PRESETS
 
     overrides: dict[str, Any] = {}
@@ -30,14 +31,23 @@ def load_config(args: argparse.Namespace) -> SimulationConfig:
         overrides["seed"] = args.seed
     if getattr(args, "n_cells", None) is not None:
         overrides["n_cells"] = args.n_cells
+    if getattr(args, "difficulty", None) is not None and not getattr(args, "config", None):
+        overrides["difficulty"] = args.difficulty
     model = getattr(args, "model", None)
+    difficulty = getattr(args, "difficulty", None)
     if getattr(args, "config", None):
         path = Path(args.config)
         if not path.is_file():
             msg = f"--config {path}: no such file."
             raise UserError(msg)
         base = SimulationConfig.from_yaml(path)
-        config = SimulationConfig.model_validate({**base.model_dump(), **overrides})
+        if difficulty is not None:
+            # The level replaces the file's values of its knobs, as it replaces a preset's.
+            config = SimulationConfig.model_validate(
+                apply_difficulty({**overrides, "difficulty": difficulty}, base=base.model_dump())
+            )
+        else:
+            config = SimulationConfig.model_validate({**base.model_dump(), **overrides})
     else:
         preset = getattr(args, "preset", None) or MODELS[model or "priors"]
         if preset is None:
@@ -80,6 +90,11 @@ def add_config_args(parser: argparse.ArgumentParser, *, default_preset: str | No
         help="expression model: 'priors' (the seed's gamma priors, cell types ct_k), 'programs' (gene programs, "
              "named cell types; default preset breast_programs) or 'table' (μ and θ per gene and cell type, as "
              "`stpuppeteer fit` writes them; with --config)",
+    )
+    parser.add_argument(
+        "--difficulty", choices=("easy", "medium", "hard"),
+        help="a rung of the difficulty ladder over the preset or config: more and closer cell types, rarer types, "
+             "weaker markers, more leakage and ambient, more crowding (docs/presets.md, 'Difficulty ladder')",
     )
     parser.add_argument("--seed", type=int, help="override the config's seed")
     parser.add_argument("--n-cells", type=int, help="override the number of cells")

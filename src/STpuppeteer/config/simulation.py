@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -45,6 +46,7 @@ from STpuppeteer.config._base import (
 )
 from STpuppeteer.config._yaml import read_yaml_mapping
 from STpuppeteer.config.budget import check_budget
+from STpuppeteer.config.difficulty import DIFFICULTY_LEVELS, Difficulty, apply_difficulty
 from STpuppeteer.config.gene_table import GeneTable, dump_config_yaml, foreign_fields, resolve_table_model
 from STpuppeteer.config.images import ImageConfig
 from STpuppeteer.config.instrument import InstrumentConfig
@@ -95,6 +97,12 @@ class SimulationConfig(StrictModel):
         2000, gt=0, le=MAX_CELLS,
         description=f"number of cells; 1 to {MAX_CELLS:,} (a whole slide holds ~10⁶; beyond ~10⁵ use the "
         "streamed driver)",
+    )
+    difficulty: Difficulty | None = Field(
+        None,
+        description=f"a rung of the difficulty ladder, one of {list(DIFFICULTY_LEVELS)}: more and closer cell "
+        "types, rarer types, weaker markers, more leakage and ambient, more crowding (docs/presets.md); fields "
+        "given beside it win over it, it wins over a preset; None: as configured",
     )
     # --- step 1: gene parameters -------------------------------------------------------
     n_celltype: Int = Field(
@@ -186,6 +194,24 @@ class SimulationConfig(StrictModel):
     gene_table: GeneTable | None = Field(None, description="genes by name with μ, θ per cell type, used as given")
 
     # ---------------------------------------------------------------------------------
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_difficulty(cls, data: Any, info: ValidationInfo) -> Any:  # noqa: ANN401 - pydantic's raw input
+        # The level's knobs under the fields given (config/difficulty.py); applying it to a config
+        # that already holds them changes nothing, so a config read back is the same config.
+        if info.field_name is not None:  # assignment to a made config: its level is applied already
+            if info.field_name == "difficulty":
+                msg = (
+                    f"difficulty={data.get('difficulty')!r} cannot be assigned to a made config; give it when "
+                    "making one: SimulationConfig(difficulty=...) or SimulationConfig.from_preset(name, "
+                    "difficulty=...)."
+                )
+                raise ValueError(msg)
+            return data
+        if isinstance(data, dict) and data.get("difficulty") is not None:
+            return apply_difficulty(data)
+        return data
+
     @field_validator("leakage_by_celltype", mode="before")
     @classmethod
     def _leak_ct_probabilities(cls, value: dict[str, float] | None) -> dict[str, float]:
@@ -366,6 +392,8 @@ class SimulationConfig(StrictModel):
         # so a prior-model config serialises exactly as before the program model existed.
         data = handler(self)
         drop = foreign_fields(self.expression_model)
+        if self.difficulty is None:  # files of configs without a level stay as they were
+            drop.add("difficulty")
         if self.expression_model == "priors" and self.celltype_names == [f"ct_{k}" for k in range(self.n_celltype)]:
             drop.add("celltype_names")
         return {k: v for k, v in data.items() if k not in drop}
@@ -388,7 +416,8 @@ class SimulationConfig(StrictModel):
             The preset's name.
         **overrides
             Top-level fields (nested ones as dicts) replacing the preset's; a nested config
-            given as a dict is merged key by key into the preset's.
+            given as a dict is merged key by key into the preset's. A ``difficulty`` among
+            them replaces the preset's values of its knobs; the other overrides win over it.
 
         Examples
         --------
@@ -399,6 +428,8 @@ class SimulationConfig(StrictModel):
         if name not in PRESETS:
             msg = f"preset {name!r} is not known; choose one of {sorted(PRESETS)}."
             raise ValueError(msg)
+        if overrides.get("difficulty") is not None:
+            return cls.model_validate(apply_difficulty(overrides, base=PRESETS[name]))
         return cls.model_validate(merge_overrides(PRESETS[name], overrides))
 
     @classmethod

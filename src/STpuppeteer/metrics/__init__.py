@@ -18,6 +18,7 @@ from STpuppeteer.metrics.baselines import (
     oracle_assignment,
 )
 from STpuppeteer.metrics.celltyping import adjusted_rand_index, score_labels
+from STpuppeteer.metrics.clustering import cluster_counts, clustering_ari
 from STpuppeteer.metrics.definitions import METRIC_DEFINITIONS, metrics_epilog
 from STpuppeteer.metrics.expression import count_matrix, exclusive_marker_pairs, mecr, rowwise_pearson
 from STpuppeteer.metrics.external import run_comseg
@@ -36,6 +37,8 @@ __all__ = [
     "align_assignment",
     "as_truth",
     "assign_by_polygons",
+    "cluster_counts",
+    "clustering_ari",
     "contingency",
     "count_matrix",
     "exclusive_marker_pairs",
