@@ -215,6 +215,29 @@ def test_stains_follow_the_config(small, tmp_path):
     assert files(one) == [xc.XeniumFiles.MORPHOLOGY_FOCUS_IMAGE.format(0)]
 
 
+@pytest.mark.filterwarnings("ignore:.*reading array from closed file:UserWarning")
+def test_pyramid_levels(small, tmp_path):
+    """``images.xenium_pyramid_levels`` adds halved sub-resolutions; the reader still reads the full one."""
+    import tifffile
+
+    config = small.config.model_copy(
+        update={"images": small.config.images.model_copy(update={"xenium_pyramid_levels": 2})}
+    )
+    out = write_xenium(dataclasses.replace(small, config=config), tmp_path / "pyramid")
+    plain = write_xenium(small, tmp_path / "plain")
+    file = f"{xc.XeniumFiles.MORPHOLOGY_FOCUS_DIR}/{xc.XeniumFiles.MORPHOLOGY_FOCUS_IMAGE.format(0)}"
+    with tifffile.TiffFile(out / file) as tif:
+        shapes = [level.shape for level in tif.series[0].levels]
+        full = tif.pages[0].asarray()
+        half = tif.series[0].levels[1].asarray()
+    assert shapes[1:] == [(shapes[0][0] // 2, shapes[0][1] // 2), (shapes[0][0] // 4, shapes[0][1] // 4)]
+    np.testing.assert_array_equal(full, tifffile.imread(plain / file))
+    rows, cols = half.shape
+    expected = full[: 2 * rows, : 2 * cols].reshape(rows, 2, cols, 2).mean(axis=(1, 3))
+    assert np.abs(half - expected).max() <= 0.5
+    np.testing.assert_array_equal(full_resolution(read_xenium(out).images["morphology_focus"])[0], full)
+
+
 def test_existing_path_is_refused(synthetic, bundle):
     before = (bundle / "manifest.json").read_text()
     with pytest.raises(FileExistsError, match="overwrite=True"):

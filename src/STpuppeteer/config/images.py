@@ -53,6 +53,14 @@ class ImageConfig(StrictModel):
         "stain, the AlphaSMA/Vimentin interior protein stain, as XOA 2.x writes with the cell-segmentation kit; "
         "the Xenium presets' choice; each extra channel adds about half the DAPI image's time and size)",
     )
+    xenium_pyramid_levels: Int = Field(
+        0,
+        ge=0,
+        le=8,
+        description="sub-resolutions (each half the last, as SubIFDs) below the full resolution of each "
+        "morphology_focus/ file, as Xenium's pyramidal OME-TIFFs hold; 0 to 8 (0: the full resolution alone, "
+        "which is all spatialdata_io.xenium reads: it builds its own pyramid)",
+    )
     merscope_pixel_size_um: Real = Field(
         4 * MERSCOPE_CAMERA_PIXEL_UM,
         ge=0.05,
