@@ -64,6 +64,12 @@ class Block(IntEnum):
     CELL_AREAS = 1_000_005
     ORIENTATION = 1_000_006
     GAPS = 1_000_007
+    #: The writers' stains beyond DAPI (under ``Stage.IMAGE`` and the platform's image streams): the
+    #: boundary (membrane) stain and the two interior stains of Xenium's segmentation kit. Children of
+    #: their own, so DAPI draws the same with or without them and each channel can be drawn alone.
+    IMAGE_BOUNDARY = 4_000_001
+    IMAGE_INTERIOR_RNA = 4_000_002
+    IMAGE_INTERIOR_PROTEIN = 4_000_003
     #: The fit's calibrations (``Stage.FIT``): the tissue simulated to calibrate cell and nucleus
     #: sizes, the positions and patterns to calibrate the spatial statistic (one child per
     #: replicate), and the random labels of its null distribution.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -161,10 +162,13 @@ def test_label_masks_match_the_polygons(synthetic, sdata):
     np.testing.assert_array_equal(mask[rows, cols], np.arange(1, len(cell_gdf) + 1))
 
 
-def test_morphology_image_is_read(sdata):
+@pytest.mark.filterwarnings("ignore:.*reading array from closed file:UserWarning")
+def test_morphology_image_is_read(synthetic, sdata):
     from spatialdata.models import get_channel_names
 
-    assert list(get_channel_names(sdata.images["morphology_focus"])) == ["DAPI"]
+    # the hand-built result's config is the default (DAPI alone), the simulation's the Xenium preset (four stains)
+    expected = xc.MULTIMODAL_CHANNEL_NAMES if synthetic.config.images.xenium_stains == "multimodal" else ("DAPI",)
+    assert list(get_channel_names(sdata.images["morphology_focus"])) == list(expected)
     nuclei = full_resolution(sdata.labels["nucleus_labels"]) > 0
     dapi = full_resolution(sdata.images["morphology_focus"])[0]
     assert dapi.shape == nuclei.shape
@@ -190,6 +194,48 @@ def test_multimodal_stains(small, tmp_path):
     np.testing.assert_array_equal(pixels[0], plain[0])
     cytoplasm = (cells > 0) & ~nuclei
     assert np.median(pixels[2][cytoplasm]) > 2 * np.median(pixels[2][cells == 0])
+
+
+@pytest.mark.filterwarnings("ignore:.*reading array from closed file:UserWarning")
+def test_stains_follow_the_config(small, tmp_path):
+    """``images.xenium_stains`` picks the files of ``morphology_focus/``; ``multimodal=`` overrides it."""
+    from spatialdata.models import get_channel_names
+
+    def files(out):
+        return sorted(p.name for p in (out / xc.XeniumFiles.MORPHOLOGY_FOCUS_DIR).iterdir())
+
+    multimodal = small.config.model_copy(
+        update={"images": small.config.images.model_copy(update={"xenium_stains": "multimodal"})}
+    )
+    four = write_xenium(dataclasses.replace(small, config=multimodal), tmp_path / "four")
+    assert files(four) == [xc.XeniumFiles.MORPHOLOGY_FOCUS_IMAGE.format(i) for i in range(4)]
+    names = get_channel_names(read_xenium(four).images["morphology_focus"])
+    assert list(names) == list(xc.MULTIMODAL_CHANNEL_NAMES)
+    one = write_xenium(dataclasses.replace(small, config=multimodal), tmp_path / "one", multimodal=False)
+    assert files(one) == [xc.XeniumFiles.MORPHOLOGY_FOCUS_IMAGE.format(0)]
+
+
+@pytest.mark.filterwarnings("ignore:.*reading array from closed file:UserWarning")
+def test_pyramid_levels(small, tmp_path):
+    """``images.xenium_pyramid_levels`` adds halved sub-resolutions; the reader still reads the full one."""
+    import tifffile
+
+    config = small.config.model_copy(
+        update={"images": small.config.images.model_copy(update={"xenium_pyramid_levels": 2})}
+    )
+    out = write_xenium(dataclasses.replace(small, config=config), tmp_path / "pyramid")
+    plain = write_xenium(small, tmp_path / "plain")
+    file = f"{xc.XeniumFiles.MORPHOLOGY_FOCUS_DIR}/{xc.XeniumFiles.MORPHOLOGY_FOCUS_IMAGE.format(0)}"
+    with tifffile.TiffFile(out / file) as tif:
+        shapes = [level.shape for level in tif.series[0].levels]
+        full = tif.pages[0].asarray()
+        half = tif.series[0].levels[1].asarray()
+    assert shapes[1:] == [(shapes[0][0] // 2, shapes[0][1] // 2), (shapes[0][0] // 4, shapes[0][1] // 4)]
+    np.testing.assert_array_equal(full, tifffile.imread(plain / file))
+    rows, cols = half.shape
+    expected = full[: 2 * rows, : 2 * cols].reshape(rows, 2, cols, 2).mean(axis=(1, 3))
+    assert np.abs(half - expected).max() <= 0.5
+    np.testing.assert_array_equal(full_resolution(read_xenium(out).images["morphology_focus"])[0], full)
 
 
 def test_existing_path_is_refused(synthetic, bundle):
@@ -223,7 +269,6 @@ def test_failure_mid_write_leaves_nothing(small, tmp_path, monkeypatch):
 
 
 def test_too_large_raster_is_refused_before_writing(small, tmp_path):
-    import dataclasses
 
     far = small.trs_df.copy()
     far.loc[far.index[0], ["x", "y"]] = 20_000.0  # one molecule 2 cm away: a raster of ~10^10 pixels

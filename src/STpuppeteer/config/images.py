@@ -10,6 +10,8 @@ figures.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from STpuppeteer.config._base import Int, Real, StrictModel
@@ -19,7 +21,12 @@ __all__ = [
     "MERSCOPE_CAMERA_PIXEL_UM",
     "XENIUM_CAMERA_PIXEL_UM",
     "ImageConfig",
+    "XeniumStains",
 ]
+
+#: The channels of Xenium's ``morphology_focus/``: DAPI alone, or the four stains of the multimodal
+#: cell-segmentation kit (DAPI, boundary, interior RNA, interior protein; XOA 2.0 and later).
+XeniumStains = Literal["dapi", "multimodal"]
 
 #: µm per pixel of each instrument's camera (its images' finest resolution).
 XENIUM_CAMERA_PIXEL_UM = 0.2125
@@ -38,6 +45,21 @@ class ImageConfig(StrictModel):
         le=10,
         description=f"µm per pixel of Xenium's morphology image and cell/nucleus masks (instrument: "
         f"{XENIUM_CAMERA_PIXEL_UM}; experiment.xenium records it)" + _PIXEL,
+    )
+    xenium_stains: XeniumStains = Field(
+        "dapi",
+        description="channels of Xenium's morphology_focus/: 'dapi' (one file, as without the segmentation kit) "
+        "or 'multimodal' (four files: DAPI, the ATP1A1/CD45/E-Cadherin boundary stain, the 18S interior RNA "
+        "stain, the AlphaSMA/Vimentin interior protein stain, as XOA 2.x writes with the cell-segmentation kit; "
+        "the Xenium presets' choice; each extra stain costs about 2 CPU s and 40 MB per 3,000 cells)",
+    )
+    xenium_pyramid_levels: Int = Field(
+        0,
+        ge=0,
+        le=8,
+        description="sub-resolutions (each half the last, as SubIFDs) below the full resolution of each "
+        "morphology_focus/ file, as Xenium's pyramidal OME-TIFFs hold; 0 to 8 (0: the full resolution alone, "
+        "which is all spatialdata_io.xenium reads: it builds its own pyramid)",
     )
     merscope_pixel_size_um: Real = Field(
         4 * MERSCOPE_CAMERA_PIXEL_UM,

@@ -64,6 +64,8 @@ _XENIUM_QV = {
 PRESETS: dict[str, dict[str, Any]] = {
     "xenium": {
         "expression_scale": 4.9,
+        # Xenium's cell-segmentation kit is standard since XOA 2.0: a segmenter gets its four stains.
+        "images": {"xenium_stains": "multimodal"},
         "leakage_by_gene": 0.15,
         "leak_dist_factor": 1.05,
         "transcripts": {"localisation": _LOCALISATION},
@@ -126,7 +128,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 def _program_preset(filename: str, platform: str) -> dict[str, Any]:
     """A tissue's program config (a YAML file of this package) on a platform preset's tissue and instrument."""
     tissue = load_yaml(resources.files("STpuppeteer.config").joinpath(filename).read_text(encoding="utf-8"))
-    base = {key: PRESETS[platform][key] for key in ("tissue", "instrument", "transcripts")}
+    base = {
+        key: PRESETS[platform][key]
+        for key in ("tissue", "instrument", "transcripts", "images")
+        if key in PRESETS[platform]
+    }
     return merge_overrides(base, tissue)
 
 

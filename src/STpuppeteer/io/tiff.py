@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-__all__ = ["TIFF_COMPRESSION", "write_tiff"]
+__all__ = ["TIFF_COMPRESSION", "write_pyramid_tiff", "write_tiff"]
 
 #: ``tifffile`` arguments of every TIFF the writers make.
 TIFF_COMPRESSION: dict[str, Any] = {"compression": "zlib", "compressionargs": {"level": 1}}
@@ -38,3 +38,36 @@ def write_tiff(path: Path, image: np.ndarray, **kwargs: Any) -> None:  # noqa: A
     import tifffile
 
     tifffile.imwrite(path, image, **TIFF_COMPRESSION, **kwargs)
+
+
+def write_pyramid_tiff(path: Path, image: np.ndarray, *, levels: int, **kwargs: Any) -> None:  # noqa: ANN401
+    """Write a 2-D ``image`` and ``levels`` sub-resolutions (each half the last, 2 × 2 means) as SubIFDs.
+
+    The layout of a pyramidal OME-TIFF (Xenium's morphology images): the full resolution is the
+    first page, readers that ignore sub-resolutions read it alone. ``levels=0`` is :func:`write_tiff`.
+
+    Parameters
+    ----------
+    path
+        The file.
+    image
+        The pixels (rows × columns).
+    levels
+        Sub-resolutions below the full one.
+    **kwargs
+        Further ``tifffile`` ``write`` arguments of the full resolution (``description``, ``photometric``, …).
+    """
+    import numpy as np
+    import tifffile
+
+    if levels == 0:
+        write_tiff(path, image, **kwargs)
+        return
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(image, subifds=levels, **TIFF_COMPRESSION, **kwargs)
+        level = image
+        for _ in range(levels):
+            rows, cols = (max(1, n // 2) * 2 for n in level.shape)
+            block = level[:rows, :cols].reshape(rows // 2, 2, cols // 2, 2)
+            level = block.mean(axis=(1, 3), dtype=np.float32).round().astype(image.dtype)
+            tif.write(level, subfiletype=1, photometric=kwargs.get("photometric"), **TIFF_COMPRESSION)

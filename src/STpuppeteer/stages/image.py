@@ -1,9 +1,14 @@
-"""Morphology images rendered from the true cells: a DAPI-like nuclear stain and a membrane stain.
+"""Morphology images rendered from the true cells: a DAPI-like nuclear stain and the segmentation stains.
 
 The image is what a segmenter would see: each nucleus a bright blob with its own
 brightness and a chromatin texture, blurred by the optics, on a background with slowly
-varying autofluorescence, with Poisson shot noise and camera read noise on top. The
-optional membrane channel outlines each cell's boundary. Pixel ``(row, col)`` covers
+varying autofluorescence (the tissue's, shared by every stain), with Poisson shot noise and
+camera read noise on top. The optional boundary (membrane) stain draws a rim on each side
+of every cell border, its brightness varying between cells and in patches along the rim;
+the optional interior stains of Xenium's segmentation kit fill the cytoplasm (RNA, granular,
+the nucleus dimmer) or a minority of cells (protein). DAPI draws from the generator it is
+given, each other stain from a keyed child of it (``Block.IMAGE_*``), so adding a stain
+changes no other. Pixel ``(row, col)`` covers
 ``[x0 + col·p, x0 + (col+1)·p) × [y0 + row·p, y0 + (row+1)·p)`` in µm, ``p`` the pixel size,
 so ``x_µm / p`` is the pixel coordinate when the grid starts at the origin (as Xenium's does).
 """
@@ -16,6 +21,7 @@ import numpy as np
 import shapely
 from scipy import ndimage
 
+from STpuppeteer._random import Block, block_rng
 from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
 from STpuppeteer.stages.image_noise import UPSAMPLE_BAND_PIXELS, low_frequency_noise, smooth_noise
 
@@ -34,12 +40,23 @@ _NUCLEUS_PEAK = 1500.0
 _NUCLEUS_BRIGHTNESS_SD = 0.25  # log-scale spread of brightness between nuclei
 _CHROMATIN_SD = 0.3  # relative amplitude of the chromatin texture
 _CHROMATIN_SCALE_UM = 0.5
+# Boundary stain (Xenium's ATP1A1/CD45/E-Cadherin; MERSCOPE's and CosMx's membrane stains): a rim on
+# each side of every cell border, its brightness varying between cells (how much of the targets a
+# cell carries) and in patches along the rim; the cell's interior holds a little (vesicles,
+# membrane above and below the focal plane).
 _MEMBRANE_PEAK = 700.0
 _MEMBRANE_WIDTH_UM = 0.6
+_MEMBRANE_BRIGHTNESS_SD = 0.5
+_MEMBRANE_PATCH_SD = 0.4
+_MEMBRANE_PATCH_UM = 1.0
+_MEMBRANE_INSIDE = 0.08
 _INTERIOR_RNA_PEAK = 500.0
 _INTERIOR_RNA_NUCLEAR = 0.3  # relative RNA stain inside the nucleus
+_INTERIOR_RNA_GRAIN = 0.5  # half-width of the uniform per-pixel grain (granules blurred by the optics)
 _INTERIOR_PROTEIN_PEAK = 800.0
 _INTERIOR_PROTEIN_POSITIVE = 0.3  # fraction of cells expressing the protein stain's targets
+_INTERIOR_PROTEIN_NUCLEAR = 0.5  # relative protein stain inside the nucleus (cytoskeleton around it)
+_INTERIOR_PROTEIN_PATCH_UM = 1.0
 _PSF_SIGMA_UM = 0.35
 _READ_NOISE = 4.0
 
@@ -58,22 +75,21 @@ def _boundary_mask(cell_labels: np.ndarray) -> np.ndarray:
     return edge & (cell_labels > 0)
 
 
-def _finish(signal: np.ndarray, rng: np.random.Generator, *, pixel_size: float) -> np.ndarray:
+def _finish(signal: np.ndarray, rng: np.random.Generator, *, pixel_size: float, background: np.ndarray) -> np.ndarray:
     """Optics, background, shot and read noise: expected photons to a uint16 image.
 
-    Shot noise (Poisson, variance = mean) plus read noise (normal) is drawn as one normal of
-    variance mean + read noise²: the photon counts here are tens to thousands, where the
-    Poisson is normal to within its skewness 1/√mean, and a float32 normal costs a small
-    fraction of a Poisson draw.
+    ``background`` is the tissue's autofluorescence (a unit-variance field), shared by every
+    stain of one image. Shot noise (Poisson, variance = mean) plus read noise (normal) is drawn
+    as one normal of variance mean + read noise²: the photon counts here are tens to thousands,
+    where the Poisson is normal to within its skewness 1/√mean, and a float32 normal costs a
+    small fraction of a Poisson draw.
     """
     blurred = ndimage.gaussian_filter(signal, _PSF_SIGMA_UM / pixel_size)
-    background = low_frequency_noise(rng, signal.shape, _AUTOFLUORESCENCE_SCALE_UM / pixel_size)
     out = np.empty(signal.shape, dtype=np.uint16)
     # Row bands that stay in cache through the dozen per-pixel steps.
     band = max(1, UPSAMPLE_BAND_PIXELS // max(signal.shape[1], 1))
     for lo in range(0, signal.shape[0], band):
-        expected = background[lo:lo + band]
-        expected *= np.float32(_BACKGROUND * _AUTOFLUORESCENCE_CV)
+        expected = np.multiply(background[lo : lo + band], np.float32(_BACKGROUND * _AUTOFLUORESCENCE_CV))
         expected += np.float32(_BACKGROUND)
         expected += blurred[lo:lo + band]
         np.maximum(expected, 0, out=expected)
@@ -95,24 +111,63 @@ def _per_cell(rng: np.random.Generator, n_labels: int, sd: float) -> np.ndarray:
     return factor
 
 
-def _interior_stains(
-    nucleus_labels: np.ndarray, cell_labels: np.ndarray, *, pixel_size: float, rng: np.random.Generator
-) -> list[np.ndarray]:
-    """Expected photons of the two interior stains of Xenium's segmentation kit.
+def _patches(rng: np.random.Generator, shape: tuple[int, int], *, sd: float, scale_px: float) -> np.ndarray:
+    """Mean-one multiplicative field varying over ``scale_px`` pixels, floored at 0.1.
 
-    The RNA stain is granular and mostly cytoplasmic; the protein stain is smooth and strong
-    in a minority of cells.
+    Coarse knots interpolated (:func:`low_frequency_noise`): a fifth of the cost of a
+    filtered field, and the optics blur the knots' corners away.
     """
+    field = low_frequency_noise(rng, shape, max(scale_px, 1.0))
+    field *= np.float32(sd)
+    field += np.float32(1)
+    np.maximum(field, np.float32(0.1), out=field)
+    return field
+
+
+def _boundary_stain(cell_labels: np.ndarray, *, pixel_size: float, rng: np.random.Generator) -> np.ndarray:
+    """Expected photons of the boundary (membrane) stain: bright rims, a dim interior."""
     n_cells = int(cell_labels.max(initial=0))
-    cytoplasm = (cell_labels > 0) & (nucleus_labels == 0)
-    rna = _INTERIOR_RNA_PEAK * _per_cell(rng, n_cells, 0.3)[cell_labels]
-    rna *= np.where(cytoplasm, np.float32(1.0), np.float32(_INTERIOR_RNA_NUCLEAR))
-    rna *= np.clip(1 + 0.5 * smooth_noise(rng, cell_labels.shape, 0.3 / pixel_size), 0.0, None)
+    brightness = _MEMBRANE_PEAK * _per_cell(rng, n_cells, _MEMBRANE_BRIGHTNESS_SD)
+    edge = _boundary_mask(cell_labels)
+    width_px = max(1, round(_MEMBRANE_WIDTH_UM / pixel_size / 2))
+    if width_px > 1:
+        edge = ndimage.binary_dilation(edge, iterations=width_px - 1)
+        edge &= cell_labels > 0
+    stain = brightness[cell_labels]
+    stain *= np.where(edge, np.float32(1.0), np.float32(_MEMBRANE_INSIDE))
+    stain *= _patches(rng, cell_labels.shape, sd=_MEMBRANE_PATCH_SD, scale_px=_MEMBRANE_PATCH_UM / pixel_size)
+    return stain
+
+
+def _rna_stain(
+    nucleus_labels: np.ndarray, cell_labels: np.ndarray, *, pixel_size: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Expected photons of the interior RNA stain (18S): the cytoplasm filled, granular, the nucleus dimmer."""
+    del pixel_size  # the grain is a pixel's; the optics give it its size
+    rna = _INTERIOR_RNA_PEAK * _per_cell(rng, int(cell_labels.max(initial=0)), 0.3)[cell_labels]
+    rna *= np.where(nucleus_labels > 0, np.float32(_INTERIOR_RNA_NUCLEAR), np.float32(1.0))
+    grain = rng.random(cell_labels.shape, dtype=np.float32)
+    grain *= np.float32(2 * _INTERIOR_RNA_GRAIN)
+    grain += np.float32(1 - _INTERIOR_RNA_GRAIN)
+    rna *= grain
+    return rna
+
+
+def _protein_stain(
+    nucleus_labels: np.ndarray, cell_labels: np.ndarray, *, pixel_size: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Expected photons of the interior protein stain (αSMA/Vimentin): smooth, strong in a minority of cells."""
+    n_cells = int(cell_labels.max(initial=0))
     positive = rng.uniform(size=n_cells + 1) < _INTERIOR_PROTEIN_POSITIVE
     level = np.where(positive, np.float32(1.0), np.float32(0.1)) * _per_cell(rng, n_cells, 0.4)
     protein = _INTERIOR_PROTEIN_PEAK * level.astype(np.float32)[cell_labels]
-    protein *= np.clip(1 + 0.3 * smooth_noise(rng, cell_labels.shape, 1.0 / pixel_size), 0.0, None)
-    return [rna, protein]
+    protein *= np.where(nucleus_labels > 0, np.float32(_INTERIOR_PROTEIN_NUCLEAR), np.float32(1.0))
+    protein *= _patches(rng, cell_labels.shape, sd=0.3, scale_px=_INTERIOR_PROTEIN_PATCH_UM / pixel_size)
+    return protein
+
+
+#: The interior stains of Xenium's segmentation kit, in channel order, and the stream of each.
+_INTERIOR_STAINS = ((Block.IMAGE_INTERIOR_RNA, _rna_stain), (Block.IMAGE_INTERIOR_PROTEIN, _protein_stain))
 
 
 def render_from_labels(
@@ -159,21 +214,25 @@ def render_from_labels(
     dapi = brightness[nucleus_labels]
     dapi *= texture
     del texture
-    channels = [_finish(dapi, rng, pixel_size=pixel_size)]
+    # One autofluorescence for every stain: it is the tissue's, seen through each filter.
+    background = low_frequency_noise(rng, shape, _AUTOFLUORESCENCE_SCALE_UM / pixel_size)
+    channels = [_finish(dapi, rng, pixel_size=pixel_size, background=background)]
+    del dapi
     if cell_labels is not None:
         if cell_labels.shape != shape:
             msg = f"cell_labels has shape {cell_labels.shape}; it must match nucleus_labels {shape}."
             raise ValueError(msg)
-        edge = _boundary_mask(cell_labels)
-        width_px = max(1, round(_MEMBRANE_WIDTH_UM / pixel_size / 2))
-        edge = ndimage.binary_dilation(edge, iterations=width_px - 1) if width_px > 1 else edge
-        edge &= cell_labels > 0
-        membrane = np.where(edge, np.float32(_MEMBRANE_PEAK), np.float32(0.0))
-        membrane *= np.clip(1 + 0.3 * smooth_noise(rng, shape, 1.0 / pixel_size), 0.1, None)
-        channels.append(_finish(membrane, rng, pixel_size=pixel_size))
+        boundary_rng = block_rng(rng, Block.IMAGE_BOUNDARY)
+        membrane = _boundary_stain(cell_labels, pixel_size=pixel_size, rng=boundary_rng)
+        channels.append(_finish(membrane, boundary_rng, pixel_size=pixel_size, background=background))
+        del membrane
     if interior:
-        for stain in _interior_stains(nucleus_labels, cell_labels, pixel_size=pixel_size, rng=rng):
-            channels.append(_finish(stain, rng, pixel_size=pixel_size))
+        for key, stain_of in _INTERIOR_STAINS:
+            # Each stain draws its signal, then its noise, from a stream of its own.
+            stain_rng = block_rng(rng, key)
+            stain = stain_of(nucleus_labels, cell_labels, pixel_size=pixel_size, rng=stain_rng)
+            channels.append(_finish(stain, stain_rng, pixel_size=pixel_size, background=background))
+            del stain
     return np.stack(channels)
 
 

@@ -194,6 +194,12 @@ class XeniumBundle:
         self, image: np.ndarray, *, channel_names: tuple[str, ...], rng: np.random.Generator
     ) -> None:
         """``morphology_focus/``: one OME-TIFF per channel of ``image`` (channels × rows × columns)."""
+        images = self.config.images
         write_morphology(
-            self.folder, image, channel_names, rng=rng, pixel_size=self.config.images.xenium_pixel_size_um
+            self.folder,
+            image,
+            channel_names,
+            rng=rng,
+            pixel_size=images.xenium_pixel_size_um,
+            levels=images.xenium_pyramid_levels,
         )

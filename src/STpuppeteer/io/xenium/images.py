@@ -6,7 +6,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from STpuppeteer.geometry.raster import PixelGrid
-from STpuppeteer.io.tiff import write_tiff
+from STpuppeteer.io.tiff import write_pyramid_tiff
 from STpuppeteer.io.xenium import _constants as xc
 
 if TYPE_CHECKING:
@@ -56,12 +56,14 @@ def write_morphology(
     *,
     rng: np.random.Generator,
     pixel_size: float = xc.PIXEL_SIZE,
+    levels: int = 0,
 ) -> None:
     """``morphology_focus/``: one OME-TIFF per channel, as XOA 2.x writes them (Deflate, :mod:`STpuppeteer.io.tiff`).
 
     The first file's OME-XML describes every channel and names the file holding each plane
     (a multi-file OME-TIFF), so readers open all channels from ``morphology_focus_0000``; the
-    others point back to it.
+    others point back to it. ``levels`` sub-resolutions (each half the last) follow each full
+    resolution as SubIFDs, as in Xenium's pyramidal files.
     """
     out = folder / _F.MORPHOLOGY_FOCUS_DIR
     out.mkdir()
@@ -78,7 +80,9 @@ def write_morphology(
                 f'<BinaryOnly MetadataFile="{files[0]}" UUID="{uuids[0]}"/></OME>'
             )
         )
-        write_tiff(out / file, plane, photometric="minisblack", description=description.encode(), metadata=None)
+        write_pyramid_tiff(
+            out / file, plane, levels=levels, photometric="minisblack", description=description.encode(), metadata=None
+        )
 
 
 def xenium_grid(result: SimulationResult) -> PixelGrid:

@@ -42,7 +42,7 @@ def write_xenium(
     path: str | Path,
     *,
     overwrite: bool = False,
-    multimodal: bool = False,
+    multimodal: bool | None = None,
     ground_truth: bool = True,
 ) -> Path:
     """Write a Xenium output bundle (XOA 2.x layout) that ``spatialdata_io.xenium`` reads.
@@ -50,7 +50,8 @@ def write_xenium(
     The folder holds ``experiment.xenium``, ``transcripts.parquet``, ``cells.parquet``,
     ``cell_boundaries.parquet``, ``nucleus_boundaries.parquet``, ``cell_feature_matrix.h5``,
     ``cells.zarr.zip`` (label masks), ``morphology_focus/morphology_focus_0000.ome.tif``
-    (DAPI-like image; ``_0001``–``_0003`` too with ``multimodal``), ``ground_truth/`` and
+    (DAPI-like image; ``_0001``–``_0003`` too with ``multimodal``: boundary, interior RNA and
+    interior protein stains), ``ground_truth/`` and
     ``manifest.json``. It appears only once complete.
 
     What the instrument files say is what the instrument would see: a molecule's ``cell_id``
@@ -69,7 +70,8 @@ def write_xenium(
         Replace an existing folder (only once the new one is complete).
     multimodal
         Write the four stains of Xenium's multimodal segmentation kit (DAPI, boundary, interior
-        RNA, interior protein) instead of DAPI alone.
+        RNA, interior protein) instead of DAPI alone; ``None``: as the config's
+        ``images.xenium_stains`` says (``"multimodal"`` in the Xenium presets).
     ground_truth
         Write ``ground_truth/`` inside the bundle (the CLI writes it once beside its bundles).
 
@@ -92,6 +94,8 @@ def write_xenium(
     counts = xenium_observed_counts(result, features)
     grid = xenium_grid(result)
     trs = result.trs_df
+    if multimodal is None:
+        multimodal = result.config.images.xenium_stains == "multimodal"
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
         bundle = XeniumBundle(
             folder=tmp,
