@@ -36,8 +36,16 @@ from pathlib import Path
 import numpy as np
 
 
-def _child(n_cells: int, preset: str, *, workers: int | None, images: bool, seed: int,
-           expression_scale: float | None, profile: bool = False) -> dict[str, float]:
+def _child(
+    n_cells: int,
+    preset: str,
+    *,
+    workers: int | None,
+    images: bool,
+    seed: int,
+    expression_scale: float | None,
+    profile: bool = False,
+) -> dict[str, float]:
     from STpuppeteer._parallel import dask_client
     from STpuppeteer.config import preset_config
     from STpuppeteer.pipeline.cell_store import CellStore
@@ -64,10 +72,18 @@ def _child(n_cells: int, preset: str, *, workers: int | None, images: bool, seed
         finally:
             shutil.rmtree(out.parent, ignore_errors=True)
         seconds = sum(p["wall"] for p in trace["phases"].values())
-        return {"n_cells": n_cells, "n_molecules": trace["n_molecules"], "seconds": seconds,
-                "tissue_seconds": trace["phases"]["tissue"]["wall"], "peak_rss_gb": trace["peak_bytes"] / 1e9,
-                "bundle_gb": size_gb, "rng_seconds": trace["rng_seconds"], "load_start": load0,
-                "load_end": os.getloadavg()[0], "trace": trace}
+        return {
+            "n_cells": n_cells,
+            "n_molecules": trace["n_molecules"],
+            "seconds": seconds,
+            "tissue_seconds": trace["phases"]["tissue"]["wall"],
+            "peak_rss_gb": trace["peak_bytes"] / 1e9,
+            "bundle_gb": size_gb,
+            "rng_seconds": trace["rng_seconds"],
+            "load_start": load0,
+            "load_end": os.getloadavg()[0],
+            "trace": trace,
+        }
     spent: dict[str, float] = {}
     generate = CellStore.generate.__func__
 
@@ -143,23 +159,45 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None, help="run the blocks on a local Dask cluster")
     parser.add_argument("--images", action="store_true", help="also write the morphology image and masks")
-    parser.add_argument("--expression-scale", type=float, default=None,
-                        help="override the preset's expression_scale (Xenium: 4.9; 2.4 gives ~200 molecules a cell)")
+    parser.add_argument(
+        "--expression-scale",
+        type=float,
+        default=None,
+        help="override the preset's expression_scale (Xenium: 4.9; 2.4 gives ~200 molecules a cell)",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per size")
-    parser.add_argument("--profile", action="store_true",
-                        help="print each size's phase table against the two limits, and its memory terms")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print each size's phase table against the two limits, and its memory terms",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(_child(args.child, args.preset, workers=args.workers, images=args.images, seed=args.seed,
-                                expression_scale=args.expression_scale, profile=args.profile)))
+        print(
+            json.dumps(
+                _child(
+                    args.child,
+                    args.preset,
+                    workers=args.workers,
+                    images=args.images,
+                    seed=args.seed,
+                    expression_scale=args.expression_scale,
+                    profile=args.profile,
+                )
+            )
+        )
         return
 
     scale = "" if args.expression_scale is None else f", expression_scale {args.expression_scale}"
-    print(f"preset {args.preset}{scale}, {os.cpu_count()} CPUs, workers: {args.workers or 'in-process threads'}, "
-          f"images: {args.images}")
-    header = (f"{'cells':>9} {'molecules':>12} {'time s':>8} {'tissue %':>8} {'cells/s':>9} {'Mmol/s':>7} "
-              f"{'peak GB':>7} {'bundle GB':>9} {'RNG Mmol/s':>10} {'vs RNG':>6} {'load':>9}")
+    print(
+        f"preset {args.preset}{scale}, {os.cpu_count()} CPUs, workers: {args.workers or 'in-process threads'}, "
+        f"images: {args.images}"
+    )
+    header = (
+        f"{'cells':>9} {'molecules':>12} {'time s':>8} {'tissue %':>8} {'cells/s':>9} {'Mmol/s':>7} "
+        f"{'peak GB':>7} {'bundle GB':>9} {'RNG Mmol/s':>10} {'vs RNG':>6} {'load':>9}"
+    )
     print(header)
     warm_up = _run_size(200, args)
     if isinstance(warm_up, str):
@@ -174,17 +212,23 @@ def main() -> None:
         if "trace" in row:
             traces.append((n, row.pop("trace")))
         t = row["seconds"]
-        print(f"{n:>9,} {row['n_molecules']:>12,} {t:>8.1f} {100 * row['tissue_seconds'] / t:>8.0f} "
-              f"{n / t:>9,.0f} {row['n_molecules'] / t / 1e6:>7.2f} {row['peak_rss_gb']:>7.2f} "
-              f"{row['bundle_gb']:>9.2f} {row['n_molecules'] / row['rng_seconds'] / 1e6:>10.1f} "
-              f"{row['rng_seconds'] / t:>6.1%} {row['load_start']:>4.1f}/{row['load_end']:<4.1f}", flush=True)
+        print(
+            f"{n:>9,} {row['n_molecules']:>12,} {t:>8.1f} {100 * row['tissue_seconds'] / t:>8.0f} "
+            f"{n / t:>9,.0f} {row['n_molecules'] / t / 1e6:>7.2f} {row['peak_rss_gb']:>7.2f} "
+            f"{row['bundle_gb']:>9.2f} {row['n_molecules'] / row['rng_seconds'] / 1e6:>10.1f} "
+            f"{row['rng_seconds'] / t:>6.1%} {row['load_start']:>4.1f}/{row['load_end']:<4.1f}",
+            flush=True,
+        )
     if len(rows) >= 2:
         n = np.log([r["n_cells"] for r in rows])
         t = np.log([r["seconds"] for r in rows])
         k = np.polyfit(n, t, 1)[0]
         big = [r for r in rows if r["n_cells"] >= 10_000]
-        k_big = np.polyfit(np.log([r["n_cells"] for r in big]), np.log([r["seconds"] for r in big]), 1)[0] \
-            if len(big) >= 2 else float("nan")
+        k_big = (
+            np.polyfit(np.log([r["n_cells"] for r in big]), np.log([r["seconds"] for r in big]), 1)[0]
+            if len(big) >= 2
+            else float("nan")
+        )
         print(f"time ∝ cells^k: k = {k:.2f} over all sizes, {k_big:.2f} from 10^4 cells on (1 = linear in area)")
     if traces:
         sys.path.insert(0, str(Path(__file__).parent))
