@@ -23,10 +23,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from STpuppeteer.geometry.star_kernels import KEY_STRIDE, StarArrays, fan_rings, sector_table, star_distances
+from STpuppeteer.geometry.star_kernels import (
+    KEY_STRIDE,
+    StarArrays,
+    fan_rings,
+    sector_table,
+    star_contains,
+    star_distances,
+)
 from STpuppeteer.geometry.star_sampling import StarSampling
 from STpuppeteer.geometry.star_tables import (
-    CHUNK,
     SECTOR_BINS_PER_TRIANGLE,
     TWO_PI,
     bins_per_row,
@@ -253,31 +259,15 @@ class StarPolygons(StarSampling):
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         out = np.zeros(len(rows), dtype=bool)
-        for lo in range(0, len(rows), CHUNK):
-            hi = min(lo + CHUNK, len(rows))
-            out[lo:hi] = self._contains_chunk(rows[lo:hi], x[lo:hi], y[lo:hi])
-        return out
-
-    def _contains_chunk(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        # Star rows by the compiled test (star_kernels.star_contains), the others by shapely.
+        if self.star.all():
+            star_contains(self.kernel_arrays, rows, x, y, out)
+            return out
         star = self.star[rows]
-        rec = np.take(self.test_rows, rows, axis=0)
-        cx, cy, rmin2, rmax2, theta0, sector_bins = rec.T
-        dx = x - cx
-        dy = y - cy
-        d2 = dx * dx
-        d2 += dy * dy
-        # Cheap answers first: within the inradius (inside) or beyond the farthest vertex (outside).
-        out = star & (d2 <= rmin2)
-        s = np.flatnonzero(star & ~out & (d2 <= rmax2))
-        if len(s):
-            r = rows[s]
-            phi = np.mod(np.arctan2(dy[s], dx[s]) - theta0[s], TWO_PI)
-            j = self._sector(r, phi, sector_bins[s])
-            j1 = j + 1
-            vxj, vyj = self.vx[j], self.vy[j]
-            ex = self.vx[j1] - vxj
-            ey = self.vy[j1] - vyj
-            out[s] = ex * (y[s] - vyj) - ey * (x[s] - vxj) >= 0.0
+        s = np.flatnonzero(star)
+        found = np.zeros(len(s), dtype=bool)
+        star_contains(self.kernel_arrays, rows[s], x[s], y[s], found)
+        out[s] = found
         f = np.flatnonzero(~star)
         if len(f):
             out[f] = shapely.intersects_xy(self.geoms[rows[f]], x[f], y[f])

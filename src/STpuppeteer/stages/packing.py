@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import shapely
 from scipy.spatial import cKDTree
@@ -105,7 +106,6 @@ def pack_ellipses(
     is_box = bool(shapely.equals(region, shapely.envelope(region)))
     lo, hi = np.array(region.bounds[:2]), np.array(region.bounds[2:])
     limit = _MAX_STEP * radius[:, None]
-    n = len(xy)
     cos_t, sin_t = np.cos(theta), np.sin(theta)
     for sweep in range(_MAX_SWEEPS):
         if sweep % _REBUILD_EVERY == 0:
@@ -113,22 +113,9 @@ def pack_ellipses(
             if len(pairs) == 0:
                 break
             pi, pj = pairs[:, 0], pairs[:, 1]
-        delta = xy[pj] - xy[pi]
-        dist = np.hypot(delta[:, 0], delta[:, 1])
-        delta[dist == 0] = (1.0, 0.0)
-        dist = np.maximum(dist, 1e-9)
-        ux, uy = delta[:, 0] / dist, delta[:, 1] / dist
-        contact = contact_radius(
-            radius[pi], aspect[pi], ux * cos_t[pi] + uy * sin_t[pi], uy * cos_t[pi] - ux * sin_t[pi]
-        ) + contact_radius(radius[pj], aspect[pj], ux * cos_t[pj] + uy * sin_t[pj], uy * cos_t[pj] - ux * sin_t[pj])
-        close = dist < _TOLERANCE * contact
-        if not close.any():
+        move = np.zeros_like(xy)
+        if _sweep_moves(xy, pi, pj, radius, aspect, cos_t, sin_t, move) == 0:
             break
-        i, j, delta, dist, contact = pi[close], pj[close], delta[close], dist[close], contact[close]
-        push = delta * (0.5 * (_PUSH_MARGIN * contact - dist) / dist)[:, None]
-        move = np.empty_like(xy)
-        for axis in range(2):
-            move[:, axis] = np.bincount(j, push[:, axis], n) - np.bincount(i, push[:, axis], n)
         np.clip(move, -limit, limit, out=move)
         moved = xy + move
         if is_box:
@@ -138,3 +125,58 @@ def pack_ellipses(
             moved[outside] = xy[outside]
         xy = moved
     return xy
+
+
+@numba.njit(cache=True, nogil=True)
+def _contact_radius(radius: float, aspect: float, cos_phi: float, sin_phi: float) -> float:
+    # contact_radius for one ellipse, its operations in the same order (the same bits).
+    return radius / math.sqrt(cos_phi * cos_phi / aspect + aspect * sin_phi * sin_phi)
+
+
+@numba.njit(cache=True, nogil=True)
+def _sweep_moves(
+    xy: np.ndarray,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    radius: np.ndarray,
+    aspect: np.ndarray,
+    cos_t: np.ndarray,
+    sin_t: np.ndarray,
+    move: np.ndarray,
+) -> int:
+    """One sweep's moves (into the zeroed ``move``) from the listed pairs; returns how many pairs overlap.
+
+    The vectorised sweep took a dozen whole-array passes over every listed pair; this is one
+    loop with the same operations in the same order, and the pushes summed in pair order into a
+    gain and a loss per centre as ``np.bincount`` sums them, so the moves are bit for bit the same.
+    """
+    n = len(xy)
+    gain = np.zeros((n, 2))
+    loss = np.zeros((n, 2))
+    n_close = 0
+    for k in range(len(pi)):
+        i, j = pi[k], pj[k]
+        dx = xy[j, 0] - xy[i, 0]
+        dy = xy[j, 1] - xy[i, 1]
+        dist = math.hypot(dx, dy)
+        if dist == 0:
+            # Coincident points get an arbitrary but deterministic direction.
+            dx, dy = 1.0, 0.0
+        dist = max(dist, 1e-9)
+        ux, uy = dx / dist, dy / dist
+        contact = _contact_radius(
+            radius[i], aspect[i], ux * cos_t[i] + uy * sin_t[i], uy * cos_t[i] - ux * sin_t[i]
+        ) + _contact_radius(radius[j], aspect[j], ux * cos_t[j] + uy * sin_t[j], uy * cos_t[j] - ux * sin_t[j])
+        if not dist < _TOLERANCE * contact:
+            continue
+        n_close += 1
+        scale = 0.5 * (_PUSH_MARGIN * contact - dist) / dist
+        px, py = dx * scale, dy * scale
+        gain[j, 0] += px
+        gain[j, 1] += py
+        loss[i, 0] += px
+        loss[i, 1] += py
+    for c in range(n):
+        move[c, 0] = gain[c, 0] - loss[c, 0]
+        move[c, 1] = gain[c, 1] - loss[c, 1]
+    return n_close

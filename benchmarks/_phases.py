@@ -1,0 +1,204 @@
+"""Phase trace of one streamed run, for ``bench_scale.py --profile``.
+
+:func:`traced_run` wraps the streamed driver's steps (looked up at call time, so wrapping the
+module's names is enough) and returns, per phase, its wall time, the CPU time of every thread of
+the process during it, and the CPU time spent inside each step summed over threads. It also
+measures the run's two limits in the same process: the random-number ceiling (the uniform draws
+placement needs, ``UNIFORMS_PER_MOLECULE`` a molecule, at ``rng.random``'s speed) and a plain
+``pyarrow.parquet.write_table`` of the same final molecule tables; and the two terms of the peak
+memory: the cell store (grows with cells) and the rest (should not grow with molecules).
+"""
+
+from __future__ import annotations
+
+import functools
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Uniform draws per molecule that placement consumes (angle, radius, z).
+UNIFORMS_PER_MOLECULE = 3
+
+#: The main phases, in run order: what marks each one's end.
+PHASES = ("genes", "tissue", "cell blocks", "background", "closing")
+
+
+class _Clock:
+    """Time stamps of the phase boundaries and CPU sums of the wrapped steps."""
+
+    def __init__(self) -> None:
+        self.marks: dict[str, tuple[float, float]] = {}
+        self.steps: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def mark(self, name: str) -> None:
+        if name not in self.marks:
+            self.marks[name] = (time.perf_counter(), time.process_time())
+
+    def step(self, name: str, func: Any) -> Any:  # noqa: ANN401
+        @functools.wraps(func)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+            t0 = time.thread_time()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                # Dict updates of floats under the GIL: good enough for a benchmark's sums.
+                self.steps[name] = self.steps.get(name, 0.0) + time.thread_time() - t0
+                self.calls[name] = self.calls.get(name, 0) + 1
+
+        return wrapped
+
+
+def _store_bytes(store: Any) -> int:  # noqa: ANN401
+    frame_bytes = int(store.frame.memory_usage(deep=True).sum())
+    arrays = (
+        store.cells.coords,
+        store.cells.start,
+        store.nuclei.coords,
+        store.nuclei.start,
+        store.cell_bounds,
+        store.nucleus_centroid,
+        store.nucleus_centre,
+    )
+    return frame_bytes + sum(a.nbytes for a in arrays) + store.box_tree.n * 2 * 8 * 3  # the tree: data + index
+
+
+def traced_run(config: Any, out: Path, *, client: Any = None, images: bool = False) -> dict[str, Any]:  # noqa: ANN401
+    """Run :func:`simulate_to_xenium` with its phases traced; return the trace and the limits."""
+    import pyarrow.parquet as pq
+
+    import STpuppeteer.pipeline.streamed as streamed
+    from STpuppeteer.io.xenium import XeniumStream
+    from STpuppeteer.stages.counts import CountModel
+
+    clock = _Clock()
+    seen: dict[str, Any] = {}
+    originals = {
+        name: getattr(streamed, name)
+        for name in (
+            "generate_gene_parameters",
+            "unlocated_background",
+            "_local_context",
+            "cell_block_molecules",
+            "long_counts",
+            "locate_part",
+            "_block_task",
+            "_background_task",
+        )
+    }
+    generate = streamed.CellStore.generate.__func__
+    block, rows, append, close = CountModel.block, streamed._Shared.rows, XeniumStream.append, XeniumStream.close
+
+    def genes(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        out = originals["generate_gene_parameters"](*args, **kwargs)
+        clock.mark("genes")
+        return out
+
+    def cells(cls: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        store = generate(cls, *args, **kwargs)
+        clock.mark("tissue")
+        seen["store"] = store
+        return store
+
+    def background(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        clock.mark("cell blocks")
+        parts = originals["unlocated_background"](*args, **kwargs)
+        take = clock.step("background: draw", next)
+        while (part := take(parts, None)) is not None:
+            yield part
+
+    def closing(self: Any) -> None:  # noqa: ANN401
+        clock.mark("background")
+        close(self)
+
+    patches = {
+        "generate_gene_parameters": genes,
+        "unlocated_background": background,
+        "_local_context": clock.step("blocks: cell geometry", originals["_local_context"]),
+        "cell_block_molecules": clock.step("blocks: molecules", originals["cell_block_molecules"]),
+        "long_counts": clock.step("blocks: true counts", originals["long_counts"]),
+        "locate_part": clock.step("background: locate", originals["locate_part"]),
+        "_block_task": clock.step("blocks: all", originals["_block_task"]),
+        "_background_task": clock.step("background: all", originals["_background_task"]),
+    }
+    try:
+        for name, func in patches.items():
+            setattr(streamed, name, func)
+        streamed.CellStore.generate = classmethod(cells)
+        CountModel.block = clock.step("blocks: counts", block)
+        streamed._Shared.rows = clock.step("tabulate (nearest nucleus, tables)", rows)
+        XeniumStream.append = clock.step("writer: append (Parquet encode)", append)
+        XeniumStream.close = closing
+        clock.mark("start")
+        streamed.simulate_to_xenium(config, out, client=client, images=images)
+        clock.mark("closing")
+    finally:
+        for name, func in originals.items():
+            setattr(streamed, name, func)
+        streamed.CellStore.generate = classmethod(generate)
+        CountModel.block, streamed._Shared.rows, XeniumStream.append, XeniumStream.close = block, rows, append, close
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+    n_molecules = pq.ParquetFile(out / "transcripts.parquet").metadata.num_rows
+    # Limit 1: the uniforms placement consumes, drawn a million at a time (best of three).
+    rng = np.random.default_rng(0)
+
+    def draw() -> float:
+        t = time.perf_counter()
+        for lo in range(0, UNIFORMS_PER_MOLECULE * n_molecules, 1_000_000):
+            rng.random(min(1_000_000, UNIFORMS_PER_MOLECULE * n_molecules - lo))
+        return time.perf_counter() - t
+
+    rng_seconds = min(draw() for _ in range(3))
+    # Limit 2: pyarrow writing the same final molecule tables with its defaults.
+    write_seconds = 0.0
+    for name in ("transcripts.parquet", "ground_truth/molecules.parquet"):
+        table = pq.read_table(out / name)
+        t = time.perf_counter()
+        pq.write_table(table, out.parent / "plain.parquet")
+        write_seconds += time.perf_counter() - t
+        del table
+        (out.parent / "plain.parquet").unlink()
+
+    names = ("start", *PHASES)
+    phases = {}
+    for before, name in zip(names, names[1:], strict=False):
+        (w0, c0), (w1, c1) = clock.marks[before], clock.marks.get(name, clock.marks["closing"])
+        phases[name] = {"wall": w1 - w0, "cpu": c1 - c0}
+    return {
+        "n_molecules": n_molecules,
+        "phases": phases,
+        "steps": clock.steps,
+        "calls": clock.calls,
+        "rng_seconds": rng_seconds,
+        "write_seconds": write_seconds,
+        "peak_bytes": peak,
+        "store_bytes": _store_bytes(seen["store"]),
+    }
+
+
+def print_trace(n_cells: int, trace: dict[str, Any]) -> None:
+    """Print the phase table, the two limits and the memory terms of one traced run."""
+    rng_s, write_s = trace["rng_seconds"], trace["write_seconds"]
+    total_wall = sum(p["wall"] for p in trace["phases"].values())
+    total_cpu = sum(p["cpu"] for p in trace["phases"].values())
+    print(f"\n{n_cells:,} cells, {trace['n_molecules']:,} molecules: wall {total_wall:.1f} s, CPU {total_cpu:.1f} s")
+    print(
+        f"limits: RNG {rng_s:.3f} s ({UNIFORMS_PER_MOLECULE} uniforms a molecule), "
+        f"plain pyarrow write of the molecule tables {write_s:.2f} s"
+    )
+    print(f"{'phase':<40} {'wall s':>7} {'CPU s':>7} {'x RNG':>7} {'x write':>7}")
+    for name, p in trace["phases"].items():
+        print(f"{name:<40} {p['wall']:>7.2f} {p['cpu']:>7.2f} {p['wall'] / rng_s:>7.1f} {p['wall'] / write_s:>7.1f}")
+    print(f"{'steps (CPU summed over threads)':<40} {'calls':>7} {'CPU s':>7} {'x RNG':>7} {'x write':>7}")
+    for name, cpu in sorted(trace["steps"].items()):
+        print(f"  {name:<38} {trace['calls'][name]:>7} {cpu:>7.2f} {cpu / rng_s:>7.1f} {cpu / write_s:>7.1f}")
+    peak, cells = trace["peak_bytes"], trace["store_bytes"]
+    print(
+        f"peak RSS {peak / 1e9:.2f} GB = cells term {cells / 1e9:.3f} GB ({cells / n_cells:,.0f} B a cell, "
+        f"the cell store) + the rest {(peak - cells) / 1e9:.2f} GB "
+        f"({(peak - cells) / max(trace['n_molecules'], 1):.1f} B a molecule if it grew with them)"
+    )
