@@ -18,6 +18,8 @@ import numpy as np
 import shapely
 from scipy import fft, ndimage
 
+from STpuppeteer.geometry.confine import confined_moves
+
 __all__ = ["make_room"]
 
 _STEPS = 8
@@ -56,7 +58,8 @@ def make_room(xy: np.ndarray, area: np.ndarray, region: shapely.Polygon) -> np.n
 
     Returns
     -------
-    ``(n, 2)`` moved centres, inside the region (a move that would leave it is not made).
+    ``(n, 2)`` moved centres, kept inside the region by
+    :func:`~STpuppeteer.geometry.confine.confined_moves`.
     """
     xy = np.array(xy, dtype=float)
     n = len(xy)
@@ -80,7 +83,6 @@ def make_room(xy: np.ndarray, area: np.ndarray, region: shapely.Polygon) -> np.n
                 inside += shapely.contains_xy(region, gx0 + ox * step, gy0 + oy * step)
         inside /= sub * sub
     room = np.maximum(inside * step * step, 1e-9)
-    lo, hi = np.array([x0, y0]), np.array([x1, y1])
     for _ in range(_STEPS):
         col = np.clip(((xy[:, 0] - x0) / step).astype(np.int64), 0, nx - 1)
         row = np.clip(((xy[:, 1] - y0) / step).astype(np.int64), 0, ny - 1)
@@ -96,11 +98,5 @@ def make_room(xy: np.ndarray, area: np.ndarray, region: shapely.Polygon) -> np.n
             ]
         )
         np.clip(move, -2.0 * spacing, 2.0 * spacing, out=move)
-        moved = xy + move
-        if is_box:
-            np.clip(moved, lo, hi, out=moved)
-        else:
-            outside = ~shapely.contains_xy(region, moved[:, 0], moved[:, 1])
-            moved[outside] = xy[outside]
-        xy = moved
+        xy = confined_moves(xy, move, region, is_box=is_box)
     return xy

@@ -19,6 +19,8 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
+from STpuppeteer.geometry.confine import confined_moves
+
 __all__ = ["contact_radius", "equivalent_radius", "pack_ellipses"]
 
 _MAX_SWEEPS = 12
@@ -80,7 +82,7 @@ def pack_ellipses(
 
     A vectorised relaxation: each sweep finds the pairs within reach with a k-d tree and
     pushes every overlapping pair apart along the line joining them, each by half the
-    overlap. Moves that would leave the region are undone (neighbours still move away).
+    overlap. Moves are kept inside the region by :func:`~STpuppeteer.geometry.confine.confined_moves`.
 
     Parameters
     ----------
@@ -104,7 +106,6 @@ def pack_ellipses(
     reach = 2.0 * float(np.quantile(extent, 0.99))
     skin = 0.5 * float(np.median(radius))
     is_box = bool(shapely.equals(region, shapely.envelope(region)))
-    lo, hi = np.array(region.bounds[:2]), np.array(region.bounds[2:])
     limit = _MAX_STEP * radius[:, None]
     cos_t, sin_t = np.cos(theta), np.sin(theta)
     for sweep in range(_MAX_SWEEPS):
@@ -117,13 +118,7 @@ def pack_ellipses(
         if _sweep_moves(xy, pi, pj, radius, aspect, cos_t, sin_t, move) == 0:
             break
         np.clip(move, -limit, limit, out=move)
-        moved = xy + move
-        if is_box:
-            np.clip(moved, lo, hi, out=moved)
-        else:
-            outside = ~shapely.contains_xy(region, moved[:, 0], moved[:, 1])
-            moved[outside] = xy[outside]
-        xy = moved
+        xy = confined_moves(xy, move, region, is_box=is_box)
     return xy
 
 
