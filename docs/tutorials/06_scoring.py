@@ -195,44 +195,14 @@ typing = metrics.score(result, assignment=prediction, labels=labels)["typing"]
 print(typing)
 
 # ─────────────────────────────────────────────────────────────────────────────
-# 5. A real method: ComSeg
+# 5. A real method
 # ─────────────────────────────────────────────────────────────────────────────
-# ComSeg (Defelice et al., 2024) partitions a graph of molecules weighted by gene
-# co-expression, using the nuclei as a prior, then joins RNA communities to nuclei. It is
-# pip-installable and runs offline: `pip install comseg`. metrics.run_comseg writes its
-# inputs (molecules with the label of the nucleus they fall in, nucleus centroids), runs it
-# and returns the same molecule → cell table as the baselines, so it is scored the same way.
-# ComSeg is not a dependency of STpuppeteer: this step runs only where it is installed.
-import importlib.util  # noqa: E402
-
-if importlib.util.find_spec("comseg") is not None:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ComSeg's own deprecation warnings
-        comseg_pred = metrics.run_comseg(result, mean_cell_diameter=15.0, max_cell_radius=15.0)
-    comseg_scores = metrics.score(result, assignment=comseg_pred)
-    row = {f"{s}.{k}": v for s, sec in comseg_scores.items() for k, v in sec.items()}
-    compared = pd.concat([baselines, pd.DataFrame([row], index=["ComSeg"])])
-    print(compared[show[:4] + show[5:]].round(3).to_string())
-
-    fig, ax = plt.subplots(figsize=(11, 4))
-    compared[show[:4] + show[5:6]].rename(columns=lambda c: c.split(".")[1]).T.plot.bar(
-        ax=ax, width=0.85, colormap="viridis"
-    )
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("score")
-    ax.legend(ncol=6, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))
-    ax.tick_params(axis="x", rotation=0)
-    save(fig, "06_fig_04_comseg.png")
-else:
-    print("ComSeg is not installed (pip install comseg): skipping the real-method step")
-
-# On this tissue (ComSeg 1.8.5, default settings, 15 µm cell diameter) ComSeg lands between
-# the 5 and 15 µm expansions on accuracy (about 0.73) and recovers about 0.80 of each cell's
-# molecules, but with lower precision (about 0.75) than any polygon baseline: it gives back a
-# share of the leaked molecules to their source but also pulls in ambient ones. Scores like
-# these, against a floor and a ceiling on the same data, are what the ruler is for.
+# A real method is scored the same way: its molecule → cell table goes to metrics.score
+# next to the baselines. Tutorial 09 (09_benchmark_a_method.py) does it end to end with
+# ComSeg: `stpuppeteer export RUN --to comseg`, run the tool, read its output back with
+# STpuppeteer.io.read_assignment and score it against the floor and the ceiling. It is a
+# tutorial of its own because ComSeg takes minutes on a tissue this size (it loops over
+# genes), and the suite runs it once, on a small tissue.
 
 # ─────────────────────────────────────────────────────────────────────────────
 # 6. The difficulty knobs behave: scores fall as the data get harder
