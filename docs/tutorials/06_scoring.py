@@ -204,6 +204,7 @@ print(typing)
 # tutorial of its own because ComSeg takes minutes on a tissue this size (it loops over
 # genes), and the suite runs it once, on a small tissue.
 
+
 # ─────────────────────────────────────────────────────────────────────────────
 # 6. The difficulty knobs behave: scores fall as the data get harder
 # ─────────────────────────────────────────────────────────────────────────────
