@@ -1,15 +1,19 @@
-"""Quality scores: a normal fitted to scores the instrument clips to [0, 40], background apart.
+"""Quality scores: the simulator's mixture, a mass at the cap and a clipped normal, background apart.
 
-The simulator draws each molecule's ``qv`` from a normal and clips it to [0, 40]
-(``stages/instrument.py:draw_qv``): correctly decoded molecules from N(``qv_mean``, ``qv_sd``),
-background ones (ambient, control, mis-called) from N(``qv_background_mean``,
-``qv_background_sd``). Scores at the bounds are censored, not observed, so the normal is fitted
-by censored maximum likelihood, which gives the unclipped mean and s.d. (at qv_mean 30, s.d. 5,
-2 % of scores sit at 40 and the clipped mean is 0.1 low). The background normal is fitted to the
-control molecules; the genes' to gene molecules in cells, as a mixture with the background normal
-held fixed, since ambient and mis-called molecules in cells score as background (the mixture
-weight is ``qv_background_fraction_in_cells``). Standard errors from the inverse observed
-information (a central-difference Hessian of the log-likelihood).
+The simulator draws each molecule's ``qv`` (``stages/instrument.py:draw_qv``) as the cap, 40,
+with some probability (``qv_cap_fraction``; background: ``qv_background_cap_fraction``), and
+otherwise from a normal clipped to [0, 40]: correctly decoded molecules from N(``qv_mean``,
+``qv_sd``), background ones (ambient, control, mis-called) from N(``qv_background_mean``,
+``qv_background_sd``). Scores at the bounds are censored, not observed, so the normal and the
+mass at the cap are fitted together by maximum likelihood: a score of 40 is either the cap or a
+normal draw above it, and the scores below 40 fix the normal's shape, which tells the two apart
+(at qv_mean 30, s.d. 5 and no cap, 2 % of scores sit at 40 and the fitted cap share is ≈ 0). The
+background mixture is fitted to the control molecules; the genes' to gene molecules in cells, as
+a mixture with the background held fixed, since ambient and mis-called molecules in cells score
+as background (the mixture weight is ``qv_background_fraction_in_cells``). The fall of the cap
+share with molecule density (``qv_density_scale_per_um2``) is not fitted: the fitted cap share is
+the average over the reference's cells. Standard errors from the inverse observed information (a
+central-difference Hessian of the log-likelihood).
 """
 
 from __future__ import annotations
@@ -37,59 +41,82 @@ _MAX_QV_VALUES = 200_000
 def estimate_qv(mol: pd.DataFrame, *, inside: np.ndarray, control: np.ndarray, out: Estimates) -> None:
     """Add the quality-score fields to ``out``: background from the controls, genes from ``inside`` molecules."""
     if "qv" not in mol.columns or not mol["qv"].notna().any():
-        for key in ("qv_mean", "qv_sd", "qv_background_mean", "qv_background_sd"):
+        for key in ("qv_mean", "qv_sd", "qv_cap_fraction", "qv_background_mean", "qv_background_sd",
+                    "qv_background_cap_fraction"):
             out.missing[f"instrument.{key}"] = "the molecules have no qv"
         return
+    out.missing["instrument.qv_density_scale_per_um2"] = (
+        "not fitted: the fitted cap shares are averages over the reference's cells")
     qv = mol["qv"].to_numpy(float)
     background = None
     if control.sum() >= 2:
         background = fit_qv(qv[control & np.isfinite(qv)])
         out.fields.update({"instrument.qv_background_mean": background.mean,
-                           "instrument.qv_background_sd": background.sd})
-        out.measured.update({"qv_background_mean_se": background.mean_se, "qv_background_sd_se": background.sd_se})
+                           "instrument.qv_background_sd": background.sd,
+                           "instrument.qv_background_cap_fraction": background.cap_fraction})
+        out.measured.update({"qv_background_mean_se": background.mean_se, "qv_background_sd_se": background.sd_se,
+                             "qv_background_cap_fraction_se": background.cap_fraction_se})
     else:
-        for key in ("qv_background_mean", "qv_background_sd"):
+        for key in ("qv_background_mean", "qv_background_sd", "qv_background_cap_fraction"):
             out.missing[f"instrument.{key}"] = "fewer than two control molecules"
         out.notes.append("qv_mean: no controls to tell background scores in cells apart; fitted as one normal")
     genes = fit_qv(qv[inside & np.isfinite(qv)], background=background)
-    out.fields.update({"instrument.qv_mean": genes.mean, "instrument.qv_sd": genes.sd})
+    out.fields.update({"instrument.qv_mean": genes.mean, "instrument.qv_sd": genes.sd,
+                       "instrument.qv_cap_fraction": genes.cap_fraction})
     out.measured.update({"qv_mean_se": genes.mean_se, "qv_sd_se": genes.sd_se,
+                         "qv_cap_fraction_se": genes.cap_fraction_se,
                          "qv_background_fraction_in_cells": genes.background_fraction})
 
 
 @dataclass(frozen=True)
 class QvFit:
-    """A normal fitted to scores clipped to [0, 40]: unclipped mean and s.d. with standard errors."""
+    """The mixture fitted to scores clipped to [0, 40], with standard errors.
+
+    ``mean`` and ``sd`` are the unclipped normal's, ``cap_fraction`` the mass at 40 beyond the
+    normal's own draws above it, ``background_fraction`` the weight of the fixed background
+    mixture (0 without one).
+    """
 
     mean: float
     sd: float
     mean_se: float
     sd_se: float
     background_fraction: float = 0.0
+    cap_fraction: float = 0.0
+    cap_fraction_se: float = 0.0
+
+
+def _log_weights(logit: float) -> tuple[float, float]:
+    """Return log p and log(1 − p) of p = logistic(logit), without overflow."""
+    return -float(np.logaddexp(0.0, -logit)), -float(np.logaddexp(0.0, logit))
 
 
 def fit_qv(values: np.ndarray, *, background: QvFit | None = None, max_values: int = _MAX_QV_VALUES) -> QvFit:
-    """Censored maximum-likelihood normal of scores clipped to [0, 40], optionally mixed with a known background.
+    """Maximum-likelihood mixture of a mass at 40 and a normal clipped to [0, 40], optionally with a known background.
 
     Parameters
     ----------
     values
-        The scores; those at 0 or 40 count as censored there.
+        The scores; those at 0 or 40 count as censored there (40 may also be the cap's mass).
     background
-        A second normal of known mean and s.d. (the background scores); its weight is fitted.
+        A second mixture of known mean, s.d. and cap share (the background scores); its weight
+        is fitted.
     max_values
         Scores used at most (every k-th, deterministic).
 
     Returns
     -------
-    The fit, standard errors from the inverse observed information.
+    The fit; the mean is kept in [0, 40] as the config requires; standard errors from the
+    inverse observed information.
 
     Examples
     --------
-    >>> x = np.clip(np.random.default_rng(0).normal(35, 5, 20000), 0, 40)
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.clip(rng.normal(30, 5, 20000), 0, 40)
+    >>> x[rng.random(20000) < 0.5] = 40.0
     >>> fit = fit_qv(x)
-    >>> round(fit.mean, 1), round(fit.sd, 1), round(float(x.mean()), 1)
-    (35.0, 5.0, 34.6)
+    >>> round(fit.mean), round(fit.sd), round(fit.cap_fraction, 1)
+    (30, 5, 0.5)
     """
     values = np.asarray(values, dtype=float)
     values = values[:: max(1, math.ceil(len(values) / max_values))]
@@ -97,29 +124,44 @@ def fit_qv(values: np.ndarray, *, background: QvFit | None = None, max_values: i
     mid = values[~low & ~high]
     n_low, n_high = float(low.sum()), float(high.sum())
 
-    def component(mu: float, sigma: float) -> tuple[np.ndarray, float, float]:
-        return (stats.norm.logpdf(mid, mu, sigma), float(stats.norm.logcdf(0.0, mu, sigma)),
-                float(stats.norm.logsf(QV_MAX, mu, sigma)))
+    def component(mu: float, sigma: float, cap_logit: float) -> tuple[np.ndarray, float, float]:
+        # Log-likelihood of a score below 40, at 0, and at 40 under one mixture.
+        log_cap, log_rest = _log_weights(cap_logit)
+        at_cap = float(np.logaddexp(log_cap, log_rest + stats.norm.logsf(QV_MAX, mu, sigma)))
+        return (log_rest + stats.norm.logpdf(mid, mu, sigma), log_rest + float(stats.norm.logcdf(0.0, mu, sigma)),
+                at_cap)
 
-    bg = component(background.mean, max(background.sd, 1e-6)) if background is not None else None
+    bg = None
+    if background is not None:
+        cap = min(max(background.cap_fraction, 1e-12), 1 - 1e-12)
+        bg = component(background.mean, max(background.sd, 1e-6), math.log(cap / (1 - cap)))
+
+    def mean_of(raw: float) -> float:
+        return QV_MAX / (1.0 + math.exp(-raw))
 
     def nll(theta: np.ndarray) -> float:
-        fg = component(theta[0], math.exp(theta[1]))
+        fg = component(mean_of(theta[0]), math.exp(theta[1]), theta[2])
         if bg is None:
             return -(fg[0].sum() + n_low * fg[1] + n_high * fg[2])
-        lw, lv = -np.logaddexp(0.0, -theta[2]), -np.logaddexp(0.0, theta[2])  # log π, log(1 − π)
+        lw, lv = _log_weights(theta[3])  # log π, log(1 − π)
         parts = [np.logaddexp(lv + f, lw + b) for f, b in zip(fg, bg, strict=True)]
         return -(parts[0].sum() + n_low * parts[1] + n_high * parts[2])
 
-    start = [float(mid.mean()) if len(mid) else 20.0, math.log(max(float(mid.std()) if len(mid) > 1 else 1.0, 1e-3))]
+    mid_mean = float(np.clip(mid.mean(), 1.0, QV_MAX - 1.0)) if len(mid) else 20.0
+    start = [math.log(mid_mean / (QV_MAX - mid_mean)), math.log(max(float(mid.std()) if len(mid) > 1 else 1.0, 1e-3)),
+             -2.0]
     if bg is not None:
         start.append(-4.0)
     theta = optimize.minimize(nll, np.array(start), method="Nelder-Mead",
-                              options={"xatol": 1e-6, "fatol": 1e-6, "maxiter": 4000}).x
+                              options={"xatol": 1e-6, "fatol": 1e-6, "maxiter": 8000}).x
     cov = np.linalg.pinv(_hessian(nll, theta))
-    sigma = math.exp(theta[1])
-    weight = float(1 / (1 + math.exp(-theta[2]))) if bg is not None else 0.0
-    return QvFit(float(theta[0]), sigma, math.sqrt(max(cov[0, 0], 0)), sigma * math.sqrt(max(cov[1, 1], 0)), weight)
+    mean, sigma = mean_of(theta[0]), math.exp(theta[1])
+    cap = float(1 / (1 + math.exp(-theta[2])))
+    weight = float(1 / (1 + math.exp(-theta[3]))) if bg is not None else 0.0
+    # Delta method from the transformed parameters back to the fields.
+    mean_se = mean * (1 - mean / QV_MAX) * math.sqrt(max(cov[0, 0], 0))
+    return QvFit(mean, sigma, mean_se, sigma * math.sqrt(max(cov[1, 1], 0)), weight, cap,
+                 cap * (1 - cap) * math.sqrt(max(cov[2, 2], 0)))
 
 
 def _hessian(f: Callable[[np.ndarray], float], x: np.ndarray, step: float = 1e-3) -> np.ndarray:
