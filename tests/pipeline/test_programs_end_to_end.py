@@ -146,8 +146,17 @@ def test_metrics_score_a_program_simulation(result):
     assert len(exclusive_marker_pairs(result.gpar_df)) > 0  # markers of different named types
     labels = result.cell_gdf[["cell_id", "celltype"]]
     scores = score(result, assignment=oracle_assignment(result), labels=labels)
-    assert scores["assignment"]["accuracy"] > 0.8
-    assert 0 <= scores["expression"]["mecr"] < 0.5
+    # The true polygons put each molecule in the cell it landed in: right when that is its source
+    # (or no cell for an ambient one). Leaked and ambient molecules land inside neighbours in a
+    # confluent tissue, so this ceiling is well below 1.
+    trs = result.trs_df[result.trs_df["origin"] != "control"]
+    landed_in_source = float((trs["landed_cell_id"] == trs["cell_id"]).mean())
+    assert scores["assignment"]["accuracy"] == pytest.approx(landed_in_source, abs=0.01)
+    assert scores["assignment"]["accuracy"] > 0.6
+    # Exclusive markers are co-expressed in a cell only through contamination: the perfect
+    # assignment (by source) leaves little of it, the polygons keep what leaked into them.
+    clean = score(result, assignment=oracle_assignment(result, "source"))["expression"]["mecr"]
+    assert 0 <= clean < 0.2 and clean < scores["expression"]["mecr"] <= 1
     assert scores["typing"]["accuracy"] == 1.0
 
 

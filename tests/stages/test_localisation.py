@@ -222,9 +222,14 @@ def _digest(trs):
 
 
 def test_no_localisation_gives_the_molecules_of_before():
-    """Every gene uniform, no enrichment: the molecules drawn before patterns existed (digest of that code)."""
+    """Every gene uniform, no enrichment: the molecules drawn before patterns existed (digest of that code).
+
+    The preset's tissue and instrument of that time: expanded cells, no domains, no optics.
+    """
     cfg = preset_config("merscope", seed=7, n_cells=400,
-                        transcripts={"nuclear_fraction_by_gene": {"hk_0": 0.9}, "block_size": 128})
+                        transcripts={"nuclear_fraction_by_gene": {"hk_0": 0.9}, "block_size": 128},
+                        morphology={"cell_model": "expanded"}, tissue={"pattern": "mixed"},
+                        instrument={"min_distance_um": 0.0, "jitter_z_um": None})
     cfg.transcripts.localisation = LocalisationConfig()
     trs = SpotlessSimulator(cfg).run().trs_df
     assert len(trs) == 158994
