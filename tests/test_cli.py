@@ -250,7 +250,8 @@ def test_demo_writes_bundle_h5ad_and_pictures(tmp_path):
     out = tmp_path / "demo"
     proc = stp("demo", "--out", str(out), "--n-cells", "200", "--quiet")
     assert proc.returncode == 0, proc.stderr
-    for name in ("xenium/transcripts.parquet", "simulation.h5ad", "overview.png", "qc.png", "manifest.json"):
+    for name in ("xenium/transcripts.parquet", "simulation.h5ad", "overview.png", "qc.png", "localisation.png",
+                 "manifest.json"):
         assert (out / name).is_file(), name
     assert "spatialdata_io.xenium" in proc.stdout
     assert "time per stage:" in proc.stdout and "size per format:" in proc.stdout

@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist)")
     p.add_argument("--format", default="xenium,h5ad", help=f"comma-separated, from {','.join(FORMATS)}")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    p.add_argument("--plot", action="store_true", help="also write overview.png and qc.png")
+    p.add_argument("--plot", action="store_true", help="also write overview.png and qc.png "
+                   "(and localisation.png when genes are localised)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress on stderr (bars on a terminal, else one line per finished stage)")
     p.add_argument("--stream", action="store_true",

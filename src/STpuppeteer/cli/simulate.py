@@ -238,19 +238,32 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def plot_result(result: SimulationResult, png: Path) -> list[Path]:
-    """Write the overview to ``png`` and the QC panels beside it (``qc.png``, or ``<stem>_qc.png``)."""
+    """Write the overview to ``png`` and the QC panels beside it (``qc.png``, or ``<stem>_qc.png``).
+
+    When any gene is localised, a zoom on one cell per pattern goes beside them too
+    (``localisation.png``, or ``<stem>_localisation.png``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from STpuppeteer.plotting.localisation import plot_localisation
     from STpuppeteer.plotting.overview import plot_overview, plot_qc
+    from STpuppeteer.stages.transcripts.localisation import PREFERENCE_COLUMN
 
-    qc = png.with_name("qc.png" if png.stem == "overview" else f"{png.stem}_qc{png.suffix}")
+    def beside(kind: str) -> Path:
+        return png.with_name(f"{kind}.png" if png.stem == "overview" else f"{png.stem}_{kind}{png.suffix}")
+
+    qc = beside("qc")
     plot_overview(result).savefig(png, dpi=130, bbox_inches="tight")
     plot_qc(result).savefig(qc, dpi=110, bbox_inches="tight")
+    written = [png, qc]
+    if PREFERENCE_COLUMN in result.gpar_df.columns:
+        written.append(beside("localisation"))
+        plot_localisation(result).savefig(written[-1], dpi=130, bbox_inches="tight")
     plt.close("all")
-    return [png, qc]
+    return written
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
