@@ -66,12 +66,17 @@ def cells_of(**fields):
 # cells per mm², what Xenium sees in most tissues) and whose width/height is
 # `tissue.aspect_ratio`. Give `tissue.mask_um`, a polygon, for any other outline.
 #
-# Real nuclei do not overlap, so cell centres cannot be arbitrarily close. The centres are
-# a "blue-noise" pattern: a jittered grid relaxed until no two centres are closer than the
+# Real nuclei do not overlap, so cell centres cannot be arbitrarily close. The centres start
+# as a "blue-noise" pattern: a jittered grid relaxed until no two centres are closer than the
 # hard-core distance, `tissue.min_distance_ratio` × the spacing of a hexagonal lattice at that
 # density (default 0.7 → about 16 µm). Lower values give a more Poisson-like pattern (clumps
 # and holes), 0.85 almost a crystal. The nuclei must still fit: with 50 µm² nuclei at 2,200
 # cells/mm² the ratio cannot go much below 0.5 (smaller nuclei allow lower ratios).
+#
+# The default cell model, `morphology.cell_model="confluent"` (section 2.4), then moves the
+# centres: each cell type gets the room its cell areas need and the cells are packed as
+# ellipses, so small cells may sit closer than the hard-core distance. The hard-core guarantee
+# is the `"expanded"` model's, which keeps the blue-noise centres as they are; we check it there.
 N_CELLS = 1200
 cell_gdf = cells_of(seed=2, n_cells=N_CELLS)
 config = SimulationConfig(seed=2, n_cells=N_CELLS)
@@ -82,7 +87,8 @@ print(f"{len(cell_gdf)} cells on a {x1 - x0:.0f} × {y1 - y0:.0f} µm tissue: "
 assert len(cell_gdf) == N_CELLS
 assert abs(len(cell_gdf) / area_mm2 / config.tissue.density_per_mm2 - 1) < 0.01
 
-centres = cell_gdf[["nucleus_x", "nucleus_y"]].to_numpy()
+expanded_gdf = cells_of(seed=2, n_cells=N_CELLS, morphology={"cell_model": "expanded"})
+centres = expanded_gdf[["nucleus_x", "nucleus_y"]].to_numpy()
 nearest, _ = cKDTree(centres).query(centres, k=2)
 hard_core = hardcore_distance_um(config.tissue, N_CELLS)
 print(f"hard-core distance {hard_core:.1f} µm; closest pair of centres {nearest[:, 1].min():.1f} µm")
@@ -93,11 +99,11 @@ mask = [(0, 300), (250, 0), (700, 50), (900, 400), (600, 800), (150, 700)]
 masked = cells_of(seed=2, n_cells=800, tissue={"mask_um": mask})
 # The nearest-neighbour distances show how the relaxation works: it pushes close pairs apart
 # just to the hard-core distance, so many cells have a neighbour at about that distance (the
-# spike in the right panel below) and none closer.
+# spike in the right panel below) and none closer (on the expanded model, which keeps them).
 ratios = [0.5, 0.7, 0.85]
 nn_dist = {}
 for ratio in ratios:
-    gdf = cells_of(seed=2, n_cells=800, tissue={"min_distance_ratio": ratio})
+    gdf = cells_of(seed=2, n_cells=800, tissue={"min_distance_ratio": ratio}, morphology={"cell_model": "expanded"})
     xy = gdf[["nucleus_x", "nucleus_y"]].to_numpy()
     nn_dist[ratio] = cKDTree(xy).query(xy, k=2)[0][:, 1]
     limit = hardcore_distance_um(SimulationConfig(n_cells=800, tissue={"min_distance_ratio": ratio}).tissue, 800)
@@ -116,7 +122,7 @@ for ratio in ratios:
 axs[2].set_xlabel("distance from a centre to its nearest neighbour (µm)")
 axs[2].set_ylabel("# cells")
 axs[2].legend(fontsize=8)
-axs[2].set_title("higher ratio: more regular spacing")
+axs[2].set_title("expanded model: higher ratio, more regular spacing")
 fig.suptitle("2.1 Tissue region, density and cell centres", fontsize=12)
 plt.show()
 
@@ -257,11 +263,15 @@ plt.show()
 # %% [markdown]
 # ## 2.4 Cells
 #
-# A cell is what you would get from Xenium's "expand the nucleus" segmentation, if it were
-# done on the truth: the Voronoi cell of its centre (every point closer to this centre than to
-# any other), intersected with the nucleus expanded by `morphology.max_expansion_um`
-# (default 6 µm), intersected with the tissue. Dense regions give polygonal, touching cells;
-# sparse regions or small expansions leave gaps of extracellular space between them.
+# By default (`morphology.cell_model="confluent"`, docs/model_tissue.md) cells fill the tissue
+# as real epithelium and stroma do: each cell is the power (Laguerre) cell of its centre, a
+# Voronoi cell weighted by the cell's target area (log-normal per type), clipped to the tissue;
+# only configured gaps (lumens) and the tissue's edge are free of cells.
+#
+# The older model, `cell_model="expanded"`, is what you would get from Xenium's "expand the
+# nucleus" segmentation done on the truth: the Voronoi cell of its centre intersected with the
+# nucleus expanded by `morphology.max_expansion_um` (default 6 µm). Dense regions give
+# polygonal, touching cells; sparse regions or small expansions leave gaps between them.
 #
 # What always holds: cells never overlap, each nucleus lies inside its own cell, and
 # everything is inside the tissue.
@@ -278,11 +288,11 @@ expansions = [2.0, 6.0, 15.0]
 fig, axs = plt.subplots(1, 3, figsize=(17, 5.8))
 median_area = []
 for ax, e in zip(axs, expansions, strict=True):
-    gdf = cells_of(seed=2, n_cells=N_CELLS, morphology={"max_expansion_um": e})
+    gdf = cells_of(seed=2, n_cells=N_CELLS, morphology={"cell_model": "expanded", "max_expansion_um": e})
     median_area.append(gdf["cell_area"].median())
     plot_tissue(gdf[(gdf["x"] < 150) & (gdf["y"] < 150)], ax=ax, scale_bar_um=20, legend=False)
     ax.set_title(f"max_expansion_um = {e:g}: median cell {median_area[-1]:.0f} µm²")
-fig.suptitle("2.4 Cells = Voronoi ∩ nucleus expanded by max_expansion_um", fontsize=12)
+fig.suptitle("2.4 The expanded model: cells = Voronoi ∩ nucleus expanded by max_expansion_um", fontsize=12)
 plt.show()
 assert median_area[0] < median_area[1] < median_area[2], "larger expansion, larger cells"
 

@@ -66,7 +66,8 @@ assert count_array.dtype == np.int32 and count_array.min() >= 0
 # ## 3.2 The negative binomial, checked
 #
 # To see the formula without the size factor in the way, we make every nucleus the same size
-# (`morphology.nucleus_area_cv=0`), so every `scale` is 1 and all cells of a type share one
+# (`morphology.nucleus_area_cv=0`, on the expanded cell model, where no cell is too small for
+# its nucleus), so every `scale` is 1 and all cells of a type share one
 # distribution per gene. Then for the ct_0 cells the counts of gene g must have mean
 # m = μ_g·E and variance m + m²/θ_g. We check every gene's mean against its standard error,
 # and, for the strongest ct_0 marker, the variance (its standard error from a bootstrap) and
@@ -74,7 +75,7 @@ assert count_array.dtype == np.int32 and count_array.min() >= 0
 # has its own θ (drawn from the θ prior of step 1), so genes scatter around the curve of the
 # median θ; a gene far above it simply drew a small θ.
 equal = SpotlessSimulator(SimulationConfig(seed=4, n_cells=N_CELLS, expression_scale=5.0,
-                                           morphology={"nucleus_area_cv": 0.0}))
+                                           morphology={"nucleus_area_cv": 0.0, "cell_model": "expanded"}))
 Y = equal.generate_counts()
 assert np.allclose(equal.cell_gdf["scale"], 1.0)
 in_ct0 = (equal.cell_gdf["celltype"] == "ct_0").to_numpy()
