@@ -83,4 +83,8 @@ def test_small_run_lands_on_the_targets(name):
     x0, y0, x1, y1 = cells.total_bounds
     density = len(cells) / ((x1 - x0) * (y1 - y0)) * 1e6
     assert abs(density / density_target - 1) <= 3 / np.sqrt(n_cells), density
-    assert trs["z"].max() <= thickness + 2.0
+    # Molecules stay in the section up to the z localisation error: the largest of n normal
+    # errors is about σ·√(2 ln n) (< 5σ here), so 8σ bounds it, as in the realism-table test.
+    inst = result.config.instrument
+    sigma_z = inst.jitter_um if inst.jitter_z_um is None else inst.jitter_z_um
+    assert trs["z"].max() <= thickness + max(2.0, 8 * sigma_z)
