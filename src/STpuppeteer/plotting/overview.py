@@ -132,6 +132,9 @@ def plot_overview(
     window = box(*bounds)
     near = result.cell_gdf[result.cell_gdf.geometry.intersects(window)]
     plot_tissue(near, ax=ax_z, alpha=0.35, scale_bar_um=20, palette=palette, legend=False)
+    # Confluent cells share their edges: the faint fill alone does not show where one ends.
+    ax_z.add_collection(PolyCollection(cell_rings(near.geometry.to_numpy()), facecolors="none", edgecolors="0.2",
+                                       linewidths=0.8, zorder=2))
     x, y = trs_df["x"].to_numpy(), trs_df["y"].to_numpy()
     inside = (x >= bounds[0]) & (x <= bounds[2]) & (y >= bounds[1]) & (y <= bounds[3])
     origin = trs_df["origin"].to_numpy()
