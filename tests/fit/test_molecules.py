@@ -131,3 +131,19 @@ def test_names_in_use():
     assert names_in_use(20, 20) == 20  # every molecule its own name: at least that many
     assert names_in_use(41, 10_000) == 41
     assert names_in_use(63, 100) == pytest.approx(100, abs=2)  # 100 names seen by 100 molecules: 1 − e⁻¹ of them
+
+
+def test_a_little_background_in_cells_widens_the_mean_error_instead_of_zeroing_it(rng):
+    # The xenium preset's scores: genes 85 % at the cap, else N(23, 8); background 30 %, else N(18, 8);
+    # background (ambient and mis-called molecules) is under 1 % of the scores in cells. Its weight is then
+    # at or near 0 and, being nearly confounded with the genes' mean, must widen the mean's error: a logit
+    # of the weight ran off to −∞ and gave the mean an error of 0 and a 4-s.e. miss.
+    def scores(n, mean, cap):
+        x = np.clip(rng.normal(mean, 8.0, n), 0.0, 40.0)
+        x[rng.random(n) < cap] = 40.0
+        return x
+
+    background = fit_qv(scores(900, 18.0, 0.3))
+    qv = fit_qv(np.concatenate([scores(100_000, 23.0, 0.85), scores(800, 18.0, 0.3)]), background=background)
+    assert 0 < qv.mean_se < 2 and 0 <= qv.background_fraction <= 0.5
+    assert abs(qv.mean - 23.0) <= Z * qv.mean_se and abs(qv.cap_fraction - 0.85) <= Z * qv.cap_fraction_se
