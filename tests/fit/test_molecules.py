@@ -1,7 +1,8 @@
 """Molecules: controls, quality scores, nuclear fractions, ambient RNA and leakage recovered from a simulation.
 
-One simulation with every estimated knob switched on; each estimate is checked against the truth
-within three of the standard errors the estimator reports (fixed seed).
+One simulation (expanded cells, with free tissue between them) with every estimated knob switched
+on; each estimate is checked against the truth within three of the standard errors the estimator
+reports (fixed seed).
 """
 
 from __future__ import annotations
@@ -28,13 +29,18 @@ INSTRUMENT = {
 LEAKAGE = {"ct_1": 0.2}
 
 
-@pytest.fixture(scope="module")
-def result() -> object:
-    config = SimulationConfig(
+def _config(cell_model: str) -> SimulationConfig:
+    return SimulationConfig(
         seed=3, n_cells=1500, n_genes=100, n_markers=20, leakage_by_celltype=LEAKAGE,
         transcripts={"nuclear_fraction_by_gene": NUCLEAR_GENES}, instrument=INSTRUMENT,
+        morphology={"cell_model": cell_model},
     )
-    return simulate(config)
+
+
+@pytest.fixture(scope="module")
+def result() -> object:
+    # Expanded cells leave free tissue between them, where the ambient rate is counted.
+    return simulate(_config("expanded"))
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +85,15 @@ def test_nuclear_fractions(fit):
 def test_ambient_rate_within_its_standard_error(fit):
     _close(fit, "instrument.ambient_rate_per_um2", INSTRUMENT["ambient_rate_per_um2"], "ambient_rate_per_um2_se")
     assert fit.fields["instrument.ambient_genes"] == "expression"
+
+
+def test_confluent_cells_leave_the_ambient_rate_missing_not_zero():
+    # Confluent cells cover the region: no molecules outside them gave an ambient rate of 0 ± 0.
+    reference = reference_of(simulate(_config("confluent")))
+    fit = estimate_molecules(reference, *type_codes(reference))
+    assert "instrument.ambient_rate_per_um2" not in fit.fields and "ambient_rate_per_um2_se" not in fit.measured
+    assert "confluent" in fit.missing["instrument.ambient_rate_per_um2"]
+    assert "instrument.qv_mean" in fit.fields and "leakage_by_celltype" in fit.fields
 
 
 def test_leakage_of_the_leaking_type_only(fit):
