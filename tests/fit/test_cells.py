@@ -1,7 +1,9 @@
 """Cells: proportions, density, nuclei and the cell-size knob recovered from simulated tissues.
 
 Each round trip simulates the tissue stage with known parameters and checks the estimate against
-the truth within three of the standard errors the estimator reports (fixed seeds).
+the truth within three of the standard errors the estimator reports (fixed seeds). The tissues
+use the expanded cell model, the one the fit calibrates and writes; a confluent tissue is tested
+for what the fit says about it.
 """
 
 from __future__ import annotations
@@ -27,9 +29,16 @@ def _tissue(density: float, nucleus: float, expansion: float, *, seed: int, **mo
     config = SimulationConfig(
         seed=seed, n_cells=1500, n_genes=30, n_markers=5,
         tissue={"density_per_mm2": density, "proportions": PROPORTIONS},
-        morphology={"nucleus_area_mean_um2": nucleus, "max_expansion_um": expansion, **morphology},
+        morphology={"nucleus_area_mean_um2": nucleus, "max_expansion_um": expansion, "cell_model": "expanded",
+                    **morphology},
     )
     return SpotlessSimulator(config).generate_cells()
+
+
+def _within(value: float, truth: float, se: float) -> bool:
+    """``value`` within Z standard errors of ``truth``; a NaN or non-positive error is a failure, not a pass."""
+    assert math.isfinite(se) and se > 0, f"standard error {se}"
+    return abs(value - truth) <= Z * se
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +73,16 @@ def test_densities_are_told_apart(fits):
 @pytest.mark.parametrize("name", list(TRUTHS))
 def test_nucleus_area_mean_and_cv_within_their_standard_errors(fits, name):
     (_, nucleus, _), _, fit = fits[name]
-    assert abs(fit.fields["morphology.nucleus_area_mean_um2"] - nucleus) <= Z * fit.measured["nucleus_area_mean_um2_se"]
-    assert abs(fit.fields["morphology.nucleus_area_cv"] - 0.3) <= Z * fit.measured["nucleus_area_cv_se"]
+    assert _within(fit.fields["morphology.nucleus_area_mean_um2"], nucleus, fit.measured["nucleus_area_mean_um2_se"])
+    assert _within(fit.fields["morphology.nucleus_area_cv"], 0.3, fit.measured["nucleus_area_cv_se"])
     assert "morphology.celltype_shapes" not in fit.fields  # one nucleus size for every type
 
 
 @pytest.mark.parametrize("name", list(TRUTHS))
 def test_max_expansion_by_calibration_within_its_standard_error(fits, name):
     (_, _, expansion), _, fit = fits[name]
-    assert abs(fit.fields["morphology.max_expansion_um"] - expansion) <= Z * fit.measured["max_expansion_um_se"]
+    assert _within(fit.fields["morphology.max_expansion_um"], expansion, fit.measured["max_expansion_um_se"])
+    assert fit.fields["morphology.cell_model"] == "expanded"
     assert fit.measured["calibration_seconds"] < 10  # ~1.5 s; a regression guard, not a benchmark
 
 
@@ -88,7 +98,7 @@ def test_proportions_and_measured_areas(fits, name):
 
 def test_hard_core_ratio_within_its_standard_error(fits):
     for _, _, fit in fits.values():
-        assert abs(fit.fields["tissue.min_distance_ratio"] - 0.7) <= Z * fit.measured["min_distance_ratio_se"]
+        assert _within(fit.fields["tissue.min_distance_ratio"], 0.7, fit.measured["min_distance_ratio_se"])
 
 
 def test_nucleus_sizes_per_type():
@@ -99,7 +109,7 @@ def test_nucleus_sizes_per_type():
     fitted = fit.fields["morphology.celltype_shapes"]
     for name, true in (("ct_0", 35.0), ("ct_1", 50.0), ("ct_2", 70.0)):
         se = fit.measured[f"nucleus_area_mean_um2_se_{name}"]
-        assert abs(fitted[name]["nucleus_area_mean_um2"] - true) <= Z * se
+        assert _within(fitted[name]["nucleus_area_mean_um2"], true, se)
 
 
 def test_without_types_or_positions():
@@ -108,10 +118,23 @@ def test_without_types_or_positions():
     fit = estimate_cells(reference, *type_codes(reference))
     assert "tissue.proportions" in fit.missing
     assert "morphology.celltype_shapes" not in fit.fields
-    assert fit.fields["morphology.max_expansion_um"] == pytest.approx(6.0, abs=Z * fit.measured["max_expansion_um_se"])
+    assert _within(fit.fields["morphology.max_expansion_um"], 6.0, fit.measured["max_expansion_um_se"])
     bare = cells_reference(cell_gdf.drop(columns=["x", "y"]).assign(x=np.nan, y=np.nan), with_types=False)
     fit = estimate_cells(bare, *type_codes(bare))
     assert "tissue.density_per_mm2" in fit.missing and "morphology.max_expansion_um" in fit.missing
+
+
+def test_confluent_cells_give_a_lower_bound_and_a_note_not_a_nan_error():
+    # Confluent cells fill the tissue, so they fill their Voronoi cells at any large expansion: the
+    # fitted expansion is a lower bound and has no error (it used to be NaN, silently).
+    cell_gdf = _tissue(2200.0, 50.0, 6.0, seed=4, cell_model="confluent")
+    reference = cells_reference(cell_gdf)
+    fit = estimate_cells(reference, *type_codes(reference))
+    assert fit.measured["cell_cover_fraction"] >= 0.9
+    assert fit.fields["morphology.cell_model"] == "expanded"
+    assert "max_expansion_um_se" not in fit.measured and "lower bound" in fit.missing["max_expansion_um_se"]
+    assert any("looks confluent" in note for note in fit.notes)
+    assert all(math.isfinite(v) for v in fit.measured.values())
 
 
 def test_same_seed_same_estimates(fits):

@@ -1,7 +1,8 @@
 """Molecules: controls, quality scores, nuclear fractions, ambient RNA and leakage recovered from a simulation.
 
-One simulation with every estimated knob switched on; each estimate is checked against the truth
-within three of the standard errors the estimator reports (fixed seed).
+One simulation (expanded cells, with free tissue between them) with every estimated knob switched
+on; each estimate is checked against the truth within three of the standard errors the estimator
+reports (fixed seed).
 """
 
 from __future__ import annotations
@@ -28,13 +29,18 @@ INSTRUMENT = {
 LEAKAGE = {"ct_1": 0.2}
 
 
-@pytest.fixture(scope="module")
-def result() -> object:
-    config = SimulationConfig(
+def _config(cell_model: str) -> SimulationConfig:
+    return SimulationConfig(
         seed=3, n_cells=1500, n_genes=100, n_markers=20, leakage_by_celltype=LEAKAGE,
         transcripts={"nuclear_fraction_by_gene": NUCLEAR_GENES}, instrument=INSTRUMENT,
+        morphology={"cell_model": cell_model},
     )
-    return simulate(config)
+
+
+@pytest.fixture(scope="module")
+def result() -> object:
+    # Expanded cells leave free tissue between them, where the ambient rate is counted.
+    return simulate(_config("expanded"))
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +85,15 @@ def test_nuclear_fractions(fit):
 def test_ambient_rate_within_its_standard_error(fit):
     _close(fit, "instrument.ambient_rate_per_um2", INSTRUMENT["ambient_rate_per_um2"], "ambient_rate_per_um2_se")
     assert fit.fields["instrument.ambient_genes"] == "expression"
+
+
+def test_confluent_cells_leave_the_ambient_rate_missing_not_zero():
+    # Confluent cells cover the region: no molecules outside them gave an ambient rate of 0 ± 0.
+    reference = reference_of(simulate(_config("confluent")))
+    fit = estimate_molecules(reference, *type_codes(reference))
+    assert "instrument.ambient_rate_per_um2" not in fit.fields and "ambient_rate_per_um2_se" not in fit.measured
+    assert "confluent" in fit.missing["instrument.ambient_rate_per_um2"]
+    assert "instrument.qv_mean" in fit.fields and "leakage_by_celltype" in fit.fields
 
 
 def test_leakage_of_the_leaking_type_only(fit):
@@ -131,3 +146,19 @@ def test_names_in_use():
     assert names_in_use(20, 20) == 20  # every molecule its own name: at least that many
     assert names_in_use(41, 10_000) == 41
     assert names_in_use(63, 100) == pytest.approx(100, abs=2)  # 100 names seen by 100 molecules: 1 − e⁻¹ of them
+
+
+def test_a_little_background_in_cells_widens_the_mean_error_instead_of_zeroing_it(rng):
+    # The xenium preset's scores: genes 85 % at the cap, else N(23, 8); background 30 %, else N(18, 8);
+    # background (ambient and mis-called molecules) is under 1 % of the scores in cells. Its weight is then
+    # at or near 0 and, being nearly confounded with the genes' mean, must widen the mean's error: a logit
+    # of the weight ran off to −∞ and gave the mean an error of 0 and a 4-s.e. miss.
+    def scores(n, mean, cap):
+        x = np.clip(rng.normal(mean, 8.0, n), 0.0, 40.0)
+        x[rng.random(n) < cap] = 40.0
+        return x
+
+    background = fit_qv(scores(900, 18.0, 0.3))
+    qv = fit_qv(np.concatenate([scores(100_000, 23.0, 0.85), scores(800, 18.0, 0.3)]), background=background)
+    assert 0 < qv.mean_se < 2 and 0 <= qv.background_fraction <= 0.5
+    assert abs(qv.mean - 23.0) <= Z * qv.mean_se and abs(qv.cap_fraction - 0.85) <= Z * qv.cap_fraction_se

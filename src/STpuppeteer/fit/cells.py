@@ -26,8 +26,14 @@ Estimators, and why:
   hard-core ratio whose simulated tissue measures as the data (the simulator shrinks nuclei that
   do not fit), then ``morphology.max_expansion_um`` whose simulated interior mean cell area is the
   data's. The expansion's standard error adds the nucleus mean's error passed on (a disc's ring:
-  δA / (2√(πA))); the density's and the ratio's errors are left out. Elongation and roughness are
-  not estimated; the calibration uses the config's defaults.
+  δA / (2√(πA))); the density's and the ratio's errors are left out. Where the data's cells fill
+  their Voronoi cells the expansion is only a lower bound: no error is given and ``missing`` says
+  why. Elongation and roughness are not estimated; the calibration uses the config's defaults.
+- **Confluent tissue**: the fit writes the expanded model (``morphology.cell_model="expanded"``).
+  When the cells cover at least :data:`CONFLUENT_COVER_FRACTION` of the region (the confluent
+  model's do), a note says the reference looks confluent; the confluent model's per-type cell
+  areas are not fitted, and the nucleus and hard-core calibrations, simulated with expanded cells,
+  are biased on it (the confluent model moves and packs the centres).
 """
 
 from __future__ import annotations
@@ -55,9 +61,12 @@ from STpuppeteer.fit.tissue_calibration import (
 if TYPE_CHECKING:
     from STpuppeteer.fit.reference import Reference
 
-__all__ = ["estimate_cells", "grown_hull_area"]
+__all__ = ["CONFLUENT_COVER_FRACTION", "estimate_cells", "grown_hull_area"]
 
 _DEFAULT_RATIO = 0.7
+#: Cells covering at least this share of the region look confluent (the expanded model's default
+#: covers about 65 %, the confluent model's 99.9 %).
+CONFLUENT_COVER_FRACTION = 0.9
 
 
 def estimate_cells(
@@ -170,13 +179,26 @@ def estimate_cells(
         expansion, se = cal.fit_expansion(params, ratio, a.mean(), a.std() / math.sqrt(len(a)), spacing, out)
         # A nucleus too large by δ needs an expansion smaller by δ / (2√(π A)) for the same cell (a disc's
         # ring): the nucleus mean's error passes on to the expansion.
-        se = math.hypot(se, out.measured["nucleus_area_mean_um2_se"] / (2 * math.sqrt(math.pi * mean)))
         out.fields["morphology.max_expansion_um"] = expansion
         # The expansion is calibrated on the expanded cell model; the fitted config must use it too.
         out.fields["morphology.cell_model"] = "expanded"
-        out.measured.update({"max_expansion_um_se": se, "cell_area_interior_mean_um2": float(a.mean())})
+        out.measured["cell_area_interior_mean_um2"] = float(a.mean())
+        if math.isfinite(se):  # else a lower bound, and out.missing says why (never a NaN error)
+            se = math.hypot(se, out.measured["nucleus_area_mean_um2_se"] / (2 * math.sqrt(math.pi * mean)))
+            out.measured["max_expansion_um_se"] = se
+        _note_confluence(out)
     out.measured["calibration_seconds"] = time.perf_counter() - started
     return out
+
+
+def _note_confluence(out: Estimates) -> None:
+    """Say so when the cells fill the tissue: the fit writes the expanded model, whose cells cannot."""
+    cover = out.measured.get("cell_cover_fraction")
+    if cover is not None and cover >= CONFLUENT_COVER_FRACTION:
+        out.notes.append(
+            f"cells cover {cover:.0%} of the region: the reference looks confluent, but the fit calibrates and "
+            "writes the expanded cell model (cells at most their Voronoi cells, gaps between them); fitting the "
+            "confluent model's per-type cell areas is not implemented")
 
 
 def _relative_se(values: np.ndarray) -> tuple[float, float]:

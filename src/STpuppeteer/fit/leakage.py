@@ -36,9 +36,9 @@ times the ambient of it, and a 2× bias remained), less each leaking type's leak
 to its in-cell molecules of the gene (L_out / in-cell markers, per type), over those genes' share
 of the ambient. The share is the gene's share of in-cell molecules ('expression') or 1/G
 ('uniform'), whichever gives the outside counts the higher Poisson likelihood. Standard error:
-Poisson. Ambient and a leakage shared equally by every type are not told apart by gene
-composition alone (ambient follows expression): with every type leaking, the ambient rate is
-missing.
+Poisson (a count of 0 taken as 1: no molecules outside do not make the rate exact). Ambient and a
+leakage shared equally by every type are not told apart by gene composition alone (ambient
+follows expression): with every type leaking, the ambient rate is missing.
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def _ambient(tables: _Tables, codes: np.ndarray, leaky: np.ndarray, per_type: np
         lam = np.maximum(rate * tables.area_out * share[clean], 1e-300)
         loglik = float(np.sum(observed * np.log(lam) - lam))
         if loglik > top:
-            se = np.sqrt(observed.sum()) / (tables.area_out * weight)
+            se = np.sqrt(max(observed.sum(), 1.0)) / (tables.area_out * weight)  # none counted: ±1, not ±0
             top, best = loglik, _Ambient(float(rate), float(se), share, model,
                                          float(observed.sum()))
     return best

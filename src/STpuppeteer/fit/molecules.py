@@ -23,7 +23,9 @@ Estimators, and why (the simulator's side: docs/data_contract.md, ``stages/instr
 - **Region**: the reader's ``region_area_um2``, else the convex hull of every molecule (ambient and
   control molecules cover the simulator's region, the cells' bounding box).
 - **Quality scores** (``qv_*``): :mod:`STpuppeteer.fit.quality` (censored normals, background apart).
-- **Ambient rate and leakage**: :mod:`STpuppeteer.fit.leakage`.
+- **Ambient rate and leakage**: :mod:`STpuppeteer.fit.leakage`. The ambient rate is missing when the
+  cells cover at least :data:`~STpuppeteer.fit.cells.CONFLUENT_COVER_FRACTION` of the region
+  (confluent cells): it is counted outside cells only.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import pandas as pd
 import shapely
 from scipy import optimize, sparse, stats
 
+from STpuppeteer.fit.cells import CONFLUENT_COVER_FRACTION
 from STpuppeteer.fit.counts import type_sums
 from STpuppeteer.fit.estimates import Estimates
 from STpuppeteer.fit.leakage import estimate_ambient_and_leakage
@@ -132,8 +135,19 @@ def estimate_molecules(
         out.missing.update({"instrument.ambient_rate_per_um2": reason, "leakage_by_celltype": reason})
         return out
     out.measured["region_outside_cells_um2"] = region - float(cell_area.sum())
-    return out.update(estimate_ambient_and_leakage(reference, codes, celltypes, in_cell=in_cell, outside=outside,
-                                                   area_out_um2=region - float(cell_area.sum()), z_leak=z_leak))
+    found = estimate_ambient_and_leakage(reference, codes, celltypes, in_cell=in_cell, outside=outside,
+                                         area_out_um2=region - float(cell_area.sum()), z_leak=z_leak)
+    cover = float(cell_area.sum() / region)
+    if cover >= CONFLUENT_COVER_FRACTION:
+        # Confluent cells leave almost no free area: the few molecules outside them (none on a simulated
+        # confluent tissue) give an ambient rate of 0 ± 0, which says nothing.
+        found.fields.pop("instrument.ambient_rate_per_um2", None)
+        found.fields.pop("instrument.ambient_genes", None)
+        found.measured.pop("ambient_rate_per_um2_se", None)
+        found.missing["instrument.ambient_rate_per_um2"] = (
+            f"the cells cover {cover:.1%} of the region (confluent): too little free area to count ambient "
+            "molecules in, and ambient molecules in cells are not told from expression")
+    return out.update(found)
 
 
 def _controls(names: np.ndarray, region: float, out: Estimates) -> None:

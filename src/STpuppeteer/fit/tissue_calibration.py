@@ -188,7 +188,11 @@ class TissueCalibration:
 
     def fit_expansion(self, params: np.ndarray, ratio: float, target: float, target_se: float, spacing: float,
                       out: Estimates) -> tuple[float, float]:
-        """``max_expansion_um`` whose simulated interior mean cell area is ``target``, and its s.e."""
+        """``max_expansion_um`` whose simulated interior mean cell area is ``target``, and its s.e.
+
+        The s.e. is NaN only at the curve's plateau (cells fill their Voronoi cells), where the
+        expansion is a lower bound; ``out.missing["max_expansion_um_se"]`` then says so.
+        """
         grid = np.array(EXPANSION_GRID) * spacing
         mean, se = np.empty(len(grid)), np.empty(len(grid))
         for i, expansion in enumerate(grid):
@@ -199,13 +203,16 @@ class TissueCalibration:
         out.measured.update({"expansion_plateau_cell_area_um2": float(mean[-1]),
                              "expansion_zero_cell_area_um2": float(mean[0])})
         if target >= mean[-1]:
-            out.notes.append(
-                f"max_expansion_um: cells as large as their Voronoi cells (mean {target:.0f} µm² ≥ {mean[-1]:.0f}): "
-                "any larger expansion makes the same cells")
+            # Every expansion from the plateau on makes the same cells: a lower bound, without an error.
             i = int(np.argmax(mean >= 0.99 * mean[-1]))
+            out.missing["max_expansion_um_se"] = (
+                f"cells as large as their Voronoi cells (interior mean {target:.0f} µm² ≥ {mean[-1]:.0f}): any "
+                f"expansion from {grid[i]:.3g} µm on makes the same cells, so the fitted value is a lower bound")
             return float(grid[i]), float("nan")
         if target <= mean[0]:
-            return 0.0, float("nan")
+            # At the grid's end the estimate is 0; its error is one-sided, through the first step's slope.
+            slope = (mean[1] - mean[0]) / (grid[1] - grid[0])
+            return 0.0, float(math.hypot(target_se, se[0]) / slope) if slope > 0 else float("nan")
         top = int(np.argmax(mean >= mean[-1]))
         expansion = float(np.interp(target, mean[: top + 1], grid[: top + 1]))
         j = int(np.clip(np.searchsorted(mean[: top + 1], target), 1, top))
