@@ -224,11 +224,12 @@ def _digest(trs):
 def test_no_localisation_gives_the_molecules_of_before():
     """Every gene uniform, no enrichment: the molecules drawn before patterns existed (digest of that code).
 
-    The preset's tissue and instrument of that time: expanded cells, no domains, no optics.
+    The preset's tissue, expression and instrument of that time: expanded cells, no domains,
+    2,200 cells/mm², expression scale 5.5, no optics.
     """
-    cfg = preset_config("merscope", seed=7, n_cells=400,
+    cfg = preset_config("merscope", seed=7, n_cells=400, expression_scale=5.5,
                         transcripts={"nuclear_fraction_by_gene": {"hk_0": 0.9}, "block_size": 128},
-                        morphology={"cell_model": "expanded"}, tissue={"pattern": "mixed"},
+                        morphology={"cell_model": "expanded"}, tissue={"pattern": "mixed", "density_per_mm2": 2200.0},
                         instrument={"min_distance_um": 0.0, "jitter_z_um": None})
     cfg.transcripts.localisation = LocalisationConfig()
     trs = SpotlessSimulator(cfg).run().trs_df
