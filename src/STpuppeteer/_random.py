@@ -64,6 +64,10 @@ class Block(IntEnum):
     CELL_AREAS = 1_000_005
     ORIENTATION = 1_000_006
     GAPS = 1_000_007
+    #: The confluent model's nucleus shifts along elongated cells (``morphology.nucleus_offset``):
+    #: one child per tile, ``block_rng(block_rng(cells, NUCLEUS_OFFSET), (row, column))``; a child of
+    #: its own, so the offset moves no nucleus shape, cell or z draw.
+    NUCLEUS_OFFSET = 1_000_008
     #: The writers' stains beyond DAPI (under ``Stage.IMAGE`` and the platform's image streams): the
     #: boundary (membrane) stain and the two interior stains of Xenium's segmentation kit. Children of
     #: their own, so DAPI draws the same with or without them and each channel can be drawn alone.

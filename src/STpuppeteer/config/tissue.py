@@ -260,6 +260,13 @@ class MorphologyConfig(StrictModel):
         200.0, ge=1, le=MAX_EXTENT_UM,
         description="correlation length of the smooth field of cell orientations, µm" + _LENGTH,
     )
+    nucleus_offset: Real = Field(
+        0.5, ge=0, le=1,
+        description="confluent model, elongated cells (length over width > 1): mean shift of the nucleus along "
+        "its cell's long axis, towards a random end, as a fraction of the room the nucleus has there (the "
+        "disc guaranteed inside its cell less the nucleus' largest radius); 0 to 1 (0 = centred, as before; "
+        "1 = pressed to the room's edge)",
+    )
     celltype_shapes: dict[Name, NucleusShape] = Field(
         default_factory=dict, description="per-cell-type overrides of the nucleus shape, keyed by cell type"
     )

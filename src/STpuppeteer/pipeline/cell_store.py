@@ -5,7 +5,7 @@ Python object) on top of its coordinates; a million cells with their nuclei take
 way. :class:`CellStore` keeps each exterior ring's float64 coordinates in one array with
 offsets (about 1 KB a cell for both polygons) and rebuilds shapely polygons, bit for bit the
 same, only for the rows a block asks for. It is filled tile by tile from
-:func:`~STpuppeteer.stages.tissue.build_tiles`, so the whole tissue is never held as objects.
+:func:`~STpuppeteer.stages.tissue.build_tile_cells`, so the whole tissue is never held as objects.
 Cells and nuclei have no holes (a Voronoi cell cut by a star-shaped reach is star-shaped), so
 the exterior ring is the whole polygon.
 """
@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 
 from STpuppeteer.geometry.rings import Rings
 from STpuppeteer.geometry.star import StarPolygons
-from STpuppeteer.stages.tissue import CELL_COLUMNS, build_tiles, cell_frame, tissue_layout
+from STpuppeteer.stages.tissue import CELL_COLUMNS, build_tile_cells, cell_frame, tissue_layout
 from STpuppeteer.stages.transcripts import CellGeometry
 
 if TYPE_CHECKING:
@@ -83,14 +83,17 @@ class CellStore:
         n = layout.n_cells
         cells, nuclei = [], []
         nucleus_area, cell_area = np.empty(n), np.empty(n)
-        centroid, nucleus_centroid = np.empty((n, 2)), np.empty((n, 2))
-        for own, tile_nuclei, tile_cells in build_tiles(layout, config):
+        centroid, nucleus_centroid, nucleus_centre = np.empty((n, 2)), np.empty((n, 2)), np.empty((n, 2))
+        for tile in build_tile_cells(layout, config):
+            own, tile_nuclei, tile_cells = tile.rows, tile.nuclei, tile.cells
+            nucleus_centre[own] = tile.nucleus_centre
             nuclei.append(Rings.from_polygons(tile_nuclei))
             cells.append(Rings.from_polygons(tile_cells))
             nucleus_area[own], cell_area[own] = shapely.area(tile_nuclei), shapely.area(tile_cells)
             centroid[own] = shapely.get_coordinates(shapely.centroid(tile_cells))
             nucleus_centroid[own] = shapely.get_coordinates(shapely.centroid(tile_nuclei))
-        frame = cell_frame(layout, config, nucleus_area=nucleus_area, cell_area=cell_area, centroid=centroid)
+        frame = cell_frame(layout, config, nucleus_area=nucleus_area, cell_area=cell_area, centroid=centroid,
+                           nucleus_centre=nucleus_centre)
         cell_rings = Rings.concat(cells)
         bounds = cell_rings.bounds()
         b = np.nan_to_num(bounds)

@@ -14,6 +14,8 @@ fixed name (so changing one sub-step never shifts another's draws):
    model: Voronoi cell of the centre ∩ nucleus expanded radially by ``max_expansion_um`` ∩ the
    tissue. Either way each nucleus lies in its own cell, cells never overlap, and a cell is
    star-shaped about its nucleus centre unless the tissue's outline cuts it.
+5. confluent model: nuclei of elongated cells move along their cell's long axis towards a random
+   end (:mod:`.nucleus_offset`), staying inside their cell.
 
 The tissue may have gaps (:mod:`.gaps`): holes in the region that no cell covers.
 
@@ -43,6 +45,7 @@ from STpuppeteer.stages.cell_room import make_room
 from STpuppeteer.stages.cell_sizes import cell_targets
 from STpuppeteer.stages.gaps import carve_gaps
 from STpuppeteer.stages.morphology import draw_nucleus_radii, fit_radii, star_polygons
+from STpuppeteer.stages.nucleus_offset import nucleus_shifts
 from STpuppeteer.stages.packing import equivalent_radius, pack_ellipses
 from STpuppeteer.stages.positions import sample_centres, tissue_region
 from STpuppeteer.stages.spatial_pattern import assign_celltypes
@@ -54,9 +57,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CELL_COLUMNS",
+    "TileCells",
     "TissueLayout",
     "build_cell_polygons",
     "build_power_cells",
+    "build_tile_cells",
     "build_tiles",
     "cell_frame",
     "generate_cells",
@@ -64,7 +69,8 @@ __all__ = [
 ]
 
 #: Columns of ``cell_gdf`` in order (``geometry`` is the cell polygon, ``nucleus`` a second
-#: geometry column; ``nucleus_x``/``nucleus_y`` the nucleus centre = the Voronoi site).
+#: geometry column; ``nucleus_x``/``nucleus_y`` the nucleus centre: the point the star-shaped
+#: nucleus is drawn about, the cell's site except where ``morphology.nucleus_offset`` moved it).
 CELL_COLUMNS = (
     "cell_id",
     "celltype",
@@ -272,10 +278,11 @@ def generate_cells(config: SimulationConfig, rng: np.random.Generator) -> gpd.Ge
     n = layout.n_cells
     nuclei = np.empty(n, dtype=object)
     cells = np.empty(n, dtype=object)
-    for own, tile_nuclei, tile_cells in build_tiles(layout, config):
-        nuclei[own], cells[own] = tile_nuclei, tile_cells
+    nucleus_centre = np.empty((n, 2))
+    for tile in build_tile_cells(layout, config):
+        nuclei[tile.rows], cells[tile.rows], nucleus_centre[tile.rows] = tile.nuclei, tile.cells, tile.nucleus_centre
     frame = cell_frame(layout, config, nucleus_area=shapely.area(nuclei), cell_area=shapely.area(cells),
-                       centroid=shapely.get_coordinates(shapely.centroid(cells)))
+                       centroid=shapely.get_coordinates(shapely.centroid(cells)), nucleus_centre=nucleus_centre)
     cell_gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(cells, index=frame.index))
     cell_gdf["nucleus"] = gpd.GeoSeries(nuclei, index=frame.index)
     return cell_gdf[list(CELL_COLUMNS)]
@@ -442,7 +449,47 @@ def _confluent_layout(
                         weights=weights, cap=cap, nucleus_angle=angle)
 
 
+@dataclass(frozen=True)
+class TileCells:
+    """The polygons of one tile's cells.
+
+    Attributes
+    ----------
+    rows
+        The tile's rows (cells are numbered tile by tile).
+    nuclei
+        Nucleus polygons.
+    cells
+        Cell polygons.
+    nucleus_centre
+        ``(n, 2)`` the point each nucleus is drawn about (star-shaped around it), µm.
+    """
+
+    rows: slice
+    nuclei: np.ndarray
+    cells: np.ndarray
+    nucleus_centre: np.ndarray
+
+
 def build_tiles(layout: TissueLayout, config: SimulationConfig) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """Nuclei and cells of the tissue, tile by tile in cell order (:func:`build_tile_cells` without the centres).
+
+    Parameters
+    ----------
+    layout
+        From :func:`tissue_layout`.
+    config
+        The simulation config.
+
+    Yields
+    ------
+    The tile's rows, its nucleus polygons and its cell polygons.
+    """
+    for tile in build_tile_cells(layout, config):
+        yield tile.rows, tile.nuclei, tile.cells
+
+
+def build_tile_cells(layout: TissueLayout, config: SimulationConfig) -> Iterator[TileCells]:
     """Nuclei and cells of the tissue, tile by tile in cell order.
 
     Tiles are independent (each draws its nuclei from its own key), so they are built on
@@ -458,12 +505,13 @@ def build_tiles(layout: TissueLayout, config: SimulationConfig) -> Iterator[tupl
 
     Yields
     ------
-    The tile's rows, its nucleus polygons and its cell polygons.
+    Each tile's rows, polygons and nucleus centres.
     """
     names = config.celltype_names
     morphology = config.morphology
     centres, codes, limit, region = layout.centres, layout.codes, layout.limit, layout.region
     nuclei_rng = block_rng(layout.rng, Block.NUCLEI)
+    offset_rng = block_rng(layout.rng, Block.NUCLEUS_OFFSET)
     # A prepared geometry caches an index on first use and must not be shared by threads:
     # each thread prepares its own copy of the region.
     per_thread = threading.local()
@@ -474,7 +522,7 @@ def build_tiles(layout: TissueLayout, config: SimulationConfig) -> Iterator[tupl
             shapely.prepare(per_thread.region)
         return per_thread.region
 
-    def build_tile(tile: tuple[tuple[int, int], slice, np.ndarray]) -> tuple[slice, np.ndarray, np.ndarray]:
+    def build_tile(tile: tuple[tuple[int, int], slice, np.ndarray]) -> TileCells:
         key, own, near = tile
         angle = None if layout.nucleus_angle is None else layout.nucleus_angle[own]
         radii = draw_nucleus_radii(codes[own], morphology, block_rng(nuclei_rng, key), celltype_names=names,
@@ -485,12 +533,18 @@ def build_tiles(layout: TissueLayout, config: SimulationConfig) -> Iterator[tupl
             sites = np.concatenate([centres[own], centres[near]])
             weights = np.concatenate([layout.weights[own], layout.weights[near]])
             cells = build_power_cells(sites, weights, own.stop - own.start, tissue_region, cap=layout.cap[own])
-            return own, star_polygons(centres[own], radii), cells
+            # The fitted nucleus lies in the disc of `limit` about its site, which lies in its cell: it may
+            # move by the room that disc leaves (see stages/nucleus_offset.py).
+            centre = centres[own] + nucleus_shifts(
+                cells, centres[own], block_rng(offset_rng, key), room=np.maximum(limit[own] - radii.max(axis=1), 0.0),
+                elongated=~np.isnan(angle), offset=morphology.nucleus_offset,
+            )
+            return TileCells(own, star_polygons(centre, radii), cells, centre)
         voronoi = _voronoi_of_tile(centres, own, near, tissue_region)
         nuclei, cells = build_cell_polygons(
             centres[own], radii, voronoi, tissue_region, max_expansion_um=morphology.max_expansion_um
         )
-        return own, nuclei, cells
+        return TileCells(own, nuclei, cells, centres[own])
 
     n_threads = local_threads(config)
     yield from thread_map(build_tile, _tiles(centres, TILE_UM, layout.halo), n_threads=n_threads,
@@ -504,6 +558,7 @@ def cell_frame(
     nucleus_area: np.ndarray,
     cell_area: np.ndarray,
     centroid: np.ndarray,
+    nucleus_centre: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The columns of ``cell_gdf`` other than the polygons, from the layout and the polygons' measures.
 
@@ -517,13 +572,17 @@ def cell_frame(
         Areas of the polygons, µm².
     centroid
         ``(n, 2)`` centroids of the cell polygons.
+    nucleus_centre
+        ``(n, 2)`` nucleus centres (:attr:`TileCells.nucleus_centre`); ``None`` = the layout's
+        centres (right only when no nucleus was moved: the expanded model or ``nucleus_offset`` 0).
 
     Returns
     -------
     The frame, columns in :data:`CELL_COLUMNS` order (without ``geometry`` and ``nucleus``).
     """
     names = config.celltype_names
-    n, codes, centres = layout.n_cells, layout.codes, layout.centres
+    n, codes = layout.n_cells, layout.codes
+    centres = layout.centres if nucleus_centre is None else nucleus_centre
     type_mean = np.bincount(codes, nucleus_area, len(names)) / np.maximum(np.bincount(codes, minlength=len(names)), 1)
     leakage = np.array([config.leakage_by_celltype.get(name, 0.0) for name in names])
     celltype = pd.Categorical.from_codes(codes, categories=names).astype(str)
