@@ -224,8 +224,10 @@ class MorphologyConfig(StrictModel):
     A nucleus is an ellipse of area A (Gamma, mean ``nucleus_area_mean_um2``, CV
     ``nucleus_area_cv``), axis ratio 1 + Gamma(mean ``elongation_mean`` − 1, CV
     ``elongation_cv``), uniform orientation, whose radius is perturbed by Fourier harmonics
-    2…``n_harmonics`` of total relative s.d. ``roughness``. A cell is the Voronoi cell of its
-    nucleus centre ∩ the nucleus expanded radially by ``max_expansion_um`` ∩ the tissue.
+    2…``n_harmonics`` of total relative s.d. ``roughness``. Confluent model (default): cells are
+    power cells of per-cell target areas and elongations, and nuclei of elongated cells sit
+    off-centre along the cell (``nucleus_offset``). Expanded model: a cell is the Voronoi cell of
+    its nucleus centre ∩ the nucleus expanded radially by ``max_expansion_um`` ∩ the tissue.
     """
 
     nucleus_area_mean_um2: Real = Field(50.0, ge=1, le=MAX_NUCLEUS_AREA_UM2, description=_AREA)
