@@ -56,7 +56,9 @@ def orientation_field(
 
     Returns
     -------
-    ``(n,)`` angles.
+    ``(n,)`` angles. The field depends on ``rng``'s stream and the region's bounds only, so a fresh
+    generator of the same stream gives the same field at other points (:mod:`.cell_stretch` reads it
+    on a grid).
     """
     if len(xy) == 0:
         return np.empty(0)
