@@ -207,16 +207,17 @@ def simulate_and_write(
 
 def stream(args: argparse.Namespace) -> int:
     """``simulate --stream``: a Xenium bundle written block by block (bounded memory; total time and size only)."""
-    from STpuppeteer._parallel import dask_client
-    from STpuppeteer.pipeline.streamed import simulate_to_xenium
-    from STpuppeteer.summary import disk_bytes, human_bytes
-
     formats = parse_formats(args.format)
     if formats != ["xenium"] or args.plot:
         msg = (f"--stream writes one Xenium bundle block by block; it is not allowed with --format {args.format}"
                f"{' or --plot' if args.plot else ''} (use --format xenium, without --plot).")
         raise UserError(msg)
     config, out = load_config(args), free_out(args)
+    # Imported once the arguments hold: a mistyped command line answers without loading the pipeline.
+    from STpuppeteer._parallel import dask_client
+    from STpuppeteer.pipeline.streamed import simulate_to_xenium
+    from STpuppeteer.summary import disk_bytes, human_bytes
+
     start = time.perf_counter()
     with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
         path = simulate_to_xenium(config, out, client=client, overwrite=args.overwrite)

@@ -189,3 +189,7 @@ def write_spatialdata(result: SimulationResult, path: str | Path, *, overwrite: 
             sdata.write(tmp, update_sdata_path=False)
         write_manifest(tmp, result.config, fmt="spatialdata")
     return Path(path).expanduser().absolute()
+
+
+#: The name :mod:`STpuppeteer.io` exports it under.
+to_spatialdata = result_to_spatialdata
