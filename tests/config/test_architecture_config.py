@@ -111,3 +111,28 @@ def test_cortex_orders_layers_by_the_numbers_in_their_names():
 def test_given_roles_are_kept_and_the_rest_is_stroma():
     roles = architecture_roles(TumourArchitecture(roles={"immune": ["ct_2"]}), ["ct_0", "ct_1", "ct_2"])
     assert roles == {"tumour": ["ct_0"], "immune": ["ct_2"], "stroma": ["ct_1"]}
+
+
+def test_cli_architecture_over_preset_and_config_file(tmp_path):
+    import argparse
+    import typing
+
+    from STpuppeteer.cli._config import ARCHITECTURES, add_config_args, load_config
+    from STpuppeteer.config.architecture import ArchitectureKind
+
+    assert ARCHITECTURES == typing.get_args(ArchitectureKind)
+    parser = argparse.ArgumentParser()
+    add_config_args(parser)
+    assert parser.parse_args([]).architecture is None
+    args = parser.parse_args(["--preset", "xenium_breast", "--architecture", "glands", "--n-cells", "300"])
+    assert load_config(args) == SimulationConfig.from_preset(
+        "xenium_breast", n_cells=300, tissue={"architecture": "glands"}
+    )
+    # a config file's other tissue fields stay (merged, not replaced)
+    SimulationConfig(n_cells=300, tissue={"density_per_mm2": 1800.0}).to_yaml(tmp_path / "c.yaml")
+    config = load_config(parser.parse_args(["--config", str(tmp_path / "c.yaml"), "--architecture", "cortex"]))
+    assert config.tissue.architecture.kind == "cortex" and config.tissue.density_per_mm2 == 1800.0
+    config = load_config(
+        parser.parse_args(["--config", str(tmp_path / "c.yaml"), "--architecture", "tumour", "--difficulty", "hard"])
+    )
+    assert config.tissue.architecture.kind == "tumour" and config.difficulty == "hard"
