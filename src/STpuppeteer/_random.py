@@ -68,6 +68,9 @@ class Block(IntEnum):
     #: one child per tile, ``block_rng(block_rng(cells, NUCLEUS_OFFSET), (row, column))``; a child of
     #: its own, so the offset moves no nucleus shape, cell or z draw.
     NUCLEUS_OFFSET = 1_000_008
+    #: The named tissue architecture (``tissue.architecture``): ``block_rng(block_rng(cells, CELLTYPES),
+    #: ARCHITECTURE)``, drawn after the prototypes and the fuzzy cells, whose draws it leaves alone.
+    ARCHITECTURE = 1_000_009
     #: The writers' stains beyond DAPI (under ``Stage.IMAGE`` and the platform's image streams): the
     #: boundary (membrane) stain and the two interior stains of Xenium's segmentation kit. Children of
     #: their own, so DAPI draws the same with or without them and each channel can be drawn alone.

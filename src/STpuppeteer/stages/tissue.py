@@ -41,6 +41,7 @@ from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer._random import Block, block_rng
 from STpuppeteer.config.tissue import check_tissue_consistency, hardcore_distance_um
 from STpuppeteer.geometry.power import power_cells, power_gaps
+from STpuppeteer.stages.architecture import tissue_with_lumens
 from STpuppeteer.stages.cell_room import make_room
 from STpuppeteer.stages.cell_sizes import cell_targets
 from STpuppeteer.stages.gaps import carve_gaps
@@ -355,14 +356,16 @@ def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueL
     check_tissue_consistency(tissue, morphology, n_cells=n, celltype_names=names, proportions=proportions)
 
     outline = tissue_region(tissue, n)
-    region = carve_gaps(outline, tissue, block_rng(rng, Block.GAPS))
+    # An architecture of glands with no gaps configured cuts its own lumens.
+    gapped = tissue_with_lumens(tissue, celltype_names=names, proportions=proportions)
+    region = carve_gaps(outline, gapped, block_rng(rng, Block.GAPS))
     # Gaps hold no cells: the centres crowd into what is left, and so does their hard-core distance.
     min_distance = hardcore_distance_um(tissue, n) * (region.area / outline.area) ** 0.5
     centres = sample_centres(
         region, n, block_rng(rng, Block.POSITIONS), min_distance_um=min_distance, margin_um=0.5 * min_distance
     )
     codes = assign_celltypes(centres, region, tissue, block_rng(rng, Block.CELLTYPES), celltype_names=names,
-                             proportions=proportions)
+                             proportions=proportions, gaps=None if region is outline else outline.difference(region))
     if morphology.cell_model == "confluent" and n > 1:
         return _confluent_layout(config, region, centres, codes, rng)
 
