@@ -73,9 +73,12 @@ def main() -> None:
     parser.add_argument("--n-cells", type=int, default=3_000)
     parser.add_argument("--preset", default="xenium")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="scratch folder, created with its parents if missing (default: the system temp)")
     args = parser.parse_args()
 
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="bench_outputs_", dir=args.out))
     try:
         _run(300, args.preset, args.seed, scratch / "warm-up")  # compiles (or loads) the numba kernels
