@@ -218,6 +218,7 @@ def _write_mosaics(
                 rasterize_labels(nuclei[seen], grid),
                 cell_labels=rasterize_labels(polygons[seen], grid),
                 pixel_size=pixel_size,
+                photons_per_count=result.config.images.photons_per_count,
                 rng=block_rng(parent, (r0 // FOV_SIZE_PX, c0 // FOV_SIZE_PX)),
             )
             w = np.outer(_ramp(rb - ra), _ramp(cb - ca))

@@ -145,6 +145,7 @@ def result_to_spatialdata(
                 nucleus_raster,
                 cell_labels=cell_raster,
                 pixel_size=pixel_size,
+                photons_per_count=images_config.photons_per_count,
                 rng=result.stage_rng(Stage.IMAGE),
             )
             images[IMAGE] = Image2DModel.parse(
