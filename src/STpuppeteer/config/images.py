@@ -57,7 +57,7 @@ class ImageConfig(StrictModel):
         description="channels of Xenium's morphology_focus/: 'dapi' (one file, as without the segmentation kit) "
         "or 'multimodal' (four files: DAPI, the ATP1A1/CD45/E-Cadherin boundary stain, the 18S interior RNA "
         "stain, the AlphaSMA/Vimentin interior protein stain, as XOA 2.x writes with the cell-segmentation kit; "
-        "the Xenium presets' choice; each extra stain costs about 2 CPU s and 40 MB per 3,000 cells)",
+        "the Xenium presets' choice; each extra stain costs about 2 CPU s and 26 MB per 3,000 cells)",
     )
     xenium_pyramid_levels: Int = Field(
         0,
