@@ -68,6 +68,10 @@ class Block(IntEnum):
     #: one child per tile, ``block_rng(block_rng(cells, NUCLEUS_OFFSET), (row, column))``; a child of
     #: its own, so the offset moves no nucleus shape, cell or z draw.
     NUCLEUS_OFFSET = 1_000_008
+    #: Stage 2: each cell's expression level beyond its size (``size_factor_cv``), one normal per cell in
+    #: cell order over the whole tissue (as ``Z``); a child of its own, drawn only when the CV is > 0, so
+    #: a config without it draws exactly what it drew before.
+    SIZE_FACTOR = 1_000_009
     #: The writers' stains beyond DAPI (under ``Stage.IMAGE`` and the platform's image streams): the
     #: boundary (membrane) stain and the two interior stains of Xenium's segmentation kit. Children of
     #: their own, so DAPI draws the same with or without them and each channel can be drawn alone.
