@@ -49,6 +49,7 @@ from STpuppeteer.stages.morphology import draw_nucleus_radii, fit_radii, star_po
 from STpuppeteer.stages.nucleus_offset import nucleus_shifts
 from STpuppeteer.stages.packing import equivalent_radius, pack_ellipses
 from STpuppeteer.stages.positions import sample_centres, tissue_region
+from STpuppeteer.stages.size_factors import size_factor_cv, size_factors, sizing_area
 from STpuppeteer.stages.spatial_pattern import assign_celltypes
 
 if TYPE_CHECKING:
@@ -317,6 +318,9 @@ class TissueLayout:
         Confluent model: the largest reach of each cell from its centre, µm.
     nucleus_angle
         Angle of each nucleus' long axis (radians), NaN where it is random (round cell types).
+    target_area
+        Confluent model: the area each cell was drawn to have (µm², :mod:`.cell_sizes`), before
+        the tissue's outline cuts the cells at its edge.
     """
 
     region: shapely.Polygon
@@ -328,6 +332,7 @@ class TissueLayout:
     weights: np.ndarray | None = None
     cap: np.ndarray | None = None
     nucleus_angle: np.ndarray | None = None
+    target_area: np.ndarray | None = None
 
     @property
     def n_cells(self) -> int:
@@ -444,12 +449,14 @@ def _confluent_layout(
     angle = np.where(targets.aspect > 1.0, targets.theta, np.nan)
 
     order = _tile_order(centres, TILE_UM)
-    centres, codes, limit, weights, cap, angle = (a[order] for a in (centres, codes, limit, weights, cap, angle))
+    centres, codes, limit, weights, cap, angle, target_area = (
+        a[order] for a in (centres, codes, limit, weights, cap, angle, targets.area)
+    )
     # A centre at distance d cuts a cell within reach R of its centre only if (d² − Δw) / (2d) < R.
     reach, spread = float(cap.max()), float(np.ptp(weights))
     halo = (reach + math.sqrt(reach * reach + spread)) * 1.01 + 1e-6
     return TissueLayout(region=region, centres=centres, codes=codes, limit=limit, halo=halo, rng=rng,
-                        weights=weights, cap=cap, nucleus_angle=angle)
+                        weights=weights, cap=cap, nucleus_angle=angle, target_area=target_area)
 
 
 @dataclass(frozen=True)
@@ -586,7 +593,11 @@ def cell_frame(
     names = config.celltype_names
     n, codes = layout.n_cells, layout.codes
     centres = layout.centres if nucleus_centre is None else nucleus_centre
-    type_mean = np.bincount(codes, nucleus_area, len(names)) / np.maximum(np.bincount(codes, minlength=len(names)), 1)
+    scale = size_factors(
+        sizing_area(config, nucleus_area=nucleus_area, cell_area=cell_area, target_area=layout.target_area),
+        codes, n_types=len(names), exponent=config.size_factor_exponent, level_cv=size_factor_cv(config),
+        rng=block_rng(layout.rng, Block.SIZE_FACTOR),
+    )
     leakage = np.array([config.leakage_by_celltype.get(name, 0.0) for name in names])
     celltype = pd.Categorical.from_codes(codes, categories=names).astype(str)
     return pd.DataFrame(
@@ -600,7 +611,7 @@ def cell_frame(
             "nucleus_y": centres[:, 1],
             "nucleus_area": nucleus_area,
             "cell_area": cell_area,
-            "scale": nucleus_area / type_mean[codes],
+            "scale": scale,
             "leakage_percentage": leakage[codes],
         }
     )
