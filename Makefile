@@ -24,9 +24,13 @@ $(STAMP_TEST): pyproject.toml constraints.txt | $(PY)
 demo: $(STAMP_CORE)
 	$(PY) -m STpuppeteer demo --out demo_output --overwrite
 
+# The suite on every core, at most 4 (each worker holds a few GB at peak); `--dist worksteal` lets an
+# idle worker take queued tests from a busy one, so the few long tutorials do not leave a tail.
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP_TEST)
 	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist worksteal
 
 lint: $(STAMP_TEST)
 	$(PY) -m ruff check src tests benchmarks

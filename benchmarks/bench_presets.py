@@ -8,8 +8,9 @@ Usage::
 Runs each preset in memory and prints one markdown row per preset: genes, cell types, cells per
 mm² (cells over the bounding box of the cells), median molecules per cell (gene molecules that
 landed in a cell; controls excluded), molecules per µm² (all molecules, controls included, over
-the same box), the share of control molecules, and the section thickness (the z range of the
-molecules). Not a test: the tests (``tests/config/test_panel_presets.py``) check the same
+the same box), the share of control molecules, the section thickness (the z range of the
+molecules), and how molecules per cell spread: mean over median, and their Spearman correlation with
+the cell's area. Not a test: the tests (``tests/config/test_panel_presets.py``) check the same
 statistics on small runs against the targets with tolerances from their standard errors.
 """
 
@@ -19,6 +20,7 @@ import argparse
 import time
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from STpuppeteer.config import preset_config
 from STpuppeteer.config.presets import PANEL_PRESETS
@@ -45,6 +47,8 @@ def measure(name: str, *, n_cells: int, seed: int) -> dict[str, float]:
         "molecules_per_um2": len(trs) / area_um2,
         "control_percent": 100 * float(is_control.mean()),
         "z_range_um": float(trs["z"].max() - trs["z"].min()),
+        "mean_over_median": float(per_cell.mean() / np.median(per_cell)),
+        "spearman_area": float(spearmanr(cells["cell_area"], per_cell).statistic),
         "seconds": seconds,
     }
 
@@ -57,15 +61,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     print(
-        "| preset | genes | types | cells/mm² | median molecules/cell | molecules/µm² | controls % | z range µm | s |"
+        "| preset | genes | types | cells/mm² | median molecules/cell | molecules/µm² | controls % | z range µm | "
+        "mean/median | Spearman with area | s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.presets.split(","):
         m = measure(name, n_cells=args.n_cells, seed=args.seed)
         print(
             f"| {name} | {m['genes']:,} | {m['types']} | {m['cells_per_mm2']:,.0f} | {m['median_per_cell']:,.0f} | "
             f"{m['molecules_per_um2']:.2f} | {m['control_percent']:.2f} | {m['z_range_um']:.1f} | "
-            f"{m['seconds']:.1f} |",
+            f"{m['mean_over_median']:.3f} | {m['spearman_area']:.2f} | {m['seconds']:.1f} |",
             flush=True,
         )
 

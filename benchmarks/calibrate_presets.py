@@ -38,18 +38,22 @@ from STpuppeteer.config.presets import PANEL_PRESETS, PROGRAM_PRESETS
 from STpuppeteer.pipeline.simulator import SpotlessSimulator
 
 #: Median molecules per cell each preset is calibrated to. The platform presets: their documented
-#: targets (docs/presets.md). The seed-model presets: 335, the middle of what the realism table
-#: leaves on confluent tissue at 2,400 cells/mm²: molecules/µm² ≈ 0.0025 × the median there, so
-#: ≥ 0.8/µm² needs a median of ≥ ~321, and the table caps it at 350. Their level varies by ~3 % from
-#: seed to seed (the prior model draws the gene means), so calibrate them over several seeds
-#: (``--n-cells 2500 --seeds 1,2,3,4,5,6``).
+#: targets (docs/presets.md). The seed-model presets: the middle of what the realism table leaves on
+#: confluent tissue. Confluent cells catch nearly every molecule, so molecules/µm² ≈ density × the mean
+#: per cell, and with the size factors' right skew (mean/median ≈ 1.12) that is ≈ 0.00265 × the median
+#: at 2,400 cells/mm² (0.0026 at xenium's 2,300): ≥ 0.8/µm² needs a median ≥ ~302 (~308), and the table
+#: caps it at 350; the targets are the geometric middles. Their level varies by ~±4 % from seed to seed
+#: (the prior model draws the gene means), so calibrate them over several seeds
+#: (``--n-cells 2500 --seeds 0,1,2,3,4,5,6,11``).
 TARGETS = {
     "xenium_breast": 166.0,
     "merscope_io": 250.0,
     "cosmx_1k": 250.0,
     "xenium_prime_5k": 1283.0,
-    "merscope": 335.0,
-    "breast_programs": 335.0,
+    "xenium": 328.0,
+    "merscope": 325.0,
+    "cosmx": 325.0,
+    "breast_programs": 325.0,
 }
 
 _LOADING_LINE = re.compile(r"^(\s*loading:\s*\{)(.*)(\}\s*)$")

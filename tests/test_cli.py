@@ -101,20 +101,22 @@ def test_progress_lines_off_a_terminal_and_times_and_sizes_in_the_summary(tmp_pa
     out = tmp_path / "run"
     proc = stp("simulate", "--n-cells", "100", "--out", str(out), "--format", "xenium,h5ad")
     assert proc.returncode == 0, proc.stderr
-    # stderr is a pipe here, not a terminal: one line per finished stage, in order, then per format
+    # stderr is a pipe here, not a terminal: one line per finished stage, in order, then one per output
+    # as each is finished (they are written side by side, so in any order)
     lines = [line for line in proc.stderr.splitlines() if line.startswith("stpuppeteer: ")]
     stages = [re.fullmatch(r"stpuppeteer: (.+) done in \d+\.\d s", line) for line in lines[:4]]
     assert [m.group(1) for m in stages if m] == ["gene parameters", "cells", "counts", "transcripts"], proc.stderr
     wrote = [re.fullmatch(r"stpuppeteer: wrote (\w+) \((.+)\) in \d+\.\d s", line) for line in lines[4:]]
-    assert [m.group(1) for m in wrote if m] == ["xenium", "h5ad"] and len(lines) == 6, proc.stderr
+    assert sorted(m.group(1) for m in wrote if m) == ["ground_truth", "h5ad", "xenium"] and len(lines) == 7, proc.stderr
     assert "\r" not in proc.stderr, "no tqdm bar off a terminal"
 
     stdout = proc.stdout
     assert "time per stage:" in stdout and "size per format:" in stdout
-    for stage in ("gene parameters", "cells", "counts", "transcripts", "write xenium", "write h5ad"):
+    for stage in ("gene parameters", "cells", "counts", "transcripts", "write ground_truth", "write xenium",
+                  "write h5ad"):
         assert re.search(rf"^    {stage} +\d+\.\d s$", stdout, flags=re.MULTILINE), stage
-    on_disk = {"xenium": sum(p.stat().st_size for p in (out / "xenium").rglob("*") if p.is_file()),
-               "h5ad": (out / "simulation.h5ad").stat().st_size}
+    on_disk = {name: sum(p.stat().st_size for p in (out / name).rglob("*") if p.is_file())
+               for name in ("xenium", "ground_truth")} | {"h5ad": (out / "simulation.h5ad").stat().st_size}
     for fmt, size in on_disk.items():
         shown = re.search(rf"^    {fmt} +(\d+(?:\.\d)? k?M?G?B)$", stdout, flags=re.MULTILINE)
         assert shown, fmt

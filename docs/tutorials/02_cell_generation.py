@@ -43,6 +43,7 @@ import warnings  # noqa: E402
 warnings.simplefilter(action="ignore", category=FutureWarning)
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
+from scipy import stats  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
 from STpuppeteer.config.tissue import hardcore_distance_um  # noqa: E402
@@ -318,9 +319,14 @@ plt.show()
 # `cell_gdf` is a GeoDataFrame: `geometry` holds the cell polygon and `nucleus` the nucleus
 # polygon. Two columns feed the next steps:
 #
-# * `scale` — the cell's size factor s_c: its nucleus area over the mean nucleus area of its
-#   type in this tissue (so the mean per type is exactly 1). Bigger cells make more molecules
-#   (step 3 multiplies μ by it).
+# * `scale` — the cell's size factor s_c (step 3 multiplies μ by it), scaled so its mean per
+#   type is exactly 1. On confluent cells (the default) it is the area the cell was drawn to
+#   have (log-normal, section 2.4) times a log-normal level of mean 1 and CV 0.3
+#   (`size_factor_cv`: how much of the cell the section holds), over the mean of that in its
+#   type: bigger cells make more molecules. The polygon realises the drawn area loosely, so
+#   `scale` follows `cell_area` only loosely. On
+#   expanded cells, which grow from their nucleus, it is the nucleus area over its type's mean
+#   (`size_factor` chooses the area; docs/model_genes.md, "Size factors").
 # * `leakage_percentage` — the cell's probability that a molecule leaks out of it, from the
 #   top-level `leakage_by_celltype` (default 0). Step 4 uses it.
 print(cell_gdf.drop(columns=["geometry", "nucleus"]).head())
@@ -329,8 +335,13 @@ assert list(cell_gdf.columns) == [
     "scale", "leakage_percentage", "geometry", "nucleus"], list(cell_gdf.columns)
 assert (cell_gdf["cell_id"].to_numpy() == np.arange(N_CELLS)).all()
 assert np.allclose(cell_gdf.groupby("celltype")["scale"].mean(), 1.0)
-assert np.allclose(cell_gdf["scale"], cell_gdf["nucleus_area"]
-                   / cell_gdf.groupby("celltype")["nucleus_area"].transform("mean"))
+assert np.allclose(expanded_gdf["scale"], expanded_gdf["nucleus_area"]
+                   / expanded_gdf.groupby("celltype")["nucleus_area"].transform("mean"))
+# Confluent cells: the size factor grows with the cell's polygon area, loosely (Spearman ≈ 0.65).
+rho = stats.spearmanr(cell_gdf["cell_area"], cell_gdf["scale"]).statistic
+print(f"Spearman(cell area, scale) = {rho:.2f}")
+assert 0.5 < rho < 0.9, rho
+assert cell_gdf["scale"].mean() / cell_gdf["scale"].median() > 1.04, "log-normal areas: right-skewed"
 
 leaky = cells_of(seed=2, n_cells=300, leakage_by_celltype={"ct_1": 0.25})
 print(leaky.groupby("celltype")["leakage_percentage"].first().to_dict())

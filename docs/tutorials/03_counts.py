@@ -15,8 +15,10 @@ Gamma–Poisson mixture that gives it its meaning:
     Var[Y_cg] = m + m² / θ_gt                                 (Poisson noise + biological noise)
 
   * μ_gt, θ_gt — from gpar_df (step 1): the gene's mean and dispersion in the cell's type;
-  * s_c — the cell's size factor `scale` in cell_gdf (step 2): its nucleus area over the mean
-    of its type, so bigger cells make proportionally more of everything;
+  * s_c — the cell's size factor `scale` in cell_gdf (step 2): on the default confluent cells
+    the area the cell was drawn to have times a log-normal level (CV 0.3), over the mean of
+    that in its type (so it averages 1 per type), so bigger cells make proportionally more of
+    everything;
   * E — `expression_scale` (default 1): one knob for the overall molecules per cell; the
     platform presets set it to ≈ 5 to reach Xenium-like 150–350 molecules per cell.
 
@@ -127,10 +129,14 @@ plt.show()
 # %% [markdown]
 # ## 3.3 The size factor `scale`
 #
-# Real cells differ in size, and a bigger cell has more RNA of every gene. With the default
-# nucleus-area spread (CV 0.3) each cell's `scale` s_c = its nucleus area / the mean of its
-# type, and every μ of the cell is multiplied by it. So the expected total count of a cell is
-# s_c · E · Σ_g μ_gt: a straight line through the origin per cell type.
+# Real cells differ in size, and a bigger cell has more RNA of every gene. On the default
+# confluent cells each cell's `scale` s_c is the area it was drawn to have (log-normal, CV 0.45)
+# times a log-normal level of mean 1 (CV 0.3: how much of the cell the section holds), over the
+# mean of that in its type; every μ of the cell is multiplied by it. So the expected total count
+# of a cell is s_c · E · Σ_g μ_gt: a straight line through the origin per cell type, and the
+# totals are right-skewed (mean above the median), as in imaging data. (`size_factor`,
+# `size_factor_exponent`, `size_factor_cv` choose the area, its power and the level's spread;
+# docs/model_genes.md.)
 totals = count_array.sum(axis=1)
 scale = cell_gdf["scale"].to_numpy()  # cell_gdf.scale would be GeoDataFrame.scale, a method
 fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -149,6 +155,8 @@ ax.legend()
 ax.set_title("3.3 Bigger cells make more molecules")
 plt.show()
 assert np.corrcoef(scale, totals)[0, 1] > 0.5
+print(f"molecules per cell: mean / median = {totals.mean() / np.median(totals):.2f}")
+assert totals.mean() / np.median(totals) > 1.05, "totals are right-skewed"
 
 # %% [markdown]
 # ## 3.4 `expression_scale`: one knob for the overall level

@@ -12,13 +12,14 @@ changes every file drawn from it.
 from __future__ import annotations
 
 import zlib
-from enum import IntEnum, StrEnum
+from enum import IntEnum, StrEnum, unique
 
 import numpy as np
 
 __all__ = ["Block", "Stage", "block_rng", "gene_rng", "stage_rng", "tile_key"]
 
 
+@unique  # two streams under one key would draw the same numbers: an import error instead
 class Stage(StrEnum):
     """Names of the stage streams (hashed with CRC-32 into the seed sequence's spawn key)."""
 
@@ -39,6 +40,7 @@ class Stage(StrEnum):
     LOCALISATION = "localisation"
 
 
+@unique
 class Block(IntEnum):
     """Block keys of the sub-streams inside a stage (under its :func:`stage_rng`)."""
 
@@ -68,6 +70,13 @@ class Block(IntEnum):
     #: one child per tile, ``block_rng(block_rng(cells, NUCLEUS_OFFSET), (row, column))``; a child of
     #: its own, so the offset moves no nucleus shape, cell or z draw.
     NUCLEUS_OFFSET = 1_000_008
+    #: The named tissue architecture (``tissue.architecture``): ``block_rng(block_rng(cells, CELLTYPES),
+    #: ARCHITECTURE)``, drawn after the prototypes and the fuzzy cells, whose draws it leaves alone.
+    ARCHITECTURE = 1_000_009
+    #: Stage 2: each cell's expression level beyond its size (``size_factor_cv``), one normal per cell in
+    #: cell order over the whole tissue (as ``Z``); a child of its own, drawn only when the CV is > 0, so
+    #: a config without it draws exactly what it drew before.
+    SIZE_FACTOR = 1_000_010
     #: The writers' stains beyond DAPI (under ``Stage.IMAGE`` and the platform's image streams): the
     #: boundary (membrane) stain and the two interior stains of Xenium's segmentation kit. Children of
     #: their own, so DAPI draws the same with or without them and each channel can be drawn alone.

@@ -20,6 +20,7 @@ from STpuppeteer.config import (
     TissueConfig,
     TranscriptConfig,
 )
+from STpuppeteer.config.architecture import CortexArchitecture, GlandsArchitecture, TumourArchitecture
 from STpuppeteer.config.programs import CellTypeSpec
 
 PROGRAMS = [{"name": "p", "loading": {"A": 2.0, "B": 1.0}}]
@@ -39,6 +40,9 @@ def _place(model: type[BaseModel], field: str, value: object) -> dict:
                                                                 "radius_um": 5.0, field: v}]}},
         SharedMarkerSet: lambda v: {"shared_markers": [{"celltypes": ["ct_0", "ct_1"], "n_genes": 2, field: v}]},
         CellTypeSpec: lambda v: {"programs": PROGRAMS, "cell_type_specs": {"T": {field: v}}},
+        GlandsArchitecture: lambda v: {"tissue": {"architecture": {"kind": "glands", field: v}}},
+        TumourArchitecture: lambda v: {"tissue": {"architecture": {"kind": "tumour", field: v}}},
+        CortexArchitecture: lambda v: {"tissue": {"architecture": {"kind": "cortex", field: v}}},
     }[model]
     return {"n_cells": 50, **where(value)}
 
@@ -58,7 +62,8 @@ def _numeric_fields() -> list[tuple[type[BaseModel], str, type]]:
     """(model, field, int or float) of every numeric field of every config model."""
     out = []
     for model in (SimulationConfig, TissueConfig, MorphologyConfig, TranscriptConfig, InstrumentConfig,
-                  CelltypePrior, NucleusShape, PrototypeConfig, SharedMarkerSet, CellTypeSpec):
+                  CelltypePrior, NucleusShape, PrototypeConfig, SharedMarkerSet, CellTypeSpec, GlandsArchitecture,
+                  TumourArchitecture, CortexArchitecture):
         for name, info in model.model_fields.items():
             kind = _kind(info.annotation)
             if kind is not None:

@@ -2,8 +2,8 @@
 
 Each round trip simulates the tissue stage with known parameters and checks the estimate against
 the truth within three of the standard errors the estimator reports (fixed seeds). The tissues
-use the expanded cell model, the one the fit calibrates and writes; a confluent tissue is tested
-for what the fit says about it.
+use the expanded cell model (the fit writes it when cells leave free tissue between them); a
+confluent tissue is fitted with the confluent model.
 """
 
 from __future__ import annotations
@@ -124,17 +124,38 @@ def test_without_types_or_positions():
     assert "tissue.density_per_mm2" in fit.missing and "morphology.max_expansion_um" in fit.missing
 
 
-def test_confluent_cells_give_a_lower_bound_and_a_note_not_a_nan_error():
-    # Confluent cells fill the tissue, so they fill their Voronoi cells at any large expansion: the
-    # fitted expansion is a lower bound and has no error (it used to be NaN, silently).
-    cell_gdf = _tissue(2200.0, 50.0, 6.0, seed=4, cell_model="confluent")
+#: Confluent round trip: relative cell area per type, and the cell-weighted CV of the types' CVs.
+CONFLUENT_SHAPES = {"ct_0": {"cell_area_mean_um2": 300.0, "cell_area_cv": 0.3}, "ct_1": {"cell_area_mean_um2": 700.0},
+                    "ct_2": {"cell_area_mean_um2": 250.0, "cell_area_cv": 0.6}}
+CONFLUENT_CV = 0.5 * 0.3 + 0.3 * 0.45 + 0.2 * 0.6
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_confluent_cells_fit_the_confluent_model_with_per_type_areas(seed):
+    # Cells that fill the tissue are fitted with the model that makes them: per-type mean areas
+    # (their ratios; the density sets the scale), one CV, and the nuclei and hard-core distance
+    # calibrated on confluent simulations.
+    cell_gdf = _tissue(2200.0, 50.0, 6.0, seed=seed, cell_model="confluent", celltype_shapes=CONFLUENT_SHAPES)
     reference = cells_reference(cell_gdf)
     fit = estimate_cells(reference, *type_codes(reference))
     assert fit.measured["cell_cover_fraction"] >= 0.9
-    assert fit.fields["morphology.cell_model"] == "expanded"
-    assert "max_expansion_um_se" not in fit.measured and "lower bound" in fit.missing["max_expansion_um_se"]
-    assert any("looks confluent" in note for note in fit.notes)
+    assert fit.fields["morphology.cell_model"] == "confluent"
+    assert "confluent" in fit.missing["morphology.max_expansion_um"]
+    assert any("confluent" in note for note in fit.notes)
+    shapes, se = fit.fields["morphology.celltype_shapes"], fit.measured
+    base, base_se = shapes["ct_0"]["cell_area_mean_um2"], se["cell_area_mean_um2_se_ct_0"]
+    for name in ("ct_1", "ct_2"):
+        mean, mean_se = shapes[name]["cell_area_mean_um2"], se[f"cell_area_mean_um2_se_{name}"]
+        truth = CONFLUENT_SHAPES[name]["cell_area_mean_um2"] / CONFLUENT_SHAPES["ct_0"]["cell_area_mean_um2"]
+        assert _within(mean / base, truth, mean / base * math.hypot(mean_se / mean, base_se / base))
+    assert _within(fit.fields["morphology.cell_area_cv"], CONFLUENT_CV, se["cell_area_cv_se"])
+    assert _within(fit.fields["morphology.nucleus_area_mean_um2"], 50.0, se["nucleus_area_mean_um2_se"])
+    # The packing keeps the closest centres apart whatever the ratio beyond ~0.7: a lower bound.
+    assert 0.5 <= fit.fields["tissue.min_distance_ratio"] <= 0.7
+    assert "lower bound" in fit.missing["min_distance_ratio_se"]
     assert all(math.isfinite(v) for v in fit.measured.values())
+    SimulationConfig(n_cells=50, tissue={"proportions": PROPORTIONS}, morphology={
+        k.removeprefix("morphology."): v for k, v in fit.fields.items() if k.startswith("morphology.")})
 
 
 def test_same_seed_same_estimates(fits):

@@ -67,10 +67,12 @@ def test_fitting_recovers_what_our_own_xenium_bundle_was_simulated_with(tmp_path
     # gene): with every type leaking, ambient RNA (which follows expression) and leakage
     # cannot be told apart, and the fit says so instead of guessing.
     # Confluent cells (the default) cover 89 % of the region the reader gives (292,000 µm²); the
-    # ambient rate is counted in the rest (at >= 90 % it would be missing).
+    # ambient rate is counted in the rest (at >= 90 % it would be missing). Size factors from the
+    # nucleus areas, which the fit reads (docs/fitting.md; the confluent default's drawn areas are hidden).
     truth = SimulationConfig.from_preset("xenium", seed=5, n_cells=600, n_celltype=3,
                                          instrument={"ambient_rate_per_um2": 0.002, "jitter_um": 0.0},
-                                         leakage_by_gene=0.0, leakage_by_celltype={"ct_1": 0.15})
+                                         leakage_by_gene=0.0, leakage_by_celltype={"ct_1": 0.15},
+                                         size_factor="nucleus_area")
     run = tmp_path / "run"
     assert stp("simulate", "--config", _yaml(truth, tmp_path / "truth.yaml"), "--out", str(run),
                "--format", "xenium", "--quiet").returncode == 0

@@ -103,6 +103,17 @@ def test_zarr_round_trip(store, synthetic):
     assert manifest["seed"] == synthetic.config.seed
 
 
+def test_points_are_stored_packed_and_read_back_as_the_same_frame(store, sdata):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    (part,) = store.glob("points/transcripts/points.parquet/*.parquet")
+    meta = pq.ParquetFile(part).metadata.row_group(0)
+    assert {meta.column(i).compression for i in range(meta.num_columns)} == {"ZSTD"}
+    back = spatialdata.read_zarr(store).points["transcripts"].compute()
+    pd.testing.assert_frame_equal(back, sdata.points["transcripts"].compute())
+
+
 def test_existing_store_is_refused(store, synthetic):
     with pytest.raises(FileExistsError, match="overwrite=True"):
         write_spatialdata(synthetic, store)

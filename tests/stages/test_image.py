@@ -118,3 +118,42 @@ def test_bad_grid_is_refused():
         PixelGrid.from_bounds((0, 0, 0, 1), pixel_size=1)
     with pytest.raises(ValueError, match="smaller tile"):
         PixelGrid.from_bounds((0, 0, 10_000, 10_000), pixel_size=0.2125)
+
+
+def test_camera_gain_rounds_the_photons_and_nothing_else():
+    """Stored counts × gain are the photon image to within the rounding, without bias.
+
+    Same generator, so the same photons: each pixel of ``g × counts`` is within g/2 + 1/2 of the
+    (rounded) photon count, and their mean difference is 0 within 5 standard errors.
+    """
+    nuclei = np.zeros((200, 300), dtype=np.uint32)
+    nuclei[50:120, 60:150] = 1
+    photons = render_from_labels(nuclei, rng=np.random.default_rng(4))[0].astype(float)
+    for gain in (2.0, 4.0):
+        counts = render_from_labels(nuclei, photons_per_count=gain, rng=np.random.default_rng(4))[0]
+        error = (gain * counts - photons).ravel()
+        assert np.abs(error).max() <= gain / 2 + 0.5
+        assert abs(error.mean()) < 5 * error.std() / np.sqrt(error.size)
+
+
+def test_camera_gain_keeps_the_shot_noise_and_adds_the_rounding():
+    """Flat background at a gain of 8 photons a count: in photons, variance = mean + read noise² + 8²/12.
+
+    The rounding's 5.3 photons² is 12 standard errors here, so a gain that dropped or doubled it fails.
+    """
+    gain = 8.0
+    flat = render_from_labels(
+        np.zeros((600, 600), dtype=np.uint32), photons_per_count=gain, rng=np.random.default_rng(3)
+    )[0]
+    patch = gain * flat.astype(float)
+    diffs = (patch[:, 1::2] - patch[:, 0::2]).ravel()
+    var = diffs.var() / 2
+    expected = patch.mean() + 4.0**2 + gain**2 / 12
+    se = expected * np.sqrt(2 / diffs.size)
+    assert abs(var - expected) < 5 * se
+
+
+def test_a_gain_that_is_not_a_positive_number_is_refused():
+    for gain in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="photons_per_count"):
+            render_from_labels(np.zeros((4, 4), dtype=np.uint32), photons_per_count=gain, rng=np.random.default_rng(0))

@@ -1,4 +1,4 @@
-"""The config a command runs: from --config, --preset or --model, with --difficulty, --seed and --n-cells."""
+"""The config a command runs: from --config, --preset or --model, with --difficulty, --architecture and more."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ __all__ = ["MODELS", "PRESETS", "add_config_args", "add_dask_args", "cmd_config"
 
 PRESETS = ("default", "xenium", "merscope", "cosmx", "breast_programs", "xenium_breast", "merscope_io", "cosmx_1k",
            "xenium_prime_5k")
+# tissue.architecture's names (config/architecture.py: ArchitectureKind), kept here so --help needs no import.
+ARCHITECTURES = ("glands", "tumour", "cortex")
 # The expression models, and the preset each starts from when no --preset or --config is given
 # (the table model has none: its configs come from data, e.g. from `stpuppeteer fit`).
 MODELS = {"priors": "default", "programs": "breast_programs", "table": None}
@@ -24,13 +26,15 @@ MODELS = {"priors": "default", "programs": "breast_programs", "table": None}
 def load_config(args: argparse.Namespace) -> SimulationConfig:
     from STpuppeteer.config import SimulationConfig
     from STpuppeteer.config.difficulty import apply_difficulty
-    from STpuppeteer.config.presets import PANEL_PRESETS, PROGRAM_PRESETS
+    from STpuppeteer.config.presets import PANEL_PRESETS, PROGRAM_PRESETS, merge_overrides
 
     overrides: dict[str, Any] = {}
     if getattr(args, "seed", None) is not None:
         overrides["seed"] = args.seed
     if getattr(args, "n_cells", None) is not None:
         overrides["n_cells"] = args.n_cells
+    if getattr(args, "architecture", None) is not None:
+        overrides["tissue"] = {"architecture": args.architecture}
     if getattr(args, "difficulty", None) is not None and not getattr(args, "config", None):
         overrides["difficulty"] = args.difficulty
     model = getattr(args, "model", None)
@@ -47,7 +51,7 @@ def load_config(args: argparse.Namespace) -> SimulationConfig:
                 apply_difficulty({**overrides, "difficulty": difficulty}, base=base.model_dump())
             )
         else:
-            config = SimulationConfig.model_validate({**base.model_dump(), **overrides})
+            config = SimulationConfig.model_validate(merge_overrides(base.model_dump(), overrides))
     else:
         preset = getattr(args, "preset", None) or MODELS[model or "priors"]
         if preset is None:
@@ -95,6 +99,12 @@ def add_config_args(parser: argparse.ArgumentParser, *, default_preset: str | No
         "--difficulty", choices=("easy", "medium", "hard"),
         help="a rung of the difficulty ladder over the preset or config: more and closer cell types, rarer types, "
              "weaker markers, more leakage and ambient, more crowding (docs/presets.md, 'Difficulty ladder')",
+    )
+    parser.add_argument(
+        "--architecture", choices=ARCHITECTURES,
+        help="a named tissue architecture in place of the spatial pattern: glands (epithelium lining lumens), "
+             "tumour (nests with immune cells at the margin and inside) or cortex (curved layers); roles come from "
+             "the cell types' names (docs/model_tissue.md, 'Named architectures')",
     )
     parser.add_argument("--seed", type=int, help="override the config's seed")
     parser.add_argument("--n-cells", type=int, help="override the number of cells")

@@ -29,8 +29,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     """``stpuppeteer score``: a method's assignment or polygons against the run's truth."""
-    from STpuppeteer.metrics import score_cli
-
     inputs = ("pred", "pred_shapes", "pred_labels", "pred_regions")
     for name in ("truth", *inputs):
         value = getattr(args, name)
@@ -46,6 +44,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.tool is not None and args.pred is None:
         msg = f"--tool {args.tool} says how to read --pred; give --pred (the tool's output)."
         raise UserError(msg)
+    # Imported once the arguments hold: a mistyped command line answers without loading the metrics.
+    from STpuppeteer.metrics import score_cli
+
     score_cli(args.truth, args.pred, args.pred_shapes, pred_labels_path=args.pred_labels,
               pred_regions_path=args.pred_regions, out_json=args.json, pred_tool=args.tool, **kwargs)
     return 0

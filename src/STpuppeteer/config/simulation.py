@@ -71,9 +71,11 @@ from STpuppeteer.config.transcripts import TranscriptConfig
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ExpressionModel", "SimulationConfig"]
+__all__ = ["ExpressionModel", "SimulationConfig", "SizeFactorArea"]
 
 ExpressionModel = Literal["priors", "programs", "table"]
+#: What sets a cell's size factor (``SimulationConfig.size_factor``).
+SizeFactorArea = Literal["cell_area", "nucleus_area"]
 
 
 class SimulationConfig(StrictModel):
@@ -183,6 +185,26 @@ class SimulationConfig(StrictModel):
         1.0, ge=1e-6, le=1e4,
         description="multiplies every μ when drawing counts (overall molecules per cell); 10⁻⁶ to 10⁴ (the "
         "config also refuses more than 10⁵ expected molecules in a cell)",
+    )
+    size_factor: SizeFactorArea | None = Field(
+        None,
+        description="the area that sets each cell's size factor s (its expected counts are s·μ; cell_gdf's "
+        "'scale'): 'cell_area' (a confluent cell's drawn area, an expanded cell's polygon) or 'nucleus_area'; "
+        "s = area^size_factor_exponent over its mean among the cells of the type (mean 1 per type, so μ stays "
+        "the type's mean); None: the cell model's own size, 'cell_area' on confluent cells, 'nucleus_area' on "
+        "expanded cells (grown from their nucleus)",
+    )
+    size_factor_exponent: Real = Field(
+        1.0, ge=0, le=2,
+        description="β in s ∝ area^β; 0 to 2 (1: molecules in proportion to the area, as at a constant mRNA "
+        "concentration; 0: the area does not matter)",
+    )
+    size_factor_cv: Real | None = Field(
+        None, ge=0, le=2,
+        description="CV of a log-normal factor of mean 1 on each cell's size factor, independent of its area "
+        "(how much of a cell the section holds, its state); 0 to 2; None: 0.3 when the size factor follows "
+        "the cell area, 0 when it follows the nucleus area (the expanded model's, whose fit calibrates the "
+        "nucleus areas' spread to a dataset's totals)",
     )
     # --- nested stage configs ----------------------------------------------------------
     tissue: TissueConfig = Field(default_factory=TissueConfig)

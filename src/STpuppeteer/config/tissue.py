@@ -16,6 +16,7 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from STpuppeteer.config._base import MAX_EXTENT_UM, Flag, Int, Name, Real, StrictModel
+from STpuppeteer.config.architecture import Architecture, architecture_roles
 
 __all__ = [
     "CellModel",
@@ -146,6 +147,14 @@ class TissueConfig(StrictModel):
     )
     prototypes: list[PrototypeConfig] = Field(
         default_factory=list, description="clusters, rings and chains placed on top of the pattern"
+    )
+    architecture: Architecture | None = Field(
+        None,
+        description="a named tissue architecture in place of the pattern: 'glands' (epithelium lining lumens, "
+        "the tissue's gaps, in stroma; with gap_fraction 0 it cuts its own lumens), 'tumour' (tumour nests in "
+        "stroma, immune cells dense at the invasive margin and thinning into the nests) or 'cortex' (curved "
+        "layers, glia and interneurons scattered across them); a name, or a mapping of kind, roles and the "
+        "architecture's knobs; None = the pattern (docs/model_tissue.md)",
     )
 
     @field_validator("proportions")
@@ -381,6 +390,8 @@ def check_tissue_consistency(
     if unknown:
         msg = f"morphology.celltype_shapes has unknown cell types {unknown}; allowed are {names}."
         raise ValueError(msg)
+    if tissue.architecture is not None:
+        architecture_roles(tissue.architecture, names)
     _check_extent(tissue, n_cells=n_cells)
     _check_nuclei_fit(tissue, morphology, n_cells=n_cells, names=names)
     _check_prototypes_fit(tissue, n_cells=n_cells, names=names)

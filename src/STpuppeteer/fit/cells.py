@@ -29,11 +29,12 @@ Estimators, and why:
   δA / (2√(πA))); the density's and the ratio's errors are left out. Where the data's cells fill
   their Voronoi cells the expansion is only a lower bound: no error is given and ``missing`` says
   why. Elongation and roughness are not estimated; the calibration uses the config's defaults.
-- **Confluent tissue**: the fit writes the expanded model (``morphology.cell_model="expanded"``).
-  When the cells cover at least :data:`CONFLUENT_COVER_FRACTION` of the region (the confluent
-  model's do), a note says the reference looks confluent; the confluent model's per-type cell
-  areas are not fitted, and the nucleus and hard-core calibrations, simulated with expanded cells,
-  are biased on it (the confluent model moves and packs the centres).
+- **Confluent tissue**: when the cells cover at least :data:`CONFLUENT_COVER_FRACTION` of the
+  region, the fit writes the confluent model (``morphology.cell_model="confluent"``): per-type
+  mean cell areas and one CV calibrated on confluent simulations first
+  (:meth:`~STpuppeteer.fit.tissue_calibration.TissueCalibration.fit_cell_areas`), then the nuclei
+  and the hard-core ratio on them (the ratio from a simulated curve; at its plateau a lower
+  bound). ``morphology.max_expansion_um`` is then missing. docs/fitting.md gives the figures.
 """
 
 from __future__ import annotations
@@ -150,11 +151,26 @@ def estimate_cells(
     # (the ring that takes a disc of the mean nucleus area to the mean cell area).
     guess = (math.sqrt(cell_area.mean() / math.pi) - math.sqrt(nucleus.mean() / math.pi)
              if cell_area is not None else MorphologyConfig().max_expansion_um)
+    confluent = cell_area is not None and out.measured.get("cell_cover_fraction", 0.0) >= CONFLUENT_COVER_FRACTION
+    if confluent:
+        # Cell sizes first: the hard-core and nucleus calibrations then simulate the confluent model,
+        # which packs the centres by those sizes.
+        inside = interior_cells(xy, spacing)
+        cell_mean, cell_cv = mean_cv(cell_area[inside], codes[inside], len(celltypes))
+        cal.fit_cell_areas(target, ratio, cell_mean, float(np.nansum(proportions * cell_cv)))
     params, ratio = cal.fit_nuclei(target, ratio, of_nuclei=of_nuclei, expansion=float(np.clip(guess, 0, spacing)))
     if points is not None:
         out.fields["tissue.min_distance_ratio"] = ratio
-        # The data's quantile and the calibration's, each a quantile of its own cells.
-        out.measured["min_distance_ratio_se"] = nn_ratio_se(points, density) * math.sqrt(1 + n / n_calibration_cells)
+        # The data's quantile and the calibration's, each a quantile of its own cells, through the
+        # curve's slope (1 for the expanded model, whose closest pairs are the ratio's).
+        if cal.ratio_plateau is None:
+            out.measured["min_distance_ratio_se"] = (
+                nn_ratio_se(points, density) * math.sqrt(1 + n / n_calibration_cells) / cal.ratio_slope)
+        else:
+            out.missing["min_distance_ratio_se"] = (
+                f"confluent cells: the closest centres ({out.measured['nn_distance_q01_over_hex_spacing']:.3f} "
+                f"spacings) reach the packing's plateau ({cal.ratio_plateau:.3f}), which any ratio from "
+                f"{ratio:.3g} on gives, so the fitted value is a lower bound")
     mean, cv = cal.overall_nucleus(params)
     (ref_mean, ref_cv), (sim_mean, sim_cv) = _relative_se(nucleus), _relative_se(cal.last_nuclei)
     out.fields.update({"morphology.nucleus_area_mean_um2": mean, "morphology.nucleus_area_cv": cv})
@@ -174,6 +190,8 @@ def estimate_cells(
                 out.measured[f"nucleus_area_mean_um2_se_{name}"] = float(se)
     if cell_area is None:
         out.missing["morphology.max_expansion_um"] = "the cells have no areas"
+    elif confluent:
+        _confluent_fields(cal, cell_area[inside], codes[inside], celltypes, n_calibration_cells, out)
     else:
         a = cell_area[interior_cells(xy, spacing)]
         expansion, se = cal.fit_expansion(params, ratio, a.mean(), a.std() / math.sqrt(len(a)), spacing, out)
@@ -186,19 +204,39 @@ def estimate_cells(
         if math.isfinite(se):  # else a lower bound, and out.missing says why (never a NaN error)
             se = math.hypot(se, out.measured["nucleus_area_mean_um2_se"] / (2 * math.sqrt(math.pi * mean)))
             out.measured["max_expansion_um_se"] = se
-        _note_confluence(out)
     out.measured["calibration_seconds"] = time.perf_counter() - started
     return out
 
 
-def _note_confluence(out: Estimates) -> None:
-    """Say so when the cells fill the tissue: the fit writes the expanded model, whose cells cannot."""
-    cover = out.measured.get("cell_cover_fraction")
-    if cover is not None and cover >= CONFLUENT_COVER_FRACTION:
-        out.notes.append(
-            f"cells cover {cover:.0%} of the region: the reference looks confluent, but the fit calibrates and "
-            "writes the expanded cell model (cells at most their Voronoi cells, gaps between them); fitting the "
-            "confluent model's per-type cell areas is not implemented")
+def _confluent_fields(cal: TissueCalibration, cell_area: np.ndarray, codes: np.ndarray, celltypes: list[str],
+                      n_calibration_cells: int, out: Estimates) -> None:
+    """The confluent model's fields: per-type cell area (mean, CV) as calibrated, with their errors.
+
+    ``cell_area`` and ``codes`` are the interior cells'. A type's mean has its cells' sampling
+    error and the calibration's (as the nuclei's); a CV its cells' (delta method).
+    """
+    assert cal.cell_params is not None
+    mean, cv = cal.cell_params
+    counts = np.bincount(codes, minlength=len(celltypes))
+    n_sim = np.maximum(cal.proportions * n_calibration_cells, 1)
+    out.fields["morphology.cell_model"] = "confluent"
+    out.fields["morphology.cell_area_cv"] = float(cv[0])
+    # The data's CV (delta method over every interior cell) and the calibration's, through the slope.
+    rel_cv = _relative_se(cell_area)[1] * math.sqrt(1 + len(cell_area) / n_calibration_cells)
+    out.measured["cell_area_cv_se"] = float(cv[0] * rel_cv / cal.cell_cv_slope)
+    out.missing["morphology.max_expansion_um"] = (
+        f"the cells cover {out.measured['cell_cover_fraction']:.0%} of the region: the fit writes the confluent "
+        "cell model, which does not use it")
+    out.notes.append(f"cells cover {out.measured['cell_cover_fraction']:.0%} of the region: confluent; the fit "
+                     "calibrates and writes the confluent cell model with per-type cell areas")
+    shapes = out.fields.setdefault("morphology.celltype_shapes", {}) if len(celltypes) > 1 else {}
+    for t, name in enumerate(celltypes):
+        if counts[t] < 2:
+            continue
+        rel_mean = _relative_se(cell_area[codes == t])[0]
+        out.measured[f"cell_area_mean_um2_se_{name}"] = float(mean[t] * rel_mean * math.sqrt(1 + counts[t] / n_sim[t]))
+        if len(celltypes) > 1:
+            shapes.setdefault(name, {})["cell_area_mean_um2"] = float(mean[t])
 
 
 def _relative_se(values: np.ndarray) -> tuple[float, float]:

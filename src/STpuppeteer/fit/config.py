@@ -247,18 +247,22 @@ def _before_leakage(counts: CountFit, estimates: Estimates) -> CountFit:
 def _size_factor_spread(counts: CountFit, estimates: Estimates) -> None:
     """Without nucleus areas, carry the library sizes' spread into the simulator's size factors.
 
-    The simulator's size factor is a cell's nucleus area over its type's mean, so the nucleus
-    areas' CV sets the spread of the cells' totals. Data without areas (a count matrix) still
-    shows that spread in its library sizes; :attr:`CountFit.size_factor_cv` is it, net of noise.
+    The simulator's size factor is an area over its type's mean times a log-normal level of CV
+    ``size_factor_cv`` (``docs/model_genes.md``). Data without areas (a count matrix) still show
+    the size factors' spread in their library sizes; :attr:`CountFit.size_factor_cv` is it, net of
+    noise. It becomes the level's CV, with the area's part switched off (``size_factor_exponent``
+    0): a log-normal level has exactly that CV, whereas nuclei drawn with that CV are shrunk to fit
+    their neighbours and spread less.
     """
-    key = "morphology.nucleus_area_cv"
-    if key in estimates.fields or counts.size_factor != "library_size":
+    if "size_factor_cv" in estimates.fields or counts.size_factor != "library_size":
         return
     cv = float(min(counts.size_factor_cv, 2.0))  # the config's bound
-    estimates.fields[key] = cv
-    estimates.missing.pop(key, None)
+    estimates.fields["size_factor_cv"] = cv
+    estimates.fields["size_factor_exponent"] = 0.0
+    estimates.missing.pop("size_factor_cv", None)
     estimates.measured["size_factor_cv_from_library_sizes"] = counts.size_factor_cv
-    estimates.notes.append(f"no nucleus areas: their CV is the library sizes' spread net of noise, {cv:.3f}")
+    estimates.notes.append(f"no areas: the size factors are a log-normal level of the library sizes' spread net "
+                           f"of noise, CV {cv:.3f}")
 
 
 def _nest(fields: dict[str, Any]) -> dict[str, Any]:

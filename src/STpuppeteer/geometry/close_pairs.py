@@ -34,6 +34,8 @@ def _group_pairs(
     reach: float,
 ) -> int:
     # Counts the pairs of every group (and writes them to `out` while it has room); returns the count.
+    # The two loops repeat the distance test on purpose: a shared compiled helper (inlined or not)
+    # gave the same pairs but took 0.59 s instead of 0.41 s CPU on 2 M points.
     n = 0
     for g in range(len(starts) - 1):
         lo, hi = starts[g], starts[g + 1]

@@ -174,3 +174,7 @@ def write_h5ad(result: SimulationResult, path: str | Path, *, overwrite: bool = 
     with atomic_output_file(target, overwrite=overwrite) as tmp:
         adata.write_h5ad(tmp)
     return target
+
+
+#: The name :mod:`STpuppeteer.io` exports it under.
+to_anndata = result_to_anndata

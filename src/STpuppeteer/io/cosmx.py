@@ -345,12 +345,15 @@ def _write_fov_images(
             rng=block_rng(parent, int(fov)),
         )
         rgb = np.stack([np.zeros(binned.shape, np.uint8), _to_uint8(stains[1]), _to_uint8(stains[0])], axis=-1)
+        # Stored bottom row first, as the labels: flipped while small, then each rendered pixel made a
+        # binning × binning block in one contiguous copy (the rows past the FOV, now at the top, dropped),
+        # which the JPEG encoder takes as it is.
+        rgb = rgb[::-1]
         if binning > 1:
-            # Each rendered pixel as a binning × binning block, in one copy.
             h, w = binned.shape
             blocks = np.broadcast_to(rgb[:, None, :, None], (h, binning, w, binning, 3))
-            rgb = blocks.reshape(h * binning, w * binning, 3)[: shape[0], : shape[1]]
-        iio.imwrite(images_dir / composite_name(fov), np.flipud(rgb), extension=".jpg", quality=90)
+            rgb = blocks.reshape(h * binning, w * binning, 3)[h * binning - shape[0] :, : shape[1]]
+        iio.imwrite(images_dir / composite_name(fov), np.ascontiguousarray(rgb), extension=".jpg", quality=90)
 
 
 def write_cosmx(

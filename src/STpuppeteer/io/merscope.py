@@ -3,9 +3,10 @@
 The folder holds what a MERSCOPE region folder holds:
 
 - ``images/micron_to_mosaic_pixel_transform.csv``: the 3 × 3 affine from µm to mosaic pixels;
-- ``detected_transcripts.csv``: one row per molecule, position in µm (``global_x``,
-  ``global_y``), focal plane index (``global_z``), pixel position within its field of view
-  (``x``, ``y``, ``fov``), ``gene`` and the ``cell_id`` the instrument assigned (``-1``: none);
+- ``detected_transcripts.csv``: one row per molecule, field of view by field of view and
+  numbered within each (the unnamed first column), position in µm (``global_x``, ``global_y``;
+  0.01 µm), focal plane index (``global_z``), pixel position within its field of view (``x``,
+  ``y``, ``fov``), ``gene`` and the ``cell_id`` the instrument assigned (``-1``: none);
 - ``cell_by_gene.csv`` and ``cell_metadata.csv``: counts and geometry per cell (``EntityID``);
 - ``cell_boundaries.parquet``: cell polygons (µm) as WKB multipolygons, one per focal plane;
 - ``images/mosaic_DAPI_z3.tif`` and ``images/mosaic_Cellbound1_z3.tif``: nuclear and membrane
@@ -105,8 +106,11 @@ def _transcripts(
             cols.CELL_ID: np.where(trs["landed_cell_id"].to_numpy() >= 0, trs["landed_cell_id"], UNASSIGNED_CELL),
         }
     )
-    # MERSCOPE lists transcripts field of view by field of view.
-    return df.sort_values(cols.FOV, kind="stable").reset_index(drop=True)
+    # MERSCOPE lists transcripts field of view by field of view, its unnamed first column numbering
+    # them within each (unique and ascending there, not across the file).
+    df = df.sort_values(cols.FOV, kind="stable")
+    df.index = df.groupby(cols.FOV, sort=False).cumcount().to_numpy()
+    return df
 
 
 def _cell_tables(
@@ -218,6 +222,7 @@ def _write_mosaics(
                 rasterize_labels(nuclei[seen], grid),
                 cell_labels=rasterize_labels(polygons[seen], grid),
                 pixel_size=pixel_size,
+                photons_per_count=result.config.images.photons_per_count,
                 rng=block_rng(parent, (r0 // FOV_SIZE_PX, c0 // FOV_SIZE_PX)),
             )
             w = np.outer(_ramp(rb - ra), _ramp(cb - ca))

@@ -24,6 +24,7 @@ from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
 from STpuppeteer.io.anndata import result_to_anndata
 from STpuppeteer.io.atomic import atomic_output_dir
 from STpuppeteer.io.manifest import write_manifest
+from STpuppeteer.io.parquet import write_parquet
 from STpuppeteer.stages.image import render_from_labels
 
 if TYPE_CHECKING:
@@ -145,6 +146,7 @@ def result_to_spatialdata(
                 nucleus_raster,
                 cell_labels=cell_raster,
                 pixel_size=pixel_size,
+                photons_per_count=images_config.photons_per_count,
                 rng=result.stage_rng(Stage.IMAGE),
             )
             images[IMAGE] = Image2DModel.parse(
@@ -160,6 +162,19 @@ def result_to_spatialdata(
                     raster, dims=("y", "x"), transformations=to_um, scale_factors=scale_factors
                 )
     return SpatialData(images=images, labels=label_images, points=points, shapes=shapes, tables={TABLE: table})
+
+
+def _repack_points(store: Path) -> None:
+    """Rewrite the points' Parquet files with :func:`~STpuppeteer.io.parquet.write_parquet`'s encodings.
+
+    SpatialData writes points through Dask with plain Snappy pages (44 MB for a 3,000-cell run's
+    molecules); packed as the other molecule tables are, the same table takes 25 MB. The Arrow
+    schema and its pandas metadata are kept, so ``spatialdata.read_zarr`` reads the same frame.
+    """
+    import pyarrow.parquet as pq
+
+    for part in sorted(store.glob("points/*/points.parquet/*.parquet")):
+        write_parquet(pq.read_table(part), part)
 
 
 def write_spatialdata(result: SimulationResult, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -187,5 +202,10 @@ def write_spatialdata(result: SimulationResult, path: str | Path, *, overwrite: 
         # Unsharded zarr arrays: readable by every zarr-v3 reader, and anndata stops asking.
         with ad.settings.override(auto_shard_zarr_v3=False):
             sdata.write(tmp, update_sdata_path=False)
+        _repack_points(tmp)
         write_manifest(tmp, result.config, fmt="spatialdata")
     return Path(path).expanduser().absolute()
+
+
+#: The name :mod:`STpuppeteer.io` exports it under.
+to_spatialdata = result_to_spatialdata

@@ -29,10 +29,12 @@ __all__ = [
 #: molecule (an unassigned codeword, as the instrument names one that decodes to no gene).
 PLACEHOLDER_FEATURE = "UnassignedCodeword_no_molecules"
 
-#: Decimals of floats in the CSVs by default: 1 nm in µm, finer than any instrument resolves (their
-#: localisation error is 0.1–0.5 µm); full precision would double the files' size.
-UM_DECIMALS = 3
-#: Decimals of camera pixels (0.108 µm MERSCOPE, 0.12 µm CosMx): 0.01 pixel, about 1 nm as well.
+#: Decimals of µm in the CSVs: 0.01 µm, ten times finer than the instruments' localisation error
+#: (0.1–0.5 µm). The instruments print their float32 values with up to seven digits, more than any
+#: of them resolves; 2 decimals are the coarsest that keep every position within 5 nm.
+UM_DECIMALS = 2
+#: Decimals of camera pixels (0.108 µm MERSCOPE, 0.12 µm CosMx): 0.01 pixel, about 1 nm (one
+#: decimal, 11–12 nm, would be coarser than :data:`UM_DECIMALS`).
 PIXEL_DECIMALS = 2
 
 
@@ -56,7 +58,7 @@ def write_csv(
     index_label
         Write the index first under this name (``""`` for an unnamed column); ``None`` drops it.
     decimals
-        Decimals of every float column (:data:`UM_DECIMALS`: 1 nm for µm).
+        Decimals of every float column (:data:`UM_DECIMALS`: 0.01 µm).
     decimals_by_column
         Decimals of some columns instead of ``decimals`` (e.g. :data:`PIXEL_DECIMALS` for pixels).
     """

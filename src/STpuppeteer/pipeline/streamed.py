@@ -301,7 +301,9 @@ def simulate_to_xenium(
                 cell_mask = rasterize_labels(polygons.cells(0, n_cells), grid)
                 bundle.write_cells_zarr(nucleus_mask, cell_mask)
                 image = render_from_labels(nucleus_mask, cell_labels=None, interior=False,
-                                           pixel_size=grid.pixel_size, rng=stage_rng(config.seed, Stage.IMAGE))
+                                           pixel_size=grid.pixel_size,
+                                           photons_per_count=config.images.photons_per_count,
+                                           rng=stage_rng(config.seed, Stage.IMAGE))
                 del nucleus_mask, cell_mask
                 bundle.write_morphology(image, channel_names=xc.MORPHOLOGY_CHANNEL_NAMES,
                                         rng=stage_rng(config.seed, Stage.IMAGE_UUID))

@@ -137,9 +137,13 @@ class PriorCountModel(CountModel):
 
     def block(self, start: int, stop: int, rng: np.random.Generator) -> np.ndarray:
         """Counts of cells ``start:stop`` (int32, cells × genes) from the block's own generator."""
+        # In place (the same numbers as λ = Gamma(θ) · (μ·s/θ)): two cells × genes arrays live, not four.
         th = self.theta[self.codes[start:stop]]
-        mean = self.mu[self.codes[start:stop]] * self.scale[start:stop, None]
-        lam = rng.standard_gamma(th) * (mean / th)
+        ratio = self.mu[self.codes[start:stop]]
+        ratio *= self.scale[start:stop, None]
+        ratio /= th
+        lam = rng.standard_gamma(th, out=th)
+        lam *= ratio
         return rng.poisson(lam).astype(np.int32, copy=False)
 
 

@@ -4,6 +4,8 @@
 ``gap_radius_um`` (each log-normal with CV 0.4), with gently wavy outlines (harmonics 2–4 of
 relative s.d. 0.1), centred uniformly in the tissue. Overlapping holes merge, so the cut area
 is a little below the nominal fraction; a hole that splits the tissue leaves its largest piece.
+A tissue smaller than two holes of the mean size (a dozen cells at the defaults) keeps no gap:
+one hole would take most of it.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def carve_gaps(region: shapely.Polygon, tissue: TissueConfig, rng: np.random.Gen
 
     Returns
     -------
-    A valid polygon (the region itself when ``gap_fraction`` is 0).
+    A valid polygon (the region itself when ``gap_fraction`` is 0, or when the region is smaller
+    than two holes of the mean size).
     """
     if tissue.gap_fraction <= 0:
         return region
@@ -48,6 +51,10 @@ def carve_gaps(region: shapely.Polygon, tissue: TissueConfig, rng: np.random.Gen
     sigma2 = math.log1p(_RADIUS_CV**2)
     # E[r²] of the log-normal radius: the hole count that cuts the nominal fraction (before merging).
     mean_area = math.pi * mean_radius**2 * math.exp(sigma2)
+    if region.area < 2.0 * mean_area:
+        # At least one hole is cut whatever the fraction: in a tissue this small it would take most of it
+        # (or all, leaving nothing to place cells in).
+        return region
     n_holes = max(1, round(tissue.gap_fraction * region.area / mean_area))
     centres = uniform_points(region, n_holes, rng)
     radius = mean_radius * np.exp(rng.standard_normal(n_holes) * math.sqrt(sigma2) - 0.5 * sigma2)

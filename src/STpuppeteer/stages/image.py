@@ -75,14 +75,22 @@ def _boundary_mask(cell_labels: np.ndarray) -> np.ndarray:
     return edge & (cell_labels > 0)
 
 
-def _finish(signal: np.ndarray, rng: np.random.Generator, *, pixel_size: float, background: np.ndarray) -> np.ndarray:
+def _finish(
+    signal: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    pixel_size: float,
+    background: np.ndarray,
+    photons_per_count: float = 1.0,
+) -> np.ndarray:
     """Optics, background, shot and read noise: expected photons to a uint16 image.
 
     ``background`` is the tissue's autofluorescence (a unit-variance field), shared by every
     stain of one image. Shot noise (Poisson, variance = mean) plus read noise (normal) is drawn
     as one normal of variance mean + read noise²: the photon counts here are tens to thousands,
     where the Poisson is normal to within its skewness 1/√mean, and a float32 normal costs a
-    small fraction of a Poisson draw.
+    small fraction of a Poisson draw. The camera then stores one count per ``photons_per_count``
+    photons (its gain), rounded; 1 stores the photons themselves.
     """
     blurred = ndimage.gaussian_filter(signal, _PSF_SIGMA_UM / pixel_size)
     out = np.empty(signal.shape, dtype=np.uint16)
@@ -91,16 +99,18 @@ def _finish(signal: np.ndarray, rng: np.random.Generator, *, pixel_size: float, 
     for lo in range(0, signal.shape[0], band):
         expected = np.multiply(background[lo : lo + band], np.float32(_BACKGROUND * _AUTOFLUORESCENCE_CV))
         expected += np.float32(_BACKGROUND)
-        expected += blurred[lo:lo + band]
+        expected += blurred[lo : lo + band]
         np.maximum(expected, 0, out=expected)
         noise = rng.standard_normal(expected.shape, dtype=np.float32)
         sd = np.add(expected, np.float32(_READ_NOISE**2))
         np.sqrt(sd, out=sd)
         noise *= sd
         noise += expected
+        if photons_per_count != 1.0:
+            noise *= np.float32(1.0 / photons_per_count)
         np.rint(noise, out=noise)
         np.clip(noise, 0, np.iinfo(np.uint16).max, out=noise)
-        out[lo:lo + band] = noise
+        out[lo : lo + band] = noise
     return out
 
 
@@ -176,6 +186,7 @@ def render_from_labels(
     cell_labels: np.ndarray | None = None,
     interior: bool = False,
     pixel_size: float = XENIUM_PIXEL_SIZE,
+    photons_per_count: float = 1.0,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Render the stains from label rasters of the nuclei (and cells, for the other stains).
@@ -191,6 +202,10 @@ def render_from_labels(
         multimodal segmentation kit; needs ``cell_labels``.
     pixel_size
         µm per pixel (sets the scale of blur, texture and background variation).
+    photons_per_count
+        The camera's gain: photons per stored count (the writers pass the config's
+        ``images.photons_per_count``); 1 stores photon counts. The noise is drawn in photons
+        either way, so the gain changes the rounding, not the signal-to-noise ratio.
     rng
         Source of every random draw. The DAPI channel is drawn first, so adding channels
         does not change it.
@@ -202,6 +217,9 @@ def render_from_labels(
     """
     if interior and cell_labels is None:
         msg = "interior=True needs cell_labels: the interior stains fill the cells."
+        raise ValueError(msg)
+    if not (np.isfinite(photons_per_count) and photons_per_count > 0):
+        msg = f"photons_per_count={photons_per_count!r}: the camera's gain must be a positive number of photons."
         raise ValueError(msg)
     shape = nucleus_labels.shape
     brightness = _NUCLEUS_PEAK * _per_cell(rng, int(nucleus_labels.max(initial=0)), _NUCLEUS_BRIGHTNESS_SD)
@@ -216,7 +234,8 @@ def render_from_labels(
     del texture
     # One autofluorescence for every stain: it is the tissue's, seen through each filter.
     background = low_frequency_noise(rng, shape, _AUTOFLUORESCENCE_SCALE_UM / pixel_size)
-    channels = [_finish(dapi, rng, pixel_size=pixel_size, background=background)]
+    finish = {"pixel_size": pixel_size, "background": background, "photons_per_count": photons_per_count}
+    channels = [_finish(dapi, rng, **finish)]
     del dapi
     if cell_labels is not None:
         if cell_labels.shape != shape:
@@ -224,14 +243,14 @@ def render_from_labels(
             raise ValueError(msg)
         boundary_rng = block_rng(rng, Block.IMAGE_BOUNDARY)
         membrane = _boundary_stain(cell_labels, pixel_size=pixel_size, rng=boundary_rng)
-        channels.append(_finish(membrane, boundary_rng, pixel_size=pixel_size, background=background))
+        channels.append(_finish(membrane, boundary_rng, **finish))
         del membrane
     if interior:
         for key, stain_of in _INTERIOR_STAINS:
             # Each stain draws its signal, then its noise, from a stream of its own.
             stain_rng = block_rng(rng, key)
             stain = stain_of(nucleus_labels, cell_labels, pixel_size=pixel_size, rng=stain_rng)
-            channels.append(_finish(stain, stain_rng, pixel_size=pixel_size, background=background))
+            channels.append(_finish(stain, stain_rng, **finish))
             del stain
     return np.stack(channels)
 
@@ -243,6 +262,7 @@ def render_morphology(
     bounds: tuple[float, float, float, float] | None = None,
     membrane: bool = False,
     interior: bool = False,
+    photons_per_count: float = 1.0,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """DAPI-like (and optionally membrane and interior stains) image of the true nuclei and cells.
@@ -259,6 +279,8 @@ def render_morphology(
         Also render a membrane channel outlining each cell.
     interior
         Also render the RNA-like and protein-like interior stains (implies the membrane channel).
+    photons_per_count
+        Photons per stored count (the camera's gain; see :func:`render_from_labels`).
     rng
         Source of every random draw (derive it with ``stage_rng(seed, "image")``).
 
@@ -282,4 +304,11 @@ def render_morphology(
     grid = PixelGrid.from_bounds(bounds, pixel_size=pixel_size)
     nuclei = rasterize_labels(np.asarray(cell_gdf["nucleus"].values), grid)
     cells = rasterize_labels(np.asarray(cell_gdf.geometry.values), grid) if membrane or interior else None
-    return render_from_labels(nuclei, cell_labels=cells, interior=interior, pixel_size=pixel_size, rng=rng)
+    return render_from_labels(
+        nuclei,
+        cell_labels=cells,
+        interior=interior,
+        pixel_size=pixel_size,
+        photons_per_count=photons_per_count,
+        rng=rng,
+    )

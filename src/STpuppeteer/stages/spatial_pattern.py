@@ -8,7 +8,8 @@ goes:
 2. a ``fuzziness`` fraction of the remaining cells are typed at random (well mixed);
 3. the rest follow the background pattern: ``mixed`` (random), ``domains`` (argmax of one
    smooth Gaussian random field per type, with per-type offsets tuned so the counts come
-   out exact) or ``layers`` (cells ranked along a direction, cut into bands).
+   out exact) or ``layers`` (cells ranked along a direction, cut into bands); or, in its
+   place, a named architecture (glands, tumour, cortex: :mod:`.architecture`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
-from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from STpuppeteer._random import Block, block_rng
+from STpuppeteer.stages.architecture import architecture_celltypes
+from STpuppeteer.stages.fields import argmax_with_counts, gaussian_fields
 from STpuppeteer.stages.positions import uniform_points
 
 if TYPE_CHECKING:
@@ -28,8 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["allocate_counts", "assign_celltypes", "gaussian_fields", "prototype_celltypes"]
 
-_MAX_FIELD_GRID = 4_000_000
-_OFFSET_SWEEPS = 40
 _CHAIN_STEP_UM = 10.0
 
 
@@ -61,85 +62,6 @@ def allocate_counts(total: int, fractions: np.ndarray) -> np.ndarray:
     order = np.argsort(-(exact - counts), kind="stable")
     counts[order[:short]] += 1
     return counts
-
-
-def gaussian_fields(
-    xy: np.ndarray,
-    bounds: tuple[float, float, float, float],
-    rng: np.random.Generator,
-    *,
-    length_um: float,
-    n_fields: int,
-) -> np.ndarray:
-    """Independent smooth Gaussian random fields evaluated at points.
-
-    White noise on a grid filtered by a Gaussian of s.d. ``length_um / √2`` has the
-    squared-exponential covariance ``exp(-d² / (2 length²))``; it is interpolated
-    bilinearly at the points and scaled to unit variance.
-
-    Parameters
-    ----------
-    xy
-        ``(n, 2)`` points, µm.
-    bounds
-        ``(x0, y0, x1, y1)`` of the region the points lie in.
-    rng
-        Source of randomness.
-    length_um
-        Correlation length, µm.
-    n_fields
-        Number of independent fields.
-
-    Returns
-    -------
-    ``(n, n_fields)`` array, each column a field with mean ≈ 0 and s.d. ≈ 1.
-    """
-    x0, y0, x1, y1 = bounds
-    step = length_um / 3.0
-    if (x1 - x0) * (y1 - y0) / step**2 > _MAX_FIELD_GRID:
-        step = math.sqrt((x1 - x0) * (y1 - y0) / _MAX_FIELD_GRID)
-    sigma = length_um / math.sqrt(2.0) / step
-    pad = math.ceil(3.0 * sigma) + 1
-    nx = math.ceil((x1 - x0) / step) + 1 + 2 * pad
-    ny = math.ceil((y1 - y0) / step) + 1 + 2 * pad
-    rows = (xy[:, 1] - y0) / step + pad
-    cols = (xy[:, 0] - x0) / step + pad
-    out = np.empty((len(xy), n_fields))
-    for k in range(n_fields):
-        grid = ndimage.gaussian_filter(rng.standard_normal((ny, nx)), sigma, mode="wrap")
-        grid /= grid.std()
-        out[:, k] = ndimage.map_coordinates(grid, [rows, cols], order=1, mode="nearest")
-    return out
-
-
-def _argmax_with_counts(scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    # Argmax of scores + per-type offsets, offsets tuned (dual ascent) until the label counts
-    # match; a final exact repair moves the few lowest-margin cells of over-full types.
-    m, k = scores.shape
-    offset = np.zeros(k)
-    log_target = np.log(counts + 0.5)
-    for _ in range(_OFFSET_SWEEPS):
-        label = np.argmax(scores + offset, axis=1)
-        got = np.bincount(label, minlength=k)
-        if np.array_equal(got, counts):
-            return label
-        offset += 0.5 * (log_target - np.log(got + 0.5))
-    adjusted = scores + offset
-    label = np.argmax(adjusted, axis=1)
-    got = np.bincount(label, minlength=k)
-    pool = []
-    for t in np.flatnonzero(got > counts):
-        members = np.flatnonzero(label == t)
-        others = adjusted[members].copy()
-        others[:, t] = -np.inf
-        margin = adjusted[members, t] - others.max(axis=1)
-        pool.append(members[np.argsort(margin, kind="stable")[: got[t] - counts[t]]])
-    free = np.concatenate(pool) if pool else np.empty(0, dtype=np.int64)
-    for t in np.flatnonzero(got < counts):
-        take = np.argsort(-adjusted[free, t], kind="stable")[: counts[t] - got[t]]
-        label[free[take]] = t
-        free = np.delete(free, take)
-    return label
 
 
 def _shuffled_labels(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -221,6 +143,7 @@ def assign_celltypes(
     *,
     celltype_names: list[str],
     proportions: list[float] | None = None,
+    gaps: shapely.Geometry | None = None,
 ) -> np.ndarray:
     """Cell-type code (index into ``celltype_names``) of every cell.
 
@@ -238,6 +161,8 @@ def assign_celltypes(
         ``ct_0`` … (or free-text names).
     proportions
         Fraction of cells per type; ``None``: ``tissue.proportions`` (``None`` there: equal).
+    gaps
+        The tissue's gaps (the lumens of ``architecture: glands``); ``None``: the holes of ``region``.
 
     Returns
     -------
@@ -273,11 +198,22 @@ def assign_celltypes(
     label[mixed_cells] = _shuffled_labels(mixed_counts, rng)
 
     where = xy[pattern_cells]
-    if tissue.pattern == "mixed" or k == 1:
+    if tissue.architecture is not None:
+        label[pattern_cells] = architecture_celltypes(
+            where,
+            pattern_counts,
+            region,
+            tissue,
+            block_rng(rng, Block.ARCHITECTURE),
+            celltype_names=celltype_names,
+            gaps=gaps,
+            spacing_um=math.sqrt(region.area / max(n, 1)),
+        )
+    elif tissue.pattern == "mixed" or k == 1:
         label[pattern_cells] = _shuffled_labels(pattern_counts, rng)
     elif tissue.pattern == "domains":
         scores = gaussian_fields(where, region.bounds, rng, length_um=tissue.domain_length_um, n_fields=k)
-        label[pattern_cells] = _argmax_with_counts(scores, pattern_counts)
+        label[pattern_cells] = argmax_with_counts(scores, pattern_counts)
     else:
         angle = math.radians(tissue.layer_angle_deg)
         depth = where[:, 0] * math.cos(angle) + where[:, 1] * math.sin(angle)

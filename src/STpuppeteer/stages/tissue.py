@@ -44,6 +44,7 @@ from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer._random import Block, block_rng
 from STpuppeteer.config.tissue import check_tissue_consistency, hardcore_distance_um
 from STpuppeteer.geometry.power import power_cells, power_gaps
+from STpuppeteer.stages.architecture import tissue_with_lumens
 from STpuppeteer.stages.cell_room import make_room
 from STpuppeteer.stages.cell_sizes import cell_targets
 from STpuppeteer.stages.cell_stretch import stretch_map
@@ -53,6 +54,7 @@ from STpuppeteer.stages.nucleus_offset import long_axis_angle, nucleus_shifts
 from STpuppeteer.stages.nucleus_room import ellipse_room, fit_in_ellipse, room_along
 from STpuppeteer.stages.packing import equivalent_radius, pack_ellipses
 from STpuppeteer.stages.positions import sample_centres, tissue_region
+from STpuppeteer.stages.size_factors import size_factor_cv, size_factors, sizing_area
 from STpuppeteer.stages.spatial_pattern import assign_celltypes
 
 if TYPE_CHECKING:
@@ -346,6 +348,9 @@ class TissueLayout:
     clip
         With ``stretch``: the tissue grown by a margin, in the stretched plane (cells are cut to it
         before they are mapped back).
+    target_area
+        Confluent model: the area each cell was drawn to have (µm², :mod:`.cell_sizes`), before
+        the tissue's outline cuts the cells at its edge.
     """
 
     region: shapely.Polygon
@@ -360,6 +365,7 @@ class TissueLayout:
     stretch: GridMap | None = None
     sites: np.ndarray | None = None
     clip: shapely.Polygon | None = None
+    target_area: np.ndarray | None = None
 
     @property
     def n_cells(self) -> int:
@@ -388,14 +394,16 @@ def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueL
     check_tissue_consistency(tissue, morphology, n_cells=n, celltype_names=names, proportions=proportions)
 
     outline = tissue_region(tissue, n)
-    region = carve_gaps(outline, tissue, block_rng(rng, Block.GAPS))
+    # An architecture of glands with no gaps configured cuts its own lumens.
+    gapped = tissue_with_lumens(tissue, celltype_names=names, proportions=proportions)
+    region = carve_gaps(outline, gapped, block_rng(rng, Block.GAPS))
     # Gaps hold no cells: the centres crowd into what is left, and so does their hard-core distance.
     min_distance = hardcore_distance_um(tissue, n) * (region.area / outline.area) ** 0.5
     centres = sample_centres(
         region, n, block_rng(rng, Block.POSITIONS), min_distance_um=min_distance, margin_um=0.5 * min_distance
     )
     codes = assign_celltypes(centres, region, tissue, block_rng(rng, Block.CELLTYPES), celltype_names=names,
-                             proportions=proportions)
+                             proportions=proportions, gaps=None if region is outline else outline.difference(region))
     if morphology.cell_model == "confluent" and n > 1:
         return _confluent_layout(config, region, centres, codes, rng)
 
@@ -483,12 +491,14 @@ def _confluent_layout(
     angle = np.where(targets.aspect > 1.0, targets.theta, np.nan)
 
     order = _tile_order(centres, TILE_UM)
-    centres, codes, limit, weights, cap, angle = (a[order] for a in (centres, codes, limit, weights, cap, angle))
+    centres, codes, limit, weights, cap, angle, target_area = (
+        a[order] for a in (centres, codes, limit, weights, cap, angle, targets.area)
+    )
     # A centre at distance d cuts a cell within reach R of its centre only if (d² − Δw) / (2d) < R.
     reach, spread = float(cap.max()), float(np.ptp(weights))
     halo = (reach + math.sqrt(reach * reach + spread)) * 1.01 + 1e-6
     return TissueLayout(region=region, centres=centres, codes=codes, limit=limit, halo=halo, rng=rng,
-                        weights=weights, cap=cap, nucleus_angle=angle)
+                        weights=weights, cap=cap, nucleus_angle=angle, target_area=target_area)
 
 
 def _stretched_layout(
@@ -537,8 +547,8 @@ def _stretched_layout(
         clip = shapely.make_valid(clip)
 
     order = _tile_order(centres, TILE_UM)
-    centres, codes, limit, weights, cap, angle, sites = (
-        a[order] for a in (centres, codes, limit, weights, cap, angle, sites)
+    centres, codes, limit, weights, cap, angle, sites, target_area = (
+        a[order] for a in (centres, codes, limit, weights, cap, angle, sites, targets.area)
     )
     # Cut to the caps, every cell reaches at most about _STRETCHED_REACH × the largest semi-major axis from its
     # centre (checked when it is built), so two cells that share a corner have centres at most twice that apart;
@@ -561,6 +571,7 @@ def _stretched_layout(
         stretch=stretch,
         sites=sites,
         clip=clip,
+        target_area=target_area,
     )
 
 
@@ -878,7 +889,11 @@ def cell_frame(
     names = config.celltype_names
     n, codes = layout.n_cells, layout.codes
     centres = layout.centres if nucleus_centre is None else nucleus_centre
-    type_mean = np.bincount(codes, nucleus_area, len(names)) / np.maximum(np.bincount(codes, minlength=len(names)), 1)
+    scale = size_factors(
+        sizing_area(config, nucleus_area=nucleus_area, cell_area=cell_area, target_area=layout.target_area),
+        codes, n_types=len(names), exponent=config.size_factor_exponent, level_cv=size_factor_cv(config),
+        rng=block_rng(layout.rng, Block.SIZE_FACTOR),
+    )
     leakage = np.array([config.leakage_by_celltype.get(name, 0.0) for name in names])
     celltype = pd.Categorical.from_codes(codes, categories=names).astype(str)
     return pd.DataFrame(
@@ -892,7 +907,7 @@ def cell_frame(
             "nucleus_y": centres[:, 1],
             "nucleus_area": nucleus_area,
             "cell_area": cell_area,
-            "scale": nucleus_area / type_mean[codes],
+            "scale": scale,
             "leakage_percentage": leakage[codes],
         }
     )

@@ -126,6 +126,7 @@ def write_xenium(
             cell_labels=cell_mask if multimodal else None,
             interior=multimodal,
             pixel_size=grid.pixel_size,
+            photons_per_count=result.config.images.photons_per_count,
             rng=result.stage_rng(Stage.IMAGE),
         )
         del nucleus_mask, cell_mask
