@@ -22,8 +22,9 @@ import numpy as np
 #: Uniform draws per molecule that placement consumes (angle, radius, z).
 UNIFORMS_PER_MOLECULE = 3
 
-#: The main phases, in run order: what marks each one's end.
-PHASES = ("genes", "tissue", "cell blocks", "background", "closing")
+#: The main phases, in run order: what marks each one's end. The cell blocks draw the
+#: background tiles they own, so the background has no phase of its own.
+PHASES = ("genes", "tissue", "cell blocks", "closing")
 
 
 class _Clock:
@@ -80,13 +81,12 @@ def traced_run(config: Any, out: Path, *, client: Any = None, images: bool = Fal
         name: getattr(streamed, name)
         for name in (
             "generate_gene_parameters",
-            "unlocated_background",
+            "block_background",
             "_local_context",
             "cell_block_molecules",
             "long_counts",
             "locate_part",
             "_block_task",
-            "_background_task",
         )
     }
     generate = streamed.CellStore.generate.__func__
@@ -103,26 +103,18 @@ def traced_run(config: Any, out: Path, *, client: Any = None, images: bool = Fal
         seen["store"] = store
         return store
 
-    def background(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
-        clock.mark("cell blocks")
-        parts = originals["unlocated_background"](*args, **kwargs)
-        take = clock.step("background: draw", next)
-        while (part := take(parts, None)) is not None:
-            yield part
-
     def closing(self: Any) -> None:  # noqa: ANN401
-        clock.mark("background")
+        clock.mark("cell blocks")
         close(self)
 
     patches = {
         "generate_gene_parameters": genes,
-        "unlocated_background": background,
+        "block_background": clock.step("blocks: background draw", originals["block_background"]),
         "_local_context": clock.step("blocks: cell geometry", originals["_local_context"]),
         "cell_block_molecules": clock.step("blocks: molecules", originals["cell_block_molecules"]),
         "long_counts": clock.step("blocks: true counts", originals["long_counts"]),
-        "locate_part": clock.step("background: locate", originals["locate_part"]),
+        "locate_part": clock.step("blocks: background locate", originals["locate_part"]),
         "_block_task": clock.step("blocks: all", originals["_block_task"]),
-        "_background_task": clock.step("background: all", originals["_background_task"]),
     }
     try:
         for name, func in patches.items():
@@ -153,15 +145,24 @@ def traced_run(config: Any, out: Path, *, client: Any = None, images: bool = Fal
         return time.perf_counter() - t
 
     rng_seconds = min(draw() for _ in range(3))
-    # Limit 2: pyarrow writing the same final molecule tables with its defaults.
+    # Limit 2: pyarrow writing the same final molecule tables with its defaults, a row group at a
+    # time (a whole 10^6-cell table read at once took over 20 GB: its strings decoded).
     write_seconds = 0.0
     for name in ("transcripts.parquet", "ground_truth/molecules.parquet"):
-        table = pq.read_table(out / name)
-        t = time.perf_counter()
-        pq.write_table(table, out.parent / "plain.parquet")
-        write_seconds += time.perf_counter() - t
-        del table
-        (out.parent / "plain.parquet").unlink()
+        source = pq.ParquetFile(out / name)
+        writer = None
+        for g in range(source.num_row_groups):
+            table = source.read_row_group(g)
+            t = time.perf_counter()
+            writer = writer or pq.ParquetWriter(out.parent / "plain.parquet", table.schema)
+            writer.write_table(table)
+            write_seconds += time.perf_counter() - t
+            del table
+        if writer is not None:
+            t = time.perf_counter()
+            writer.close()
+            write_seconds += time.perf_counter() - t
+        (out.parent / "plain.parquet").unlink(missing_ok=True)
 
     names = ("start", *PHASES)
     phases = {}

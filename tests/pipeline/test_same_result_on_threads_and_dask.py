@@ -12,7 +12,7 @@ from STpuppeteer import SimulationConfig, SpotlessSimulator
 from STpuppeteer._parallel import dask_client, map_blocks, require_distributed
 from STpuppeteer._random import stage_rng
 from STpuppeteer.cli import build_parser, main
-from STpuppeteer.stages.counts import generate_counts
+from STpuppeteer.stages.counts import CountModel, generate_counts
 from STpuppeteer.stages.transcripts import generate_transcripts
 
 distributed = pytest.importorskip("dask.distributed")
@@ -78,9 +78,10 @@ def test_workers_and_task_sizes_give_identical_molecules(reference, client, bloc
         client=client, blocks_per_task=blocks_per_task,
     )
     np.testing.assert_array_equal(counts, sim.count_array)
+    expected = CountModel.build(sim.gpar_df, sim.cell_gdf, config=CONFIG).expected_gene_totals()
     trs = generate_transcripts(
         counts, sim.cell_gdf, sim.gpar_df, stage_rng(CONFIG.seed, "transcripts"), config=CONFIG,
-        client=client, blocks_per_task=blocks_per_task,
+        client=client, blocks_per_task=blocks_per_task, ambient_totals=expected,
     )
     assert len(client.scheduler_info()["workers"]) in (1, 2)
     assert len(trs) > 10 * CONFIG.n_cells

@@ -94,7 +94,7 @@ def test_molecules_are_written_one_row_group_per_block(in_memory, streamed):
     result, _ = in_memory
     for name in ("transcripts.parquet", "ground_truth/molecules.parquet"):
         meta = pq.ParquetFile(streamed / name).metadata
-        assert meta.num_row_groups == N_BLOCKS + 1  # the cell blocks, then the background
+        assert meta.num_row_groups == N_BLOCKS  # each block with the background tiles it owns
         assert meta.num_rows == len(result.trs_df)
 
 
@@ -143,16 +143,19 @@ def test_thread_map_keeps_order(n_threads, window):
     assert list(thread_map(partial(_offset, 10), range(7), n_threads=n_threads, window=window)) == list(range(10, 17))
 
 
-def test_background_located_in_small_chunks_is_unchanged(in_memory, tmp_path, monkeypatch):
-    import STpuppeteer.pipeline.streamed as streaming
-
-    _, mem = in_memory
-    monkeypatch.setattr(streaming, "_BACKGROUND_CHUNK", 97)
-    out = simulate_to_xenium(CONFIG, tmp_path / "bundle", images=False)
-    assert pq.ParquetFile(out / "transcripts.parquet").metadata.num_row_groups > N_BLOCKS + 2
-    a = pd.read_parquet(mem / "ground_truth/molecules.parquet")
-    pd.testing.assert_frame_equal(pd.read_parquet(out / "ground_truth/molecules.parquet"), a)
-    assert (a["origin"].isin(["ambient", "control"]) & (a["landed_cell_id"] >= 0)).sum() > 50
+def test_background_drawn_by_small_blocks_lands_as_in_memory(tmp_path):
+    # Blocks of 40 cells own one or two background tiles each and locate them with their own geometry.
+    config = CONFIG.model_copy(update={"transcripts": CONFIG.transcripts.model_copy(update={"block_size": 40})})
+    out = simulate_to_xenium(config, tmp_path / "bundle", images=False)
+    streamed = pd.read_parquet(out / "ground_truth/molecules.parquet")
+    trs = SpotlessSimulator(config).run().trs_df
+    for column in ("x", "y", "landed_cell_id", "cell_id"):
+        np.testing.assert_array_equal(streamed[column].to_numpy(), trs[column].to_numpy())
+    np.testing.assert_array_equal(streamed["compartment"].astype(str), trs["compartment"].astype(str))
+    background = trs["origin"].isin(["ambient", "control"]).to_numpy()
+    assert (background & (trs["landed_cell_id"] >= 0).to_numpy()).sum() > 50
+    # The background is written beside the blocks, not after them all.
+    assert np.flatnonzero(background).min() < np.flatnonzero(~background).max()
 
 
 def test_a_slide_too_large_for_images_streams_without_them_by_default(tmp_path):

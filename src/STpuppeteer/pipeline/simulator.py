@@ -16,7 +16,7 @@ from STpuppeteer._random import Stage, gene_rng, stage_rng
 from STpuppeteer.config import SimulationConfig, as_config
 from STpuppeteer.config.budget import check_memory
 from STpuppeteer.result import SimulationResult
-from STpuppeteer.stages.counts import generate_counts
+from STpuppeteer.stages.counts import CountModel, generate_counts
 from STpuppeteer.stages.genes import generate_gene_parameters
 from STpuppeteer.stages.tissue import generate_cells
 from STpuppeteer.stages.transcripts import generate_transcripts
@@ -95,6 +95,8 @@ class SpotlessSimulator:
             stage_rng(self.config.seed, Stage.TRANSCRIPTS),
             config=self.config,
             client=client,
+            # Ambient molecules follow the model's expected gene totals, as in the streamed writer.
+            ambient_totals=CountModel.build(self.gpar_df, self.cell_gdf, config=self.config).expected_gene_totals(),
         )
         return self.trs_df
 

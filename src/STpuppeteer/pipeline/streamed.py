@@ -58,16 +58,17 @@ from STpuppeteer.stages.image import render_from_labels
 from STpuppeteer.stages.instrument import control_names
 from STpuppeteer.stages.tissue import CELL_COLUMNS
 from STpuppeteer.stages.transcripts import (
+    BackgroundTiles,
     MoleculeLabels,
     TranscriptContext,
     ambient_weights,
+    block_background,
     cell_block_molecules,
     cell_blocks,
     leak_reach,
     locate_part,
     restrict_context,
     transcript_context,
-    unlocated_background,
 )
 
 if TYPE_CHECKING:
@@ -80,11 +81,8 @@ __all__ = ["AUTO_IMAGE_PIXELS", "simulate_to_xenium"]
 #: Largest morphology image (pixels) written when ``images=None``: the label masks and the
 #: image need about 16 bytes per pixel, so this keeps them under about 4 GB.
 AUTO_IMAGE_PIXELS = 250_000_000
-_TRIM_EVERY = 4  # blocks (or background parts) between returns of freed memory to the system
+_TRIM_EVERY = 4  # blocks between returns of freed memory to the system
 _CELLS_PER_GROUP = 65_536  # cells per slice of the ground truth's cell file
-# About this many background molecules are drawn, located and written at a time: a part is a
-# run of FOV tiles, and the cells around it (their geometry, ~20 KB a cell) are built for it.
-_BACKGROUND_CHUNK = 250_000
 
 
 @dataclass(frozen=True)
@@ -100,6 +98,10 @@ class _Shared:
     features: pd.DataFrame
     feature_names: np.ndarray
     nearest: NearestNucleus
+    #: The ambient molecules' gene weights (from the expected gene totals) and the stage's
+    #: generator, whose keyed children draw the background tiles.
+    weights: np.ndarray
+    trs_rng: np.random.Generator
 
     def rows(self, parts: list[dict[str, np.ndarray]]) -> MoleculeRows:
         """The streamed rows of some molecules (blocks' integer codes)."""
@@ -109,9 +111,9 @@ class _Shared:
                         fov_size=self.ctx.config.instrument.fov_size_um)
 
 
-def _rows_near(shared: _Shared, start: int, stop: int, box: np.ndarray) -> np.ndarray:
-    """Rows ``start:stop`` first, then every other cell whose bounding box meets ``box``."""
-    near = shared.store.rows_near(box)
+def _rows_near(shared: _Shared, start: int, stop: int, boxes: np.ndarray) -> np.ndarray:
+    """Rows ``start:stop`` first, then every other cell whose bounding box meets one of ``boxes`` (``(n, 4)``)."""
+    near = np.unique(np.concatenate([shared.store.rows_near(box) for box in boxes]))
     others = near[(near < start) | (near >= stop)]
     return np.concatenate([np.arange(start, stop), others]).astype(np.int64)
 
@@ -122,32 +124,33 @@ def _local_context(shared: _Shared, rows: np.ndarray) -> TranscriptContext:
 
 
 def _block_task(
-    shared: _Shared, item: tuple[int, int, np.random.Generator, np.random.Generator]
-) -> tuple[MoleculeRows, np.ndarray]:
-    """One block of cells: its counts and molecules as streamed rows, and its counts per gene."""
-    start, stop, counts_rng, trs_rng = item
+    shared: _Shared, item: tuple[int, int, np.random.Generator, np.random.Generator, BackgroundTiles]
+) -> MoleculeRows:
+    """One block of cells and the background tiles it owns: counts and molecules as streamed rows."""
+    start, stop, counts_rng, trs_rng, tiles = item
     counts = shared.model.block(start, stop, counts_rng)
-    # The block's own cells and every cell a leaked molecule can reach (the leak distance
-    # is truncated), so the block's geometry gives exactly the whole tissue's answers.
+    # The block's own cells, every cell a leaked molecule can reach (the leak distance is
+    # truncated) and every cell meeting one of its background tiles, so the block's geometry
+    # gives exactly the whole tissue's answers.
     b = shared.store.cell_bounds[start:stop]
     halo = float(shared.reach[start:stop].max(initial=0.0))
     box = np.array([b[:, 0].min() - halo, b[:, 1].min() - halo, b[:, 2].max() + halo, b[:, 3].max() + halo])
-    rows = _rows_near(shared, start, stop, box)
-    part = cell_block_molecules(_local_context(shared, rows), 0, stop - start, trs_rng, counts=counts)
+    tile_bounds = tiles.bounds()
+    outside = ((tile_bounds[:, 0] < box[0]) | (tile_bounds[:, 1] < box[1])
+               | (tile_bounds[:, 2] > box[2]) | (tile_bounds[:, 3] > box[3]))
+    rows = _rows_near(shared, start, stop, np.vstack([box, tile_bounds[outside]]))
+    local = _local_context(shared, rows)
+    part = cell_block_molecules(local, 0, stop - start, trs_rng, counts=counts)
     part["row"] = part["row"] + np.int32(start)
-    part["landed"] = np.where(part["landed"] >= 0, rows[part["landed"]], -1).astype(np.int32)
-    out = shared.rows([part])
+    parts = [part]
+    background = block_background(local, shared.weights, shared.trs_rng, tiles)
+    if background is not None:
+        parts.append(locate_part(background, local.geo.locator))
+    for p in parts:
+        p["landed"] = np.where(p["landed"] >= 0, rows[p["landed"]], -1).astype(np.int32)
+    out = shared.rows(parts)
     out.true_counts = long_counts(counts, shared.store.frame["cell_id"].to_numpy()[start:stop], shared.feature_names)
-    return out, counts.sum(axis=0, dtype=np.int64)
-
-
-def _background_task(shared: _Shared, part: dict[str, np.ndarray]) -> MoleculeRows:
-    """Locate one part of the background molecules with the cells around it, and tabulate it."""
-    x, y = part["x"], part["y"]
-    rows = _rows_near(shared, 0, 0, np.array([x.min(), y.min(), x.max(), y.max()]))
-    located = locate_part(part, _local_context(shared, rows).geo.locator)
-    located["landed"] = np.where(located["landed"] >= 0, rows[located["landed"]], -1).astype(np.int32)
-    return shared.rows([located])
+    return out
 
 
 def _thread_map(
@@ -237,8 +240,9 @@ def simulate_to_xenium(
         cell_codes = encode_cell_ids(bundle.cell_ids)
         # Whole-slide rasters need every polygon at once; they are only drawn for small slides.
         nucleus_mask = rasterize_labels(polygons.nuclei(0, n_cells), grid) if grid is not None else None
+        model = CountModel.build(gpar_df, frame, config=config)
         shared = _Shared(
-            model=CountModel.build(gpar_df, frame, config=config),
+            model=model,
             ctx=transcript_context(frame, gpar_df, trs_rng, config=config, geometry=False, bounds=bounds),
             store=store,
             reach=leak_reach(frame["cell_area"].to_numpy(), config=config),
@@ -247,10 +251,14 @@ def simulate_to_xenium(
             features=features,
             feature_names=feature_names,
             nearest=NearestNucleus.from_source(store, centres=store.nucleus_centre, bounds=store.nuclei.bounds()),
+            weights=ambient_weights(model.expected_gene_totals(), config),
+            trs_rng=trs_rng,
         )
         n_threads = local_threads(config)
-        items = [(start, stop, block_rng(counts_rng, b), block_rng(trs_rng, b))
-                 for b, (start, stop) in enumerate(cell_blocks(n_cells, config.transcripts.block_size))]
+        size = config.transcripts.block_size
+        tiles = BackgroundTiles.build(shared.ctx.bounds, centres=store.nucleus_centre, block_size=size)
+        items = [(start, stop, block_rng(counts_rng, b), block_rng(trs_rng, b), tiles.of_block(b))
+                 for b, (start, stop) in enumerate(cell_blocks(n_cells, size))]
         if client is not None:
             window = max_blocks_in_flight or 2 * max(len(client.scheduler_info()["workers"]), 1)
             blocks = map_blocks(_block_task, items, shared=shared, client=client, blocks_per_task=blocks_per_task,
@@ -259,19 +267,8 @@ def simulate_to_xenium(
             blocks = _thread_map(_block_task, items, shared=shared, n_threads=n_threads,
                                  window=max_blocks_in_flight or n_threads + 1)
 
-        gene_totals = np.zeros(n_genes, dtype=np.int64)
         with XeniumStream(tmp, n_cells=n_cells, n_features=len(features)) as stream:
-            for i, (rows, block_totals) in enumerate(blocks):
-                stream.append(rows)
-                gene_totals += block_totals
-                del rows
-                if i % _TRIM_EVERY == _TRIM_EVERY - 1:
-                    release_free_memory()
-            # The background is drawn here, part by part, and located and tabulated on threads.
-            parts = unlocated_background(shared.ctx, ambient_weights(gene_totals, config), trs_rng,
-                                         max_molecules=_BACKGROUND_CHUNK)
-            for i, rows in enumerate(_thread_map(_background_task, parts, shared=shared, n_threads=n_threads,
-                                                 window=n_threads + 1)):
+            for i, rows in enumerate(blocks):
                 stream.append(rows)
                 del rows
                 if i % _TRIM_EVERY == _TRIM_EVERY - 1:

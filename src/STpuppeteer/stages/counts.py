@@ -122,6 +122,30 @@ class CountModel:
         """Counts of cells ``start:stop`` (int32, cells × genes) from the block's own generator."""
         raise NotImplementedError
 
+    def type_means(self) -> np.ndarray:
+        """E[Y] of every gene in a cell of each type with size factor 1 (types × genes)."""
+        raise NotImplementedError
+
+    def expected_gene_totals(self) -> np.ndarray:
+        """E[Σ_c Y_cg]: every gene's expected total count over all cells (float64).
+
+        Each cell's expected count is its size factor times its type's mean, so the total is
+        the size factors summed per type times the types' means; no count is drawn. The
+        ambient molecules' genes follow these totals (``stages/transcripts/background.py``).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from STpuppeteer.config import SimulationConfig
+        >>> gpar = pd.DataFrame({"feature_name": ["a", "b"], "ct_0_theta": [2.0, 2.0], "ct_0_mu": [1.0, 5.0]})
+        >>> cells = pd.DataFrame({"celltype": ["ct_0"] * 3, "scale": [1.0, 1.0, 2.0]})
+        >>> CountModel.build(gpar, cells, config=SimulationConfig(expression_scale=1.0)).expected_gene_totals()
+        array([ 4., 20.])
+        """
+        means = self.type_means()
+        scale_per_type = np.bincount(self.codes, weights=self.scale, minlength=means.shape[0])
+        return scale_per_type @ means
+
 
 @dataclass(frozen=True)
 class PriorCountModel(CountModel):
@@ -146,6 +170,10 @@ class PriorCountModel(CountModel):
         lam *= ratio
         return rng.poisson(lam).astype(np.int32, copy=False)
 
+    def type_means(self) -> np.ndarray:
+        """E[Y] of every gene in a cell of each type with size factor 1: μ (the Gamma's mean)."""
+        return self.mu
+
 
 @dataclass(frozen=True)
 class ProgramCountModel(CountModel):
@@ -162,6 +190,10 @@ class ProgramCountModel(CountModel):
         """Counts of cells ``start:stop`` (int32, cells × genes) from the block's own generator."""
         counts = draw_program_counts(self.arrays, self.codes[start:stop], self.scale[start:stop], rng)
         return counts.astype(np.int32, copy=False)
+
+    def type_means(self) -> np.ndarray:
+        """E[Y] of every gene in a cell of each type with size factor 1 (the clipped mean over the activations)."""
+        return self.arrays.expected_mean()
 
 
 def _count_block_task(model: CountModel, item: tuple[int, int, np.random.Generator]) -> np.ndarray:

@@ -9,8 +9,11 @@ shares), :mod:`.molecules` (one block of cells), :mod:`.background` (ambient and
 from __future__ import annotations
 
 from STpuppeteer.stages.transcripts.background import (
+    BACKGROUND_TILE_UM,
+    BackgroundTiles,
     ambient_weights,
     background_parts,
+    block_background,
     locate_part,
     unlocated_background,
 )
@@ -29,13 +32,16 @@ from STpuppeteer.stages.transcripts.leakage import classify_leakage, leak_probab
 from STpuppeteer.stages.transcripts.molecules import cell_block_molecules
 
 __all__ = [
+    "BACKGROUND_TILE_UM",
     "COMPARTMENTS",
     "ORIGINS",
+    "BackgroundTiles",
     "CellGeometry",
     "MoleculeLabels",
     "TranscriptContext",
     "ambient_weights",
     "background_parts",
+    "block_background",
     "cell_block_molecules",
     "cell_blocks",
     "cell_bounds",

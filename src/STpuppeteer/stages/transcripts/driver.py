@@ -2,7 +2,8 @@
 
 Each true count becomes a molecule of its source cell. Cells are processed in fixed
 blocks of ``config.transcripts.block_size`` rows, background molecules in fixed square
-tiles (the FOV grid); each block or tile draws from its own generator keyed by its index
+tiles, each drawn by the cell block that owns it (its molecules follow the block's); each
+block or tile draws from its own generator keyed by its index
 (:func:`~STpuppeteer._random.block_rng`), so splitting the work differently gives the same
 molecules. The columns of the returned ``trs_df`` are documented in ``docs/data_contract.md``.
 """
@@ -10,13 +11,14 @@ molecules. The columns of the returned ``trs_df`` are documented in ``docs/data_
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from STpuppeteer._parallel import local_threads, map_blocks
 from STpuppeteer._random import block_rng
-from STpuppeteer.stages.transcripts.background import ambient_weights, background_parts
+from STpuppeteer.stages.transcripts.background import BackgroundTiles, ambient_weights, block_background, locate_part
 from STpuppeteer.stages.transcripts.context import TranscriptContext, cell_blocks, transcript_context
 from STpuppeteer.stages.transcripts.labels import MoleculeLabels
 from STpuppeteer.stages.transcripts.molecules import cell_block_molecules
@@ -43,6 +45,7 @@ def generate_transcripts(
     config: SimulationConfig,
     client: Client | None = None,
     blocks_per_task: int = 1,
+    ambient_totals: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Turn true counts into molecules with coordinates, instrument effects and ground truth.
 
@@ -66,6 +69,10 @@ def generate_transcripts(
         without one. ``None`` runs them here (``config.transcripts.n_threads`` threads).
     blocks_per_task
         Cell blocks per Dask task (only with ``client``); never changes the molecules.
+    ambient_totals
+        The gene totals ambient molecules follow (``ambient_weights``): a simulation passes the
+        count model's expected totals (``CountModel.expected_gene_totals``); ``None``: the
+        totals of ``count_array``.
 
     Returns
     -------
@@ -84,32 +91,45 @@ def generate_transcripts(
         msg = f"count_array has shape {counts.shape}; expected (n_cells, n_genes) = ({len(cell_gdf)}, {len(gpar_df)})."
         raise ValueError(msg)
     ctx = transcript_context(cell_gdf, gpar_df, rng, config=config, counts=counts)
-    blocks = cell_blocks(len(cell_gdf), config.transcripts.block_size)
-    weights = ambient_weights(counts.sum(axis=0, dtype=np.float64), config)
+    size = config.transcripts.block_size
+    blocks = cell_blocks(len(cell_gdf), size)
+    totals = counts.sum(axis=0, dtype=np.float64) if ambient_totals is None else ambient_totals
+    weights = ambient_weights(totals, config)
+    tiles = BackgroundTiles.build(ctx.bounds, centres=ctx.geo.cells.centre, block_size=size)
+    items = [(start, stop, block_rng(rng, b), tiles.of_block(b)) for b, (start, stop) in enumerate(blocks)]
+    shared = _Shared(ctx, weights, rng)
     if client is not None:
-        items = [(start, stop, block_rng(rng, b)) for b, (start, stop) in enumerate(blocks)]
-        parts = list(map_blocks(_cell_block_task, items, shared=ctx, client=client, blocks_per_task=blocks_per_task))
-        parts += background_parts(ctx, weights, rng)
+        parts = [p for block in map_blocks(_block_task, items, shared=shared, client=client,
+                                           blocks_per_task=blocks_per_task) for p in block]
     else:
-        def run_block(block: int) -> dict[str, np.ndarray]:
-            start, stop = blocks[block]
-            return cell_block_molecules(ctx, start, stop, block_rng(rng, block))
-
         n_threads = min(local_threads(config), max(len(blocks), 1))
+        # Blocks are independent (own keyed generators) and numpy releases the GIL, so threads
+        # give the same molecules as one loop, only sooner.
         if n_threads > 1:
-            # Blocks are independent (own keyed generator) and numpy releases the GIL, so threads
-            # give the same molecules as one loop, only sooner. The background's tiles are keyed
-            # too, so it is drawn alongside the blocks and still comes last.
             with ThreadPoolExecutor(max_workers=n_threads) as pool:
-                background = pool.submit(background_parts, ctx, weights, rng)
-                parts = list(pool.map(run_block, range(len(blocks))))
-                parts += background.result()
+                done = list(pool.map(lambda item: _block_task(shared, item), items))
         else:
-            parts = [run_block(b) for b in range(len(blocks))]
-            parts += background_parts(ctx, weights, rng)
+            done = [_block_task(shared, item) for item in items]
+        parts = [p for block in done for p in block]
     return MoleculeLabels.build(cell_gdf, gpar_df, config).frame(parts, n_threads=local_threads(config))
 
 
-def _cell_block_task(ctx: TranscriptContext, item: tuple[int, int, np.random.Generator]) -> dict[str, np.ndarray]:
-    start, stop, rng = item
-    return cell_block_molecules(ctx, start, stop, rng)
+@dataclass(frozen=True)
+class _Shared:
+    """What every block reads: the context, the ambient weights and the stage's generator (for the tiles' keys)."""
+
+    ctx: TranscriptContext
+    weights: np.ndarray
+    rng: np.random.Generator
+
+
+def _block_task(
+    shared: _Shared, item: tuple[int, int, np.random.Generator, BackgroundTiles]
+) -> list[dict[str, np.ndarray]]:
+    """One block: its cells' molecules, then those of the background tiles it owns."""
+    start, stop, rng, tiles = item
+    parts = [cell_block_molecules(shared.ctx, start, stop, rng)]
+    background = block_background(shared.ctx, shared.weights, shared.rng, tiles)
+    if background is not None:
+        parts.append(locate_part(background, shared.ctx.geo.locator))
+    return parts
