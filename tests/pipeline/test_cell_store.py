@@ -16,6 +16,7 @@ from STpuppeteer.config import SimulationConfig
 from STpuppeteer.geometry.rings import Rings
 from STpuppeteer.io.ground_truth import write_cells_parquet
 from STpuppeteer.io.joins import PLATFORM_ID_COLUMNS, platform_id_columns
+from STpuppeteer.io.xenium import XeniumStream, observed_pairs
 from STpuppeteer.io.xenium.observed_pairs import (
     CELLS_PER_SPILL_GROUP,
     ROWS_PER_MERGE,
@@ -133,6 +134,36 @@ def test_a_merge_range_holds_about_its_budget_of_pairs():
             else:
                 assert (size + CELLS_PER_SPILL_GROUP) * per_cell > 4_000_000
     assert cells_per_range(0, 1000) == cells_per_range(10, 0) == ROWS_PER_MERGE
+
+
+@pytest.mark.parametrize("budget", [None, 200_000])
+def test_the_stream_sums_ranges_of_about_its_pair_budget(tmp_path, monkeypatch, budget):
+    # Cells of many features (5,000 genes: ~500 observed pairs a cell) are summed in fewer cells
+    # at a time than cells of few, so the merge holds about PAIRS_PER_MERGE pairs, not 65,536 cells'.
+    if budget is not None:
+        monkeypatch.setattr(observed_pairs, "PAIRS_PER_MERGE", budget)
+    rng = np.random.default_rng(4)
+    shape, per_cell = (20_000, 400), 40
+    stream = XeniumStream(tmp_path, n_cells=shape[0], n_features=shape[1])
+    dense = sparse.csr_matrix(shape, dtype=np.int64)
+    for lo in range(0, shape[0], 2_500):  # blocks of cells, each also landing a few molecules far away
+        rows = np.concatenate([np.repeat(np.arange(lo, lo + 2_500), per_cell), rng.integers(0, shape[0], 500)])
+        cols = rng.integers(0, shape[1], len(rows))
+        stream.observed.add(ObservedPairs.of(rows, cols, n_features=shape[1]))
+        dense = dense + sparse.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=shape)
+    stream.close()
+    ranges = list(stream.observed_ranges())
+    size = ranges[0].shape[0]
+    if budget is None:  # 8·10⁵ pairs: one range
+        assert size == shape[0]
+    else:  # 200,000 pairs a range at ~40 a cell: one slice of 4,096 cells
+        assert size == CELLS_PER_SPILL_GROUP and len(ranges) == 5
+        assert max(r.nnz for r in ranges) <= budget
+    merged = sparse.vstack(ranges, format="csr")
+    dense.sort_indices()
+    np.testing.assert_array_equal(merged.indptr, dense.indptr)
+    np.testing.assert_array_equal(merged.indices, dense.indices)
+    np.testing.assert_array_equal(merged.data, dense.data)
 
 
 def test_geometry_from_the_store_equals_geometry_from_polygons(cells):

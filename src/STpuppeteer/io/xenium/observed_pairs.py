@@ -45,8 +45,10 @@ ROWS_PER_MERGE = 65_536
 PAIRS_PER_MERGE = 4_000_000
 
 
-def cells_per_range(n_pairs: int, n_cells: int, *, pairs_per_range: int = PAIRS_PER_MERGE) -> int:
+def cells_per_range(n_pairs: int, n_cells: int, *, pairs_per_range: int | None = None) -> int:
     """Cells summed at once: whole spill slices holding about ``pairs_per_range`` of the ``n_pairs`` pairs.
+
+    ``pairs_per_range`` defaults to :data:`PAIRS_PER_MERGE`.
 
     A multiple of :data:`CELLS_PER_SPILL_GROUP` (at least one slice, at most
     :data:`ROWS_PER_MERGE` cells), from the mean number of pairs a cell (the spilled pairs, not
@@ -63,6 +65,8 @@ def cells_per_range(n_pairs: int, n_cells: int, *, pairs_per_range: int = PAIRS_
     """
     if n_pairs <= 0 or n_cells <= 0:
         return ROWS_PER_MERGE
+    if pairs_per_range is None:
+        pairs_per_range = PAIRS_PER_MERGE
     slices = int(pairs_per_range * n_cells / (n_pairs * CELLS_PER_SPILL_GROUP))
     return CELLS_PER_SPILL_GROUP * min(max(slices, 1), ROWS_PER_MERGE // CELLS_PER_SPILL_GROUP)
 
