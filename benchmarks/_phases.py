@@ -125,7 +125,7 @@ def traced_run(
 
     import STpuppeteer.pipeline.streamed as streamed
     from STpuppeteer.io.xenium import XeniumBundle, XeniumStream
-    from STpuppeteer.stages.counts import CountModel
+    from STpuppeteer.stages.counts import PriorCountModel, ProgramCountModel
 
     clock = _Clock()
     seen: dict[str, Any] = {}
@@ -142,7 +142,9 @@ def traced_run(
         )
     }
     generate = streamed.CellStore.generate.__func__
-    block, rows, append, close = CountModel.block, streamed._Shared.rows, XeniumStream.append, XeniumStream.close
+    rows, append, close = streamed._Shared.rows, XeniumStream.append, XeniumStream.close
+    # Each count model draws its blocks with its own method.
+    count_blocks = {model: model.block for model in (PriorCountModel, ProgramCountModel)}
     closing_steps = {
         "closing: count matrix + cell totals": "write_feature_matrix",
         "closing: cells.parquet": "write_cells_table",
@@ -181,7 +183,8 @@ def traced_run(
         for name, func in patches.items():
             setattr(streamed, name, func)
         streamed.CellStore.generate = classmethod(cells)
-        CountModel.block = clock.step("blocks: counts", block)
+        for model, block in count_blocks.items():
+            model.block = clock.step("blocks: counts", block)
         streamed._Shared.rows = clock.step("tabulate (nearest nucleus, tables)", rows)
         XeniumStream.append = clock.step("writer: append (Parquet encode)", append)
         XeniumStream.close = closing
@@ -197,7 +200,9 @@ def traced_run(
         for name, func in originals.items():
             setattr(streamed, name, func)
         streamed.CellStore.generate = classmethod(generate)
-        CountModel.block, streamed._Shared.rows, XeniumStream.append, XeniumStream.close = block, rows, append, close
+        for model, block in count_blocks.items():
+            model.block = block
+        streamed._Shared.rows, XeniumStream.append, XeniumStream.close = rows, append, close
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
     n_molecules = pq.ParquetFile(out / "transcripts.parquet").metadata.num_rows

@@ -9,9 +9,10 @@ and hands each block's rows to the bundle's streamed sink
 :class:`~STpuppeteer.io.xenium.XeniumBundle` as in memory. The blocks run here (a few
 threads) or as ``dask.distributed`` tasks, at most a few blocks ahead of the writer.
 
-Memory is bounded by the cell store (about 1 KB a cell) and the observed (cell, feature)
-pairs (8 bytes each) plus ``max_blocks_in_flight`` blocks of molecules with their
-local geometry; it does not grow with the number of molecules. See ``docs/scale.md``.
+Memory is bounded by the cell store (about 1 KB a cell) plus ``max_blocks_in_flight`` blocks
+of molecules with their local geometry, and at the end a range of the observed (cell, feature)
+pairs (spilled to disk while the blocks run, summed about 4·10⁶ pairs at a time); it does not
+grow with the number of molecules. See ``docs/scale.md``.
 """
 
 from __future__ import annotations
