@@ -40,18 +40,23 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
-def _run(command: list[str], *, every: float) -> tuple[int, float, list[tuple[float, int]], str]:
-    """Run ``command``; return its exit status, wall seconds, (seconds, RSS) samples and its stderr."""
+def _run(command: list[str], *, every: float) -> tuple[int, float, resource.struct_rusage, list, str]:
+    """Run ``command``; return its exit status, wall seconds, its own resource usage, (seconds, RSS) samples, stderr."""
     samples: list[tuple[float, int]] = []
     with tempfile.TemporaryFile(mode="w+") as err:
         t0 = time.perf_counter()
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, text=True)
-        while child.poll() is None:
+        while True:
+            # wait4 gives this child's own peak RSS and CPU (RUSAGE_CHILDREN would mix in the warm-up's).
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
             samples.append((time.perf_counter() - t0, _rss_bytes(child.pid)))
             time.sleep(every)
         seconds = time.perf_counter() - t0
+        child.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
-        return child.returncode, seconds, samples, err.read()
+        return child.returncode, seconds, usage, samples, err.read()
 
 
 def _command(preset: str, n_cells: int, fmt: str, out: Path, *, stream: bool) -> list[str]:
@@ -75,16 +80,13 @@ def main() -> None:
         # Compile the numba kernels first (cached on disk), so the measured run does not.
         subprocess.run(_command(args.preset, 200, fmt, folder / "warm", stream=args.stream), capture_output=True,
                        check=False)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         load0 = os.getloadavg()[0]
         out = folder / "run"
-        status, seconds, samples, stderr = _run(_command(args.preset, args.n_cells, fmt, out, stream=args.stream),
-                                                every=min(args.timeline or 0.5, 0.5))
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        status, seconds, usage, samples, stderr = _run(
+            _command(args.preset, args.n_cells, fmt, out, stream=args.stream), every=min(args.timeline or 0.5, 0.5))
         load1 = os.getloadavg()[0]
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        # ru_maxrss of the children is the largest of any child's: the measured run is the larger.
-        peak_gb = max(after.ru_maxrss * 1024, max((r for _, r in samples), default=0)) / 1e9  # KiB on Linux
+        cpu = usage.ru_utime + usage.ru_stime
+        peak_gb = usage.ru_maxrss * 1024 / 1e9  # KiB on Linux
         size_gb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e9 if out.exists() else 0.0
         n_molecules = _molecules(out, stream=args.stream)
     finally:
@@ -104,8 +106,8 @@ def main() -> None:
 
 
 def _molecules(out: Path, *, stream: bool) -> int | None:
-    """Rows of the run's ``transcripts.parquet`` (the streamed bundle's), if there is one."""
-    path = out / "transcripts.parquet" if stream else out / "xenium" / "transcripts.parquet"
+    """Rows of the run's molecule table (the streamed bundle's ``transcripts.parquet``, else the truth's)."""
+    path = out / "transcripts.parquet" if stream else out / "ground_truth" / "molecules.parquet"
     if not path.exists():
         return None
     import pyarrow.parquet as pq
