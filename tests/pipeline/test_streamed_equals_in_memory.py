@@ -164,7 +164,6 @@ def test_auto_blocks_are_cut_alike_streamed_and_in_memory(tmp_path, monkeypatch)
     import STpuppeteer.stages.block_size as block_size
 
     monkeypatch.setattr(block_size, "MOLECULES_PER_BLOCK", 12_000)
-    monkeypatch.setattr(block_size, "AUTO_MIN_CELLS", 16)
     config = CONFIG.model_copy(update={"transcripts": CONFIG.transcripts.model_copy(update={"block_size": "auto"})})
     out = simulate_to_xenium(config, tmp_path / "bundle", images=False)
     assert pq.ParquetFile(out / "ground_truth/molecules.parquet").metadata.num_row_groups == N_BLOCKS
