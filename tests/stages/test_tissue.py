@@ -13,7 +13,7 @@ from shapely import affinity
 
 from STpuppeteer._random import stage_rng
 from STpuppeteer.config import SimulationConfig
-from STpuppeteer.config.tissue import hardcore_distance_um
+from STpuppeteer.config.tissue_checks import hardcore_distance_um
 from STpuppeteer.stages.morphology import star_polygons
 from STpuppeteer.stages.positions import sample_centres, tissue_region
 from STpuppeteer.stages.spatial_pattern import allocate_counts, assign_celltypes, prototype_celltypes

@@ -18,12 +18,6 @@ from pydantic import Field, field_validator, model_validator
 from STpuppeteer.config._base import LENGTH_RANGE, MAX_EXTENT_UM, Flag, Int, Name, Real, StrictModel
 from STpuppeteer.config.architecture import Architecture
 from STpuppeteer.config.morphology import CellModel, MorphologyConfig, NucleusShape
-from STpuppeteer.config.tissue_checks import (
-    check_tissue_consistency,
-    hardcore_distance_um,
-    tissue_area_um2,
-    tissue_extent_um,
-)
 
 __all__ = [
     "CellModel",
@@ -31,10 +25,6 @@ __all__ = [
     "NucleusShape",
     "PrototypeConfig",
     "TissueConfig",
-    "check_tissue_consistency",
-    "hardcore_distance_um",
-    "tissue_area_um2",
-    "tissue_extent_um",
 ]
 
 SpatialPattern = Literal["mixed", "domains", "layers"]

@@ -42,7 +42,7 @@ from scipy.spatial import cKDTree
 
 from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer._random import Block, block_rng
-from STpuppeteer.config.tissue import check_tissue_consistency, hardcore_distance_um
+from STpuppeteer.config.tissue_checks import check_tissue_consistency, hardcore_distance_um
 from STpuppeteer.geometry.power import power_cells, power_gaps
 from STpuppeteer.stages.architecture import tissue_with_lumens
 from STpuppeteer.stages.cell_room import make_room
