@@ -43,6 +43,7 @@ from scipy.spatial import cKDTree
 from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer._random import Block, block_rng
 from STpuppeteer.config.tissue import check_tissue_consistency, hardcore_distance_um
+from STpuppeteer.geometry.clip import boundary_distance, clip_to_region, largest_part_at
 from STpuppeteer.geometry.power import power_cells, power_gaps
 from STpuppeteer.stages.architecture import tissue_with_lumens
 from STpuppeteer.stages.cell_room import make_room
@@ -130,25 +131,6 @@ _SEGMENT_STEPS = 3.0
 _STRETCH_MARGIN = 0.5
 
 
-def _boundary_distance(region: shapely.Polygon, xy: np.ndarray) -> np.ndarray:
-    if shapely.equals(region, shapely.envelope(region)):
-        x0, y0, x1, y1 = region.bounds
-        return np.minimum.reduce([xy[:, 0] - x0, x1 - xy[:, 0], xy[:, 1] - y0, y1 - xy[:, 1]])
-    return shapely.distance(region.boundary, shapely.points(xy))
-
-
-def _largest_part_at(cells: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    # Clipping to a non-convex tissue can split a cell (or leave slivers): keep the piece
-    # holding the cell's centre. Only a handful of border cells ever get here.
-    out = cells.copy()
-    for i in np.flatnonzero(shapely.get_type_id(cells) != shapely.GeometryType.POLYGON):
-        parts = shapely.get_parts(cells[i])
-        parts = parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON]
-        hit = shapely.contains_xy(parts, *centres[i])
-        out[i] = parts[np.argmax(hit)] if hit.any() else parts[np.argmax(shapely.area(parts))]
-    return out
-
-
 def _tile_order(xy: np.ndarray, tile_um: float) -> np.ndarray:
     row = np.floor(xy[:, 1] / tile_um).astype(np.int64)
     col = np.floor(xy[:, 0] / tile_um).astype(np.int64)
@@ -219,20 +201,7 @@ def build_cell_polygons(
     # of the true buffer, equal to it for a circle) and it keeps the vertex count low.
     reach = star_polygons(centres, radii + max_expansion_um)
     cells = shapely.intersection(voronoi, reach)
-    return nuclei, _clip_to_region(cells, centres, region)
-
-
-def _clip_to_region(cells: np.ndarray, centres: np.ndarray, region: shapely.Polygon) -> np.ndarray:
-    x0, y0, x1, y1 = shapely.bounds(cells).T
-    if shapely.equals(region, shapely.envelope(region)):
-        rx0, ry0, rx1, ry1 = region.bounds
-        outside = (x0 < rx0) | (y0 < ry0) | (x1 > rx1) | (y1 > ry1)
-    else:
-        outside = ~shapely.contains(region, cells)
-    if outside.any():
-        cells[outside] = shapely.intersection(cells[outside], region)
-        cells[outside] = _largest_part_at(cells[outside], centres[outside])
-    return cells
+    return nuclei, clip_to_region(cells, centres, region)
 
 
 def build_power_cells(
@@ -268,7 +237,7 @@ def build_power_cells(
         n_vertices = 32
         disc = star_polygons(centres[:n_own][over], np.repeat(cap[over, None], n_vertices, axis=1))
         cells[over] = shapely.intersection(cells[over], disc)
-    return _clip_to_region(cells, centres[:n_own], region)
+    return clip_to_region(cells, centres[:n_own], region)
 
 
 def generate_cells(config: SimulationConfig, rng: np.random.Generator) -> gpd.GeoDataFrame:
@@ -412,7 +381,7 @@ def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueL
         nearest = cKDTree(centres).query(centres, k=2)[0][:, 1]
     else:
         nearest = np.full(n, np.inf)
-    limit = _FIT_SAFETY * np.minimum(0.5 * nearest, _boundary_distance(region, centres))
+    limit = _FIT_SAFETY * np.minimum(0.5 * nearest, boundary_distance(region, centres))
 
     # Cells are numbered tile by tile; each tile's Voronoi cells come from its own centres plus
     # a halo wide enough that no centre outside it can cut a cell (see _voronoi_of_tile).
@@ -485,7 +454,7 @@ def _confluent_layout(
         return _stretched_layout(region, inner, centres, codes, rng, targets=targets, radius=radius, stretch=stretch)
     centres = pack_ellipses(centres, inner, radius=radius, aspect=targets.aspect, theta=targets.theta)
     weights, gap = _power_weights(centres, radius, spacing)
-    limit = _FIT_SAFETY * np.minimum(gap, _boundary_distance(region, centres))
+    limit = _FIT_SAFETY * np.minimum(gap, boundary_distance(region, centres))
     semi_major = np.sqrt(targets.area / math.pi * targets.aspect)
     cap = np.maximum(_CAP_FACTOR * semi_major, limit)
     angle = np.where(targets.aspect > 1.0, targets.theta, np.nan)
@@ -535,7 +504,7 @@ def _stretched_layout(
     weights, _ = _power_weights(sites, radius * np.sqrt(area_factor), spacing)
     # Not used by the tiles: nuclei are fitted to their mapped-back cells (nucleus_room.py), which the tissue's
     # edge bounds; kept as the layout's bound for them.
-    limit = _boundary_distance(region, centres)
+    limit = boundary_distance(region, centres)
     # Caps in the stretched plane, where cells are round: _STRETCHED_CAP × the radius of the disc of the target area.
     cap = _STRETCHED_CAP * np.sqrt(targets.area * area_factor / math.pi)
     semi_major = np.sqrt(targets.area / math.pi * targets.aspect)
@@ -600,7 +569,7 @@ def _cut_to_caps(cells: np.ndarray, reach: np.ndarray, sites: np.ndarray, cap: n
         near = near[np.hypot(*(sites[near] - sites[i]).T) < reach[i] + outer[near]]
         discs = star_polygons(sites[near], np.repeat(outer[near, None], _CAP_VERTICES, axis=1))
         piece[0] = shapely.intersection(cells[i], shapely.union_all(discs))
-        out[i] = _largest_part_at(piece, sites[i : i + 1])[0]
+        out[i] = largest_part_at(piece, sites[i : i + 1])[0]
     return out
 
 
@@ -687,7 +656,7 @@ def build_stretched_cells(
     weights = np.concatenate([layout.weights[own], layout.weights[near]])
     cells, reach = power_cells(sites, weights, n_own)
     cut = ~shapely.contains(clip, cells)
-    cells[cut] = _largest_part_at(shapely.intersection(cells[cut], clip), sites[:n_own][cut])
+    cells[cut] = largest_part_at(shapely.intersection(cells[cut], clip), sites[:n_own][cut])
     reach[cut] = _reach(cells[cut], sites[:n_own][cut])
     cells = _cut_to_caps(cells, reach, sites, np.concatenate([layout.cap[own], layout.cap[near]]))
     # A straight edge in the stretched plane is a curve in the tissue's: long edges are split so that the mapped-back
@@ -712,8 +681,8 @@ def build_stretched_cells(
     # another edge); the margin lies outside the tissue, so the repaired piece is cut away below.
     crossed = ~shapely.is_valid(cells)
     if crossed.any():
-        cells[crossed] = _largest_part_at(shapely.make_valid(cells[crossed]), centres[crossed])
-    cells = _clip_to_region(cells, centres, region)
+        cells[crossed] = largest_part_at(shapely.make_valid(cells[crossed]), centres[crossed])
+    cells = clip_to_region(cells, centres, region)
     # A centre lies in its cell in the stretched plane, at a distance from its edges; mapped back, a sharp bend of
     # the map could leave it outside (not seen since the centres are packed in the stretched plane): its nucleus
     # then goes to a point inside the cell.
