@@ -57,6 +57,7 @@ from STpuppeteer.stages.packing import equivalent_radius, pack_ellipses
 from STpuppeteer.stages.positions import sample_centres, tissue_region
 from STpuppeteer.stages.size_factors import size_factor_cv, size_factors, sizing_area
 from STpuppeteer.stages.spatial_pattern import assign_celltypes
+from STpuppeteer.stages.tissue_layout import FIT_SAFETY, TissueLayout
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -101,8 +102,6 @@ CELL_COLUMNS = (
 #: Side of the fixed square tiles (µm) in which nuclei and cells are built; the nucleus
 #: draws of a tile are keyed by its (row, column), so they do not depend on other tiles.
 TILE_UM = 1000.0
-# Nuclei stay this fraction inside the disc that is guaranteed to be in their Voronoi cell.
-_FIT_SAFETY = 0.98
 # Power weights are this multiple of the packed discs' squared radii (more than the radical
 # tessellation's 1: measured to bring a domain's mean cell area to its target, docs/model_tissue.md).
 _WEIGHT_GAIN = 2.0
@@ -279,69 +278,6 @@ def generate_cells(config: SimulationConfig, rng: np.random.Generator) -> gpd.Ge
     return cell_gdf[list(CELL_COLUMNS)]
 
 
-@dataclass(frozen=True)
-class TissueLayout:
-    """What the tissue stage decides for the whole tissue before any polygon is built.
-
-    Centres (hard-core point process) and cell types are global (see ``docs/scale.md``);
-    they cost a few dozen bytes a cell. Polygons are then built tile by tile from it
-    (:func:`build_tiles`), so a caller may keep them in any form it likes.
-
-    Attributes
-    ----------
-    region
-        The tissue polygon.
-    centres
-        ``(n, 2)`` nucleus centres, in cell order (tile by tile).
-    codes
-        Cell-type code of each cell.
-    limit
-        Radius each nucleus must fit in (inside its Voronoi cell and the tissue).
-    halo
-        Width of the halo of other tiles' centres each tile's Voronoi cells need.
-    rng
-        The stage's generator (its keyed sub-streams draw the nuclei and z).
-    weights
-        Confluent model: power weights of the centres (µm²); ``None`` in the expanded model.
-    cap
-        Confluent model: the largest reach of each cell from its centre, µm (with ``stretch``: in the
-        stretched plane, where cells are cut to the union of these caps).
-    nucleus_angle
-        Angle of each nucleus' long axis (radians), NaN where it is random (round cell types).
-    stretch
-        Confluent model with elongated types: the map of the tissue into the plane where the cells
-        are power cells (:mod:`.cell_stretch`); ``None`` otherwise.
-    sites
-        With ``stretch``: ``(n, 2)`` the centres' images, the power cells' sites (``weights`` are
-        in that plane's units).
-    clip
-        With ``stretch``: the tissue grown by a margin, in the stretched plane (cells are cut to it
-        before they are mapped back).
-    target_area
-        Confluent model: the area each cell was drawn to have (µm², :mod:`.cell_sizes`), before
-        the tissue's outline cuts the cells at its edge.
-    """
-
-    region: shapely.Polygon
-    centres: np.ndarray
-    codes: np.ndarray
-    limit: np.ndarray
-    halo: float
-    rng: np.random.Generator
-    weights: np.ndarray | None = None
-    cap: np.ndarray | None = None
-    nucleus_angle: np.ndarray | None = None
-    stretch: GridMap | None = None
-    sites: np.ndarray | None = None
-    clip: shapely.Polygon | None = None
-    target_area: np.ndarray | None = None
-
-    @property
-    def n_cells(self) -> int:
-        """Number of cells."""
-        return len(self.centres)
-
-
 def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueLayout:
     """Centres, cell types and nucleus size limits of the whole tissue, cells in tile order.
 
@@ -381,7 +317,7 @@ def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueL
         nearest = cKDTree(centres).query(centres, k=2)[0][:, 1]
     else:
         nearest = np.full(n, np.inf)
-    limit = _FIT_SAFETY * np.minimum(0.5 * nearest, boundary_distance(region, centres))
+    limit = FIT_SAFETY * np.minimum(0.5 * nearest, boundary_distance(region, centres))
 
     # Cells are numbered tile by tile; each tile's Voronoi cells come from its own centres plus
     # a halo wide enough that no centre outside it can cut a cell (see _voronoi_of_tile).
@@ -454,7 +390,7 @@ def _confluent_layout(
         return _stretched_layout(region, inner, centres, codes, rng, targets=targets, radius=radius, stretch=stretch)
     centres = pack_ellipses(centres, inner, radius=radius, aspect=targets.aspect, theta=targets.theta)
     weights, gap = _power_weights(centres, radius, spacing)
-    limit = _FIT_SAFETY * np.minimum(gap, boundary_distance(region, centres))
+    limit = FIT_SAFETY * np.minimum(gap, boundary_distance(region, centres))
     semi_major = np.sqrt(targets.area / math.pi * targets.aspect)
     cap = np.maximum(_CAP_FACTOR * semi_major, limit)
     angle = np.where(targets.aspect > 1.0, targets.theta, np.nan)
@@ -783,7 +719,7 @@ def build_tile_cells(layout: TissueLayout, config: SimulationConfig) -> Iterator
             # The nucleus is fitted to (and moves within) the ellipse of the cell's own shape about its centre
             # that lies inside the cell (stages/nucleus_room.py).
             shape = layout.stretch.jacobian(site)
-            scale = _FIT_SAFETY * ellipse_room(cells, site, shape)
+            scale = FIT_SAFETY * ellipse_room(cells, site, shape)
             radii = fit_in_ellipse(radii, shape, scale)
             elongated = ~np.isnan(angle)
             room = np.zeros(len(site))
