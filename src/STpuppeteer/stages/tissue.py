@@ -310,7 +310,7 @@ def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueL
     codes = assign_celltypes(centres, region, tissue, block_rng(rng, Block.CELLTYPES), celltype_names=names,
                              proportions=proportions, gaps=None if region is outline else outline.difference(region))
     if morphology.cell_model == "confluent" and n > 1:
-        return _confluent_layout(config, region, centres, codes, rng)
+        return _in_tile_order(_confluent_layout(config, region, centres, codes, rng))
 
     # Half the nearest-neighbour distance bounds a disc inside the Voronoi cell.
     if n > 1:
@@ -319,12 +319,15 @@ def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueL
         nearest = np.full(n, np.inf)
     limit = FIT_SAFETY * np.minimum(0.5 * nearest, boundary_distance(region, centres))
 
-    # Cells are numbered tile by tile; each tile's Voronoi cells come from its own centres plus
-    # a halo wide enough that no centre outside it can cut a cell (see _voronoi_of_tile).
-    order = _tile_order(centres, TILE_UM)
-    centres, codes, limit = centres[order], codes[order], limit[order]
+    # Each tile's Voronoi cells come from its own centres plus a halo wide enough that no
+    # centre outside it can cut a cell (see _voronoi_of_tile).
     halo = 2.0 * (float(limit.max(initial=0.0)) + morphology.max_expansion_um) * 1.01 + 1e-6
-    return TissueLayout(region=region, centres=centres, codes=codes, limit=limit, halo=halo, rng=rng)
+    return _in_tile_order(TissueLayout(region=region, centres=centres, codes=codes, limit=limit, halo=halo, rng=rng))
+
+
+def _in_tile_order(layout: TissueLayout) -> TissueLayout:
+    # Cells are numbered tile by tile (rows of tiles from y = 0, left to right).
+    return layout.take(_tile_order(layout.centres, TILE_UM))
 
 
 def _power_weights(centres: np.ndarray, radius: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray]:
@@ -395,15 +398,11 @@ def _confluent_layout(
     cap = np.maximum(_CAP_FACTOR * semi_major, limit)
     angle = np.where(targets.aspect > 1.0, targets.theta, np.nan)
 
-    order = _tile_order(centres, TILE_UM)
-    centres, codes, limit, weights, cap, angle, target_area = (
-        a[order] for a in (centres, codes, limit, weights, cap, angle, targets.area)
-    )
     # A centre at distance d cuts a cell within reach R of its centre only if (d² − Δw) / (2d) < R.
     reach, spread = float(cap.max()), float(np.ptp(weights))
     halo = (reach + math.sqrt(reach * reach + spread)) * 1.01 + 1e-6
     return TissueLayout(region=region, centres=centres, codes=codes, limit=limit, halo=halo, rng=rng,
-                        weights=weights, cap=cap, nucleus_angle=angle, target_area=target_area)
+                        weights=weights, cap=cap, nucleus_angle=angle, target_area=targets.area)
 
 
 def _stretched_layout(
@@ -451,10 +450,6 @@ def _stretched_layout(
     if not shapely.is_valid(clip):
         clip = shapely.make_valid(clip)
 
-    order = _tile_order(centres, TILE_UM)
-    centres, codes, limit, weights, cap, angle, sites, target_area = (
-        a[order] for a in (centres, codes, limit, weights, cap, angle, sites, targets.area)
-    )
     # Cut to the caps, every cell reaches at most about _STRETCHED_REACH × the largest semi-major axis from its
     # centre (checked when it is built), so two cells that share a corner have centres at most twice that apart;
     # and a cap that reaches a cell has its site at most that reach plus the cap's own reach back in the tissue's
@@ -476,7 +471,7 @@ def _stretched_layout(
         stretch=stretch,
         sites=sites,
         clip=clip,
-        target_area=target_area,
+        target_area=targets.area,
     )
 
 
