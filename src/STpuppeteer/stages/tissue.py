@@ -58,6 +58,7 @@ from STpuppeteer.stages.positions import sample_centres, tissue_region
 from STpuppeteer.stages.size_factors import size_factor_cv, size_factors, sizing_area
 from STpuppeteer.stages.spatial_pattern import assign_celltypes
 from STpuppeteer.stages.tissue_layout import FIT_SAFETY, TissueLayout
+from STpuppeteer.stages.voronoi_cells import build_cell_polygons, expanded_layout, voronoi_of_tile
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -157,50 +158,6 @@ def _tiles(xy: np.ndarray, tile_um: float, halo_um: float) -> Iterator[tuple[tup
         x1, y1 = (c + 1) * tile_um + halo_um, (r + 1) * tile_um + halo_um
         px, py = xy[near, 0], xy[near, 1]
         yield (r, c), own, near[(px >= x0) & (px <= x1) & (py >= y0) & (py <= y1)]
-
-
-def _voronoi_of_tile(xy: np.ndarray, own: slice, near: np.ndarray, region: shapely.Polygon) -> np.ndarray:
-    # Exact for the tile's own cells once they are cut to their reach: a centre q can only cut
-    # the part of p's cell within R of p if |p - q| < 2R, and R (nucleus radius + expansion)
-    # is at most half the halo, so every such q is in `near`.
-    sites = np.concatenate([xy[own], xy[near]])
-    diagram = shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=region, ordered=True)
-    return shapely.get_parts(diagram)[: own.stop - own.start]
-
-
-def build_cell_polygons(
-    centres: np.ndarray,
-    radii: np.ndarray,
-    voronoi: np.ndarray,
-    region: shapely.Polygon,
-    *,
-    max_expansion_um: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Nucleus and cell polygons of a block of cells.
-
-    Parameters
-    ----------
-    centres
-        ``(n, 2)`` nucleus centres (the Voronoi sites), µm.
-    radii
-        ``(n, n_vertices)`` nucleus radii, already fitted inside the Voronoi cells.
-    voronoi
-        ``(n,)`` Voronoi polygons of the centres.
-    region
-        The tissue polygon (prepared for speed).
-    max_expansion_um
-        Largest distance of a cell's boundary from its nucleus.
-
-    Returns
-    -------
-    ``(nuclei, cells)``, two ``(n,)`` arrays of valid polygons.
-    """
-    nuclei = star_polygons(centres, radii)
-    # Radial expansion: every point lies within max_expansion_um of the nucleus (a subset
-    # of the true buffer, equal to it for a circle) and it keeps the vertex count low.
-    reach = star_polygons(centres, radii + max_expansion_um)
-    cells = shapely.intersection(voronoi, reach)
-    return nuclei, clip_to_region(cells, centres, region)
 
 
 def build_power_cells(
@@ -310,19 +267,12 @@ def tissue_layout(config: SimulationConfig, rng: np.random.Generator) -> TissueL
     codes = assign_celltypes(centres, region, tissue, block_rng(rng, Block.CELLTYPES), celltype_names=names,
                              proportions=proportions, gaps=None if region is outline else outline.difference(region))
     if morphology.cell_model == "confluent" and n > 1:
-        return _in_tile_order(_confluent_layout(config, region, centres, codes, rng))
-
-    # Half the nearest-neighbour distance bounds a disc inside the Voronoi cell.
-    if n > 1:
-        nearest = cKDTree(centres).query(centres, k=2)[0][:, 1]
+        layout = _confluent_layout(config, region, centres, codes, rng)
     else:
-        nearest = np.full(n, np.inf)
-    limit = FIT_SAFETY * np.minimum(0.5 * nearest, boundary_distance(region, centres))
+        # One cell has no neighbour to share the tissue with: it is the expanded model's cell.
+        layout = expanded_layout(region, centres, codes, rng, max_expansion_um=morphology.max_expansion_um)
+    return _in_tile_order(layout)
 
-    # Each tile's Voronoi cells come from its own centres plus a halo wide enough that no
-    # centre outside it can cut a cell (see _voronoi_of_tile).
-    halo = 2.0 * (float(limit.max(initial=0.0)) + morphology.max_expansion_um) * 1.01 + 1e-6
-    return _in_tile_order(TissueLayout(region=region, centres=centres, codes=codes, limit=limit, halo=halo, rng=rng))
 
 
 def _in_tile_order(layout: TissueLayout) -> TissueLayout:
@@ -746,7 +696,7 @@ def build_tile_cells(layout: TissueLayout, config: SimulationConfig) -> Iterator
                 elongated=~np.isnan(angle), offset=morphology.nucleus_offset,
             )
             return TileCells(own, star_polygons(centre, radii), cells, centre)
-        voronoi = _voronoi_of_tile(centres, own, near, tissue_region)
+        voronoi = voronoi_of_tile(centres, own, near, tissue_region)
         nuclei, cells = build_cell_polygons(
             centres[own], radii, voronoi, tissue_region, max_expansion_um=morphology.max_expansion_um
         )
