@@ -48,19 +48,24 @@ from STpuppeteer.stages.positions import sample_centres, tissue_region
 from STpuppeteer.stages.power_layout import build_power_cells, confluent_layout
 from STpuppeteer.stages.size_factors import size_factor_cv, size_factors, sizing_area
 from STpuppeteer.stages.spatial_pattern import assign_celltypes
-from STpuppeteer.stages.tiles import TileCells, build_tile_cells, build_tiles, in_tile_order
+from STpuppeteer.stages.stretched_cells import build_stretched_cells
+from STpuppeteer.stages.tiles import TILE_UM, TileCells, build_tile_cells, build_tiles, in_tile_order
 from STpuppeteer.stages.tissue_layout import TissueLayout
 from STpuppeteer.stages.voronoi_cells import build_cell_polygons, expanded_layout
 
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
 
+# TILE_UM and the builders are re-exported for callers of this path; the tiles read
+# tiles.TILE_UM, so a test that changes the tile size patches it there.
 __all__ = [
     "CELL_COLUMNS",
+    "TILE_UM",
     "TileCells",
     "TissueLayout",
     "build_cell_polygons",
     "build_power_cells",
+    "build_stretched_cells",
     "build_tile_cells",
     "build_tiles",
     "cell_frame",
