@@ -122,21 +122,9 @@ def stretched_layout(
     least_stretch = np.linalg.svd(stretch.jacobian(centres), compute_uv=False)[:, 1]
     cap_reach = 1.1 * float(np.max(cap / math.cos(math.pi / _CAP_VERTICES) / least_stretch))
     halo = (reach + max(reach, cap_reach)) * 1.01 + 1e-6
-    return TissueLayout(
-        region=region,
-        centres=centres,
-        codes=codes,
-        limit=limit,
-        halo=halo,
-        rng=rng,
-        weights=weights,
-        cap=cap,
-        nucleus_angle=angle,
-        stretch=stretch,
-        sites=sites,
-        clip=clip,
-        target_area=targets.area,
-    )
+    return TissueLayout(region=region, centres=centres, codes=codes, limit=limit, halo=halo, rng=rng,
+                        weights=weights, cap=cap, nucleus_angle=angle, target_area=targets.area,
+                        stretch=stretch, sites=sites, clip=clip)
 
 
 def _reach(cells: np.ndarray, centres: np.ndarray) -> np.ndarray:
