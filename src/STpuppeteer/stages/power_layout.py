@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 
 from STpuppeteer._random import Block, block_rng
-from STpuppeteer.config.tissue import hardcore_distance_um
+from STpuppeteer.config.tissue_checks import hardcore_distance_um
 from STpuppeteer.geometry.clip import boundary_distance, clip_to_region
 from STpuppeteer.geometry.power import power_cells
 from STpuppeteer.stages.cell_room import make_room
