@@ -43,7 +43,7 @@ from scipy.spatial import cKDTree
 from STpuppeteer._parallel import local_threads, thread_map
 from STpuppeteer._random import Block, block_rng
 from STpuppeteer.config.tissue import check_tissue_consistency, hardcore_distance_um
-from STpuppeteer.geometry.power import power_cells, power_gaps
+from STpuppeteer.geometry.power import lower_gap_bounds, power_cells
 from STpuppeteer.stages.architecture import tissue_with_lumens
 from STpuppeteer.stages.cell_room import make_room
 from STpuppeteer.stages.cell_sizes import cell_targets
@@ -452,8 +452,7 @@ def _power_weights(centres: np.ndarray, radius: np.ndarray, spacing: float) -> t
         weights *= 0.8 * pair_range**2 / spread
         spread = float(weights.max())
     gap = np.full(len(weights), (pair_range**2 - spread) / (2.0 * pair_range))
-    np.minimum.at(gap, i, power_gaps(centres[i], centres[j], weights[i], weights[j]))
-    np.minimum.at(gap, j, power_gaps(centres[j], centres[i], weights[j], weights[i]))
+    lower_gap_bounds(centres, weights, i, j, gap)
     return weights, gap
 
 
