@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from STpuppeteer.geometry.power import power_gaps
+from STpuppeteer.geometry.power import lower_gap_bounds
 
 __all__ = ["power_weights"]
 
@@ -74,6 +74,5 @@ def power_weights(centres: np.ndarray, radius: np.ndarray, spacing: float) -> tu
         weights *= 0.8 * pair_range**2 / spread
         spread = float(weights.max())
     gap = np.full(len(weights), (pair_range**2 - spread) / (2.0 * pair_range))
-    np.minimum.at(gap, i, power_gaps(centres[i], centres[j], weights[i], weights[j]))
-    np.minimum.at(gap, j, power_gaps(centres[j], centres[i], weights[j], weights[i]))
+    lower_gap_bounds(centres, weights, i, j, gap)
     return weights, gap
