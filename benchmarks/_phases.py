@@ -6,13 +6,17 @@ the process during it, and the CPU time spent inside each step summed over threa
 measures the run's two limits in the same process: the random-number ceiling (the uniform draws
 placement needs, ``UNIFORMS_PER_MOLECULE`` a molecule, at ``rng.random``'s speed) and a plain
 ``pyarrow.parquet.write_table`` of the same final molecule tables; and the two terms of the peak
-memory: the cell store (grows with cells) and the rest (should not grow with molecules).
+memory: the cell store (grows with cells) and the rest (should not grow with molecules). A
+thread samples the resident memory (``/proc/self/statm``, every :data:`RSS_EVERY` seconds) so
+each phase and each step also gets the largest RSS seen while it ran: where the peak comes from.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import resource
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,46 @@ UNIFORMS_PER_MOLECULE = 3
 #: background tiles they own, so the background has no phase of its own.
 PHASES = ("genes", "tissue", "cell blocks", "closing")
 
+#: Seconds between two samples of the resident memory.
+RSS_EVERY = 0.05
+
+
+class _RssSampler:
+    """A thread reading this process's resident memory every :data:`RSS_EVERY` seconds."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.rss: list[int] = []
+        self._stop = threading.Event()
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with open("/proc/self/statm") as statm:
+            while not self._stop.is_set():
+                statm.seek(0)
+                self.rss.append(int(statm.read().split()[1]) * self._page)
+                self.times.append(time.perf_counter())
+                self._stop.wait(RSS_EVERY)
+
+    def __enter__(self) -> _RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, spans: list[tuple[float, float]]) -> int:
+        """The largest sample within any of ``spans`` (the sample just before each too: it held then)."""
+        times, rss = np.asarray(self.times), np.asarray(self.rss)
+        best = 0
+        for t0, t1 in spans:
+            lo, hi = max(int(np.searchsorted(times, t0)) - 1, 0), int(np.searchsorted(times, t1, side="right"))
+            if hi > lo:
+                best = max(best, int(rss[lo:hi].max()))
+        return best
+
 
 class _Clock:
     """Time stamps of the phase boundaries and CPU sums of the wrapped steps."""
@@ -34,6 +78,7 @@ class _Clock:
         self.marks: dict[str, tuple[float, float]] = {}
         self.steps: dict[str, float] = {}
         self.calls: dict[str, int] = {}
+        self.spans: dict[str, list[tuple[float, float]]] = {}
 
     def mark(self, name: str) -> None:
         if name not in self.marks:
@@ -42,13 +87,14 @@ class _Clock:
     def step(self, name: str, func: Any) -> Any:  # noqa: ANN401
         @functools.wraps(func)
         def wrapped(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
-            t0 = time.thread_time()
+            t0, w0 = time.thread_time(), time.perf_counter()
             try:
                 return func(*args, **kwargs)
             finally:
                 # Dict updates of floats under the GIL: good enough for a benchmark's sums.
                 self.steps[name] = self.steps.get(name, 0.0) + time.thread_time() - t0
                 self.calls[name] = self.calls.get(name, 0) + 1
+                self.spans.setdefault(name, []).append((w0, time.perf_counter()))
 
         return wrapped
 
@@ -67,12 +113,18 @@ def _store_bytes(store: Any) -> int:  # noqa: ANN401
     return frame_bytes + sum(a.nbytes for a in arrays) + store.box_tree.n * 2 * 8 * 3  # the tree: data + index
 
 
-def traced_run(config: Any, out: Path, *, client: Any = None, images: bool = False) -> dict[str, Any]:  # noqa: ANN401
-    """Run :func:`simulate_to_xenium` with its phases traced; return the trace and the limits."""
+def traced_run(
+    config: Any, out: Path, *, client: Any = None, images: bool = False, write_limit: bool = True  # noqa: ANN401
+) -> dict[str, Any]:
+    """Run :func:`simulate_to_xenium` with its phases traced; return the trace and the limits.
+
+    ``write_limit=False`` skips the plain pyarrow write (minutes at 10⁸ molecules); its
+    multiples are then printed as ``nan``.
+    """
     import pyarrow.parquet as pq
 
     import STpuppeteer.pipeline.streamed as streamed
-    from STpuppeteer.io.xenium import XeniumStream
+    from STpuppeteer.io.xenium import XeniumBundle, XeniumStream
     from STpuppeteer.stages.counts import CountModel
 
     clock = _Clock()
@@ -91,6 +143,12 @@ def traced_run(config: Any, out: Path, *, client: Any = None, images: bool = Fal
     }
     generate = streamed.CellStore.generate.__func__
     block, rows, append, close = CountModel.block, streamed._Shared.rows, XeniumStream.append, XeniumStream.close
+    closing_steps = {
+        "closing: count matrix + cell totals": "write_feature_matrix",
+        "closing: cells.parquet": "write_cells_table",
+        "closing: boundaries (thread)": "write_boundaries",
+    }
+    bundle_methods = {method: getattr(XeniumBundle, method) for method in closing_steps.values()}
 
     def genes(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
         out = originals["generate_gene_parameters"](*args, **kwargs)
@@ -115,7 +173,10 @@ def traced_run(config: Any, out: Path, *, client: Any = None, images: bool = Fal
         "long_counts": clock.step("blocks: true counts", originals["long_counts"]),
         "locate_part": clock.step("blocks: background locate", originals["locate_part"]),
         "_block_task": clock.step("blocks: all", originals["_block_task"]),
+        "write_ground_truth_files": clock.step("closing: ground truth cells (thread)",
+                                               streamed.write_ground_truth_files),
     }
+    originals["write_ground_truth_files"] = streamed.write_ground_truth_files
     try:
         for name, func in patches.items():
             setattr(streamed, name, func)
@@ -124,10 +185,15 @@ def traced_run(config: Any, out: Path, *, client: Any = None, images: bool = Fal
         streamed._Shared.rows = clock.step("tabulate (nearest nucleus, tables)", rows)
         XeniumStream.append = clock.step("writer: append (Parquet encode)", append)
         XeniumStream.close = closing
-        clock.mark("start")
-        streamed.simulate_to_xenium(config, out, client=client, images=images)
-        clock.mark("closing")
+        for name, method in closing_steps.items():
+            setattr(XeniumBundle, method, clock.step(name, bundle_methods[method]))
+        with _RssSampler() as sampler:
+            clock.mark("start")
+            streamed.simulate_to_xenium(config, out, client=client, images=images)
+            clock.mark("closing")
     finally:
+        for method, func in bundle_methods.items():
+            setattr(XeniumBundle, method, func)
         for name, func in originals.items():
             setattr(streamed, name, func)
         streamed.CellStore.generate = classmethod(generate)
@@ -147,8 +213,8 @@ def traced_run(config: Any, out: Path, *, client: Any = None, images: bool = Fal
     rng_seconds = min(draw() for _ in range(3))
     # Limit 2: pyarrow writing the same final molecule tables with its defaults, a row group at a
     # time (a whole 10^6-cell table read at once took over 20 GB: its strings decoded).
-    write_seconds = 0.0
-    for name in ("transcripts.parquet", "ground_truth/molecules.parquet"):
+    write_seconds = 0.0 if write_limit else float("nan")
+    for name in ("transcripts.parquet", "ground_truth/molecules.parquet") if write_limit else ():
         source = pq.ParquetFile(out / name)
         writer = None
         for g in range(source.num_row_groups):
@@ -168,12 +234,14 @@ def traced_run(config: Any, out: Path, *, client: Any = None, images: bool = Fal
     phases = {}
     for before, name in zip(names, names[1:], strict=False):
         (w0, c0), (w1, c1) = clock.marks[before], clock.marks.get(name, clock.marks["closing"])
-        phases[name] = {"wall": w1 - w0, "cpu": c1 - c0}
+        phases[name] = {"wall": w1 - w0, "cpu": c1 - c0, "peak": sampler.peak([(w0, w1)])}
+    step_peaks = {name: sampler.peak(spans) for name, spans in clock.spans.items()}
     return {
         "n_molecules": n_molecules,
         "phases": phases,
         "steps": clock.steps,
         "calls": clock.calls,
+        "step_peaks": step_peaks,
         "rng_seconds": rng_seconds,
         "write_seconds": write_seconds,
         "peak_bytes": peak,
@@ -191,12 +259,15 @@ def print_trace(n_cells: int, trace: dict[str, Any]) -> None:
         f"limits: RNG {rng_s:.3f} s ({UNIFORMS_PER_MOLECULE} uniforms a molecule), "
         f"plain pyarrow write of the molecule tables {write_s:.2f} s"
     )
-    print(f"{'phase':<40} {'wall s':>7} {'CPU s':>7} {'x RNG':>7} {'x write':>7}")
+    print(f"{'phase':<40} {'wall s':>7} {'CPU s':>7} {'x RNG':>7} {'x write':>7} {'peak GB':>7}")
     for name, p in trace["phases"].items():
-        print(f"{name:<40} {p['wall']:>7.2f} {p['cpu']:>7.2f} {p['wall'] / rng_s:>7.1f} {p['wall'] / write_s:>7.1f}")
-    print(f"{'steps (CPU summed over threads)':<40} {'calls':>7} {'CPU s':>7} {'x RNG':>7} {'x write':>7}")
+        print(f"{name:<40} {p['wall']:>7.2f} {p['cpu']:>7.2f} {p['wall'] / rng_s:>7.1f} {p['wall'] / write_s:>7.1f} "
+              f"{p['peak'] / 1e9:>7.2f}")
+    steps = "steps (CPU summed over threads)"
+    print(f"{steps:<40} {'calls':>7} {'CPU s':>7} {'x RNG':>7} {'x write':>7} {'peak GB':>7}")
     for name, cpu in sorted(trace["steps"].items()):
-        print(f"  {name:<38} {trace['calls'][name]:>7} {cpu:>7.2f} {cpu / rng_s:>7.1f} {cpu / write_s:>7.1f}")
+        print(f"  {name:<38} {trace['calls'][name]:>7} {cpu:>7.2f} {cpu / rng_s:>7.1f} {cpu / write_s:>7.1f} "
+              f"{trace['step_peaks'][name] / 1e9:>7.2f}")
     peak, cells = trace["peak_bytes"], trace["store_bytes"]
     print(
         f"peak RSS {peak / 1e9:.2f} GB = cells term {cells / 1e9:.3f} GB ({cells / n_cells:,.0f} B a cell, "

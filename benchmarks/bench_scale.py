@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_scale.py [--sizes 1000,10000,100000] [--preset xenium|default] [--workers N]
                                      [--images] [--expression-scale X] [--timeout 600] [--profile]
+                                     [--no-write-limit]
 
 Each size runs in its own process (so its peak RSS is its own) through
 :func:`STpuppeteer.pipeline.streamed.simulate_to_xenium`, and prints one row: cells/s,
@@ -45,6 +46,7 @@ def _child(
     seed: int,
     expression_scale: float | None,
     profile: bool = False,
+    write_limit: bool = True,
 ) -> dict[str, float]:
     from STpuppeteer._parallel import dask_client
     from STpuppeteer.config import preset_config
@@ -67,7 +69,7 @@ def _child(
         load0 = os.getloadavg()[0]
         try:
             with dask_client(workers=workers) as client:
-                trace = traced_run(config, out, client=client, images=images)
+                trace = traced_run(config, out, client=client, images=images, write_limit=write_limit)
             size_gb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e9
         finally:
             shutil.rmtree(out.parent, ignore_errors=True)
@@ -143,6 +145,8 @@ def _run_size(n: int, args: argparse.Namespace) -> dict[str, float] | str:
         cmd += ["--expression-scale", str(args.expression_scale)]
     if args.profile:
         cmd.append("--profile")
+    if args.no_write_limit:
+        cmd.append("--no-write-limit")
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -171,6 +175,11 @@ def main() -> None:
         action="store_true",
         help="print each size's phase table against the two limits, and its memory terms",
     )
+    parser.add_argument(
+        "--no-write-limit",
+        action="store_true",
+        help="with --profile, skip the plain pyarrow write of the molecule tables (minutes at 10^8 molecules)",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -184,6 +193,7 @@ def main() -> None:
                     seed=args.seed,
                     expression_scale=args.expression_scale,
                     profile=args.profile,
+                    write_limit=not args.no_write_limit,
                 )
             )
         )

@@ -16,7 +16,15 @@ from STpuppeteer.config import SimulationConfig
 from STpuppeteer.geometry.rings import Rings
 from STpuppeteer.io.ground_truth import write_cells_parquet
 from STpuppeteer.io.joins import PLATFORM_ID_COLUMNS, platform_id_columns
-from STpuppeteer.io.xenium.observed_pairs import ROWS_PER_MERGE, ObservedPairs, PairSpill, merged_ranges
+from STpuppeteer.io.xenium import XeniumStream, observed_pairs
+from STpuppeteer.io.xenium.observed_pairs import (
+    CELLS_PER_SPILL_GROUP,
+    ROWS_PER_MERGE,
+    ObservedPairs,
+    PairSpill,
+    cells_per_range,
+    merged_ranges,
+)
 from STpuppeteer.pipeline.cell_store import CellStore
 from STpuppeteer.stages.tissue import generate_cells
 
@@ -80,29 +88,81 @@ def test_cells_parquet_in_chunks_reads_back_whole(cells, tmp_path):
                 == shapely.to_wkb(cell_gdf[column].to_numpy())).all()
 
 
-def test_merged_pairs_equal_a_sparse_sum(tmp_path):
+@pytest.mark.parametrize("size", [ROWS_PER_MERGE, 3 * CELLS_PER_SPILL_GROUP, CELLS_PER_SPILL_GROUP])
+def test_merged_pairs_equal_a_sparse_sum(tmp_path, size):
     rng = np.random.default_rng(1)
     shape = (70_000, 300)  # more cells than one merge range
     parts, dense = [], sparse.csr_matrix(shape, dtype=np.int64)
     for i in range(8):
         rows, cols = rng.integers(0, shape[0], 20_000), rng.integers(0, shape[1], 20_000)
-        if i == 7:  # both sides of the range border, and the last cell
-            rows[:4] = [0, ROWS_PER_MERGE - 1, ROWS_PER_MERGE, shape[0] - 1]
+        if i == 7:  # both sides of a slice's and a range's border, and the last cell
+            rows[:6] = [0, CELLS_PER_SPILL_GROUP - 1, CELLS_PER_SPILL_GROUP, ROWS_PER_MERGE - 1, ROWS_PER_MERGE,
+                        shape[0] - 1]
         parts.append(ObservedPairs.of(rows, cols, n_features=shape[1]))
         dense = dense + sparse.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=shape)
     spill = PairSpill(tmp_path / "pairs.parquet")
     for part in parts:
         spill.add(part)
     spill.close()
-    # Each row group lies in one merge range (a range reads its own share of every part).
+    assert spill.n_pairs == sum(len(p.row) for p in parts)
+    # Each row group lies in one slice of cells (a range of whole slices reads only its own pairs).
     meta = pq.ParquetFile(spill.path).metadata
-    ranges = [(meta.row_group(g).column(0).statistics.min // ROWS_PER_MERGE,
-               meta.row_group(g).column(0).statistics.max // ROWS_PER_MERGE) for g in range(meta.num_row_groups)]
-    assert all(lo == hi for lo, hi in ranges) and len(ranges) == 2 * len(parts)
-    merged = sparse.vstack(list(merged_ranges(spill.reader(), shape=shape)), format="csr")
+    slices = [(meta.row_group(g).column(0).statistics.min // CELLS_PER_SPILL_GROUP,
+               meta.row_group(g).column(0).statistics.max // CELLS_PER_SPILL_GROUP)
+              for g in range(meta.num_row_groups)]
+    n_slices = -(-shape[0] // CELLS_PER_SPILL_GROUP)
+    assert all(lo == hi for lo, hi in slices) and len(slices) == n_slices * len(parts)
+    ranges = list(merged_ranges(spill.reader(), shape=shape, cells_per_range=size))
+    assert [r.shape[0] for r in ranges[:-1]] == [size] * (len(ranges) - 1)
+    merged = sparse.vstack(ranges, format="csr")
     dense.sort_indices()
     np.testing.assert_array_equal(merged.indptr, dense.indptr)
     np.testing.assert_array_equal(merged.indices, dense.indices)  # sorted within each cell, as Xenium's h5
+    np.testing.assert_array_equal(merged.data, dense.data)
+
+
+def test_a_merge_range_holds_about_its_budget_of_pairs():
+    # Whole slices, at least one and at most ROWS_PER_MERGE cells, the pairs near the budget.
+    for n_cells in (1, 5_000, 100_000, 1_000_000):
+        for per_cell in (1, 50, 130, 500, 1_300, 20_000):
+            size = cells_per_range(per_cell * n_cells, n_cells, pairs_per_range=4_000_000)
+            assert size % CELLS_PER_SPILL_GROUP == 0 and CELLS_PER_SPILL_GROUP <= size <= ROWS_PER_MERGE
+            if CELLS_PER_SPILL_GROUP < size < ROWS_PER_MERGE:
+                assert 4_000_000 - per_cell * CELLS_PER_SPILL_GROUP < size * per_cell <= 4_000_000
+            elif size == ROWS_PER_MERGE:
+                assert size * per_cell <= 4_000_000
+            else:
+                assert (size + CELLS_PER_SPILL_GROUP) * per_cell > 4_000_000
+    assert cells_per_range(0, 1000) == cells_per_range(10, 0) == ROWS_PER_MERGE
+
+
+@pytest.mark.parametrize("budget", [None, 200_000])
+def test_the_stream_sums_ranges_of_about_its_pair_budget(tmp_path, monkeypatch, budget):
+    # Cells of many features (5,000 genes: ~500 observed pairs a cell) are summed in fewer cells
+    # at a time than cells of few, so the merge holds about PAIRS_PER_MERGE pairs, not 65,536 cells'.
+    if budget is not None:
+        monkeypatch.setattr(observed_pairs, "PAIRS_PER_MERGE", budget)
+    rng = np.random.default_rng(4)
+    shape, per_cell = (20_000, 400), 40
+    stream = XeniumStream(tmp_path, n_cells=shape[0], n_features=shape[1])
+    dense = sparse.csr_matrix(shape, dtype=np.int64)
+    for lo in range(0, shape[0], 2_500):  # blocks of cells, each also landing a few molecules far away
+        rows = np.concatenate([np.repeat(np.arange(lo, lo + 2_500), per_cell), rng.integers(0, shape[0], 500)])
+        cols = rng.integers(0, shape[1], len(rows))
+        stream.observed.add(ObservedPairs.of(rows, cols, n_features=shape[1]))
+        dense = dense + sparse.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=shape)
+    stream.close()
+    ranges = list(stream.observed_ranges())
+    size = ranges[0].shape[0]
+    if budget is None:  # 8·10⁵ pairs: one range
+        assert size == shape[0]
+    else:  # 200,000 pairs a range at ~40 a cell: one slice of 4,096 cells
+        assert size == CELLS_PER_SPILL_GROUP and len(ranges) == 5
+        assert max(r.nnz for r in ranges) <= budget
+    merged = sparse.vstack(ranges, format="csr")
+    dense.sort_indices()
+    np.testing.assert_array_equal(merged.indptr, dense.indptr)
+    np.testing.assert_array_equal(merged.indices, dense.indices)
     np.testing.assert_array_equal(merged.data, dense.data)
 
 

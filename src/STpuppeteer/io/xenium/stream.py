@@ -21,7 +21,7 @@ import pyarrow as pa
 from STpuppeteer.io.ground_truth import GROUND_TRUTH_DIR, GroundTruthFiles
 from STpuppeteer.io.parquet import ParquetStream
 from STpuppeteer.io.xenium import _constants as xc
-from STpuppeteer.io.xenium.observed_pairs import ObservedPairs, PairSpill, merged_ranges
+from STpuppeteer.io.xenium.observed_pairs import ObservedPairs, PairSpill, cells_per_range, merged_ranges
 from STpuppeteer.io.xenium.transcripts import transcripts_table
 
 if TYPE_CHECKING:
@@ -155,8 +155,13 @@ class XeniumStream:
         self.close()
 
     def observed_ranges(self) -> Iterator[sparse.csr_matrix]:
-        """The summed observed counts as CSR rows, a range of cells at a time, in order."""
-        return merged_ranges(self.observed.reader(), shape=self.shape)
+        """The summed observed counts as CSR rows, a range of cells at a time, in order.
+
+        A range holds about :data:`~STpuppeteer.io.xenium.observed_pairs.PAIRS_PER_MERGE` pairs
+        (fewer cells when the cells hold many features); the ranges never change the matrix.
+        """
+        size = cells_per_range(self.observed.n_pairs, self.shape[0])
+        return merged_ranges(self.observed.reader(), shape=self.shape, cells_per_range=size)
 
     def place(self) -> None:
         """Move the streams to their files (``ground_truth/`` must exist); drop the spilled pairs.
