@@ -73,8 +73,8 @@ def _numeric_fields() -> list[tuple[type[BaseModel], str, type]]:
 
 NUMERIC = _numeric_fields()
 IDS = [f"{m.__name__}.{f}" for m, f, _ in NUMERIC]
-# Numbers that may also be a list or mapping: their bounds are checked by their validators.
-BOUNDED_IN_CODE = {"leakage_by_gene": "[0, 1]", "activation_sd": "at most 1000"}
+# Numbers that may also be a list, mapping or word: their bounds are checked by their validators.
+BOUNDED_IN_CODE = {"leakage_by_gene": "[0, 1]", "activation_sd": "at most 1000", "block_size": "1 to 1,000,000"}
 
 
 def test_the_numeric_fields_are_found():

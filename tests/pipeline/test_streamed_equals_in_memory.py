@@ -158,6 +158,24 @@ def test_background_drawn_by_small_blocks_lands_as_in_memory(tmp_path):
     assert np.flatnonzero(background).min() < np.flatnonzero(~background).max()
 
 
+def test_auto_blocks_are_cut_alike_streamed_and_in_memory(tmp_path, monkeypatch):
+    # block_size "auto" is decided from the expected gene totals in both drivers: with a budget of
+    # 12,000 molecules (~70 expected a cell here) both cut blocks of 128 cells, and draw the same molecules.
+    import STpuppeteer.stages.block_size as block_size
+
+    monkeypatch.setattr(block_size, "MOLECULES_PER_BLOCK", 12_000)
+    monkeypatch.setattr(block_size, "AUTO_MIN_CELLS", 16)
+    config = CONFIG.model_copy(update={"transcripts": CONFIG.transcripts.model_copy(update={"block_size": "auto"})})
+    out = simulate_to_xenium(config, tmp_path / "bundle", images=False)
+    assert pq.ParquetFile(out / "ground_truth/molecules.parquet").metadata.num_row_groups == N_BLOCKS
+    result = SpotlessSimulator(config).run()
+    mem = result.write_xenium(tmp_path / "mem")
+    for name in ("ground_truth/molecules.parquet", "ground_truth/true_counts.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(out / name), pd.read_parquet(mem / name))
+    fixed = SpotlessSimulator(CONFIG).run()  # block_size 128: the same blocks, so the same draws
+    pd.testing.assert_frame_equal(result.trs_df, fixed.trs_df)
+
+
 def test_a_slide_too_large_for_images_streams_without_them_by_default(tmp_path):
     # 60 cells spread over ~40 mm²: a whole-slide raster of ~9·10⁸ pixels, beyond the raster limit.
     sparse_slide = SimulationConfig(seed=2, n_cells=60, tissue={"density_per_mm2": 1.5})

@@ -8,6 +8,8 @@ of :class:`~STpuppeteer.config.SimulationConfig`; what is here only refines them
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from STpuppeteer.config._base import Int, Name, Real, StrictModel, check_probability
@@ -37,10 +39,12 @@ class TranscriptConfig(StrictModel):
         description="leak distances are truncated at this many reaches (leak_dist_factor × radius); 0.1 to 20 "
         "(97 % of leaks land within 1 reach, so beyond 20 nothing changes but the slide's extent)",
     )
-    block_size: Int = Field(
-        4096, ge=1, le=1_000_000,
+    block_size: Int | Literal["auto"] = Field(
+        4096,
         description="cells per random block; fixed so that any split of the work gives the same molecules; 1 to "
-        "10⁶ (a block's molecules are in memory at once)",
+        "1,000,000 (a block's molecules are in memory at once), or 'auto': the largest power of two up to 4,096 "
+        "whose block holds at most about 10⁶ expected molecules and 4·10⁶ cells × genes (docs/scale.md, "
+        "'Block size')",
     )
 
     n_threads: Int | None = Field(
@@ -50,6 +54,22 @@ class TranscriptConfig(StrictModel):
             "never changes a result; 1 to 1024"
         ),
     )
+
+    @field_validator("block_size", mode="before")
+    @classmethod
+    def _block_size(cls, value: object) -> object:
+        if isinstance(value, str) and value != "auto":
+            msg = f"block_size: {value!r} is not allowed; expected an integer from 1 to 1,000,000 or 'auto'."
+            raise ValueError(msg)
+        return value
+
+    @field_validator("block_size")
+    @classmethod
+    def _block_size_range(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 1_000_000:
+            msg = f"block_size: {value} is out of range; expected an integer from 1 to 1,000,000 or 'auto'."
+            raise ValueError(msg)
+        return value
 
     @field_validator("nuclear_fraction")
     @classmethod

@@ -52,6 +52,7 @@ from STpuppeteer.io.xenium import (
 )
 from STpuppeteer.io.xenium import _constants as xc
 from STpuppeteer.pipeline.cell_store import CellStore
+from STpuppeteer.stages.block_size import resolve_block_size
 from STpuppeteer.stages.counts import CountModel
 from STpuppeteer.stages.genes import generate_gene_parameters
 from STpuppeteer.stages.image import render_from_labels
@@ -174,7 +175,8 @@ def simulate_to_xenium(
 
     The molecules (``transcripts.parquet`` and ``ground_truth/molecules.parquet``) are
     those of ``simulate(config)`` row for row; they are written as one Parquet row group per
-    block of ``config.transcripts.block_size`` cells, so no more than
+    block of ``config.transcripts.block_size`` cells (``"auto"``: chosen from the expected
+    molecules and genes, :mod:`~STpuppeteer.stages.block_size`), so no more than
     ``max_blocks_in_flight`` blocks of molecules are ever in memory. The bundle has the
     files :func:`~STpuppeteer.io.xenium.write_xenium` writes; without ``images`` it has no
     ``morphology_focus/`` and the masks of ``cells.zarr.zip`` are empty 1 × 1 placeholders (read it with
@@ -241,6 +243,7 @@ def simulate_to_xenium(
         # Whole-slide rasters need every polygon at once; they are only drawn for small slides.
         nucleus_mask = rasterize_labels(polygons.nuclei(0, n_cells), grid) if grid is not None else None
         model = CountModel.build(gpar_df, frame, config=config)
+        expected = model.expected_gene_totals()  # the ambient genes' weights; block_size "auto" from them
         shared = _Shared(
             model=model,
             ctx=transcript_context(frame, gpar_df, trs_rng, config=config, geometry=False, bounds=bounds),
@@ -251,11 +254,11 @@ def simulate_to_xenium(
             features=features,
             feature_names=feature_names,
             nearest=NearestNucleus.from_source(store, centres=store.nucleus_centre, bounds=store.nuclei.bounds()),
-            weights=ambient_weights(model.expected_gene_totals(), config),
+            weights=ambient_weights(expected, config),
             trs_rng=trs_rng,
         )
         n_threads = local_threads(config)
-        size = config.transcripts.block_size
+        size = resolve_block_size(config.transcripts.block_size, gene_totals=expected, n_cells=n_cells)
         tiles = BackgroundTiles.build(shared.ctx.bounds, centres=store.nucleus_centre, block_size=size)
         items = [(start, stop, block_rng(counts_rng, b), block_rng(trs_rng, b), tiles.of_block(b))
                  for b, (start, stop) in enumerate(cell_blocks(n_cells, size))]

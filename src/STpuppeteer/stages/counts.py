@@ -22,6 +22,7 @@ import numpy as np
 
 from STpuppeteer._parallel import map_blocks
 from STpuppeteer._random import block_rng
+from STpuppeteer.stages.block_size import resolve_block_size
 from STpuppeteer.stages.programs import ProgramArrays, draw_program_counts, program_celltype_codes
 
 if TYPE_CHECKING:
@@ -220,8 +221,8 @@ def generate_counts(
     cell_gdf
         Cells (stage 2): ``celltype`` and ``scale`` columns, rows in ``cell_id`` order.
     rng
-        The stage's generator; each block of ``config.transcripts.block_size`` cells draws
-        from ``block_rng(rng, block)``.
+        The stage's generator; each block of ``config.transcripts.block_size`` cells (``"auto"``:
+        :func:`~STpuppeteer.stages.block_size.resolve_block_size`) draws from ``block_rng(rng, block)``.
     config
         The simulation config (``expression_scale``, ``transcripts.block_size``).
     client
@@ -245,7 +246,7 @@ def generate_counts(
     model = CountModel.build(gpar_df, cell_gdf, config=config)
     n_cells, n_genes = len(model.codes), model.n_genes
     counts = np.empty((n_cells, n_genes), dtype=np.int32)
-    size = config.transcripts.block_size
+    size = resolve_block_size(config.transcripts.block_size, gene_totals=model.expected_gene_totals(), n_cells=n_cells)
     items = [(start, min(start + size, n_cells), block_rng(rng, b)) for b, start in enumerate(range(0, n_cells, size))]
     if client is None:
         blocks = (_count_block_task(model, item) for item in items)

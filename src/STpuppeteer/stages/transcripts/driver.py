@@ -1,7 +1,8 @@
 """Stage 4: every detected molecule, where it is, and the truth behind it.
 
 Each true count becomes a molecule of its source cell. Cells are processed in fixed
-blocks of ``config.transcripts.block_size`` rows, background molecules in fixed square
+blocks of ``config.transcripts.block_size`` rows (``"auto"``: from the gene totals,
+:mod:`STpuppeteer.stages.block_size`), background molecules in fixed square
 tiles, each drawn by the cell block that owns it (its molecules follow the block's); each
 block or tile draws from its own generator keyed by its index
 (:func:`~STpuppeteer._random.block_rng`), so splitting the work differently gives the same
@@ -18,6 +19,7 @@ import numpy as np
 
 from STpuppeteer._parallel import local_threads, map_blocks
 from STpuppeteer._random import block_rng
+from STpuppeteer.stages.block_size import resolve_block_size
 from STpuppeteer.stages.transcripts.background import BackgroundTiles, ambient_weights, block_background, locate_part
 from STpuppeteer.stages.transcripts.context import TranscriptContext, cell_blocks, transcript_context
 from STpuppeteer.stages.transcripts.labels import MoleculeLabels
@@ -72,7 +74,7 @@ def generate_transcripts(
     ambient_totals
         The gene totals ambient molecules follow (``ambient_weights``): a simulation passes the
         count model's expected totals (``CountModel.expected_gene_totals``); ``None``: the
-        totals of ``count_array``.
+        totals of ``count_array``. ``block_size: auto`` is decided from the same totals.
 
     Returns
     -------
@@ -91,9 +93,9 @@ def generate_transcripts(
         msg = f"count_array has shape {counts.shape}; expected (n_cells, n_genes) = ({len(cell_gdf)}, {len(gpar_df)})."
         raise ValueError(msg)
     ctx = transcript_context(cell_gdf, gpar_df, rng, config=config, counts=counts)
-    size = config.transcripts.block_size
-    blocks = cell_blocks(len(cell_gdf), size)
     totals = counts.sum(axis=0, dtype=np.float64) if ambient_totals is None else ambient_totals
+    size = resolve_block_size(config.transcripts.block_size, gene_totals=totals, n_cells=len(cell_gdf))
+    blocks = cell_blocks(len(cell_gdf), size)
     weights = ambient_weights(totals, config)
     tiles = BackgroundTiles.build(ctx.bounds, centres=ctx.geo.cells.centre, block_size=size)
     items = [(start, stop, block_rng(rng, b), tiles.of_block(b)) for b, (start, stop) in enumerate(blocks)]
