@@ -46,7 +46,7 @@ import shapely  # noqa: E402
 from scipy import stats  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
-from STpuppeteer.config.tissue import hardcore_distance_um  # noqa: E402
+from STpuppeteer.config.tissue_checks import hardcore_distance_um  # noqa: E402
 from STpuppeteer.plotting.palette import celltype_palette  # noqa: E402
 from STpuppeteer.plotting.tissue import plot_tissue  # noqa: E402
 from STpuppeteer.simulation import SimulationConfig, SpotlessSimulator  # noqa: E402

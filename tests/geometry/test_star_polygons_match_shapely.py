@@ -108,6 +108,28 @@ def test_locator_matches_brute_force() -> None:
     np.testing.assert_array_equal(row, expected)
 
 
+def test_locator_walk_equals_vectorised_path() -> None:
+    # The compiled walk against the vectorised path on the same points: shared edges (lowest row
+    # wins), a cell not star-shaped about its centre (its points go to shapely), points outside.
+    u_shape = shapely.Polygon([(0, 0), (6, 0), (6, 6), (4, 6), (4, 2), (2, 2), (2, 6), (0, 6)])
+    geoms = np.array([shapely.box(6, 0, 9, 3), u_shape, shapely.box(6, 3, 9, 6), shapely.box(2, 2, 4, 6)],
+                     dtype=object)
+    polys = StarPolygons.from_geometries(geoms, np.array([[7.5, 1.5], [3, 4], [7.5, 4.5], [3, 4]]))
+    assert polys.star.tolist() == [True, False, True, True]
+    loc = CellLocator.build(polys, polys, step=1.0)
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.uniform(-1, 10, 20_000), np.full(50, 6.0), rng.uniform(6, 9, 50)])
+    y = np.concatenate([rng.uniform(-1, 7, 20_000), rng.uniform(0, 6, 50), np.full(50, 3.0)])
+    row, in_nucleus = loc.locate(x, y)
+    expected = np.full(len(x), -1, dtype=np.int64)
+    loc._locate_chunk(x, y, expected)
+    np.testing.assert_array_equal(row, expected)
+    found = expected >= 0
+    np.testing.assert_array_equal(in_nucleus[found], polys.contains(expected[found], x[found], y[found]))
+    assert not in_nucleus[~found].any()
+    assert (row == 1).any() and (row == 0).any() and (row == -1).any()
+
+
 def _reference_contains(polys: StarPolygons, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The sector test written plainly: a binary search of the vertices' angle keys."""
     dx, dy = x - polys.centre[rows, 0], y - polys.centre[rows, 1]

@@ -184,3 +184,24 @@ def test_a_slide_too_large_for_images_streams_without_them_by_default(tmp_path):
     with pytest.raises(ValueError, match="images=True asks for a"):
         simulate_to_xenium(sparse_slide, tmp_path / "forced", images=True)
     assert not (tmp_path / "forced").exists()
+
+
+def test_a_failed_row_group_write_stops_the_run_and_leaves_no_bundle(tmp_path, monkeypatch):
+    # The row groups are encoded on threads beside the blocks: an error there must still reach the
+    # driver (raised by a later append or by close) and the atomic folder must not appear.
+    from STpuppeteer.io.parquet import ParquetStream
+
+    write = ParquetStream.write
+    calls = []
+
+    def failing(self, data):
+        calls.append(self.path.name)
+        if self.path.name == "_stream_truth.parquet" and calls.count(self.path.name) == 3:
+            raise OSError("disk full (simulated)")
+        write(self, data)
+
+    monkeypatch.setattr(ParquetStream, "write", failing)
+    with pytest.raises(OSError, match="disk full"):
+        simulate_to_xenium(CONFIG, tmp_path / "bundle", images=False)
+    assert not (tmp_path / "bundle").exists()
+    assert calls.count("_stream_truth.parquet") == 3

@@ -239,15 +239,16 @@ def test_glands_with_gaps_given_use_them():
 
 
 def test_tiles_and_the_cell_store_do_not_change_the_types(monkeypatch):
-    import STpuppeteer.stages.tissue as tissue_module
+    import STpuppeteer.stages.tiles as tiles_module
 
     config = _config("glands", seed=6, n_cells=2500)
     whole = _cells(config)
     store = CellStore.generate(config, stage_rng(config.seed, "cells")).gdf()
     np.testing.assert_array_equal(whole["celltype"].to_numpy(), store["celltype"].to_numpy())
     sites = _layout(config).centres
-    monkeypatch.setattr(tissue_module, "TILE_UM", 300.0)
+    monkeypatch.setattr(tiles_module, "TILE_UM", 300.0)
     tiled, tiled_sites = _cells(config), _layout(config).centres
+    assert not np.array_equal(sites, tiled_sites)  # the smaller tiles did number the cells anew
     a, b = np.lexsort(sites.T), np.lexsort(tiled_sites.T)
     np.testing.assert_array_equal(sites[a], tiled_sites[b])
     np.testing.assert_array_equal(whole["celltype"].to_numpy()[a], tiled["celltype"].to_numpy()[b])

@@ -189,12 +189,13 @@ def test_neighbourhood_enrichment(pattern, tissue):
 
 
 def test_tiles_do_not_change_the_cells(monkeypatch):
-    import STpuppeteer.stages.tissue as tissue_module
+    import STpuppeteer.stages.tiles as tiles_module
 
     config = _config(seed=6, n_cells=2500, tissue={"gap_fraction": 0.05})
     whole, whole_sites = _cells(config), tissue_layout(config, stage_rng(config.seed, "cells")).centres
-    monkeypatch.setattr(tissue_module, "TILE_UM", 300.0)
+    monkeypatch.setattr(tiles_module, "TILE_UM", 300.0)
     tiled, tiled_sites = _cells(config), tissue_layout(config, stage_rng(config.seed, "cells")).centres
+    assert not np.array_equal(whole_sites, tiled_sites)  # the smaller tiles did number the cells anew
     # Matched by their sites: the nuclei (their shapes, and so the off-centre shifts of elongated cells'
     # nuclei, nucleus_x/y) are drawn per tile, the cells are not.
     a = whole.iloc[np.lexsort(whole_sites.T)]

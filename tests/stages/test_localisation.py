@@ -225,7 +225,10 @@ def test_no_localisation_gives_the_molecules_of_before():
     """Every gene uniform, no enrichment: the molecules drawn before patterns existed (digest of that code).
 
     The preset's tissue, expression and instrument of that time: expanded cells, no domains,
-    2,200 cells/mm², expression scale 5.5, no optics.
+    2,200 cells/mm², expression scale 5.5, no optics. Only the cells' molecules (origin ``cell``
+    and ``leaked``) are compared, without ``transcript_id``: the background has since been drawn
+    inside the cell blocks with ambient genes from the expected totals (a model change,
+    ``docs/model_instrument.md``, "Background"), which changes its rows and their place in the table.
     """
     cfg = preset_config("merscope", seed=7, n_cells=400, expression_scale=5.5,
                         transcripts={"nuclear_fraction_by_gene": {"hk_0": 0.9}, "block_size": 128},
@@ -233,8 +236,9 @@ def test_no_localisation_gives_the_molecules_of_before():
                         instrument={"min_distance_um": 0.0, "jitter_z_um": None})
     cfg.transcripts.localisation = LocalisationConfig()
     trs = SpotlessSimulator(cfg).run().trs_df
-    assert len(trs) == 158994
-    assert _digest(trs) == "2a30862a7beeec7a493d92a8f787437cbccff5062c7b2896483e86b0f63edf2d"
+    cells = trs[trs["origin"].isin(["cell", "leaked"])].drop(columns="transcript_id").reset_index(drop=True)
+    assert len(cells) == 143858
+    assert _digest(cells) == "de435454ddb5938fb95dd76ccb271940f8c27294cbfc796da8a6bee93acbc259"
 
 
 def test_patterns_do_not_depend_on_threads():

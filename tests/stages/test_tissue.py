@@ -13,7 +13,7 @@ from shapely import affinity
 
 from STpuppeteer._random import stage_rng
 from STpuppeteer.config import SimulationConfig
-from STpuppeteer.config.tissue import hardcore_distance_um
+from STpuppeteer.config.tissue_checks import hardcore_distance_um
 from STpuppeteer.stages.morphology import star_polygons
 from STpuppeteer.stages.positions import sample_centres, tissue_region
 from STpuppeteer.stages.spatial_pattern import allocate_counts, assign_celltypes, prototype_celltypes
@@ -331,9 +331,9 @@ def test_config_round_trips_through_yaml(tmp_path, simulated):
 @pytest.mark.parametrize("tile_um", [150.0, 400.0])
 def test_tiled_cells_equal_global_voronoi(monkeypatch, tile_um):
     # Cells built tile by tile (with a halo) equal the global Voronoi cell ∩ reach ∩ tissue.
-    import STpuppeteer.stages.tissue as tissue_module
+    import STpuppeteer.stages.tiles as tiles_module
 
-    monkeypatch.setattr(tissue_module, "TILE_UM", tile_um)
+    monkeypatch.setattr(tiles_module, "TILE_UM", tile_um)
     config = _config({"pattern": "mixed", "mask_um": L_MASK}, seed=11, n_cells=1500,
                      morphology={"cell_model": "expanded"})
     cell_gdf = _cells(config)

@@ -140,7 +140,7 @@ def write_outputs(
 def check_formats_fit(config: SimulationConfig, formats: list[str]) -> None:
     """Refuse, before simulating, a format that cannot hold this run (whole-tissue images too large, CosMx's FOVs)."""
     from STpuppeteer.config.budget import raster_pixels
-    from STpuppeteer.config.tissue import tissue_extent_um
+    from STpuppeteer.config.tissue_checks import tissue_extent_um
     from STpuppeteer.geometry.raster import MAX_PIXELS
     from STpuppeteer.io._cosmx_constants import MIN_CELLS_PER_FOV
     from STpuppeteer.io.xenium.features import check_ascii_genes

@@ -23,6 +23,7 @@ __all__ = [
     "MAX_CELLS",
     "MAX_CELLTYPES",
     "MAX_CONTROL_NAMES",
+    "LENGTH_RANGE",
     "MAX_EXTENT_UM",
     "MAX_GENES",
     "MAX_GENE_MEAN",
@@ -53,6 +54,8 @@ MAX_CONTROL_NAMES = 100_000
 #: Largest tissue extent and coordinate, µm (10 cm: beyond a 75 × 25 mm slide; float32 coordinates
 #: of the instrument files still resolve 0.01 µm there).
 MAX_EXTENT_UM = 100_000.0
+#: The allowed range of a tissue length, as field descriptions say it.
+LENGTH_RANGE = f"; 1 to {MAX_EXTENT_UM:,.0f} µm (a structure smaller than a cell is none; the slide's extent)"
 #: Largest mean molecules of one gene per cell (the most abundant mRNAs reach ~10⁴ copies per cell).
 MAX_GENE_MEAN = 10_000.0
 #: Smallest NB dispersion θ of a gene (variance m + m²/θ): prior draws below are raised to it, a gene

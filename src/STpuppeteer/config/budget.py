@@ -24,7 +24,8 @@ from STpuppeteer.config.gene_table import GeneTable
 from STpuppeteer.config.instrument import InstrumentConfig
 from STpuppeteer.config.panel import CelltypePrior, SharedMarkerSet
 from STpuppeteer.config.programs import CellTypeSpec, ProgramSpec
-from STpuppeteer.config.tissue import TissueConfig, tissue_extent_um
+from STpuppeteer.config.tissue import TissueConfig
+from STpuppeteer.config.tissue_checks import tissue_extent_um
 
 __all__ = [
     "BYTES_PER_CELL",

@@ -61,11 +61,8 @@ from STpuppeteer.config.programs import (
     resolve_program_model,
     shorthand_program_fields,
 )
-from STpuppeteer.config.tissue import (
-    MorphologyConfig,
-    TissueConfig,
-    check_tissue_consistency,
-)
+from STpuppeteer.config.tissue import MorphologyConfig, TissueConfig
+from STpuppeteer.config.tissue_checks import check_tissue_consistency
 from STpuppeteer.config.transcripts import TranscriptConfig
 
 if TYPE_CHECKING:

@@ -15,8 +15,9 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from STpuppeteer.config._base import MAX_EXTENT_UM, Flag, Int, Name, Real, StrictModel
-from STpuppeteer.config.architecture import Architecture, architecture_roles
+from STpuppeteer.config._base import LENGTH_RANGE, MAX_EXTENT_UM, Flag, Int, Name, Real, StrictModel
+from STpuppeteer.config.architecture import Architecture
+from STpuppeteer.config.morphology import CellModel, MorphologyConfig, NucleusShape
 
 __all__ = [
     "CellModel",
@@ -24,23 +25,14 @@ __all__ = [
     "NucleusShape",
     "PrototypeConfig",
     "TissueConfig",
-    "check_tissue_consistency",
-    "hardcore_distance_um",
-    "tissue_area_um2",
-    "tissue_extent_um",
 ]
 
 SpatialPattern = Literal["mixed", "domains", "layers"]
-CellModel = Literal["confluent", "expanded"]
 PrototypeKind = Literal["cluster", "ring", "chain"]
 
 #: Most vertices of a tissue mask.
 MAX_MASK_VERTICES = 100_000
-_LENGTH = f"; 1 to {MAX_EXTENT_UM:,.0f} µm (a structure smaller than a cell is none; the slide's extent)"
 
-# A nucleus' relative radius perturbation is clipped to ±this (keeps the polygon star-convex
-# with radii bounded away from 0); feasibility checks assume the worst case.
-MAX_RELATIVE_PERTURBATION = 0.5
 
 
 class PrototypeConfig(StrictModel):
@@ -58,10 +50,10 @@ class PrototypeConfig(StrictModel):
         1, ge=1, le=10_000, description="how many copies to place; 1 to 10,000 (more is a pattern, not a prototype)"
     )
     radius_um: Real = Field(
-        60.0, ge=1, le=MAX_EXTENT_UM, description="cluster radius / ring inner radius, µm" + _LENGTH
+        60.0, ge=1, le=MAX_EXTENT_UM, description="cluster radius / ring inner radius, µm" + LENGTH_RANGE
     )
-    width_um: Real = Field(25.0, ge=1, le=MAX_EXTENT_UM, description="ring width / chain width, µm" + _LENGTH)
-    length_um: Real = Field(500.0, ge=1, le=MAX_EXTENT_UM, description="chain length, µm" + _LENGTH)
+    width_um: Real = Field(25.0, ge=1, le=MAX_EXTENT_UM, description="ring width / chain width, µm" + LENGTH_RANGE)
+    length_um: Real = Field(500.0, ge=1, le=MAX_EXTENT_UM, description="chain length, µm" + LENGTH_RANGE)
     tortuosity: Real = Field(
         0.15, ge=0, le=1.5, description="chain: s.d. of the turning angle (radians) per 10 µm of length; 0 to 1.5"
     )
@@ -131,7 +123,7 @@ class TissueConfig(StrictModel):
     )
     domain_length_um: Real = Field(
         150.0, ge=1, le=MAX_EXTENT_UM,
-        description="correlation length of the random fields of 'domains' and of layer wobble, µm" + _LENGTH,
+        description="correlation length of the random fields of 'domains' and of layer wobble, µm" + LENGTH_RANGE,
     )
     layer_angle_deg: Real = Field(
         90.0, ge=-360, le=360, description="direction along which layers are stacked (90 = along y), degrees; "
@@ -193,273 +185,3 @@ class TissueConfig(StrictModel):
             msg = f"tissue.mask_um is not a valid polygon ({reason}); give a simple, non-self-intersecting outline."
             raise ValueError(msg)
         return value
-
-
-#: Largest mean nucleus area, µm² (a nucleus of ~110 µm diameter; giant cells reach a few thousand µm²).
-MAX_NUCLEUS_AREA_UM2 = 10_000.0
-_AREA = f"mean nucleus area, µm²; 1 to {MAX_NUCLEUS_AREA_UM2:,.0f} (lymphocytes ~30, hepatocytes ~60, giant cells ~10³)"
-_AREA_CV = "coefficient of variation of nucleus area; 0 to 2 (where its Gamma stays computable)"
-_ELONGATION = "mean ratio of major to minor axis; 1 to 5"
-_ROUGHNESS = "relative s.d. of the radius from harmonics; 0 to 0.3 (keeps the outline star-shaped)"
-_CELL_AREA = ("mean cell area, µm², relative to the other types (confluent cells fill the tissue, so the areas are "
-              "rescaled to its area per cell); 1 to 100,000")
-_CELL_AREA_CV = "coefficient of variation of the log-normal cell area; 0 to 1.5"
-_CELL_ELONGATION = ("length over width of the cell (confluent model; its long axis follows the orientation field); "
-                    "1 to 5 (smooth muscle reaches ~5 in section)")
-
-
-class NucleusShape(StrictModel):
-    """Per-cell-type overrides of the nucleus shape; ``None`` keeps the global value."""
-
-    nucleus_area_mean_um2: Real | None = Field(None, ge=1, le=MAX_NUCLEUS_AREA_UM2, description=_AREA)
-    nucleus_area_cv: Real | None = Field(None, ge=0, le=2, description=_AREA_CV)
-    elongation_mean: Real | None = Field(None, ge=1, le=5, description=_ELONGATION)
-    roughness: Real | None = Field(None, ge=0, le=0.3, description=_ROUGHNESS)
-    cell_area_mean_um2: Real | None = Field(None, ge=1, le=100_000, description=_CELL_AREA)
-    cell_area_cv: Real | None = Field(None, ge=0, le=1.5, description=_CELL_AREA_CV)
-    cell_elongation: Real | None = Field(None, ge=1, le=5, description=_CELL_ELONGATION)
-
-
-#: Cell types that are elongated by default, by a word of their name (the program model's free-text
-#: names): fibroblasts, smooth muscle, pericytes and endothelial cells are spindle-shaped or flat.
-ELONGATED_NAME_WORDS = ("fibroblast", "caf", "muscle", "pericyte", "endothelial", "myofibroblast", "smc")
-#: Their default length over width.
-DEFAULT_ELONGATED = 2.5
-
-
-class MorphologyConfig(StrictModel):
-    """Nucleus and cell shapes.
-
-    A nucleus is an ellipse of area A (Gamma, mean ``nucleus_area_mean_um2``, CV
-    ``nucleus_area_cv``), axis ratio 1 + Gamma(mean ``elongation_mean`` − 1, CV
-    ``elongation_cv``), uniform orientation, whose radius is perturbed by Fourier harmonics
-    2…``n_harmonics`` of total relative s.d. ``roughness``. Confluent model (default): cells are
-    power cells of per-cell target areas and elongations, and nuclei of elongated cells sit
-    off-centre along the cell (``nucleus_offset``). Expanded model: a cell is the Voronoi cell of
-    its nucleus centre ∩ the nucleus expanded radially by ``max_expansion_um`` ∩ the tissue.
-    """
-
-    nucleus_area_mean_um2: Real = Field(50.0, ge=1, le=MAX_NUCLEUS_AREA_UM2, description=_AREA)
-    nucleus_area_cv: Real = Field(0.3, ge=0, le=2, description=_AREA_CV)
-    elongation_mean: Real = Field(1.4, ge=1, le=5, description=_ELONGATION)
-    elongation_cv: Real = Field(0.5, ge=0, le=3, description="CV of (elongation − 1); 0 to 3")
-    roughness: Real = Field(0.05, ge=0, le=0.3, description=_ROUGHNESS)
-    n_harmonics: Int = Field(5, ge=2, le=12, description="highest Fourier mode of the boundary perturbation; 2 to 12")
-    n_vertices: Int = Field(32, ge=16, le=128, description="vertices of each nucleus polygon; 16 to 128")
-    max_expansion_um: Real = Field(
-        6.0, ge=0, le=100,
-        description="expanded model: cell = Voronoi ∩ nucleus expanded by this, µm; 0 to 100 (cytoplasm reaches "
-        "tens of µm beyond the nucleus; the work per cell grows with its square)",
-    )
-    cell_model: CellModel = Field(
-        "confluent",
-        description="'confluent': power (Laguerre) cells of per-cell target areas fill the tissue; 'expanded': "
-        "Voronoi cell ∩ nucleus grown by max_expansion_um (the earlier default, with gaps between cells)",
-    )
-    cell_area_mean_um2: Real | None = Field(
-        None, ge=1, le=100_000,
-        description="confluent model: mean cell area, µm²; None = the tissue's area per cell (1e6 / density); "
-        "per-type values in celltype_shapes set the ratios; 1 to 100,000",
-    )
-    cell_area_cv: Real = Field(0.45, ge=0, le=1.5, description=_CELL_AREA_CV)
-    cell_elongation: Real = Field(
-        1.0, ge=1, le=5,
-        description=_CELL_ELONGATION + "; types named like fibroblasts, muscle, pericytes or endothelial cells "
-        f"default to {DEFAULT_ELONGATED}",
-    )
-    orientation_length_um: Real = Field(
-        200.0, ge=1, le=MAX_EXTENT_UM,
-        description="correlation length of the smooth field of cell orientations, µm" + _LENGTH,
-    )
-    nucleus_offset: Real = Field(
-        0.5, ge=0, le=1,
-        description="confluent model, elongated cells (length over width > 1): mean shift of the nucleus along "
-        "its cell's long axis, towards a random end, as a fraction of the room the nucleus has there (the "
-        "disc guaranteed inside its cell less the nucleus' largest radius); 0 to 1 (0 = centred, as before; "
-        "1 = pressed to the room's edge)",
-    )
-    celltype_shapes: dict[Name, NucleusShape] = Field(
-        default_factory=dict, description="per-cell-type overrides of the nucleus shape, keyed by cell type"
-    )
-
-    def cell_shape_of(self, celltype: str, *, area_per_cell_um2: float) -> tuple[float, float, float]:
-        """(cell area mean, cell area CV, cell elongation) of one cell type, overrides applied.
-
-        A type without a mean area of its own takes ``cell_area_mean_um2``, or else
-        ``area_per_cell_um2`` (the tissue's area per cell).
-        """
-        over = self.celltype_shapes.get(celltype, NucleusShape())
-        default_elongation = self.cell_elongation
-        if self.cell_elongation == 1.0 and any(word in celltype.lower() for word in ELONGATED_NAME_WORDS):
-            default_elongation = DEFAULT_ELONGATED
-        return (
-            over.cell_area_mean_um2
-            if over.cell_area_mean_um2 is not None
-            else (self.cell_area_mean_um2 or area_per_cell_um2),
-            over.cell_area_cv if over.cell_area_cv is not None else self.cell_area_cv,
-            over.cell_elongation if over.cell_elongation is not None else default_elongation,
-        )
-
-    def shape_of(self, celltype: str) -> tuple[float, float, float, float]:
-        """(area mean, area CV, elongation mean, roughness) of one cell type, overrides applied."""
-        over = self.celltype_shapes.get(celltype, NucleusShape())
-        return (
-            over.nucleus_area_mean_um2 if over.nucleus_area_mean_um2 is not None else self.nucleus_area_mean_um2,
-            over.nucleus_area_cv if over.nucleus_area_cv is not None else self.nucleus_area_cv,
-            over.elongation_mean if over.elongation_mean is not None else self.elongation_mean,
-            over.roughness if over.roughness is not None else self.roughness,
-        )
-
-
-# --- checks across config parts --------------------------------------------------------
-def tissue_area_um2(tissue: TissueConfig, n_cells: int) -> float:
-    """Area of the tissue region in µm² (the mask's own area when it is not fitted)."""
-    if tissue.mask_um is not None and not tissue.fit_mask_to_density:
-        import shapely
-
-        return float(shapely.Polygon(tissue.mask_um).area)
-    return n_cells / tissue.density_per_mm2 * 1e6
-
-
-def tissue_extent_um(tissue: TissueConfig, n_cells: int) -> tuple[float, float]:
-    """Width and height of the tissue's bounding box, µm (as ``stages.positions.tissue_region`` lays it out)."""
-    area = tissue_area_um2(tissue, n_cells)
-    if tissue.mask_um is None:
-        width = math.sqrt(area * tissue.aspect_ratio)
-        return width, area / width
-    import shapely
-
-    polygon = shapely.Polygon(tissue.mask_um)
-    x0, y0, x1, y1 = polygon.bounds
-    factor = math.sqrt(area / polygon.area) if tissue.fit_mask_to_density else 1.0
-    return (x1 - x0) * factor, (y1 - y0) * factor
-
-
-def hardcore_distance_um(tissue: TissueConfig, n_cells: int) -> float:
-    """Minimum distance between cell centres the position sampler aims for, µm."""
-    area_per_cell = tissue_area_um2(tissue, n_cells) / n_cells
-    hex_spacing = math.sqrt(2.0 * area_per_cell / math.sqrt(3.0))
-    return tissue.min_distance_ratio * hex_spacing
-
-
-def check_tissue_consistency(
-    tissue: TissueConfig,
-    morphology: MorphologyConfig,
-    *,
-    n_cells: int,
-    celltype_names: list[str],
-    proportions: list[float] | None = None,
-) -> None:
-    """Refuse tissue configs that cannot work, before any simulation is done.
-
-    Parameters
-    ----------
-    tissue, morphology
-        The stage's config parts.
-    n_cells
-        Number of cells.
-    celltype_names
-        The cell types of the simulation (``ct_0`` … or free-text names).
-    proportions
-        Fraction of cells per type, if not ``tissue.proportions`` (the program model's).
-
-    Raises
-    ------
-    ValueError
-        Naming the field, its value and what is allowed.
-    """
-    names = list(celltype_names)
-    known = set(names)
-    if proportions is not None:
-        tissue = tissue.model_copy(update={"proportions": list(proportions)})
-    if tissue.proportions is not None and len(tissue.proportions) != len(names):
-        msg = (
-            f"tissue.proportions has {len(tissue.proportions)} values; it needs one per cell type "
-            f"(n_celltype={len(names)})."
-        )
-        raise ValueError(msg)
-    if tissue.layer_order is not None and sorted(tissue.layer_order) != sorted(names):
-        msg = f"tissue.layer_order={tissue.layer_order!r} must list each of {names} exactly once."
-        raise ValueError(msg)
-    for i, proto in enumerate(tissue.prototypes):
-        for field, value in (("celltype", proto.celltype), ("core_celltype", proto.core_celltype)):
-            if value is not None and value not in known:
-                msg = f"tissue.prototypes[{i}].{field}={value!r} is not a cell type; allowed are {names}."
-                raise ValueError(msg)
-    unknown = sorted(set(morphology.celltype_shapes) - known)
-    if unknown:
-        msg = f"morphology.celltype_shapes has unknown cell types {unknown}; allowed are {names}."
-        raise ValueError(msg)
-    if tissue.architecture is not None:
-        architecture_roles(tissue.architecture, names)
-    _check_extent(tissue, n_cells=n_cells)
-    _check_nuclei_fit(tissue, morphology, n_cells=n_cells, names=names)
-    _check_prototypes_fit(tissue, n_cells=n_cells, names=names)
-
-
-def _check_extent(tissue: TissueConfig, *, n_cells: int) -> None:
-    # The tissue must fit on a slide: beyond it float32 coordinates of the instrument files lose
-    # precision, and every tiled stage (fields, FOVs, tiles) grows with the extent.
-    width, height = tissue_extent_um(tissue, n_cells)
-    if max(width, height) > MAX_EXTENT_UM:
-        source = (
-            "tissue.mask_um (not fitted)" if tissue.mask_um is not None and not tissue.fit_mask_to_density
-            else f"n_cells={n_cells} at tissue.density_per_mm2={tissue.density_per_mm2:g}"
-            + ("" if tissue.mask_um is not None else f" and tissue.aspect_ratio={tissue.aspect_ratio:g}")
-        )
-        msg = (
-            f"the tissue would be {width:,.0f} × {height:,.0f} µm ({source}); each side may be at most "
-            f"{MAX_EXTENT_UM:,.0f} µm (10 cm): use fewer cells, a higher density or an aspect ratio nearer 1."
-        )
-        raise ValueError(msg)
-
-
-def _check_nuclei_fit(tissue: TissueConfig, morphology: MorphologyConfig, *, n_cells: int, names: list[str]) -> None:
-    # A nucleus must fit in the disc of half the hard-core distance around its centre (that
-    # disc is always inside its Voronoi cell). Nuclei above the limit get shrunk; refusing
-    # configs whose *mean* nucleus already fails keeps the shrinking to the distribution tail.
-    limit = 0.5 * hardcore_distance_um(tissue, n_cells)
-    density = n_cells / tissue_area_um2(tissue, n_cells) * 1e6
-    for name in names:
-        area, _, elongation, roughness = morphology.shape_of(name)
-        semi_major = math.sqrt(area * elongation / math.pi) * (1.0 + 2.0 * roughness)
-        if semi_major > limit:
-            max_area = math.pi * (limit / (1.0 + 2.0 * roughness)) ** 2 / elongation
-            msg = (
-                f"nuclei of {name} are too big for the density: morphology.nucleus_area_mean_um2={area} "
-                f"(elongation {elongation}, roughness {roughness}) spans {semi_major:.1f} µm from its centre, "
-                f"but at {density:.0f} cells/mm² with tissue.min_distance_ratio={tissue.min_distance_ratio} "
-                f"a nucleus has only {limit:.1f} µm; use a mean nucleus area ≤ {max_area:.1f} µm², a lower "
-                f"density or elongation, or a larger tissue.min_distance_ratio (at most 0.85)."
-            )
-            raise ValueError(msg)
-
-
-def _check_prototypes_fit(tissue: TissueConfig, *, n_cells: int, names: list[str]) -> None:
-    # Prototype cells are taken from their type's quota; expected demand above the quota
-    # cannot be honoured while keeping the proportions.
-    if not tissue.prototypes:
-        return
-    fractions = tissue.proportions or [1.0 / len(names)] * len(names)
-    density = n_cells / tissue_area_um2(tissue, n_cells)
-    demand = dict.fromkeys(names, 0.0)
-    for proto in tissue.prototypes:
-        if proto.kind == "cluster":
-            areas = {proto.celltype: math.pi * proto.radius_um**2}
-        elif proto.kind == "ring":
-            outer = proto.radius_um + proto.width_um
-            areas = {proto.celltype: math.pi * (outer**2 - proto.radius_um**2)}
-            if proto.core_celltype is not None:
-                areas[proto.core_celltype] = areas.get(proto.core_celltype, 0.0) + math.pi * proto.radius_um**2
-        else:
-            areas = {proto.celltype: proto.length_um * proto.width_um}
-        for name, area in areas.items():
-            demand[name] += proto.n_instances * proto.purity * area * density
-    for name, fraction in zip(names, fractions, strict=True):
-        if demand[name] > fraction * n_cells:
-            msg = (
-                f"tissue.prototypes need about {demand[name]:.0f} cells of {name} but its proportion gives "
-                f"{fraction * n_cells:.0f} of n_cells={n_cells}; use fewer or smaller prototypes, or a larger "
-                f"proportion of {name}."
-            )
-            raise ValueError(msg)

@@ -33,7 +33,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from STpuppeteer._random import Block, Stage, block_rng, stage_rng
-from STpuppeteer.config.tissue import TissueConfig, hardcore_distance_um
+from STpuppeteer.config.tissue import TissueConfig
+from STpuppeteer.config.tissue_checks import hardcore_distance_um
 from STpuppeteer.fit.cells import grown_hull_area
 from STpuppeteer.fit.estimates import Estimates
 from STpuppeteer.stages.positions import sample_centres, tissue_region

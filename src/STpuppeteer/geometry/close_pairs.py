@@ -74,6 +74,28 @@ def _group_pairs(
     return n
 
 
+@numba.njit(cache=True, nogil=True)
+def _is_sorted(values: np.ndarray) -> bool:
+    for k in range(1, len(values)):
+        if values[k] < values[k - 1]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    # Where each run of equal values starts, and the end: the groups' offsets in sorted order.
+    n = len(values)
+    starts = np.empty(n + 1, dtype=np.int64)
+    m = 0
+    for k in range(n):
+        if k == 0 or values[k] != values[k - 1]:
+            starts[m] = k
+            m += 1
+    starts[m] = n
+    return starts[: m + 1].copy()
+
+
 def close_pairs_by_group(
     x: np.ndarray, y: np.ndarray, z: np.ndarray, group: np.ndarray, *, radius: float
 ) -> np.ndarray:
@@ -100,10 +122,15 @@ def close_pairs_by_group(
     [[0, 1]]
     """
     x, y, z = (np.ascontiguousarray(a, dtype=np.float64) for a in (x, y, z))
-    group = np.asarray(group)
-    order = np.argsort(group, kind="stable")
-    sorted_group = group[order]
-    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1], True]).astype(np.int64)
+    group = np.ascontiguousarray(group)
+    # The optics' groups (source cell × gene) come sorted, as the counts are expanded: then the
+    # stable order is the identity and needs no sort.
+    if _is_sorted(group):
+        order, sorted_group = np.arange(len(group), dtype=np.int64), group
+    else:
+        order = np.argsort(group, kind="stable")
+        sorted_group = group[order]
+    starts = _run_starts(sorted_group)
     r2 = float(radius) * float(radius)
     # The sweep may stop once x alone exceeds the radius; a hair more keeps a pair whose squared
     # distance rounds to exactly r² although its x distance is a rounding above the radius.

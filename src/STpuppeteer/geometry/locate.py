@@ -1,19 +1,23 @@
-"""Which cell (and whether its nucleus) holds each of many points, fully vectorised.
+"""Which cell (and whether its nucleus) holds each of many points, in one compiled loop.
 
 Cells are binned by bounding box into a square grid; a point's candidates are the cells
 registered in its grid square whose bounding box holds it, and the exact test is the
 fan-sector test of :class:`~STpuppeteer.geometry.star.StarPolygons` (no per-point geometry
-objects, no Python loop over points). Cells do not overlap, so at most one candidate holds
-a point (a point exactly on a shared edge goes to the lower row).
+objects). Cells do not overlap, so at most one candidate holds a point (a point exactly on a
+shared edge goes to the lower row). One numba loop walks each point's candidates in row order
+and stops at the first that holds it; a point that meets a cell not star-shaped about its
+centre before that goes to the vectorised path, whose test of such cells is shapely's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from STpuppeteer.geometry.star import StarPolygons
+from STpuppeteer.geometry.star_kernels import StarArrays, star_contains_point
 
 __all__ = ["CellLocator"]
 
@@ -108,13 +112,24 @@ class CellLocator:
         in_nucleus = np.zeros(n, dtype=bool)
         if n == 0 or len(self.grid_rows) == 0:
             return row, in_nucleus
-        # Chunks whose candidate lists stay in cache.
-        for lo in range(0, n, _CHUNK):
-            hi = min(lo + _CHUNK, n)
-            self._locate_chunk(x[lo:hi], y[lo:hi], row[lo:hi], in_nucleus[lo:hi])
+        # The compiled walk; points it leaves to shapely (a candidate that is not star-shaped
+        # before any hit) take the vectorised path, chunk by chunk (candidate lists in cache).
+        deferred = np.zeros(n, dtype=bool)
+        _locate_points(self.cells.kernel_arrays, self.cells.star, self.origin[0], self.origin[1], self.step,
+                       self.shape[0], self.shape[1], self.grid_start, self.grid_rows, self.bx0, self.by0,
+                       self.bx1, self.by1, x, y, row, deferred)
+        odd = np.flatnonzero(deferred)
+        for lo in range(0, len(odd), _CHUNK):
+            sub = odd[lo:lo + _CHUNK]
+            sub_row = np.full(len(sub), -1, dtype=np.int64)
+            self._locate_chunk(x[sub], y[sub], sub_row)
+            row[sub] = sub_row
+        found = np.flatnonzero(row >= 0)
+        in_nucleus[found] = self.nuclei.contains(row[found], x[found], y[found])
         return row, in_nucleus
 
-    def _locate_chunk(self, x: np.ndarray, y: np.ndarray, row: np.ndarray, in_nucleus: np.ndarray) -> None:
+    def _locate_chunk(self, x: np.ndarray, y: np.ndarray, row: np.ndarray) -> None:
+        """The vectorised locate (cells only) of some points, into ``row`` (-1 for none)."""
         gi = np.floor((x - self.origin[0]) / self.step)
         gj = np.floor((y - self.origin[1]) / self.step)
         inside = (gi >= 0) & (gj >= 0) & (gi < self.shape[0]) & (gj < self.shape[1])
@@ -140,5 +155,48 @@ class CellLocator:
         point, cand = point[hit], cand[hit]
         # Reverse so that, for a point on a shared edge, the lowest row is written last.
         row[point[::-1]] = cand[::-1]
-        found = np.flatnonzero(row >= 0)
-        in_nucleus[found] = self.nuclei.contains(row[found], x[found], y[found])
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _locate_points(
+    cells: StarArrays,
+    star: np.ndarray,
+    origin_x: float,
+    origin_y: float,
+    step: float,
+    n_i: int,
+    n_j: int,
+    grid_start: np.ndarray,
+    grid_rows: np.ndarray,
+    bx0: np.ndarray,
+    by0: np.ndarray,
+    bx1: np.ndarray,
+    by1: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    row: np.ndarray,
+    deferred: np.ndarray,
+) -> None:
+    """The lowest cell row holding point ``k`` into ``row[k]`` (left at -1 for none), for every ``k``.
+
+    The grid square's candidates are in ascending row order, so the first that holds the point
+    is the lowest (as in :meth:`CellLocator._locate_chunk`, with the same arithmetic). A candidate
+    whose box holds the point but which is not star-shaped sets ``deferred[k]`` instead.
+    """
+    for k in range(len(x)):
+        px, py = x[k], y[k]
+        gi = np.floor((px - origin_x) / step)
+        gj = np.floor((py - origin_y) / step)
+        if not (gi >= 0 and gj >= 0 and gi < n_i and gj < n_j):
+            continue
+        square = np.int64(gi) * n_j + np.int64(gj)
+        for pos in range(grid_start[square], grid_start[square + 1]):
+            c = grid_rows[pos]
+            if not (px >= bx0[c] and px <= bx1[c] and py >= by0[c] and py <= by1[c]):
+                continue
+            if not star[c]:
+                deferred[k] = True
+                break
+            if star_contains_point(cells, c, px, py):
+                row[k] = c
+                break

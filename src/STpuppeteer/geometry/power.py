@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import shapely
 from scipy.spatial import ConvexHull
 
-__all__ = ["power_cells", "power_gaps"]
+__all__ = ["lower_gap_bounds", "power_cells", "power_gaps"]
 
 # Sites of the bounding frame: enough that no real cell reaches a frame site's cell.
 _N_FRAME = 16
@@ -40,6 +41,60 @@ def power_gaps(xy_i: np.ndarray, xy_j: np.ndarray, w_i: np.ndarray, w_j: np.ndar
     """
     d = np.hypot(*(xy_j - xy_i).T)
     return (d * d + w_i - w_j) / (2.0 * np.maximum(d, 1e-12))
+
+
+def lower_gap_bounds(xy: np.ndarray, weights: np.ndarray, i: np.ndarray, j: np.ndarray, gap: np.ndarray) -> None:
+    """Lower ``gap`` in place to :func:`power_gaps` of each pair, from either side.
+
+    The same as ``np.minimum.at(gap, i, power_gaps(xy[i], xy[j], w[i], w[j]))`` then the same
+    with ``i`` and ``j`` swapped (same arithmetic, same order, ``np.minimum``'s rule for ties
+    and NaN), in one compiled pass without the pairs' temporaries.
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` sites.
+    weights
+        ``(n,)`` their weights.
+    i, j
+        ``(m,)`` the pairs.
+    gap
+        ``(n,)`` bounds to lower.
+
+    Examples
+    --------
+    >>> xy, w = np.array([[0.0, 0.0], [4.0, 0.0]]), np.array([4.0, 0.0])
+    >>> gap = np.full(2, np.inf)
+    >>> lower_gap_bounds(xy, w, np.array([0]), np.array([1]), gap)
+    >>> gap.tolist()
+    [2.5, 1.5]
+    """
+    xy = np.ascontiguousarray(xy, dtype=np.float64)
+    _lower_gaps(xy[:, 0].copy(), xy[:, 1].copy(), np.asarray(weights, dtype=np.float64), np.asarray(i),
+                np.asarray(j), gap)
+
+
+@numba.njit(inline="always", cache=True, nogil=True)
+def _gap(xa: float, ya: float, xb: float, yb: float, wa: float, wb: float) -> float:
+    # power_gaps of one pair: (d² + w_a − w_b) / (2 max(d, 1e-12)), d = hypot (the libm's, as numpy's).
+    d = math.hypot(xb - xa, yb - ya)
+    safe = d if (d > 1e-12 or d != d) else 1e-12
+    return (d * d + wa - wb) / (2.0 * safe)
+
+
+@numba.njit(cache=True, nogil=True)
+def _lower_gaps(x: np.ndarray, y: np.ndarray, w: np.ndarray, i: np.ndarray, j: np.ndarray, gap: np.ndarray) -> None:
+    # np.minimum(a, b) is a when a < b or a is NaN, else b: ties and NaN as numpy, updates in numpy's order.
+    for k in range(len(i)):
+        a, b = i[k], j[k]
+        g = _gap(x[a], y[a], x[b], y[b], w[a], w[b])
+        if not (gap[a] < g or gap[a] != gap[a]):
+            gap[a] = g
+    for k in range(len(i)):
+        a, b = j[k], i[k]
+        g = _gap(x[a], y[a], x[b], y[b], w[a], w[b])
+        if not (gap[a] < g or gap[a] != gap[a]):
+            gap[a] = g
 
 
 def power_cells(xy: np.ndarray, weights: np.ndarray, n_own: int) -> tuple[np.ndarray, np.ndarray]:

@@ -167,9 +167,13 @@ class StarPolygons(StarSampling):
         geoms = np.asarray(geoms, dtype=object)
         n = len(geoms)
         is_poly = shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON
-        rings = np.where(is_poly, geoms, None)
-        ext = shapely.get_exterior_ring(rings)
-        xy, idx = shapely.get_coordinates(ext, return_index=True)
+        if is_poly.all() and not shapely.get_num_interior_rings(geoms).any():
+            # Polygons without holes: their coordinates are their exterior rings', without ring objects.
+            xy, idx = shapely.get_coordinates(geoms, return_index=True)
+        else:
+            rings = np.where(is_poly, geoms, None)
+            ext = shapely.get_exterior_ring(rings)
+            xy, idx = shapely.get_coordinates(ext, return_index=True)
         return cls._build(xy, idx, centre, geoms.__getitem__, n=n, geoms=geoms)
 
     @classmethod

@@ -25,6 +25,7 @@ __all__ = [
     "fan_rings",
     "sector_table",
     "star_contains",
+    "star_contains_point",
     "star_distance",
     "star_distances",
 ]
@@ -145,36 +146,39 @@ def star_distances(a: StarArrays, rows: np.ndarray, x: np.ndarray, y: np.ndarray
         out[k] = star_distance(a, rows[k], x[k], y[k])
 
 
-@numba.njit(**_KERNEL)
-def star_contains(a: StarArrays, rows: np.ndarray, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    """Whether point ``k`` lies in star row ``rows[k]`` (boundary inside), into ``out[k]``, for every ``k``.
+@numba.njit(inline="always", **_KERNEL)
+def star_contains_point(a: StarArrays, r: int, px: float, py: float) -> bool:
+    """Whether ``(px, py)`` lies in star row ``r`` (boundary inside).
 
     Within the inradius: inside; beyond the farthest vertex: outside; else the side of the edge
     whose angular sector holds the point. The operations (and ``atan2``, the same libm's) are those
     of the vectorised test it replaces, in the same order, so the answers are the same bits.
     """
+    dx = px - a.cx[r]
+    dy = py - a.cy[r]
+    d2 = dx * dx + dy * dy
+    if d2 <= a.rmin2[r]:
+        return True
+    if not d2 <= a.rmax2[r]:
+        return False
+    phi = (math.atan2(dy, dx) - a.theta0[r]) % _TWO_PI
+    bins = a.sector_bins[r]
+    g = min(int(phi * (bins * (1.0 / _TWO_PI))), int(bins) - 1)
+    j = a.sector_lo[a.sector_start[r] + g]
+    last = a.start[r + 1] - 2
+    target = r * KEY_STRIDE + phi
+    while j < last and a.key[j + 1] <= target:
+        j += 1
+    vx, vy = a.vx, a.vy
+    ex, ey = vx[j + 1] - vx[j], vy[j + 1] - vy[j]
+    return ex * (py - vy[j]) - ey * (px - vx[j]) >= 0.0
+
+
+@numba.njit(**_KERNEL)
+def star_contains(a: StarArrays, rows: np.ndarray, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    """Whether point ``k`` lies in star row ``rows[k]`` (:func:`star_contains_point`), into ``out[k]``."""
     for k in range(len(rows)):
-        r, px, py = rows[k], x[k], y[k]
-        dx = px - a.cx[r]
-        dy = py - a.cy[r]
-        d2 = dx * dx + dy * dy
-        if d2 <= a.rmin2[r]:
-            out[k] = True
-            continue
-        if not d2 <= a.rmax2[r]:
-            out[k] = False
-            continue
-        phi = (math.atan2(dy, dx) - a.theta0[r]) % _TWO_PI
-        bins = a.sector_bins[r]
-        g = min(int(phi * (bins * (1.0 / _TWO_PI))), int(bins) - 1)
-        j = a.sector_lo[a.sector_start[r] + g]
-        last = a.start[r + 1] - 2
-        target = r * KEY_STRIDE + phi
-        while j < last and a.key[j + 1] <= target:
-            j += 1
-        vx, vy = a.vx, a.vy
-        ex, ey = vx[j + 1] - vx[j], vy[j + 1] - vy[j]
-        out[k] = ex * (py - vy[j]) - ey * (px - vx[j]) >= 0.0
+        out[k] = star_contains_point(a, rows[k], x[k], y[k])
 
 
 class FanArrays(NamedTuple):

@@ -17,7 +17,7 @@ import numpy as np
 
 from STpuppeteer.geometry.star_tables import CHUNK, TWO_PI, FanGuide, guide_table
 
-__all__ = ["StarSampling"]
+__all__ = ["StarSampling", "fan_point"]
 
 
 class StarSampling:
@@ -157,6 +157,40 @@ class StarSampling:
         np.divide(dy, norm, out=uy)
 
 
+@numba.njit(inline="always", cache=True, nogil=True)
+def fan_point(
+    r: int,
+    u0: float,
+    u1: float,
+    u2: float,
+    guide_rows: np.ndarray,
+    guide_start: np.ndarray,
+    guide: np.ndarray,
+    cum: np.ndarray,
+    rvx: np.ndarray,
+    rvy: np.ndarray,
+) -> tuple[float, float]:
+    """The point uniform in star row ``r`` that the uniforms ``u0, u1, u2`` give (:meth:`StarSampling.sample`).
+
+    The triangle is the first j with ``cum[j] > target``: the guide table narrows it to
+    ``[j, hi]``, most often a single triangle, and a short scan settles the rest exactly; then a
+    barycentric point in it. The operations, in the same order, of the chunked numpy version it
+    replaced (the same bits).
+    """
+    bins, area, base = guide_rows[r, 0], guide_rows[r, 1], guide_rows[r, 2]
+    cx, cy = guide_rows[r, 3], guide_rows[r, 4]
+    g = int(u0 * bins) + guide_start[r]  # exact: the bin counts are powers of two
+    j = guide[g]
+    hi = guide[g + 1]
+    target = u0 * area + base
+    while j < hi and cum[j] <= target:
+        j += 1
+    a, b = u1, u2
+    if a + b > 1.0:
+        a, b = 1.0 - a, 1.0 - b
+    return rvx[j] * a + rvx[j + 1] * b + cx, rvy[j] * a + rvy[j + 1] * b + cy
+
+
 @numba.njit(cache=True, nogil=True)
 def _sample_fan_points(
     rows: np.ndarray,
@@ -170,26 +204,9 @@ def _sample_fan_points(
     px: np.ndarray,
     py: np.ndarray,
 ) -> None:
-    """Point ``k`` uniform in star row ``rows[k]`` from its three uniforms ``u[:, k]``, into ``px``, ``py``.
+    """Point ``k`` uniform in star row ``rows[k]`` from its three uniforms ``u[:, k]`` (:func:`fan_point`).
 
-    The hot loop of stage 4. The triangle is the first j with ``cum[j] > target``: the guide
-    table narrows it to ``[j, hi]``, most often a single triangle, and a short scan settles the
-    rest exactly; then a barycentric point in it. One loop with the operations, in the same order,
-    of the chunked numpy version it replaces (the same bits), without its dozen passes per chunk.
+    The hot loop of stage 4: one compiled loop without the dozen numpy passes per chunk it replaced.
     """
     for k in range(len(rows)):
-        r = rows[k]
-        bins, area, base = guide_rows[r, 0], guide_rows[r, 1], guide_rows[r, 2]
-        cx, cy = guide_rows[r, 3], guide_rows[r, 4]
-        target = u[0, k]
-        g = int(target * bins) + guide_start[r]  # exact: the bin counts are powers of two
-        j = guide[g]
-        hi = guide[g + 1]
-        target = target * area + base
-        while j < hi and cum[j] <= target:
-            j += 1
-        a, b = u[1, k], u[2, k]
-        if a + b > 1.0:
-            a, b = 1.0 - a, 1.0 - b
-        px[k] = rvx[j] * a + rvx[j + 1] * b + cx
-        py[k] = rvy[j] * a + rvy[j + 1] * b + cy
+        px[k], py[k] = fan_point(rows[k], u[0, k], u[1, k], u[2, k], guide_rows, guide_start, guide, cum, rvx, rvy)

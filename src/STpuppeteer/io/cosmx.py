@@ -30,8 +30,6 @@ cell centres.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,8 +37,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from STpuppeteer._random import Stage, block_rng
-from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
 from STpuppeteer.io._cosmx_constants import (
     CELL_COMPARTMENT,
     DATASET_ID,
@@ -56,16 +52,14 @@ from STpuppeteer.io._cosmx_constants import (
     CosmxFovColumns,
     CosmxTranscriptColumns,
     cell_names,
-    composite_name,
-    labels_name,
 )
 from STpuppeteer.io.atomic import atomic_output_dir
+from STpuppeteer.io.cosmx_fovs import FovLayout
+from STpuppeteer.io.cosmx_images import write_fov_images
 from STpuppeteer.io.ground_truth import write_ground_truth, write_instrument_cells
 from STpuppeteer.io.manifest import write_manifest
 from STpuppeteer.io.observed import observed_controls
 from STpuppeteer.io.tables import PIXEL_DECIMALS, tissue_bounds, write_csv
-from STpuppeteer.io.tiff import write_tiff
-from STpuppeteer.stages.image import render_from_labels
 
 if TYPE_CHECKING:
     from STpuppeteer.result import SimulationResult
@@ -76,105 +70,6 @@ _INSTRUMENT_CELLS_NOTE = (
     "CosMx segments each field of view on its own: a true cell crossing a FOV border is one "
     "instrument cell per FOV, each the part of the true cell that FOV owns."
 )
-
-
-def _axis_starts(lo: float, hi: float, size: float) -> tuple[np.ndarray, np.ndarray]:
-    """FOV starts covering ``[lo, hi]`` and the cuts between the parts each one owns."""
-    n = max(1, math.ceil((hi - lo) / size - 1e-9))
-    if n == 1:
-        starts = np.array([lo - (size - (hi - lo)) / 2])
-    else:
-        starts = lo + np.arange(n) * (hi - lo - size) / (n - 1)
-    centres = starts + size / 2
-    return starts, (centres[:-1] + centres[1:]) / 2
-
-
-@dataclass(frozen=True)
-class FovLayout:
-    """Fields of view on a grid: FOV ``row * n_cols + col + 1`` starts at ``(x_starts[col], y_starts[row])``.
-
-    Attributes
-    ----------
-    x_starts, y_starts
-        Left and bottom edges of the FOV columns and rows, µm.
-    x_cuts, y_cuts
-        Where one FOV's part ends and the next one's begins, µm.
-    size_px
-        Side of a FOV, pixels.
-    pixel_size
-        µm per pixel.
-    """
-
-    x_starts: np.ndarray
-    y_starts: np.ndarray
-    x_cuts: np.ndarray
-    y_cuts: np.ndarray
-    size_px: int
-    pixel_size: float
-
-    @classmethod
-    def covering(cls, bounds: tuple[float, float, float, float], *, size_px: int, pixel_size: float) -> FovLayout:
-        """The grid of FOVs covering ``bounds`` = ``(xmin, ymin, xmax, ymax)`` µm.
-
-        Parameters
-        ----------
-        bounds
-            Region to cover, µm.
-        size_px
-            Side of a FOV, pixels.
-        pixel_size
-            µm per pixel.
-        """
-        size = size_px * pixel_size
-        x_starts, x_cuts = _axis_starts(bounds[0], bounds[2], size)
-        y_starts, y_cuts = _axis_starts(bounds[1], bounds[3], size)
-        return cls(x_starts, y_starts, x_cuts, y_cuts, size_px, pixel_size)
-
-    @property
-    def n_fovs(self) -> int:
-        """Number of FOVs."""
-        return len(self.x_starts) * len(self.y_starts)
-
-    def locate(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The FOV owning each point, and the point in that FOV's local pixels.
-
-        Parameters
-        ----------
-        x, y
-            Positions, µm.
-
-        Returns
-        -------
-        FOV ids (1-based), local x and local y in pixels.
-        """
-        col = np.searchsorted(self.x_cuts, x, side="right")
-        row = np.searchsorted(self.y_cuts, y, side="right")
-        fov = row * len(self.x_starts) + col + 1
-        return fov, (x - self.x_starts[col]) / self.pixel_size, (y - self.y_starts[row]) / self.pixel_size
-
-    def corners(self) -> np.ndarray:
-        """``(n_fovs, 2)`` lower-left corner of each FOV, µm, in FOV-id order."""
-        xx, yy = np.meshgrid(self.x_starts, self.y_starts)
-        return np.c_[xx.ravel(), yy.ravel()]
-
-    def boxes(self) -> np.ndarray:
-        """Each FOV's whole field, in FOV-id order."""
-        corners = self.corners()
-        size = self.size_px * self.pixel_size
-        return shapely.box(corners[:, 0], corners[:, 1], corners[:, 0] + size, corners[:, 1] + size)
-
-    def owned(self) -> np.ndarray:
-        """The part of the plane each FOV owns (within its field), in FOV-id order."""
-        size = self.size_px * self.pixel_size
-
-        def edges(starts: np.ndarray, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return np.r_[starts[0], cuts], np.r_[cuts, starts[-1] + size]
-
-        x_lo, x_hi = edges(self.x_starts, self.x_cuts)
-        y_lo, y_hi = edges(self.y_starts, self.y_cuts)
-        xl, yl = np.meshgrid(x_lo, y_lo)
-        xh, yh = np.meshgrid(x_hi, y_hi)
-        return shapely.box(xl.ravel(), yl.ravel(), xh.ravel(), yh.ravel())
 
 
 def cosmx_feature_names(controls: np.ndarray) -> np.ndarray:
@@ -291,71 +186,6 @@ def _counts(tx: pd.DataFrame, piece: np.ndarray, n_pieces: int, features: np.nda
     return flat.reshape(n_pieces, len(features))
 
 
-def _to_uint8(channel: np.ndarray) -> np.ndarray:
-    top = max(float(np.percentile(channel, 99.9)), 1.0)
-    return np.clip(channel.astype(np.float32) * (255.0 / top), 0, 255).astype(np.uint8)
-
-
-def _write_fov_images(
-    result: SimulationResult,
-    pieces: pd.DataFrame,
-    layout: FovLayout,
-    folder: Path,
-    *,
-    composite: bool,
-    binning: int,
-) -> None:
-    """Each FOV's label raster (camera pixels) and composite (rendered ``binning`` × ``binning`` camera pixels a pixel).
-
-    The composite is stored at the camera's resolution, each rendered pixel repeated: the reader
-    places it with the same FOV transform as the labels, so both must have the FOV's pixels.
-    """
-    import imageio.v3 as iio
-
-    labels_dir = folder / CosmxFiles.LABELS_DIR
-    images_dir = folder / CosmxFiles.IMAGES_DIR
-    labels_dir.mkdir()
-    images_dir.mkdir()
-    cells = result.cell_gdf
-    polygons = np.asarray(cells.geometry.values)
-    nuclei = np.asarray(cells["nucleus"].values)
-    tree = shapely.STRtree(polygons)
-    boxes = layout.boxes()
-    corners = layout.corners()
-    parent = result.stage_rng(Stage.COSMX_IMAGES)
-    shape = (layout.size_px, layout.size_px)
-    for fov, fov_pieces in pieces.groupby("fov", sort=True):
-        grid = PixelGrid(x0=corners[fov - 1, 0], y0=corners[fov - 1, 1], pixel_size=layout.pixel_size, shape=shape)
-        labels = rasterize_labels(fov_pieces["geometry"].to_numpy(), grid, labels=fov_pieces["cell_ID"].to_numpy())
-        # 16 bits while the FOV's cells fit (thousands do; half the bytes to compress), else 32.
-        if len(fov_pieces) <= np.iinfo(np.uint16).max:
-            labels = labels.astype(np.uint16)
-        # Stored bottom row first: spatialdata_io.cosmx flips rows so that row = local y.
-        write_tiff(labels_dir / labels_name(fov), np.flipud(labels))
-        if not composite:
-            continue
-        # The camera sees every cell in its field, also those another FOV owns.
-        seen = tree.query(boxes[fov - 1], predicate="intersects")
-        binned = PixelGrid(x0=grid.x0, y0=grid.y0, pixel_size=layout.pixel_size * binning,
-                           shape=(math.ceil(shape[0] / binning), math.ceil(shape[1] / binning)))
-        stains = render_from_labels(
-            rasterize_labels(nuclei[seen], binned),
-            cell_labels=rasterize_labels(polygons[seen], binned),
-            pixel_size=binned.pixel_size,
-            rng=block_rng(parent, int(fov)),
-        )
-        rgb = np.stack([np.zeros(binned.shape, np.uint8), _to_uint8(stains[1]), _to_uint8(stains[0])], axis=-1)
-        # Stored bottom row first, as the labels: flipped while small, then each rendered pixel made a
-        # binning × binning block in one contiguous copy (the rows past the FOV, now at the top, dropped),
-        # which the JPEG encoder takes as it is.
-        rgb = rgb[::-1]
-        if binning > 1:
-            h, w = binned.shape
-            blocks = np.broadcast_to(rgb[:, None, :, None], (h, binning, w, binning, 3))
-            rgb = blocks.reshape(h * binning, w * binning, 3)[h * binning - shape[0] :, : shape[1]]
-        iio.imwrite(images_dir / composite_name(fov), np.ascontiguousarray(rgb), extension=".jpg", quality=90)
-
-
 def write_cosmx(
     result: SimulationResult,
     path: str | Path,
@@ -452,7 +282,7 @@ def write_cosmx(
     )
     instrument_cells = pieces[["fov", "cell_ID", "cell", "cell_id"]]
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
-        _write_fov_images(result, pieces, layout, tmp, composite=composite_images, binning=int(binning))
+        write_fov_images(result, pieces, layout, tmp, composite=composite_images, binning=int(binning))
         # Every float of CosMx's files is in camera pixels (or a ratio of them).
         write_csv(expr, tmp / f"{dataset_id}_{CosmxFiles.COUNTS}")
         write_csv(_metadata(pieces, counts, layout), tmp / f"{dataset_id}_{CosmxFiles.METADATA}",

@@ -15,12 +15,7 @@ import pandas as pd
 
 from STpuppeteer.config._base import MIN_THETA
 from STpuppeteer.config.panel import gene_layout, gene_leakage
-from STpuppeteer.stages.priors import (
-    get_hk_gamma_prior,
-    get_marker_gamma_prior,
-    get_silence_gamma_prior,
-    get_theta_gamma_prior,
-)
+from STpuppeteer.stages.priors import GammaPrior
 from STpuppeteer.stages.programs import PROGRAM_BASELINE, build_program_gpar_df, program_markers
 from STpuppeteer.stages.transcripts.localisation import localisation_columns
 
@@ -97,8 +92,10 @@ def generate_gene_parameters(config: SimulationConfig, rng: np.random.Generator)
     hk_index = layout.hk_index
     theta = np.empty((n_genes, config.n_celltype))
     mu = np.empty((n_genes, config.n_celltype))
+    # The priors of stages/priors.py (get_theta_gamma_prior, get_silence_gamma_prior, ...) as
+    # shape and scale: the same draws without freezing a scipy distribution each.
     if config.shared_theta:
-        shared = get_theta_gamma_prior(alpha=config.theta_alpha, rate=config.theta_rate)
+        shared = GammaPrior.from_alpha_rate(config.theta_alpha, config.theta_rate)
         theta[:] = shared.rvs(n_genes, random_state=rng)[:, None]
     for k, ct in enumerate(config.celltype_names):
         over = config.celltype_priors.get(ct)
@@ -106,11 +103,11 @@ def generate_gene_parameters(config: SimulationConfig, rng: np.random.Generator)
                for f in ("marker_mu", "marker_cv", "silence_mu", "silence_cv", "hk_mu", "hk_cv",
                          "theta_alpha", "theta_rate")}
         if not config.shared_theta:
-            theta_prior = get_theta_gamma_prior(alpha=par["theta_alpha"], rate=par["theta_rate"])
+            theta_prior = GammaPrior.from_alpha_rate(par["theta_alpha"], par["theta_rate"])
             theta[:, k] = theta_prior.rvs(n_genes, random_state=rng)
-        mu[:, k] = get_silence_gamma_prior(par["silence_mu"], par["silence_cv"]).rvs(n_genes, random_state=rng)
-        mu[hk_index, k] = get_hk_gamma_prior(par["hk_mu"], par["hk_cv"]).rvs(len(hk_index), random_state=rng)
-        marker_prior = get_marker_gamma_prior(par["marker_mu"], par["marker_cv"])
+        mu[:, k] = GammaPrior.from_mean_cv(par["silence_mu"], par["silence_cv"]).rvs(n_genes, random_state=rng)
+        mu[hk_index, k] = GammaPrior.from_mean_cv(par["hk_mu"], par["hk_cv"]).rvs(len(hk_index), random_state=rng)
+        marker_prior = GammaPrior.from_mean_cv(par["marker_mu"], par["marker_cv"])
         own = np.flatnonzero(layout.gene_type == f"ct_{k}_mkr")
         mu[own, k] = marker_prior.rvs(len(own), random_state=rng)
         shared_idx = np.setdiff1d(layout.marker_index(k), own)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 from scipy.special import ndtr
 
@@ -121,6 +122,10 @@ class FovEfficiency:
         x, y = np.broadcast_arrays(x, y)
         out = np.empty(x.shape)
         flat_x, flat_y, flat_out = x.ravel(), y.ravel(), out.ravel()
+        if flat_out.size and _fov_lookup(np.ascontiguousarray(flat_x), np.ascontiguousarray(flat_y), float(self.size),
+                                         self.i0, self.j0, na, nb, prob, flat_out):
+            return out
+        # A coordinate the compiled lookup does not take (not finite, or beyond int64 in FOVs).
         for lo in range(0, flat_out.size, _CHUNK):
             hi = min(lo + _CHUNK, flat_out.size)
             a = np.floor(flat_x[lo:hi] / self.size).astype(np.int64)
@@ -133,6 +138,22 @@ class FovEfficiency:
             a += b
             np.take(prob, a, out=flat_out[lo:hi])
         return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _fov_lookup(x: np.ndarray, y: np.ndarray, size: float, i0: int, j0: int, na: int, nb: int, prob: np.ndarray,
+                out: np.ndarray) -> bool:
+    # FovEfficiency.at's chunks in one loop (floor, shift, clip, gather: the same integers); False, with
+    # nothing trusted written, at the first coordinate whose FOV index is not a finite int64.
+    for k in range(len(x)):
+        fa = np.floor(x[k] / size)
+        fb = np.floor(y[k] / size)
+        if not (abs(fa) < 2.0**62 and abs(fb) < 2.0**62):
+            return False
+        a = min(max(np.int64(fa) - i0, 0), na - 1)
+        b = min(max(np.int64(fb) - j0, 0), nb - 1)
+        out[k] = prob[a * nb + b]
+    return True
 
 
 def qv_cap_probability(
@@ -238,22 +259,42 @@ def draw_qv(
     -------
     float32 quality scores.
     """
+    background = np.asarray(background, dtype=bool)
     qv = rng.standard_normal(len(background), dtype=np.float32)
-    bg = np.flatnonzero(background)
-    # Background scores from their own normals first, then the rest in place.
-    if len(bg):
-        qv_bg = qv[bg]
-        qv_bg *= np.float32(config.qv_background_sd)
-        qv_bg += np.float32(config.qv_background_mean)
-    qv *= np.float32(config.qv_sd)
-    qv += np.float32(config.qv_mean)
-    if len(bg):
-        qv[bg] = qv_bg
-    qv = np.clip(qv, np.float32(0.0), np.float32(QV_MAX), out=qv)
-    if config.qv_cap_fraction > 0 or config.qv_background_cap_fraction > 0:
-        at_cap = block_rng(rng, Block.QV_CAP).random(len(qv)) < qv_cap_probability(background, density, config=config)
-        qv[at_cap] = np.float32(QV_MAX)
+    capped = config.qv_cap_fraction > 0 or config.qv_background_cap_fraction > 0
+    u = block_rng(rng, Block.QV_CAP).random(len(qv)) if capped else np.zeros(0)
+    crowding = capped and density is not None and config.qv_density_scale_per_um2 is not None
+    # The low tail's weight falls with crowding (qv_cap_probability); exp stays numpy's.
+    factor = np.exp(-np.asarray(density, dtype=np.float64) / config.qv_density_scale_per_um2) if crowding else (
+        np.zeros(0))
+    # Scale, shift and clip each score in float32, then the cap: qv_cap_probability's arithmetic, one loop.
+    _finish_scores(qv, background, np.float32(config.qv_sd), np.float32(config.qv_mean),
+                   np.float32(config.qv_background_sd), np.float32(config.qv_background_mean), np.float32(QV_MAX),
+                   u, float(config.qv_cap_fraction), float(config.qv_background_cap_fraction), factor)
     return qv
+
+
+@numba.njit(cache=True, nogil=True)
+def _finish_scores(qv: np.ndarray, background: np.ndarray, sd: np.float32, mean: np.float32, bg_sd: np.float32,
+                   bg_mean: np.float32, top: np.float32, u: np.ndarray, cap: float, bg_cap: float,
+                   factor: np.ndarray) -> None:
+    # draw_qv after its normals, as it was written in numpy: sd·z + mean in float32 (the background's own),
+    # clipped to [0, top] by np.clip's rule (NaN stays, else max then min); then, with uniforms u (the cap
+    # on), top where u falls below the cap probability (times factor, when given: the crowding).
+    zero = np.float32(0.0)
+    capped, crowding = len(u) > 0, len(factor) > 0
+    for k in range(len(qv)):
+        v = qv[k] * bg_sd + bg_mean if background[k] else qv[k] * sd + mean
+        if v == v:
+            v = v if v > zero else zero
+            v = v if v < top else top
+        qv[k] = v
+        if capped:
+            p = bg_cap if background[k] else cap
+            if crowding:
+                p = p * factor[k]
+            if u[k] < p:
+                qv[k] = top
 
 
 def apply_instrument(

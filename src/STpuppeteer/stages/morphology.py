@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from STpuppeteer.config.tissue import MAX_RELATIVE_PERTURBATION
+from STpuppeteer.config.morphology import MAX_RELATIVE_PERTURBATION
 
 if TYPE_CHECKING:
     from STpuppeteer.config.tissue import MorphologyConfig

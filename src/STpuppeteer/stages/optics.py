@@ -161,18 +161,24 @@ def resolve_molecules(
             status[unresolved] = np.where(merge_draw[unresolved] < merge_fraction, MERGED, LOST)
     keep = np.flatnonzero(status == DETECTED)
     merged_mask = status == MERGED
-    # Positions: each detection's own plus its merged molecules', averaged.
-    weight = np.bincount(detection, weights=(status != LOST).astype(np.float64), minlength=n)[keep]
-    positions = []
-    for coord in (x, y, z):
-        coord = np.asarray(coord, dtype=np.float64)
-        if merged_mask.any():
-            total = np.bincount(detection, weights=np.where(status == LOST, 0.0, coord), minlength=n)[keep]
-            positions.append(total / weight)
-        else:
-            positions.append(coord[keep])
     merged = np.bincount(detection[merged_mask], minlength=n)[keep].astype(np.int32)
     lost = np.bincount(detection[status == LOST], minlength=n)[keep].astype(np.int32)
+    # Positions: each detection's own plus its merged molecules', averaged. Only the few
+    # detections with merged molecules move; their sums run over the same molecules in the same
+    # (ascending) order as a sum over all would, and the others come out as 0.0 + their own
+    # coordinate, as such a sum gives them, so every bit is as before.
+    positions = [np.asarray(coord, dtype=np.float64)[keep] for coord in (x, y, z)]
+    if merged_mask.any():
+        slot = np.full(n, -1, dtype=np.int64)
+        moved = keep[merged > 0]
+        slot[moved] = np.arange(len(moved))
+        members = np.flatnonzero(merged_mask | (slot >= 0))
+        bins = slot[detection[members]]
+        weight = np.bincount(bins, minlength=len(moved)).astype(np.float64)
+        for coord, pos in zip((x, y, z), positions, strict=True):
+            pos += 0.0
+            total = np.bincount(bins, weights=np.asarray(coord, dtype=np.float64)[members], minlength=len(moved))
+            pos[merged > 0] = total / weight
     return Resolution(
         status=status,
         detection=detection,

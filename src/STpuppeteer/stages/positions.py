@@ -16,7 +16,7 @@ import shapely
 from scipy.spatial import cKDTree
 from shapely import affinity
 
-from STpuppeteer.config.tissue import tissue_area_um2
+from STpuppeteer.config.tissue_checks import tissue_area_um2
 
 if TYPE_CHECKING:
     from STpuppeteer.config.tissue import TissueConfig

@@ -9,14 +9,17 @@ tutorial and also accepts the same (mu, cv) form.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scipy import stats
 
 if TYPE_CHECKING:
+    import numpy as np
     from scipy.stats._distn_infrastructure import rv_continuous_frozen
 
 __all__ = [
+    "GammaPrior",
     "gamma_from_mean_cv",
     "get_hk_gamma_prior",
     "get_marker_gamma_prior",
@@ -37,6 +40,59 @@ def _check_positive(name: str, value: float) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class GammaPrior:
+    """A Gamma prior as its shape and scale: draws what the frozen scipy distribution draws.
+
+    Stage 1 draws from a dozen priors a run; freezing a scipy distribution costs about 0.6 ms
+    (scipy writes the frozen object's docstring), more than the draws of a few hundred genes.
+    :meth:`rvs` calls the same ``scipy.stats.gamma.rvs`` the frozen one calls, with the same
+    arguments, so the numbers are the same bits.
+
+    Attributes
+    ----------
+    shape
+        Shape α.
+    scale
+        Scale (1 / rate).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prior = GammaPrior.from_mean_cv(0.75, 0.6)
+    >>> a = prior.rvs(3, random_state=np.random.default_rng(0))
+    >>> b = prior.frozen().rvs(3, random_state=np.random.default_rng(0))
+    >>> bool((a == b).all())
+    True
+    """
+
+    shape: float
+    scale: float
+
+    @classmethod
+    def from_mean_cv(cls, mu: float, cv: float) -> GammaPrior:
+        """Mean ``mu`` and coefficient of variation ``cv`` (both > 0): shape ``1 / cv²``, scale ``mu / shape``."""
+        mu = _check_positive("mu", mu)
+        cv = _check_positive("cv", cv)
+        shape = 1.0 / cv**2
+        return cls(shape=shape, scale=mu / shape)
+
+    @classmethod
+    def from_alpha_rate(cls, alpha: float, rate: float) -> GammaPrior:
+        """Shape ``alpha`` and rate ``rate`` (both > 0)."""
+        alpha = _check_positive("alpha", alpha)
+        rate = _check_positive("rate", rate)
+        return cls(shape=alpha, scale=1.0 / rate)
+
+    def rvs(self, size: int, *, random_state: np.random.Generator) -> np.ndarray:
+        """``size`` draws, as ``self.frozen().rvs(size, random_state=random_state)``."""
+        return stats.gamma.rvs(a=self.shape, scale=self.scale, size=size, random_state=random_state)
+
+    def frozen(self) -> rv_continuous_frozen:
+        """The frozen :func:`scipy.stats.gamma`."""
+        return stats.gamma(a=self.shape, scale=self.scale)
+
+
 def gamma_from_mean_cv(mu: float, cv: float) -> rv_continuous_frozen:
     """Frozen Gamma distribution with mean ``mu`` and coefficient of variation ``cv``.
 
@@ -54,13 +110,10 @@ def gamma_from_mean_cv(mu: float, cv: float) -> rv_continuous_frozen:
     Examples
     --------
     >>> prior = gamma_from_mean_cv(0.75, 0.6)
-    >>> round(prior.mean(), 6), round(prior.std() / prior.mean(), 6)
+    >>> round(float(prior.mean()), 6), round(float(prior.std() / prior.mean()), 6)
     (0.75, 0.6)
     """
-    mu = _check_positive("mu", mu)
-    cv = _check_positive("cv", cv)
-    shape = 1.0 / cv**2
-    return stats.gamma(a=shape, scale=mu / shape)
+    return GammaPrior.from_mean_cv(mu, cv).frozen()
 
 
 def get_marker_gamma_prior(mu: float = 0.75, cv: float = 0.6) -> rv_continuous_frozen:
@@ -165,9 +218,7 @@ def get_theta_gamma_prior(
         if alpha is None or rate is None:
             msg = f"get_theta_gamma_prior needs both alpha and rate; got alpha={alpha!r}, rate={rate!r}."
             raise ValueError(msg)
-        alpha = _check_positive("alpha", alpha)
-        rate = _check_positive("rate", rate)
-        return stats.gamma(a=alpha, scale=1.0 / rate)
+        return GammaPrior.from_alpha_rate(alpha, rate).frozen()
     if mu is None or cv is None:
         msg = f"get_theta_gamma_prior needs both mu and cv; got mu={mu!r}, cv={cv!r}."
         raise ValueError(msg)

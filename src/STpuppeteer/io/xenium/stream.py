@@ -11,6 +11,7 @@ observed counts; the rest of the bundle is written through
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -97,16 +98,35 @@ class XeniumStream:
                         for name in ("trs", "truth", "counts")}
         self.observed = PairSpill(folder / "_stream_observed.parquet")
         self.n_written = 0
+        # Each file's row groups are encoded on a thread of its own while the driver goes on with the
+        # next block: pyarrow encodes without the GIL, so the three files no longer take turns on the
+        # writer's one thread. One write is pending per file at a time, so a file's row groups keep
+        # their order (the same bytes) and at most one block's rows wait beside the next.
+        self._pool = ThreadPoolExecutor(max_workers=len(self.streams), thread_name_prefix="xenium-stream")
+        self._pending: dict[str, Future[None]] = {}
+
+    def _write(self, name: str, data: pa.Table | pd.DataFrame) -> None:
+        previous = self._pending.pop(name, None)
+        if previous is not None:
+            previous.result()  # its error, if any, surfaces here
+        self._pending[name] = self._pool.submit(self.streams[name].write, data)
+
+    def _finish_writes(self) -> None:
+        pending, self._pending = list(self._pending.values()), {}
+        errors = [f.exception() for f in pending]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
 
     def append(self, rows: MoleculeRows) -> None:
         """Append one block's rows, numbering its molecules after those written before."""
         ids = np.arange(self.n_written, self.n_written + len(rows.molecules), dtype=np.int64)
         rows.molecules["transcript_id"] = ids
         table = rows.transcripts.set_column(0, rows.transcripts.schema.field(0), pa.array(ids.astype(np.uint64)))
-        self.streams["trs"].write(table)
-        self.streams["truth"].write(rows.molecules)
+        self._write("trs", table)
+        self._write("truth", rows.molecules)
         if rows.true_counts is not None:
-            self.streams["counts"].write(rows.true_counts)
+            self._write("counts", rows.true_counts)
         self.observed.add(rows.observed)
         self.n_written += len(ids)
 
@@ -115,14 +135,18 @@ class XeniumStream:
 
         ``n_features``: the features once the placeholder's is added.
         """
-        self.streams["trs"].write(table)
+        self._write("trs", table)
         self.shape = (self.shape[0], n_features)
 
     def close(self) -> None:
-        """Finish every stream (before the observed counts are read back)."""
-        for stream in self.streams.values():
-            stream.close()
-        self.observed.close()
+        """Finish every stream (before the observed counts are read back); a failed write raises here."""
+        try:
+            self._finish_writes()
+        finally:
+            self._pool.shutdown(wait=True)
+            for stream in self.streams.values():
+                stream.close()
+            self.observed.close()
 
     def __enter__(self) -> XeniumStream:
         return self

@@ -104,14 +104,17 @@ def generate_transcripts(
         parts = [p for block in map_blocks(_block_task, items, shared=shared, client=client,
                                            blocks_per_task=blocks_per_task) for p in block]
     else:
-        n_threads = min(local_threads(config), max(len(blocks), 1))
         # Blocks are independent (own keyed generators) and numpy releases the GIL, so threads
-        # give the same molecules as one loop, only sooner.
+        # give the same molecules as one loop, only sooner. A block's cells and its background
+        # tiles (keyed by the tiles) are two tasks: with fewer blocks than threads (a small run
+        # has one block) they still run side by side.
+        tasks = [(task, item) for item in items for task in (_cells_task, _background_task)]
+        n_threads = min(local_threads(config), len(tasks))
         if n_threads > 1:
             with ThreadPoolExecutor(max_workers=n_threads) as pool:
-                done = list(pool.map(lambda item: _block_task(shared, item), items))
+                done = list(pool.map(lambda t: t[0](shared, t[1]), tasks))
         else:
-            done = [_block_task(shared, item) for item in items]
+            done = [task(shared, item) for task, item in tasks]
         parts = [p for block in done for p in block]
     return MoleculeLabels.build(cell_gdf, gpar_df, config).frame(parts, n_threads=local_threads(config))
 
@@ -129,9 +132,20 @@ def _block_task(
     shared: _Shared, item: tuple[int, int, np.random.Generator, BackgroundTiles]
 ) -> list[dict[str, np.ndarray]]:
     """One block: its cells' molecules, then those of the background tiles it owns."""
-    start, stop, rng, tiles = item
-    parts = [cell_block_molecules(shared.ctx, start, stop, rng)]
-    background = block_background(shared.ctx, shared.weights, shared.rng, tiles)
-    if background is not None:
-        parts.append(locate_part(background, shared.ctx.geo.locator))
-    return parts
+    return _cells_task(shared, item) + _background_task(shared, item)
+
+
+def _cells_task(
+    shared: _Shared, item: tuple[int, int, np.random.Generator, BackgroundTiles]
+) -> list[dict[str, np.ndarray]]:
+    """A block's cells' molecules (from the block's generator)."""
+    start, stop, rng, _ = item
+    return [cell_block_molecules(shared.ctx, start, stop, rng)]
+
+
+def _background_task(
+    shared: _Shared, item: tuple[int, int, np.random.Generator, BackgroundTiles]
+) -> list[dict[str, np.ndarray]]:
+    """The molecules of the background tiles a block owns (each tile from its own key), located."""
+    background = block_background(shared.ctx, shared.weights, shared.rng, item[3])
+    return [] if background is None else [locate_part(background, shared.ctx.geo.locator)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -62,11 +63,52 @@ def counts_to_transcript_df(
 
 
 def expand_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column (int32) of every unit of a count matrix, row-major."""
-    flat = counts.ravel()
-    nz = np.flatnonzero(flat)
-    reps = flat[nz]
-    n_genes = counts.shape[1]
-    row = np.repeat((nz // n_genes).astype(np.int32), reps)
-    gene = np.repeat((nz % n_genes).astype(np.int32), reps)
+    """Row and column (int32) of every unit of a count matrix, row-major.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in expand_counts(np.array([[2, 0], [0, 1]]))]
+    [[0, 0, 1], [0, 0, 1]]
+    """
+    counts = np.asarray(counts)
+    if counts.ndim != 2 or not np.issubdtype(counts.dtype, np.integer) or counts.shape[0] * counts.shape[1] >= 2**31:
+        flat = counts.ravel()
+        nz = np.flatnonzero(flat)
+        reps = flat[nz]
+        n_genes = counts.shape[1]
+        row = np.repeat((nz // n_genes).astype(np.int32), reps)
+        gene = np.repeat((nz % n_genes).astype(np.int32), reps)
+        return row, gene
+    # One compiled pass to size the output, one to fill it: what the repeats above give.
+    counts = np.ascontiguousarray(counts)
+    total = _total(counts)
+    if total < 0:
+        msg = "count_array must hold non-negative integers."
+        raise ValueError(msg)
+    row, gene = np.empty(total, dtype=np.int32), np.empty(total, dtype=np.int32)
+    _fill(counts, row, gene)
     return row, gene
+
+
+@numba.njit(cache=True, nogil=True)
+def _total(counts: np.ndarray) -> int:
+    # The sum of the positive counts; -1 if any is negative (np.repeat refuses them).
+    total = 0
+    for i in range(counts.shape[0]):
+        for j in range(counts.shape[1]):
+            c = counts[i, j]
+            if c < 0:
+                return -1
+            total += c
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill(counts: np.ndarray, row: np.ndarray, gene: np.ndarray) -> None:
+    k = 0
+    for i in range(counts.shape[0]):
+        for j in range(counts.shape[1]):
+            for _ in range(counts[i, j]):
+                row[k] = i
+                gene[k] = j
+                k += 1

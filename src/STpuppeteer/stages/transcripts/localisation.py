@@ -31,6 +31,13 @@ import pandas as pd
 
 from STpuppeteer._random import Block, Stage, block_rng, stage_rng
 from STpuppeteer.config.localisation import PATTERNS
+from STpuppeteer.stages.transcripts.regions import (
+    CELL_EDGE_TEST,
+    CYTOPLASM_TEST,
+    DISTAL_TEST,
+    PERINUCLEAR_TEST,
+    reject_into_region,
+)
 
 if TYPE_CHECKING:
     from STpuppeteer.config import SimulationConfig
@@ -234,6 +241,20 @@ def _region(code: int, cfg: LocalisationConfig, geo: CellGeometry, rows: np.ndar
     px, py = np.empty(n), np.empty(n)
     placed = np.zeros(n, dtype=bool)
     todo = np.arange(n)
+    compiled = code != DISTAL or cfg.distal_fraction != 0.0
+    if compiled and geo.cells.star[rows].all() and geo.nuclei.star[rows].all():
+        # The same rounds as below, each one compiled loop (regions.py).
+        test, parameter = {
+            CYTOPLASMIC: (CYTOPLASM_TEST, 0.0),
+            PERINUCLEAR: (PERINUCLEAR_TEST, cfg.perinuclear_um),
+            CELL_EDGE: (CELL_EDGE_TEST, cfg.cell_edge_um),
+            DISTAL: (DISTAL_TEST, 1.0 / cfg.distal_fraction if compiled else 0.0),
+        }[code]
+        left = reject_into_region(test, parameter, geo.cells, geo.nuclei, rows, todo, rng, x=px, y=py,
+                                  max_rounds=_MAX_ROUNDS)
+        placed[:] = True
+        placed[left] = False
+        return px, py, placed
     for _ in range(_MAX_ROUNDS):
         if len(todo) == 0:
             break

@@ -17,6 +17,7 @@ from STpuppeteer.stages.transcripts.from_counts import expand_counts
 from STpuppeteer.stages.transcripts.labels import CELL, CYTOPLASM, LEAKED, NUCLEUS, compartment_codes
 from STpuppeteer.stages.transcripts.leakage import draw_leaks, leak_distances, leak_probability
 from STpuppeteer.stages.transcripts.localisation import place_patterns
+from STpuppeteer.stages.transcripts.regions import CYTOPLASM_TEST, reject_into_region
 
 __all__ = ["cell_block_molecules"]
 
@@ -72,13 +73,18 @@ def cell_block_molecules(
         nuc_idx = stay[chosen[in_nuc[chosen]]]
         x[nuc_idx], y[nuc_idx] = geo.nuclei.sample(row[nuc_idx], rng)
         todo = stay[chosen[~in_nuc[chosen]]]
-        for _ in range(_MAX_REJECTION_ROUNDS):
-            if len(todo) == 0:
-                break
-            px, py = geo.cells.sample(row[todo], rng)
-            x[todo], y[todo] = px, py
-            todo = todo[geo.nuclei.contains(row[todo], px, py)]
+        if geo.cells.star[row[todo]].all() and geo.nuclei.star[row[todo]].all():
+            # The rounds of the loop below, each one compiled loop (regions.py): the same points.
+            todo = reject_into_region(CYTOPLASM_TEST, 0.0, geo.cells, geo.nuclei, row, todo, rng, x=x, y=y,
+                                      max_rounds=_MAX_REJECTION_ROUNDS)
         else:
+            for _ in range(_MAX_REJECTION_ROUNDS):
+                if len(todo) == 0:
+                    break
+                px, py = geo.cells.sample(row[todo], rng)
+                x[todo], y[todo] = px, py
+                todo = todo[geo.nuclei.contains(row[todo], px, py)]
+        if len(todo):
             msg = "could not place cytoplasmic molecules: a cell's nucleus covers (almost) all of it."
             raise RuntimeError(msg)
     # 2c. Patterns: a gene's molecules move to its pattern's region with its strength.
