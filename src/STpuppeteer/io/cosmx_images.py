@@ -43,7 +43,7 @@ def write_fov_images(
     The composite is stored at the camera's resolution, each rendered pixel repeated: the reader
     places it with the same FOV transform as the labels, so both must have the FOV's pixels.
     """
-    import imageio.v3 as iio
+    from PIL import Image
 
     labels_dir = folder / CosmxFiles.LABELS_DIR
     images_dir = folder / CosmxFiles.IMAGES_DIR
@@ -79,11 +79,11 @@ def write_fov_images(
         )
         rgb = np.stack([np.zeros(binned.shape, np.uint8), _to_uint8(stains[1]), _to_uint8(stains[0])], axis=-1)
         # Stored bottom row first, as the labels: flipped while small, then each rendered pixel made a
-        # binning × binning block in one contiguous copy (the rows past the FOV, now at the top, dropped),
-        # which the JPEG encoder takes as it is.
-        rgb = rgb[::-1]
+        # binning × binning block by Pillow's nearest-neighbour resize (exact for a whole factor) and the
+        # rows past the FOV, now at the top, cropped; the image goes to the JPEG encoder as it is.
+        image = Image.fromarray(np.ascontiguousarray(rgb[::-1]))
         if binning > 1:
             h, w = binned.shape
-            blocks = np.broadcast_to(rgb[:, None, :, None], (h, binning, w, binning, 3))
-            rgb = blocks.reshape(h * binning, w * binning, 3)[h * binning - shape[0] :, : shape[1]]
-        iio.imwrite(images_dir / composite_name(fov), np.ascontiguousarray(rgb), extension=".jpg", quality=90)
+            image = image.resize((w * binning, h * binning), Image.Resampling.NEAREST)
+            image = image.crop((0, h * binning - shape[0], shape[1], h * binning))
+        image.save(images_dir / composite_name(fov), format="JPEG", quality=90)
