@@ -23,6 +23,8 @@ from scipy import ndimage
 
 from STpuppeteer._random import Block, block_rng
 from STpuppeteer.geometry.raster import PixelGrid, rasterize_labels
+from STpuppeteer.stages.image_blur import gaussian_blur
+from STpuppeteer.stages.image_camera import camera_counts
 from STpuppeteer.stages.image_noise import UPSAMPLE_BAND_PIXELS, low_frequency_noise, smooth_noise
 
 if TYPE_CHECKING:
@@ -92,25 +94,23 @@ def _finish(
     small fraction of a Poisson draw. The camera then stores one count per ``photons_per_count``
     photons (its gain), rounded; 1 stores the photons themselves.
     """
-    blurred = ndimage.gaussian_filter(signal, _PSF_SIGMA_UM / pixel_size)
+    blurred = gaussian_blur(signal, _PSF_SIGMA_UM / pixel_size)
     out = np.empty(signal.shape, dtype=np.uint16)
-    # Row bands that stay in cache through the dozen per-pixel steps.
+    # Row bands: the normals of one band at a time, drawn in the order of the rows.
     band = max(1, UPSAMPLE_BAND_PIXELS // max(signal.shape[1], 1))
     for lo in range(0, signal.shape[0], band):
-        expected = np.multiply(background[lo : lo + band], np.float32(_BACKGROUND * _AUTOFLUORESCENCE_CV))
-        expected += np.float32(_BACKGROUND)
-        expected += blurred[lo : lo + band]
-        np.maximum(expected, 0, out=expected)
-        noise = rng.standard_normal(expected.shape, dtype=np.float32)
-        sd = np.add(expected, np.float32(_READ_NOISE**2))
-        np.sqrt(sd, out=sd)
-        noise *= sd
-        noise += expected
-        if photons_per_count != 1.0:
-            noise *= np.float32(1.0 / photons_per_count)
-        np.rint(noise, out=noise)
-        np.clip(noise, 0, np.iinfo(np.uint16).max, out=noise)
-        out[lo : lo + band] = noise
+        rows = slice(lo, lo + band)
+        normals = rng.standard_normal(out[rows].shape, dtype=np.float32)
+        camera_counts(
+            background[rows],
+            blurred[rows],
+            normals,
+            out[rows],
+            background_scale=_BACKGROUND * _AUTOFLUORESCENCE_CV,
+            background_level=_BACKGROUND,
+            read_variance=_READ_NOISE**2,
+            photons_per_count=photons_per_count,
+        )
     return out
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
+
+from STpuppeteer.stages.image_blur import gaussian_blur
 
 __all__ = ["UPSAMPLE_BAND_PIXELS", "linear_knots", "low_frequency_noise", "smooth_noise", "upsample"]
 
@@ -28,10 +29,10 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma_px: flo
     """
     step = int(sigma_px // _COARSE_PER_SIGMA)
     if step < 2:
-        field = ndimage.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), sigma_px)
+        field = gaussian_blur(rng.standard_normal(shape, dtype=np.float32), sigma_px)
     else:
         coarse_shape = tuple(math.ceil(n / step) + 2 for n in shape)
-        coarse = ndimage.gaussian_filter(rng.standard_normal(coarse_shape, dtype=np.float32), sigma_px / step)
+        coarse = gaussian_blur(rng.standard_normal(coarse_shape, dtype=np.float32), sigma_px / step)
         field = upsample(coarse, shape, step)
     field /= max(_std(field), 1e-12)
     return field
