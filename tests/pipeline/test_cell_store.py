@@ -6,6 +6,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import shapely
@@ -16,7 +17,7 @@ from STpuppeteer.config import SimulationConfig
 from STpuppeteer.geometry.rings import Rings
 from STpuppeteer.io.ground_truth import write_cells_parquet
 from STpuppeteer.io.joins import PLATFORM_ID_COLUMNS, platform_id_columns
-from STpuppeteer.io.xenium import XeniumStream, observed_pairs
+from STpuppeteer.io.xenium import StreamSchemas, XeniumStream, observed_pairs
 from STpuppeteer.io.xenium.observed_pairs import (
     CELLS_PER_SPILL_GROUP,
     ROWS_PER_MERGE,
@@ -144,7 +145,9 @@ def test_the_stream_sums_ranges_of_about_its_pair_budget(tmp_path, monkeypatch, 
         monkeypatch.setattr(observed_pairs, "PAIRS_PER_MERGE", budget)
     rng = np.random.default_rng(4)
     shape, per_cell = (20_000, 400), 40
-    stream = XeniumStream(tmp_path, n_cells=shape[0], n_features=shape[1])
+    ids = pd.DataFrame({"transcript_id": np.zeros(0, np.int64)})
+    schemas = StreamSchemas.of(pa.Table.from_pandas(ids, preserve_index=False), ids, ids)
+    stream = XeniumStream(tmp_path, n_cells=shape[0], n_features=shape[1], schemas=schemas)
     dense = sparse.csr_matrix(shape, dtype=np.int64)
     for lo in range(0, shape[0], 2_500):  # blocks of cells, each also landing a few molecules far away
         rows = np.concatenate([np.repeat(np.arange(lo, lo + 2_500), per_cell), rng.integers(0, shape[0], 500)])

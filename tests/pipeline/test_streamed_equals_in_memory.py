@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import partial
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -122,16 +123,50 @@ def test_spatialdata_io_reads_a_bundle_without_images(in_memory, streamed_no_ima
     assert sdata.tables["table"].n_obs == CONFIG.n_cells
 
 
-def test_streaming_on_dask_gives_the_same_bundle(in_memory, tmp_path):
+_STREAMED_FILES = ("transcripts.parquet", "ground_truth/molecules.parquet", "ground_truth/true_counts.parquet")
+
+
+@pytest.mark.parametrize("worker_files", [False, True])
+def test_streaming_on_dask_gives_the_same_bytes(streamed, tmp_path, monkeypatch, worker_files):
+    # Each block is encoded on its worker; the client places the row groups (bytes sent back, or part
+    # files the workers wrote into the output folder) and writes the footers: the files are those of
+    # the single-process run, byte for byte.
     distributed = pytest.importorskip("dask.distributed")
-    _, mem = in_memory
+    from STpuppeteer.io.xenium import XeniumStream
+
+    received = []
+    append = XeniumStream.append
+
+    def spy(self, rows):
+        received.append((type(rows.transcripts), type(rows.molecules)))
+        append(self, rows)
+
+    monkeypatch.setattr(XeniumStream, "append", spy)
     with (
         distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cl,
         distributed.Client(cl) as client,
     ):
-        out = simulate_to_xenium(CONFIG, tmp_path / "bundle", client=client, blocks_per_task=2)
-    for name in ("transcripts.parquet", "ground_truth/molecules.parquet", "ground_truth/true_counts.parquet"):
-        pd.testing.assert_frame_equal(pd.read_parquet(out / name), pd.read_parquet(mem / name))
+        out = simulate_to_xenium(CONFIG, tmp_path / "bundle", client=client, blocks_per_task=2,
+                                 worker_files=worker_files)
+    for name in _STREAMED_FILES:
+        assert (out / name).read_bytes() == (streamed / name).read_bytes(), name
+    kind = Path if worker_files else bytes
+    assert len(received) == N_BLOCKS
+    assert all(isinstance(t, type) and issubclass(t, kind) and issubclass(m, kind) for t, m in received)
+    assert not (out / "_parts").exists()
+    assert not list(out.rglob("_stream_*"))
+
+
+def test_worker_processes_write_their_parts(streamed, tmp_path):
+    # Real worker processes: the blocks' part files are written by them, then moved into the files.
+    distributed = pytest.importorskip("dask.distributed")
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cl,
+        distributed.Client(cl) as client,
+    ):
+        out = simulate_to_xenium(CONFIG, tmp_path / "bundle", client=client, worker_files=True)
+    for name in _STREAMED_FILES:
+        assert (out / name).read_bytes() == (streamed / name).read_bytes(), name
 
 
 def _offset(shared: int, item: int) -> int:
@@ -187,20 +222,20 @@ def test_a_slide_too_large_for_images_streams_without_them_by_default(tmp_path):
 
 
 def test_a_failed_row_group_write_stops_the_run_and_leaves_no_bundle(tmp_path, monkeypatch):
-    # The row groups are encoded on threads beside the blocks: an error there must still reach the
-    # driver (raised by a later append or by close) and the atomic folder must not appear.
-    from STpuppeteer.io.parquet import ParquetStream
+    # A row group that cannot be placed in its file (here the truth's third) stops the run, and the
+    # atomic folder must not appear.
+    from STpuppeteer.io.parquet_parts import ParquetParts
 
-    write = ParquetStream.write
+    append = ParquetParts.append
     calls = []
 
-    def failing(self, data):
+    def failing(self, *pieces):
         calls.append(self.path.name)
         if self.path.name == "_stream_truth.parquet" and calls.count(self.path.name) == 3:
             raise OSError("disk full (simulated)")
-        write(self, data)
+        append(self, *pieces)
 
-    monkeypatch.setattr(ParquetStream, "write", failing)
+    monkeypatch.setattr(ParquetParts, "append", failing)
     with pytest.raises(OSError, match="disk full"):
         simulate_to_xenium(CONFIG, tmp_path / "bundle", images=False)
     assert not (tmp_path / "bundle").exists()

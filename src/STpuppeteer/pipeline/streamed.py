@@ -43,10 +43,13 @@ from STpuppeteer.io.manifest import write_manifest
 from STpuppeteer.io.tables import PLACEHOLDER_FEATURE
 from STpuppeteer.io.xenium import (
     CellPolygons,
+    EncodedRows,
     MoleculeRows,
+    StreamSchemas,
     XeniumBundle,
     XeniumStream,
     check_ascii_genes,
+    encode_rows,
     feature_table,
     tabulate,
     transcripts_table,
@@ -104,6 +107,10 @@ class _Shared:
     #: generator, whose keyed children draw the background tiles.
     weights: np.ndarray
     trs_rng: np.random.Generator
+    #: The streamed files' schemas, and the folder the blocks write their encoded row groups to
+    #: (``None``: they hand the bytes back).
+    schemas: StreamSchemas | None = None
+    part_dir: Path | None = None
 
     def rows(self, parts: list[dict[str, np.ndarray]]) -> MoleculeRows:
         """The streamed rows of some molecules (blocks' integer codes)."""
@@ -111,6 +118,11 @@ class _Shared:
         landed = np.concatenate([p["landed"] for p in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
         return tabulate(frame, landed, cell_names=self.cell_names, features=self.features, nearest=self.nearest,
                         fov_size=self.ctx.config.instrument.fov_size_um)
+
+    def encode(self, rows: MoleculeRows, start: int) -> EncodedRows:
+        """A block's rows encoded where it ran (written to part files named by its first cell with ``part_dir``)."""
+        prefix = None if self.part_dir is None else self.part_dir / f"block_{start:012d}"
+        return encode_rows(rows, self.schemas, part_prefix=prefix)
 
 
 def _rows_near(shared: _Shared, start: int, stop: int, boxes: np.ndarray) -> np.ndarray:
@@ -127,8 +139,8 @@ def _local_context(shared: _Shared, rows: np.ndarray) -> TranscriptContext:
 
 def _block_task(
     shared: _Shared, item: tuple[int, int, np.random.Generator, np.random.Generator, BackgroundTiles]
-) -> MoleculeRows:
-    """One block of cells and the background tiles it owns: counts and molecules as streamed rows."""
+) -> EncodedRows:
+    """One block of cells and the background tiles it owns: counts and molecules as encoded row groups."""
     start, stop, counts_rng, trs_rng, tiles = item
     counts = shared.model.block(start, stop, counts_rng)
     # The block's own cells, every cell a leaked molecule can reach (the leak distance is
@@ -152,7 +164,7 @@ def _block_task(
         p["landed"] = np.where(p["landed"] >= 0, rows[p["landed"]], -1).astype(np.int32)
     out = shared.rows(parts)
     out.true_counts = long_counts(counts, shared.store.frame["cell_id"].to_numpy()[start:stop], shared.feature_names)
-    return out
+    return shared.encode(out, start)
 
 
 def _thread_map(
@@ -171,6 +183,7 @@ def simulate_to_xenium(
     images: bool | None = None,
     max_blocks_in_flight: int | None = None,
     blocks_per_task: int = 1,
+    worker_files: bool = False,
 ) -> Path:
     """Simulate ``config`` into a Xenium bundle, writing the molecules block by block.
 
@@ -201,6 +214,11 @@ def simulate_to_xenium(
         the Dask workers).
     blocks_per_task
         Blocks per Dask task (only with ``client``).
+    worker_files
+        With ``client``: the workers write their blocks' encoded row groups to part files in the
+        output folder (which they must reach: shared storage), and this process copies their
+        bytes into the files; without it they send the bytes back. Either way each block is
+        encoded where it ran, and the bundle's bytes are the same.
 
     Returns
     -------
@@ -258,6 +276,19 @@ def simulate_to_xenium(
             weights=ambient_weights(expected, config),
             trs_rng=trs_rng,
         )
+        # The files' schemas from tables without rows, fixed before any block runs.
+        no_counts = long_counts(np.zeros((0, n_genes), np.int32), frame["cell_id"].to_numpy()[:0], feature_names)
+        no_molecules = labels.frame([])
+        schemas = StreamSchemas.of(
+            transcripts_table(no_molecules, np.zeros(0, np.int64), shared.cell_names, features, nearest=shared.nearest,
+                              fov_size=config.instrument.fov_size_um),
+            no_molecules,
+            no_counts,
+        )
+        part_dir = tmp / "_parts" if client is not None and worker_files else None
+        if part_dir is not None:
+            part_dir.mkdir()
+        shared = dataclasses.replace(shared, schemas=schemas, part_dir=part_dir)
         n_threads = local_threads(config)
         size = resolve_block_size(config.transcripts.block_size, gene_totals=expected, n_cells=n_cells)
         tiles = BackgroundTiles.build(shared.ctx.bounds, centres=store.nucleus_centre, block_size=size)
@@ -271,7 +302,7 @@ def simulate_to_xenium(
             blocks = _thread_map(_block_task, items, shared=shared, n_threads=n_threads,
                                  window=max_blocks_in_flight or n_threads + 1)
 
-        with XeniumStream(tmp, n_cells=n_cells, n_features=len(features)) as stream:
+        with XeniumStream(tmp, n_cells=n_cells, n_features=len(features), schemas=schemas) as stream:
             for i, rows in enumerate(blocks):
                 stream.append(rows)
                 del rows
@@ -280,6 +311,8 @@ def simulate_to_xenium(
             if stream.n_written == 0:
                 bundle = _write_placeholder(stream, bundle, shared, fov_size=config.instrument.fov_size_um)
         del shared
+        if part_dir is not None:
+            part_dir.rmdir()  # every part was moved into its file
         release_free_memory()
 
         # The ground truth's small files come from its own writer (the cells a slice at a
@@ -288,7 +321,6 @@ def simulate_to_xenium(
         # another, and one core alone would leave the others idle.
         chunks = (_cell_chunk(store, np.arange(lo, min(lo + _CELLS_PER_GROUP, n_cells)))
                   for lo in range(0, max(n_cells, 1), _CELLS_PER_GROUP))
-        no_counts = long_counts(np.zeros((0, n_genes), np.int32), frame["cell_id"].to_numpy()[:0], feature_names)
         with ThreadPoolExecutor(max_workers=2) as pool:
             beside = [pool.submit(write_ground_truth_files, tmp, gpar_df=gpar_df, molecules=labels.frame([]),
                                   cell_chunks=chunks, true_counts=no_counts),

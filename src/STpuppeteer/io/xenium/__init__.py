@@ -18,18 +18,21 @@ from STpuppeteer.io.xenium.features import (
 from STpuppeteer.io.xenium.images import xenium_grid
 from STpuppeteer.io.xenium.matrix import FeatureMatrixH5
 from STpuppeteer.io.xenium.polygons import CellPolygons
-from STpuppeteer.io.xenium.stream import MoleculeRows, XeniumStream, tabulate
+from STpuppeteer.io.xenium.stream import EncodedRows, MoleculeRows, StreamSchemas, XeniumStream, encode_rows, tabulate
 from STpuppeteer.io.xenium.transcripts import transcripts_table
 from STpuppeteer.io.xenium.write import write_xenium
 
 __all__ = [
     "CellPolygons",
+    "EncodedRows",
     "FeatureMatrixH5",
     "MoleculeRows",
+    "StreamSchemas",
     "XeniumBundle",
     "XeniumStream",
     "cell_totals",
     "check_ascii_genes",
+    "encode_rows",
     "feature_table",
     "tabulate",
     "transcripts_table",

@@ -1,39 +1,44 @@
 """The streamed sink of a Xenium bundle: molecule rows appended block by block.
 
 A driver that draws a slide block by block (:func:`~STpuppeteer.pipeline.streamed.simulate_to_xenium`)
-turns each block into :class:`MoleculeRows` with :func:`tabulate` (on its worker threads)
-and appends them to a :class:`XeniumStream`, which writes ``transcripts.parquet`` and the
-ground truth's molecules and true counts as one Parquet row group per block and spills the
-observed counts; the rest of the bundle is written through
+turns each block into :class:`MoleculeRows` with :func:`tabulate` and encodes them with
+:func:`encode_rows`, both where the block ran (a thread or a Dask worker, which may write the
+encoded row groups to part files); a :class:`XeniumStream` then places each block's row groups
+in ``transcripts.parquet`` and the ground truth's molecules and true counts
+(:class:`~STpuppeteer.io.parquet_parts.ParquetParts`: the pages copied, one footer written)
+and spills the observed counts. It encodes only the molecules' ``transcript_id``, which runs on
+from the blocks before. The rest of the bundle is written through
 :class:`~STpuppeteer.io.xenium.bundle.XeniumBundle` as in memory.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from STpuppeteer.io.ground_truth import GROUND_TRUTH_DIR, GroundTruthFiles
-from STpuppeteer.io.parquet import ParquetStream
+from STpuppeteer.io.parquet_parts import ParquetParts, encode_table
 from STpuppeteer.io.xenium import _constants as xc
 from STpuppeteer.io.xenium.observed_pairs import ObservedPairs, PairSpill, cells_per_range, merged_ranges
 from STpuppeteer.io.xenium.transcripts import transcripts_table
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
-    import pandas as pd
     from scipy import sparse
 
     from STpuppeteer.geometry.nearest_nucleus import NearestNucleus
 
-__all__ = ["MoleculeRows", "XeniumStream", "tabulate"]
+__all__ = ["EncodedRows", "MoleculeRows", "StreamSchemas", "XeniumStream", "encode_rows", "tabulate"]
+
+#: The molecule tables' first column, numbered by the stream across blocks.
+_ID = "transcript_id"
 
 
 @dataclass
@@ -79,8 +84,113 @@ def tabulate(
     return MoleculeRows(frame, table, ObservedPairs.of(landed[keep], cols, n_features=len(features)))
 
 
+@dataclass(frozen=True)
+class StreamSchemas:
+    """The Arrow schemas of the streamed files, fixed before any block runs (every block is cast to them).
+
+    Attributes
+    ----------
+    transcripts, molecules, true_counts
+        Schemas of ``transcripts.parquet``, the truth's ``molecules.parquet`` and ``true_counts.parquet``.
+    """
+
+    transcripts: pa.Schema
+    molecules: pa.Schema
+    true_counts: pa.Schema
+
+    @classmethod
+    def of(cls, transcripts: pa.Table, molecules: pd.DataFrame, true_counts: pd.DataFrame) -> StreamSchemas:
+        """From tables (no rows needed) with every column of each file."""
+        return cls(transcripts.schema, _table(molecules).schema, _table(true_counts).schema)
+
+    def templates(self) -> dict[str, pa.Table]:
+        """An empty table of each file's schema, by stream name."""
+        return {name: schema.empty_table() for name, schema in self._by_name().items()}
+
+    def _by_name(self) -> dict[str, pa.Schema]:
+        return {"trs": self.transcripts, "truth": self.molecules, "counts": self.true_counts}
+
+
+def _table(frame: pd.DataFrame | pa.Table) -> pa.Table:
+    return frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _without_id(schema: pa.Schema) -> pa.Schema:
+    if schema.names[0] != _ID:
+        msg = f"a streamed molecule table must begin with {_ID!r}; this one begins with {schema.names[0]!r}"
+        raise ValueError(msg)
+    return pa.schema(list(schema)[1:], metadata=schema.metadata)
+
+
+#: Which streamed files store their Arrow schema (``transcripts.parquet``'s strings must read back as strings).
+_STORE_SCHEMA = {"trs": False, "truth": True, "counts": True}
+
+
+@dataclass
+class EncodedRows:
+    """One block's rows, encoded where the block ran: Parquet bytes (or part files) of each streamed file.
+
+    Attributes
+    ----------
+    n_molecules
+        The block's molecules (rows of ``transcripts`` and ``molecules``).
+    transcripts, molecules
+        One-row-group Parquet files of every column but ``transcript_id``: their bytes, or the
+        path of the part file a worker wrote them to.
+    true_counts
+        The same of the block's true counts, every column (``None``: none).
+    observed
+        The molecules' observed (cell, feature, count) pairs.
+    """
+
+    n_molecules: int
+    transcripts: bytes | Path
+    molecules: bytes | Path
+    true_counts: bytes | Path | None
+    observed: ObservedPairs
+
+
+def encode_rows(rows: MoleculeRows, schemas: StreamSchemas, *, part_prefix: Path | None = None) -> EncodedRows:
+    """Encode one block's rows for :meth:`XeniumStream.append` (where the block ran).
+
+    Parameters
+    ----------
+    rows
+        The block's rows (:func:`tabulate`, with its true counts).
+    schemas
+        The files' schemas; each table is cast to its own.
+    part_prefix
+        Write each file's bytes to ``<part_prefix>_<file>.parquet`` (shared storage) and hand over
+        the paths; ``None``: hand over the bytes.
+    """
+    pieces: dict[str, bytes | None] = {
+        "trs": encode_table(rows.transcripts.drop_columns([_ID]), schema=_without_id(schemas.transcripts),
+                            store_schema=_STORE_SCHEMA["trs"]),
+        "truth": encode_table(rows.molecules.drop(columns=[_ID]), schema=_without_id(schemas.molecules),
+                              store_schema=_STORE_SCHEMA["truth"]),
+        "counts": None if rows.true_counts is None else encode_table(
+            rows.true_counts, schema=schemas.true_counts, store_schema=_STORE_SCHEMA["counts"]),
+    }
+    placed: dict[str, bytes | Path | None] = dict(pieces)
+    if part_prefix is not None:
+        for name, data in pieces.items():
+            if data is not None:
+                placed[name] = part_prefix.with_name(f"{part_prefix.name}_{name}.parquet")
+                placed[name].write_bytes(data)
+    return EncodedRows(len(rows.molecules), placed["trs"], placed["truth"], placed["counts"], rows.observed)
+
+
+def _bytes_of(piece: bytes | Path) -> bytes:
+    """A piece's bytes; a part file is read and removed (its bytes now belong to the stream)."""
+    if isinstance(piece, Path):
+        data = piece.read_bytes()
+        piece.unlink()
+        return data
+    return piece
+
+
 class XeniumStream:
-    """The molecule files of a bundle being streamed, appended a block at a time (a context manager).
+    """The molecule files of a bundle being streamed, a block's row groups at a time (a context manager).
 
     Parameters
     ----------
@@ -88,71 +198,63 @@ class XeniumStream:
         The bundle's (temporary) folder; the streams are written beside the files they become.
     n_cells, n_features
         Shape of the observed count matrix.
+    schemas
+        The streamed files' schemas (the footers'; every block is cast to them).
     """
 
-    def __init__(self, folder: Path, *, n_cells: int, n_features: int) -> None:
+    def __init__(self, folder: Path, *, n_cells: int, n_features: int, schemas: StreamSchemas) -> None:
         self.folder = folder
         self.shape = (n_cells, n_features)
-        # transcripts.parquet's strings come as dictionaries; readers must see plain strings.
-        self.streams = {name: ParquetStream(folder / f"_stream_{name}.parquet", store_schema=name != "trs")
-                        for name in ("trs", "truth", "counts")}
+        self.schemas = schemas
+        self.streams = {
+            name: ParquetParts(folder / f"_stream_{name}.parquet", template, store_schema=_STORE_SCHEMA[name])
+            for name, template in schemas.templates().items()
+        }
         self.observed = PairSpill(folder / "_stream_observed.parquet")
         self.n_written = 0
-        # Each file's row groups are encoded on a thread of its own while the driver goes on with the
-        # next block: pyarrow encodes without the GIL, so the three files no longer take turns on the
-        # writer's one thread. One write is pending per file at a time, so a file's row groups keep
-        # their order (the same bytes) and at most one block's rows wait beside the next.
-        self._pool = ThreadPoolExecutor(max_workers=len(self.streams), thread_name_prefix="xenium-stream")
-        self._pending: dict[str, Future[None]] = {}
 
-    def _write(self, name: str, data: pa.Table | pd.DataFrame) -> None:
-        previous = self._pending.pop(name, None)
-        if previous is not None:
-            previous.result()  # its error, if any, surfaces here
-        self._pending[name] = self._pool.submit(self.streams[name].write, data)
+    def _ids(self, name: str, n: int) -> bytes:
+        """The ``transcript_id`` column of the next ``n`` molecules, encoded alone (the rows' first piece)."""
+        field = self.streams[name].schema.field(_ID)
+        ids = pa.array(np.arange(self.n_written, self.n_written + n, dtype=np.int64)).cast(field.type)
+        return encode_table(pa.table({_ID: ids}), schema=pa.schema([field]), store_schema=_STORE_SCHEMA[name])
 
-    def _finish_writes(self) -> None:
-        pending, self._pending = list(self._pending.values()), {}
-        errors = [f.exception() for f in pending]
-        first = next((e for e in errors if e is not None), None)
-        if first is not None:
-            raise first
-
-    def append(self, rows: MoleculeRows) -> None:
-        """Append one block's rows, numbering its molecules after those written before."""
-        ids = np.arange(self.n_written, self.n_written + len(rows.molecules), dtype=np.int64)
-        rows.molecules["transcript_id"] = ids
-        table = rows.transcripts.set_column(0, rows.transcripts.schema.field(0), pa.array(ids.astype(np.uint64)))
-        self._write("trs", table)
-        self._write("truth", rows.molecules)
+    def append(self, rows: EncodedRows) -> None:
+        """Append one block's row groups, numbering its molecules after those written before."""
+        n = rows.n_molecules
+        self.streams["trs"].append(self._ids("trs", n), _bytes_of(rows.transcripts))
+        self.streams["truth"].append(self._ids("truth", n), _bytes_of(rows.molecules))
         if rows.true_counts is not None:
-            self._write("counts", rows.true_counts)
+            self.streams["counts"].append(_bytes_of(rows.true_counts))
         self.observed.add(rows.observed)
-        self.n_written += len(ids)
+        self.n_written += n
 
     def write_placeholder(self, table: pa.Table, *, n_features: int) -> None:
         """Write the placeholder row of a run without molecules (``transcripts.parquet`` only; no molecule).
 
         ``n_features``: the features once the placeholder's is added.
         """
-        self._write("trs", table)
+        self.streams["trs"].append(encode_table(table, schema=self.schemas.transcripts, store_schema=False))
         self.shape = (self.shape[0], n_features)
 
     def close(self) -> None:
-        """Finish every stream (before the observed counts are read back); a failed write raises here."""
+        """Finish every stream (before the observed counts are read back)."""
         try:
-            self._finish_writes()
-        finally:
-            self._pool.shutdown(wait=True)
             for stream in self.streams.values():
                 stream.close()
+        finally:
             self.observed.close()
 
     def __enter__(self) -> XeniumStream:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            for stream in self.streams.values():
+                stream.abort()
+            self.observed.close()
 
     def observed_ranges(self) -> Iterator[sparse.csr_matrix]:
         """The summed observed counts as CSR rows, a range of cells at a time, in order.
@@ -171,6 +273,6 @@ class XeniumStream:
         os.replace(self.streams["trs"].path, self.folder / xc.XeniumFiles.TRANSCRIPTS)
         truth = self.folder / GROUND_TRUTH_DIR
         for name, file in (("truth", GroundTruthFiles.MOLECULES), ("counts", GroundTruthFiles.COUNTS)):
-            if self.streams[name].writer is not None:
+            if self.streams[name].n_row_groups:
                 os.replace(self.streams[name].path, truth / file)
         self.observed.path.unlink(missing_ok=True)
