@@ -143,6 +143,7 @@ def traced_run(
     }
     generate = streamed.CellStore.generate.__func__
     rows, append, close = streamed._Shared.rows, XeniumStream.append, XeniumStream.close
+    encode = streamed._Shared.encode
     # Each count model draws its blocks with its own method.
     count_blocks = {model: model.block for model in (PriorCountModel, ProgramCountModel)}
     closing_steps = {
@@ -186,7 +187,8 @@ def traced_run(
         for model, block in count_blocks.items():
             model.block = clock.step("blocks: counts", block)
         streamed._Shared.rows = clock.step("tabulate (nearest nucleus, tables)", rows)
-        XeniumStream.append = clock.step("writer: append (Parquet encode)", append)
+        streamed._Shared.encode = clock.step("blocks: encode row groups", encode)
+        XeniumStream.append = clock.step("writer: place row groups (ids, copy)", append)
         XeniumStream.close = closing
         for name, method in closing_steps.items():
             setattr(XeniumBundle, method, clock.step(name, bundle_methods[method]))
@@ -203,6 +205,7 @@ def traced_run(
         for model, block in count_blocks.items():
             model.block = block
         streamed._Shared.rows, XeniumStream.append, XeniumStream.close = rows, append, close
+        streamed._Shared.encode = encode
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
     n_molecules = pq.ParquetFile(out / "transcripts.parquet").metadata.num_rows

@@ -144,6 +144,26 @@ def test_cli_simulate_on_a_scheduler(reference, client, tmp_path, capsys):
     pd.testing.assert_frame_equal(molecules, reference.trs_df.reset_index(drop=True))
 
 
+def test_cli_streams_on_a_scheduler_with_worker_files(reference, client, tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    CONFIG.to_yaml(config)
+    args = ["simulate", "--config", str(config), "--format", "xenium", "--stream", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "alone")]) == 0, capsys.readouterr().err
+    code = main([*args, "--out", str(tmp_path / "dask"), "--scheduler", client.scheduler.address, "--worker-files"])
+    assert code == 0, capsys.readouterr().err
+    for name in ("transcripts.parquet", "ground_truth/molecules.parquet"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes()
+
+
+@pytest.mark.parametrize("extra", [[], ["--stream"]])
+def test_cli_worker_files_needs_a_streamed_dask_run(extra, tmp_path, capsys):
+    code = main(["simulate", "--n-cells", "50", "--format", "xenium", "--out", str(tmp_path / "o"), "--worker-files",
+                 *extra])
+    assert code != 0
+    assert "--worker-files has the Dask workers of a streamed run write" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_cli_workers_and_scheduler_exclude_each_other(capsys):
     parser = build_parser()
     assert parser.parse_args(["simulate", "--out", "x", "--workers", "3"]).workers == 3

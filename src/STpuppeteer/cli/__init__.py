@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="slide scale: write the Xenium bundle block by block, never holding every molecule "
                         "(--format xenium only)")
     add_dask_args(p)
+    p.add_argument("--worker-files", action="store_true",
+                   help="with --stream on Dask workers: the workers write their blocks' encoded row groups into "
+                        "the output folder, which they must reach (shared storage), instead of sending them back")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("config", help="print a fully commented config")

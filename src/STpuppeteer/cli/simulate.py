@@ -233,7 +233,8 @@ def stream(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
-        path = simulate_to_xenium(config, out, client=client, overwrite=args.overwrite)
+        path = simulate_to_xenium(config, out, client=client, overwrite=args.overwrite,
+                                  worker_files=args.worker_files)
     print(f"STpuppeteer: streamed seed {config.seed} ({config.n_cells:,} cells) in "
           f"{time.perf_counter() - start:.1f} s → {path} ({human_bytes(disk_bytes(path))})")
     return 0
@@ -243,6 +244,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """``stpuppeteer simulate``: run in memory and write the formats, or stream a Xenium bundle."""
     from STpuppeteer.summary import format_summary, summarize
 
+    if args.worker_files and not (args.stream and (args.workers or args.scheduler)):
+        msg = ("--worker-files has the Dask workers of a streamed run write their row groups: it needs --stream "
+               "and --workers N or --scheduler ADDRESS.")
+        raise UserError(msg)
     if args.stream:
         return stream(args)
     result, out, files, elapsed, run = simulate_and_write(args, parse_formats(args.format), plot=args.plot)

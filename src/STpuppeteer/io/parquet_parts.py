@@ -86,30 +86,34 @@ class ParquetParts:
         return len(self._groups)
 
     def append(self, *pieces: bytes) -> None:
-        """Append one row group made of ``pieces``: encoded files of its columns, in the file's column order."""
+        """Append one row group made of ``pieces``: encoded files of its columns, in the file's column order.
+
+        The pieces are checked before any byte is written: one row group each, the same rows, and
+        together every column of the file.
+        """
+        split = [split_file(piece) for piece in pieces]
+        for _, footer in split:
+            if len(footer.row_groups) != 1:
+                msg = f"a piece of a row group must hold one row group; this one holds {len(footer.row_groups)}"
+                raise ValueError(msg)
+        rows = [footer.row_groups[0].num_rows for _, footer in split]
+        if len(set(rows)) > 1:
+            msg = f"the pieces of a row group hold {' and '.join(map(str, rows))} rows"
+            raise ValueError(msg)
+        n_columns = sum(len(footer.row_groups[0].columns) for _, footer in split)
+        if n_columns != len(self.schema):
+            msg = f"a row group of {self.path.name} needs {len(self.schema)} columns; its pieces hold {n_columns}"
+            raise ValueError(msg)
         if self._file is None:
             self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
             self._file.write(PAR1)
         columns = []
-        num_rows = None
-        for piece in pieces:
-            pages, footer = split_file(piece)
-            if len(footer.row_groups) != 1:
-                msg = f"a piece of a row group must hold one row group; this one holds {len(footer.row_groups)}"
-                raise ValueError(msg)
-            group = footer.row_groups[0]
-            if num_rows is not None and group.num_rows != num_rows:
-                msg = f"the pieces of a row group hold {num_rows} and {group.num_rows} rows"
-                raise ValueError(msg)
-            num_rows = group.num_rows
+        for pages, footer in split:
             # The piece's pages began at byte 4 of its own file.
             shift = self._file.tell() - len(PAR1)
             self._file.write(pages)
-            columns += [chunk.shifted(shift) for chunk in group.columns]
-        if len(columns) != len(self.schema):
-            msg = f"a row group of {self.path.name} needs {len(self.schema)} columns; its pieces hold {len(columns)}"
-            raise ValueError(msg)
-        self._groups.append(RowGroup(tuple(columns), int(num_rows or 0), ()))
+            columns += [chunk.shifted(shift) for chunk in footer.row_groups[0].columns]
+        self._groups.append(RowGroup(tuple(columns), rows[0] if rows else 0, ()))
 
     def close(self) -> None:
         """Write the footer; nothing happens if nothing was appended."""

@@ -13,7 +13,9 @@ from the blocks before. The rest of the bundle is written through
 
 from __future__ import annotations
 
+import functools
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -163,14 +165,19 @@ def encode_rows(rows: MoleculeRows, schemas: StreamSchemas, *, part_prefix: Path
         Write each file's bytes to ``<part_prefix>_<file>.parquet`` (shared storage) and hand over
         the paths; ``None``: hand over the bytes.
     """
-    pieces: dict[str, bytes | None] = {
-        "trs": encode_table(rows.transcripts.drop_columns([_ID]), schema=_without_id(schemas.transcripts),
-                            store_schema=_STORE_SCHEMA["trs"]),
-        "truth": encode_table(rows.molecules.drop(columns=[_ID]), schema=_without_id(schemas.molecules),
-                              store_schema=_STORE_SCHEMA["truth"]),
-        "counts": None if rows.true_counts is None else encode_table(
-            rows.true_counts, schema=schemas.true_counts, store_schema=_STORE_SCHEMA["counts"]),
+    # The three files on threads of their own: pyarrow encodes without the GIL, so a block's files
+    # encode at once, beside the other blocks' Python work (as the stream's writer threads did).
+    jobs = {
+        "trs": (rows.transcripts.drop_columns([_ID]), _without_id(schemas.transcripts)),
+        "truth": (rows.molecules.drop(columns=[_ID]), _without_id(schemas.molecules)),
+        "counts": None if rows.true_counts is None else (rows.true_counts, schemas.true_counts),
     }
+    futures = {
+        name: _encoders().submit(encode_table, job[0], schema=job[1], store_schema=_STORE_SCHEMA[name])
+        for name, job in jobs.items()
+        if job is not None
+    }
+    pieces: dict[str, bytes | None] = {name: None for name in jobs} | {n: f.result() for n, f in futures.items()}
     placed: dict[str, bytes | Path | None] = dict(pieces)
     if part_prefix is not None:
         for name, data in pieces.items():
@@ -178,6 +185,12 @@ def encode_rows(rows: MoleculeRows, schemas: StreamSchemas, *, part_prefix: Path
                 placed[name] = part_prefix.with_name(f"{part_prefix.name}_{name}.parquet")
                 placed[name].write_bytes(data)
     return EncodedRows(len(rows.molecules), placed["trs"], placed["truth"], placed["counts"], rows.observed)
+
+
+@functools.cache
+def _encoders() -> ThreadPoolExecutor:
+    """The process's encoding threads, one per streamed file (created on first use)."""
+    return ThreadPoolExecutor(max_workers=len(_STORE_SCHEMA), thread_name_prefix="stpuppeteer-encode")
 
 
 def _bytes_of(piece: bytes | Path) -> bytes:
