@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from STpuppeteer.io.parquet import ParquetStream, _options
+from STpuppeteer.io.parquet import ParquetStream, writer_options
 from STpuppeteer.io.parquet_footer import compose_footer, split_file
 from STpuppeteer.io.parquet_parts import ParquetParts, encode_table
 
@@ -85,7 +85,7 @@ def test_every_reader_reads_the_rows_back(tmp_path):
 def test_bad_pieces_are_refused(tmp_path):
     table = _table(100)
     two_groups = io.BytesIO()
-    pq.write_table(table, two_groups, row_group_size=50, **_options(table.schema))
+    pq.write_table(table, two_groups, row_group_size=50, **writer_options(table.schema))
     with ParquetParts(tmp_path / "a.parquet", table) as parts:
         with pytest.raises(ValueError, match="must hold one row group; this one holds 2"):
             parts.append(two_groups.getvalue())

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["ParquetStream", "dictionary_columns", "write_parquet"]
+__all__ = ["ParquetStream", "as_table", "dictionary_columns", "write_parquet", "writer_options"]
 
 
 def dictionary_columns(schema: pa.Schema) -> list[str]:
@@ -48,13 +48,15 @@ def dictionary_columns(schema: pa.Schema) -> list[str]:
     return [field.name for field in schema if any(test(field.type) for test in repeated)]
 
 
-def _as_table(data: pa.Table | pd.DataFrame) -> pa.Table:
+def as_table(data: pa.Table | pd.DataFrame) -> pa.Table:
+    """``data`` as an Arrow table (a data frame without its index)."""
     if isinstance(data, pd.DataFrame):
         return pa.Table.from_pandas(data, preserve_index=False)
     return data
 
 
-def _options(schema: pa.Schema) -> dict[str, object]:
+def writer_options(schema: pa.Schema) -> dict[str, object]:
+    """The ``pyarrow.parquet`` writer arguments of a table of ``schema`` (this module's encodings)."""
     repeated = dictionary_columns(schema)
     packed = {
         field.name: "BYTE_STREAM_SPLIT" if pa.types.is_floating(field.type) else "DELTA_BINARY_PACKED"
@@ -82,8 +84,8 @@ def write_parquet(data: pa.Table | pd.DataFrame, path: str | Path, *, store_sche
     store_schema
         Store the Arrow schema (dictionary columns then read back as dictionaries).
     """
-    table = _as_table(data)
-    pq.write_table(table, path, store_schema=store_schema, **_options(table.schema))
+    table = as_table(data)
+    pq.write_table(table, path, store_schema=store_schema, **writer_options(table.schema))
 
 
 class ParquetStream:
@@ -104,10 +106,10 @@ class ParquetStream:
 
     def write(self, data: pa.Table | pd.DataFrame) -> None:
         """Append ``data`` as one row group (cast to the first table's schema)."""
-        table = _as_table(data)
+        table = as_table(data)
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, table.schema, store_schema=self.store_schema,
-                                           **_options(table.schema))
+                                           **writer_options(table.schema))
         self.writer.write_table(table.cast(self.writer.schema) if table.schema != self.writer.schema else table)
 
     def close(self) -> None:

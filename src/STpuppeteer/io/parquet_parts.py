@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from STpuppeteer.io.parquet import _as_table, _options
+from STpuppeteer.io.parquet import as_table, writer_options
 from STpuppeteer.io.parquet_footer import PAR1, FooterFields, RowGroup, compose_footer, split_file
 
 if TYPE_CHECKING:
@@ -50,12 +50,12 @@ def encode_table(data: pa.Table | pd.DataFrame, *, schema: pa.Schema | None = No
     -------
     The file's bytes.
     """
-    table = _as_table(data)
+    table = as_table(data)
     if schema is not None and table.schema != schema:
         table = table.cast(schema)
     sink = io.BytesIO()
     pq.write_table(table, sink, row_group_size=max(len(table), 1), store_schema=store_schema,
-                   **_options(table.schema))
+                   **writer_options(table.schema))
     return sink.getvalue()
 
 
@@ -74,7 +74,7 @@ class ParquetParts:
 
     def __init__(self, path: Path, template: pa.Table | pd.DataFrame, *, store_schema: bool = True) -> None:
         self.path = path
-        table = _as_table(template)
+        table = as_table(template)
         self.schema = table.schema
         self._template = FooterFields.parse(_footer(encode_table(table.slice(0, 0), store_schema=store_schema)))
         self._file: io.BufferedWriter | None = None
