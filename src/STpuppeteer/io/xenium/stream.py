@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from STpuppeteer.io.ground_truth import GROUND_TRUTH_DIR, GroundTruthFiles
+from STpuppeteer.io.parquet import as_table
 from STpuppeteer.io.parquet_parts import ParquetParts, encode_table
 from STpuppeteer.io.xenium import _constants as xc
 from STpuppeteer.io.xenium.observed_pairs import ObservedPairs, PairSpill, cells_per_range, merged_ranges
@@ -33,6 +33,7 @@ from STpuppeteer.io.xenium.transcripts import transcripts_table
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import pandas as pd
     from scipy import sparse
 
     from STpuppeteer.geometry.nearest_nucleus import NearestNucleus
@@ -103,7 +104,7 @@ class StreamSchemas:
     @classmethod
     def of(cls, transcripts: pa.Table, molecules: pd.DataFrame, true_counts: pd.DataFrame) -> StreamSchemas:
         """From tables (no rows needed) with every column of each file."""
-        return cls(transcripts.schema, _table(molecules).schema, _table(true_counts).schema)
+        return cls(transcripts.schema, as_table(molecules).schema, as_table(true_counts).schema)
 
     def templates(self) -> dict[str, pa.Table]:
         """An empty table of each file's schema, by stream name."""
@@ -111,10 +112,6 @@ class StreamSchemas:
 
     def _by_name(self) -> dict[str, pa.Schema]:
         return {"trs": self.transcripts, "truth": self.molecules, "counts": self.true_counts}
-
-
-def _table(frame: pd.DataFrame | pa.Table) -> pa.Table:
-    return frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def _without_id(schema: pa.Schema) -> pa.Schema:
