@@ -157,6 +157,12 @@ def test_streaming_on_dask_gives_the_same_bytes(streamed, tmp_path, monkeypatch,
     assert not list(out.rglob("_stream_*"))
 
 
+def test_worker_files_need_a_client(tmp_path):
+    with pytest.raises(ValueError, match="worker_files=True has Dask workers write the row groups; it needs a client"):
+        simulate_to_xenium(CONFIG, tmp_path / "bundle", worker_files=True)
+    assert not (tmp_path / "bundle").exists()
+
+
 def test_worker_processes_write_their_parts(streamed, tmp_path):
     # Real worker processes: the blocks' part files are written by them, then moved into the files.
     distributed = pytest.importorskip("dask.distributed")

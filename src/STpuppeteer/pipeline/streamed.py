@@ -229,6 +229,9 @@ def simulate_to_xenium(
     >>> from STpuppeteer import SimulationConfig  # doctest: +SKIP
     >>> simulate_to_xenium(SimulationConfig(n_cells=100_000), "slide_xenium")  # doctest: +SKIP
     """
+    if worker_files and client is None:
+        msg = "worker_files=True has Dask workers write the row groups; it needs a client (client=None runs here)."
+        raise ValueError(msg)
     config = as_config(config)
     gpar_df = generate_gene_parameters(config, gene_rng(config.seed))
     check_ascii_genes(gpar_df["feature_name"])  # before the cells, the costly part
