@@ -187,7 +187,7 @@ def traced_run(
         for model, block in count_blocks.items():
             model.block = clock.step("blocks: counts", block)
         streamed._Shared.rows = clock.step("tabulate (nearest nucleus, tables)", rows)
-        streamed._Shared.encode = clock.step("blocks: encode row groups", encode)
+        streamed._Shared.encode = clock.step("blocks: encode (waits on 3 encoders)", encode)
         XeniumStream.append = clock.step("writer: place row groups (ids, copy)", append)
         XeniumStream.close = closing
         for name, method in closing_steps.items():

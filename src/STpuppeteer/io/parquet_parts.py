@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from STpuppeteer.io.parquet import as_table, writer_options
-from STpuppeteer.io.parquet_footer import PAR1, FooterFields, RowGroup, compose_footer, split_file
+from STpuppeteer.io.parquet_footer import PAR1, RowGroup, compose_footer, split_file
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -76,7 +76,7 @@ class ParquetParts:
         self.path = path
         table = as_table(template)
         self.schema = table.schema
-        self._template = FooterFields.parse(_footer(encode_table(table.slice(0, 0), store_schema=store_schema)))
+        self._template = split_file(encode_table(table.slice(0, 0), store_schema=store_schema))[1]
         self._file: io.BufferedWriter | None = None
         self._groups: list[RowGroup] = []
 
@@ -137,8 +137,3 @@ class ParquetParts:
         else:
             self.abort()
 
-
-def _footer(data: bytes) -> bytes:
-    """The footer bytes (``FileMetaData``) of a whole Parquet file."""
-    length = int.from_bytes(data[-8:-4], "little")
-    return data[-8 - length : -8]
